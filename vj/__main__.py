@@ -1,0 +1,3 @@
+from vj.cli import main
+
+raise SystemExit(main())

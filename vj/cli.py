@@ -1,0 +1,298 @@
+"""The `vj` command: wiring only. Each subcommand builds the pieces and hands them to the engine.
+
+    vj run [SET]          live: real clock, window (or EGL headless), optional recording
+    vj render SET         offline and frame-exact: manual clock, audio from a file, an mp4 out
+    vj devices            audio inputs, MIDI ports, displays, GL and torch devices
+    vj bench engine       render and generator fps, latency (see BENCHMARKS.md)
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from vj import __version__
+from vj.errors import DeviceError, VJError
+from vj.log import log, setup
+
+
+def _quiet_libraries() -> None:
+    # Library chatter (deprecation notes, "torchvision not installed") buries the lines that matter.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+
+
+def _show_args(p: argparse.ArgumentParser, set_required: bool) -> None:
+    if set_required:
+        p.add_argument("set", metavar="SET", help="a set file (.toml) or the name of a shipped set")
+    else:
+        p.add_argument("set", metavar="SET", nargs="?", default="demo", help="a set file (default: the shipped demo set)")
+    p.add_argument("--model", help="sd-turbo, sdxl-turbo, tiny-random (a test fixture), a diffusers folder or a hub id")
+    p.add_argument("--prompt", help="replace the set's prompts with this one")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--size", metavar="WxH", help="program output size, e.g. 1280x720")
+    p.add_argument("--fps", type=float, help="program frame rate (recording, headless loop, render)")
+    p.add_argument("--seed", type=int, help="noise seed; without it each run draws a fresh one and prints it")
+    p.add_argument("--device", default="auto", help="torch device for the generator: auto, cpu, cuda, cuda:N")
+    p.add_argument("--steps", type=int, help="denoising steps per frame (1..4)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug output, and tracebacks for internal errors")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="vj", description="démontage: a live generative-cinema instrument")
+    ap.add_argument("--version", action="version", version=f"démontage {__version__}")
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="play a set live (window, or headless with --headless)")
+    _show_args(run, set_required=False)
+    run.add_argument("--audio", metavar="SRC", help="a file (played in real time), an input device (index or name "
+                     "substring), 'default' or 'none' (default: the default input if there is one)")
+    run.add_argument("--headless", action="store_true", help="no window: render through EGL (club rigs, servers)")
+    run.add_argument("--out", type=Path, metavar="FILE.mp4", help="also record the program output")
+    run.add_argument("--fullscreen", type=int, metavar="N", help="fullscreen on monitor N (see `vj devices`)")
+
+    ren = sub.add_parser("render", help="render a set offline, frame-exact, to a video file")
+    _show_args(ren, set_required=True)
+    ren.add_argument("--audio", metavar="FILE", help="the sound track (default: the set's [show] audio); 'none' for silence")
+    ren.add_argument("--out", type=Path, required=True, metavar="FILE.mp4")
+
+    sub.add_parser("devices", help="list audio inputs, MIDI ports, displays, GL and torch devices")
+
+    bench = sub.add_parser("bench", help="measure performance (figures go to BENCHMARKS.md)")
+    bsub = bench.add_subparsers(dest="what", metavar="WHAT")
+    eng = bsub.add_parser("engine", help="the whole live loop, headless: render fps, generator fps, latency")
+    eng.add_argument("--model", default="tiny-random")
+    eng.add_argument("--size", default="1280x720", metavar="WxH", help="program output size")
+    eng.add_argument("--gen-size", metavar="WxH", help="generator size (default: the model's native size)")
+    eng.add_argument("--seconds", type=float, default=10.0)
+    eng.add_argument("--fps", type=float, default=0, help="pace the render loop at N fps (default 0: as fast as it goes)")
+    eng.add_argument("--device", default="auto")
+    eng.add_argument("--json", action="store_true", help="print one JSON object")
+    return ap
+
+
+# -- shared set-up ---------------------------------------------------------------------------
+def _load_show(args):
+    from vj.config import PromptSpec, load_set, parse_size, with_overrides
+    from vj.resources import find_set
+
+    show = load_set(find_set(args.set))
+    return with_overrides(
+        show,
+        model=args.model,
+        size=parse_size(args.size, "--size") if args.size else None,
+        fps=args.fps,
+        steps=args.steps,
+        prompts=(PromptSpec(args.prompt),) if args.prompt else None,
+    )
+
+
+def _build(show, args, *, headless: bool, clock, audio, outputs_for):
+    """Controls, GL, model, generator, engine, in the order that fails fastest (see assemble.py)."""
+    from vj import assemble
+    from vj.engine import Engine
+    from vj.generate import device as torch_device
+    from vj.generate import registry
+    from vj.generate.loop import StreamLoop
+    from vj.generate.worker import Generator
+    from vj.render.compositor import Compositor
+    from vj.render.context import open_surface
+
+    if show.fps <= 0 or not math.isfinite(show.fps):
+        raise VJError(f"--fps {show.fps}: must be a positive number")
+    controls = assemble.build_controls(show)
+    spec = registry.resolve(show.model)
+    seed, drawn = assemble.resolve_seed(args.seed, show)
+    surface = open_surface(headless, show.size, getattr(args, "fullscreen", None))
+    compositor = Compositor(surface.ctx, show.size, show.effect)
+    dev, dtype = torch_device.pick(args.device)
+    model = registry.load(spec, dev, dtype, progress=log.info)
+    if spec.fixture:
+        log.warning(f"model {spec.label}")
+    loop = StreamLoop(model, show.gen_size or spec.native_size, show.steps, seed)
+    log.info(f"seed {seed}" + (f" (drawn fresh; pass --seed {seed} to see this show again)" if drawn else ""))
+    log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {loop.size[0]}x"
+             f"{loop.size[1]}, {show.steps} step(s); GL {surface.renderer}; audio: {audio.status}")
+    outputs = outputs_for(surface)
+    engine = Engine(clock=clock, audio=audio, params=controls.params, routes=controls.routes,
+                    generator=Generator(loop), compositor=compositor, outputs=outputs,
+                    prompts=tuple(p.text for p in show.prompts), seed=seed, model_label=spec.name)
+    return engine, surface
+
+
+def _on_signals(engine) -> None:
+    def stop(signum, frame):
+        if engine.stop_requested:  # a second Ctrl-C: leave now
+            raise KeyboardInterrupt
+        engine.stop_requested = True
+        log.info("stopping (again to force)")
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _close(engine) -> None:
+    for out in engine.outputs:
+        try:
+            out.close()
+        except Exception as e:
+            log.error(f"{out.name}: closing failed: {e}")
+    engine.audio.close()
+
+
+def _report(summary, what: str) -> None:
+    fps = summary.frames / summary.seconds if summary.seconds > 0 else 0.0
+    lat = (f", latency p50 {summary.latency_ms_p50:.0f} ms / p95 {summary.latency_ms_p95:.0f} ms"
+           if summary.latency_ms_p50 is not None else "")
+    log.info(f"{what}: {summary.frames} frames in {summary.seconds:.1f} s ({fps:.1f} fps), generator "
+             f"{summary.gen_frames} frames, {summary.gen_errors} errors{lat}")
+
+
+# -- commands ----------------------------------------------------------------------------------
+def cmd_run(args) -> int:
+    from vj.audio.sources import SilentInput, open_audio
+    from vj.clock import FramePacer, RealClock
+    from vj.output.ffmpeg import FfmpegOutput
+    from vj.output.window import WindowOutput
+    from vj.render.context import display_available
+
+    show = _load_show(args)
+    if args.audio is None:
+        try:
+            audio = open_audio("default")
+        except DeviceError:
+            log.info("no audio input found: running without sound (choose one with --audio FILE|DEVICE)")
+            audio = SilentInput()
+    else:
+        audio = open_audio(args.audio)
+    headless = args.headless or not display_available()
+    if not args.headless and headless:
+        log.info("no display: running headless (EGL)")
+
+    def outputs_for(surface):
+        outs = []
+        if surface.window is not None:
+            outs.append(WindowOutput(surface))
+        if args.out:
+            outs.append(FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, offline=False))
+        if not outs:
+            log.warning("headless with no --out: the program goes nowhere (add --out FILE.mp4)")
+        return outs
+
+    clock = RealClock()
+    engine, surface = _build(show, args, headless=headless, clock=clock, audio=audio, outputs_for=outputs_for)
+    _on_signals(engine)
+    # Headless: the pacer is the frame clock. With a window, vsync paces and the pacer is a cap
+    # for displays without vsync (such as Xvfb).
+    pacer = FramePacer(show.fps if surface.window is None else 120.0, clock)
+    audio.start()
+    log.info(f"playing {show.name}" + (f" for {args.duration:g} s" if args.duration else " (Ctrl-C or Esc to stop)"))
+    try:
+        summary = engine.run_live(args.duration, pacer, on_status=None if args.quiet else log.info)
+    finally:
+        _close(engine)
+    _report(summary, "show")
+    if args.out:
+        log.info(f"recorded {args.out}")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from vj.audio.sources import FileInput, SilentInput
+    from vj.clock import ManualClock
+    from vj.output.ffmpeg import FfmpegOutput
+
+    show = _load_show(args)
+    if args.audio and args.audio.lower() == "none":
+        audio = SilentInput()
+    else:
+        path = Path(args.audio).expanduser() if args.audio else show.audio
+        if path is None:
+            raise VJError("vj render needs a sound track: --audio FILE (or --audio none), or audio = \"...\" in the set's [show]")
+        if not path.is_file():
+            raise VJError(f"audio file {path} not found")
+        audio = FileInput(path)
+    duration = args.duration if args.duration is not None else getattr(audio, "duration", None)
+    if duration is None:
+        raise VJError("a silent render needs --duration S")
+    if duration <= 0 or not math.isfinite(duration):
+        raise VJError(f"--duration {duration}: must be a positive number of seconds")
+    n_frames = max(1, round(duration * show.fps))
+    duration = n_frames / show.fps
+
+    def outputs_for(surface):
+        return [FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, duration=duration, offline=True)]
+
+    engine, _ = _build(show, args, headless=True, clock=ManualClock(), audio=audio, outputs_for=outputs_for)
+    _on_signals(engine)
+    tty = sys.stderr.isatty() and not args.quiet
+    t0 = time.perf_counter()
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done == total or now - last[0] >= (0.25 if tty else 5.0):
+            last[0] = now
+            rate = done / max(now - t0, 1e-9)
+            line = f"render {done}/{total} frames ({rate:.1f} fps, {(total - done) / max(rate, 1e-9):.0f} s left)"
+            if tty:
+                sys.stderr.write("\r" + line + ("\n" if done == total else ""))
+                sys.stderr.flush()
+            elif not args.quiet:
+                log.info(line)
+
+    try:
+        summary = engine.render_offline(n_frames, show.fps, progress)
+    finally:
+        _close(engine)
+    _report(summary, "render")
+    if summary.frames < n_frames:
+        raise VJError(f"render stopped after {summary.frames} of {n_frames} frames; {args.out} is incomplete")
+    log.info(f"wrote {args.out} ({n_frames} frames, {duration:.2f} s at {show.fps:g} fps, "
+             f"{show.size[0]}x{show.size[1]}{', with audio' if audio.track else ', silent'})")
+    return 0
+
+
+def cmd_devices(args) -> int:
+    from vj import devices
+
+    print(devices.report())
+    return 0
+
+
+def cmd_bench(args) -> int:
+    if args.what == "engine":
+        from vj.bench import engine as bench_engine
+
+        return bench_engine.main(args)
+    raise VJError("vj bench: say what to measure: engine")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
+    args = ap.parse_args(argv)
+    if not args.cmd:
+        ap.print_help()
+        return 2
+    setup(verbose=getattr(args, "verbose", False), quiet=getattr(args, "quiet", False))
+    _quiet_libraries()
+    try:
+        return {"run": cmd_run, "render": cmd_render, "devices": cmd_devices, "bench": cmd_bench}[args.cmd](args)
+    except VJError as e:
+        log.error(f"error: {e}")
+        return 2
+    except KeyboardInterrupt:
+        log.info("interrupted")
+        return 130
+    except Exception as e:  # a bug: one line, and the traceback on request
+        if getattr(args, "verbose", False):
+            raise
+        log.error(f"internal error: {type(e).__name__}: {e} (a bug: rerun with --verbose for the traceback)")
+        return 1

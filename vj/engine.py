@@ -1,0 +1,167 @@
+"""The loop: clock -> audio -> parameters -> snapshot -> generator -> compositor -> outputs.
+
+One render frame (main thread, owns GL):
+  1. t = clock.now(); audio.poll(t) analyses the sound up to t
+  2. parameters slew, routes add the modulation, the noise walk advances: an immutable Snapshot
+  3. live: the snapshot goes to the generator's mailbox and the newest finished frame (if any)
+     is taken; offline: the generator makes this frame's image right here (frame-exact)
+  4. the compositor draws; every output takes the program image
+
+Live, nothing here waits for the generator, and the only wait is the frame pacer (vsync's
+stand-in). An output that fails is dropped; a generator frame that fails keeps the last one.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Callable
+
+from vj.control.params import ParamSpace
+from vj.control.routes import Routes
+from vj.generate.worker import GenFrame, Generator
+from vj.log import log
+from vj.output.base import Output, ProgramFrame
+from vj.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class Summary:
+    frames: int  # render frames
+    seconds: float  # wall time
+    gen_frames: int
+    gen_errors: int
+    latency_ms_p50: float | None  # snapshot -> first shown (live only)
+    latency_ms_p95: float | None
+
+
+class Engine:
+    def __init__(self, *, clock, audio, params: ParamSpace, routes: Routes, generator: Generator, compositor,
+                 outputs: list[Output], prompts: tuple[str, ...], seed: int, model_label: str = "") -> None:
+        self.clock = clock
+        self.audio = audio
+        self.params = params
+        self.routes = routes
+        self.generator = generator
+        self.compositor = compositor
+        self.outputs = list(outputs)
+        self.prompts = prompts
+        self.seed = seed
+        self.model_label = model_label
+        self.index = 0
+        self.stop_requested = False
+        self._phase = 0.0
+        self._level = 0.0
+        self._last_t: float | None = None
+        self._latency = collections.deque(maxlen=1024)  # seconds, snapshot -> shown
+        self._render_times = collections.deque(maxlen=64)
+
+    # -- one frame ---------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        t = self.clock.now()
+        dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
+        self._last_t = t
+        feats = self.audio.poll(t)
+        self._level = feats.level
+        sources = feats.as_sources()
+        self.params.tick(dt)
+        self.routes.apply(self.params, sources)
+        values = dict(self.params.values())
+        self._phase = (self._phase + values.get("noise.walk", 0.0) / 60.0 * dt) % 1.0
+        values["noise.phase"] = self._phase
+        values.update(sources)
+        snap = Snapshot(self.index, t, MappingProxyType(values), self.prompts, self.seed, feats)
+        self.index += 1
+        return snap
+
+    def present(self, snap: Snapshot, gen: GenFrame | None) -> None:
+        if gen is not None:
+            self.compositor.upload(gen.pixels)
+            if self.clock.live:
+                self._latency.append(self.clock.now() - gen.t_snapshot)
+        self.compositor.render(snap)
+        frame = ProgramFrame(self.compositor, snap.t, snap.index)
+        for out in list(self.outputs):
+            try:
+                out.present(frame)
+            except Exception as e:  # one lost output must not stop the others
+                log.error(f"{out.name}: lost ({type(e).__name__}: {e}); the other outputs go on")
+                self.outputs.remove(out)
+                try:
+                    out.close()
+                except Exception:
+                    pass
+            if out.wants_stop:
+                self.stop_requested = True
+        self._render_times.append(time.perf_counter())
+
+    # -- live ----------------------------------------------------------------------------------
+    def run_live(self, duration: float | None = None, pacer=None, status_every: float = 5.0,
+                 on_status: Callable[[str], None] | None = None) -> Summary:
+        t_start = time.perf_counter()
+        next_status = status_every
+        self.generator.start()
+        try:
+            while not self.stop_requested:
+                snap = self.snapshot()
+                if duration is not None and snap.t >= duration:
+                    break
+                self.generator.submit(snap)
+                self.present(snap, self.generator.latest())
+                if not self.outputs:
+                    log.error("every output is gone; stopping")
+                    break
+                if on_status and snap.t >= next_status:
+                    on_status(self.status_line())
+                    next_status += status_every
+                if pacer is not None:
+                    pacer.wait()
+        finally:
+            self.generator.stop()
+        return self.summary(time.perf_counter() - t_start)
+
+    # -- offline -------------------------------------------------------------------------------
+    def render_offline(self, n_frames: int, fps: float, progress: Callable[[int, int], None] | None = None) -> Summary:
+        """Frame-exact: frame i is made at t = i / fps, the generator runs in step with it."""
+        t_start = time.perf_counter()
+        for i in range(n_frames):
+            if self.stop_requested:
+                break
+            self.clock.set(i / fps)
+            snap = self.snapshot()
+            self.present(snap, self.generator.produce(snap))
+            if not self.outputs:
+                log.error("every output is gone; stopping")
+                break
+            if progress:
+                progress(i + 1, n_frames)
+        return self.summary(time.perf_counter() - t_start)
+
+    # -- figures -------------------------------------------------------------------------------
+    def render_fps(self) -> float:
+        ts = self._render_times
+        return (len(ts) - 1) / (ts[-1] - ts[0]) if len(ts) > 1 and ts[-1] > ts[0] else 0.0
+
+    def latency_ms(self, q: float) -> float | None:
+        if not self._latency:
+            return None
+        xs = sorted(self._latency)
+        return 1e3 * xs[min(len(xs) - 1, int(q * len(xs)))]
+
+    def status_line(self) -> str:
+        parts = [f"t {self.clock.now():6.1f} s", f"render {self.render_fps():5.1f} fps",
+                 f"gen {self.generator.fps():5.1f} fps"]
+        p50, p95 = self.latency_ms(0.5), self.latency_ms(0.95)
+        if p50 is not None:
+            parts.append(f"latency {p50:.0f}/{p95:.0f} ms (p50/p95)")
+        parts.append(f"audio {self._level:.2f} ({self.audio.status})")
+        if self.generator.errors:
+            parts.append(f"gen errors {self.generator.errors} (last: {self.generator.last_error})")
+        parts += [s for s in (o.status() for o in self.outputs) if s]
+        return " | ".join(parts)
+
+    def summary(self, seconds: float) -> Summary:
+        return Summary(self.index, seconds, self.generator.frames, self.generator.errors,
+                       self.latency_ms(0.5), self.latency_ms(0.95))

@@ -1,0 +1,93 @@
+"""Tiny random models: test fixtures, not models.
+
+They are built from configs with the same diffusers/transformers classes as sd-turbo and
+sdxl-turbo (UNet2DConditionModel, AutoencoderKL with an 8x downscale, CLIP text towers,
+CLIPTokenizer, EulerDiscreteScheduler with trailing timesteps), so every code path of the real
+loop runs, in milliseconds on a CPU, with no download. Their weights are random (seeded), so
+their images are abstract noise patterns, never pictures: whatever shows them says so.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+_TOKENIZER_DIR = Path(__file__).resolve().parent / "tiny_tokenizer"
+FIXTURE_SEED = 20261124  # the fixture's weights are the same in every run and on every machine
+
+
+def _tokenizer():
+    from transformers import CLIPTokenizer
+
+    _TOKENIZER_DIR.mkdir(exist_ok=True)
+    vocab_path, merges_path = _TOKENIZER_DIR / "vocab.json", _TOKENIZER_DIR / "merges.txt"
+    if not vocab_path.exists():  # shipped in the repo; rebuilt here only if someone deleted it
+        vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+        for c in "abcdefghijklmnopqrstuvwxyz0123456789":
+            vocab[c] = len(vocab)
+            vocab[c + "</w>"] = len(vocab)
+        vocab_path.write_text(json.dumps(vocab))
+        merges_path.write_text("#version: 0.2\n")
+    return CLIPTokenizer(str(vocab_path), str(merges_path), model_max_length=77)
+
+
+def _scheduler():
+    from diffusers import EulerDiscreteScheduler
+
+    # sd-turbo's and sdxl-turbo's scheduler settings
+    return EulerDiscreteScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
+                                  timestep_spacing="trailing", steps_offset=1, prediction_type="epsilon")
+
+
+def _vae():
+    from diffusers import AutoencoderKL
+
+    # Four blocks: the real 8x downscale, with few channels.
+    return AutoencoderKL(block_out_channels=(8, 16, 32, 32), layers_per_block=1, latent_channels=4, norm_num_groups=8,
+                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                         sample_size=128, scaling_factor=0.18215)
+
+
+def _text_config(vocab_size: int, **kw):
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                          num_attention_heads=4, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+                          max_position_embeddings=77, **kw)
+
+
+def tiny_sd():
+    """A StableDiffusionPipeline shaped like sd-turbo (SD 2.1 family), random weights."""
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(FIXTURE_SEED)
+    tok = _tokenizer()
+    unet = UNet2DConditionModel(block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
+                                attention_head_dim=8, norm_num_groups=16, use_linear_projection=True)
+    return StableDiffusionPipeline(vae=_vae(), text_encoder=CLIPTextModel(_text_config(len(tok))), tokenizer=tok,
+                                   unet=unet, scheduler=_scheduler(), safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)
+
+
+def tiny_sdxl():
+    """A StableDiffusionXLPipeline shaped like sdxl-turbo (two text towers, pooled + time-id conditioning)."""
+    from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    torch.manual_seed(FIXTURE_SEED)
+    tok = _tokenizer()
+    unet = UNet2DConditionModel(block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
+                                use_linear_projection=True, addition_embed_type="text_time",
+                                addition_time_embed_dim=8, transformer_layers_per_block=(1, 2),
+                                projection_class_embeddings_input_dim=80,  # 6 time ids * 8 + pooled 32
+                                cross_attention_dim=64, norm_num_groups=16)
+    return StableDiffusionXLPipeline(vae=_vae(), text_encoder=CLIPTextModel(_text_config(len(tok))),
+                                     text_encoder_2=CLIPTextModelWithProjection(_text_config(len(tok), projection_dim=32)),
+                                     tokenizer=tok, tokenizer_2=tok, unet=unet, scheduler=_scheduler())

@@ -1,0 +1,149 @@
+"""The model registry: a name a performer types -> a loaded set of diffusers components.
+
+    sd-turbo         stabilityai/sd-turbo      (SD 2.1 family, 512x512, 1 step)
+    sdxl-turbo       stabilityai/sdxl-turbo    (SDXL family, 512x512, 1 step)
+    tiny-random      a test fixture: sd-turbo's classes, tiny, random weights (see fixtures.py)
+    tiny-random-xl   the same for sdxl-turbo
+    <folder>         any local diffusers folder (with model_index.json)
+    <org>/<name>     any diffusers model on the Hugging Face hub
+
+Hub models load through diffusers' own `from_pretrained` (a progress bar on first download);
+offline or unknown, loading fails at once with one line that names the alternatives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from vj.errors import ModelLoadError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # what the performer typed
+    source: str  # hub id, local folder, or "fixture"
+    family: str  # "sd" (SD 1.x/2.x conditioning) or "sdxl" (two towers + pooled + time ids)
+    native_size: tuple[int, int]  # (width, height) it was trained for
+    fixture: bool = False  # random weights: a test fixture, not a model
+
+    @property
+    def label(self) -> str:
+        if self.fixture:
+            return f"{self.name} (random weights, a test fixture: abstract noise patterns, not pictures)"
+        return self.name if self.name == self.source else f"{self.name} ({self.source})"
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    "sd-turbo": ModelSpec("sd-turbo", "stabilityai/sd-turbo", "sd", (512, 512)),
+    "sdxl-turbo": ModelSpec("sdxl-turbo", "stabilityai/sdxl-turbo", "sdxl", (512, 512)),
+    "tiny-random": ModelSpec("tiny-random", "fixture", "sd", (128, 128), fixture=True),
+    "tiny-random-xl": ModelSpec("tiny-random-xl", "fixture", "sdxl", (128, 128), fixture=True),
+}
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def _alternatives() -> str:
+    return ", ".join(REGISTRY) + ", a local diffusers folder, or a hub id (org/name)"
+
+
+def _family_of_folder(folder: Path) -> str:
+    try:
+        cls = json.loads((folder / "model_index.json").read_text()).get("_class_name", "")
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"model folder {folder}: unreadable model_index.json ({e})") from None
+    return "sdxl" if "XL" in cls else "sd"
+
+
+def resolve(name: str) -> ModelSpec:
+    """Turn what was typed into a ModelSpec, or fail with one line naming the alternatives."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        if not (folder / "model_index.json").is_file():
+            raise ModelLoadError(f"model folder {folder} has no model_index.json: not a diffusers pipeline folder; "
+                                 f"alternatives: {_alternatives()}")
+        return ModelSpec(name, str(folder), _family_of_folder(folder), (512, 512))
+    if _HUB_ID.match(name) and not name.startswith(("./", "../")):
+        return ModelSpec(name, name, "sdxl" if "xl" in name.lower() else "sd", (512, 512))
+    raise ModelLoadError(f"unknown model {name!r}: not a registry name, a folder or a hub id; "
+                         f"choose one of {_alternatives()}")
+
+
+@dataclass
+class LoadedModel:
+    """The components the streaming loop needs, taken from a diffusers pipeline."""
+
+    spec: ModelSpec
+    pipe: Any  # the diffusers pipeline (kept for encode_prompt and for the plain-pipeline benchmark)
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def unet(self):
+        return self.pipe.unet
+
+    @property
+    def vae(self):
+        return self.pipe.vae
+
+    @property
+    def vae_scale(self) -> int:
+        return 2 ** (len(self.pipe.vae.config.block_out_channels) - 1)
+
+    @property
+    def family(self) -> str:
+        return self.spec.family
+
+
+def _fixture(spec: ModelSpec):
+    from vj.generate import fixtures
+
+    return fixtures.tiny_sdxl() if spec.family == "sdxl" else fixtures.tiny_sd()
+
+
+def _from_pretrained(spec: ModelSpec, dtype: torch.dtype):
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")  # an unreachable hub must fail, not hang
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "30")
+    from diffusers import DiffusionPipeline
+
+    kw: dict[str, Any] = {"torch_dtype": dtype}
+    if spec.family == "sd":
+        kw.update(safety_checker=None, requires_safety_checker=False)
+    attempts: list[dict[str, Any]] = [dict(kw, variant="fp16"), kw] if dtype == torch.float16 else [kw]
+    last: Exception | None = None
+    for a in attempts:
+        try:
+            return DiffusionPipeline.from_pretrained(spec.source, **a)
+        except (OSError, ValueError, EnvironmentError) as e:  # no such variant, offline, not found
+            last = e
+    reason = str(last).strip().splitlines()[0] if last and str(last).strip() else type(last).__name__
+    if "offline" in reason.lower() or "connect" in reason.lower() or "locate the files" in reason.lower():
+        reason = "it is not in the local Hugging Face cache and the hub can't be reached"
+    raise ModelLoadError(f"can't load model {spec.name!r} ({spec.source}): {reason}; "
+                         f"alternatives: {_alternatives()} (tiny-random runs anywhere, as a test fixture)")
+
+
+def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
+         progress: Callable[[str], None] = lambda s: None) -> LoadedModel:
+    progress(f"loading model {spec.label} on {device} ({str(dtype).replace('torch.', '')})")
+    pipe = _fixture(spec) if spec.fixture else _from_pretrained(spec, dtype)
+    if not hasattr(pipe, "unet") or not hasattr(pipe, "vae") or not hasattr(pipe, "encode_prompt"):
+        raise ModelLoadError(f"model {spec.name!r} is a {type(pipe).__name__}: démontage needs a UNet text-to-image "
+                             f"pipeline (SD 1.x/2.x or SDXL family); alternatives: {_alternatives()}")
+    if spec.source != "fixture":  # a hub/folder model tells its own family
+        spec = ModelSpec(spec.name, spec.source, "sdxl" if hasattr(pipe, "text_encoder_2") else "sd",
+                         spec.native_size, spec.fixture)
+    pipe = pipe.to(device=device, dtype=dtype)
+    pipe.set_progress_bar_config(disable=True)
+    for m in (pipe.unet, pipe.vae):
+        m.eval().requires_grad_(False)
+    return LoadedModel(spec, pipe, device, dtype)

@@ -1,0 +1,95 @@
+"""The generator: turns snapshots into frames, on its own thread, never waited on by the renderer.
+
+    submit(snapshot)  render thread: latest-value mailbox in (never blocks)
+    latest()          render thread: the newest finished frame, if a new one is there (never blocks)
+    produce(snapshot) the same work synchronously: used by the thread and by offline render
+
+A frame that raises or comes out NaN/Inf is dropped and logged (rate-limited); the renderer
+keeps showing the last good frame. The thread itself never dies of a bad frame.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from vj.log import Throttled, log
+from vj.mailbox import Mailbox
+from vj.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class GenFrame:
+    pixels: np.ndarray  # (h, w, 3) uint8, row 0 at the top
+    index: int  # the render frame whose snapshot it was made from
+    t_snapshot: float  # clock time of that snapshot, seconds
+    gen_ms: float  # wall time to make it
+
+
+class Generator:
+    def __init__(self, loop) -> None:
+        self.loop = loop  # anything with frame(snapshot) -> (h, w, 3) uint8
+        self._in: Mailbox[Snapshot] = Mailbox()
+        self._out: Mailbox[GenFrame] = Mailbox()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.frames = 0
+        self.errors = 0
+        self.last_error = ""
+        self._report = Throttled(5.0)
+        self._times: list[float] = []  # completion times of recent frames, for the fps figure
+
+    # -- synchronous core ------------------------------------------------------------------
+    def produce(self, snap: Snapshot) -> GenFrame | None:
+        t0 = time.perf_counter()
+        try:
+            pixels = self.loop.frame(snap)
+        except Exception as e:  # the show goes on: log one line, keep the last good frame
+            self.errors += 1
+            self.last_error = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+            self._report(30, f"generator: frame {snap.index} failed ({self.last_error}); keeping the last good frame")
+            return None
+        t1 = time.perf_counter()
+        self.frames += 1
+        self._times.append(t1)
+        if len(self._times) > 64:
+            del self._times[:-64]
+        return GenFrame(pixels, snap.index, snap.t, (t1 - t0) * 1e3)
+
+    def fps(self) -> float:
+        ts = self._times[-32:]
+        if len(ts) < 2 or time.perf_counter() - ts[-1] > 2.0:
+            return 0.0
+        return (len(ts) - 1) / (ts[-1] - ts[0])
+
+    # -- threaded ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="vj-generator", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            snap = self._in.wait(timeout=0.1)
+            if snap is None:
+                continue
+            frame = self.produce(snap)
+            if frame is not None:
+                self._out.put(frame)
+
+    def submit(self, snap: Snapshot) -> None:
+        self._in.put(snap)
+
+    def latest(self) -> GenFrame | None:
+        return self._out.take()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("generator: still busy with a frame at shutdown; leaving it behind")
+            self._thread = None

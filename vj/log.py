@@ -1,0 +1,41 @@
+"""Logging that a performer can read at a glance: one line per event, rate-limited repeats."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+log = logging.getLogger("vj")
+
+
+def setup(verbose: bool = False, quiet: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("vj: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    log.propagate = False
+
+
+class Throttled:
+    """Logs the first occurrence at once, then at most one summary line per `interval` seconds.
+
+    A generator failing on every frame at 30 fps must not flood the terminal; the count says
+    how often it really happened.
+    """
+
+    def __init__(self, interval: float = 5.0) -> None:
+        self.interval = interval
+        self.count = 0
+        self._last = -1e9
+        self._since_last = 0
+
+    def __call__(self, level: int, msg: str) -> None:
+        self.count += 1
+        self._since_last += 1
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            more = f" ({self._since_last - 1} more since the last report, {self.count} in all)" if self._since_last > 1 else ""
+            log.log(level, msg + more)
+            self._last = now
+            self._since_last = 0

@@ -1,0 +1,42 @@
+"""One interface for everything that takes the program image: window, file, stream, NDI...
+
+The engine hands each output a ProgramFrame; an output that raises is logged, closed and
+dropped, and the others keep going (a full disk must not stop the projector).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+
+class ProgramFrame:
+    """The program image of one render frame. Reading it back from the GPU happens at most once,
+    and only if an output asks for the pixels."""
+
+    def __init__(self, compositor, t: float, index: int) -> None:
+        self.compositor = compositor
+        self.texture = compositor.output
+        self.size = compositor.size
+        self.t = t  # clock time of the frame, seconds
+        self.index = index
+        self._rgb: bytes | None = None
+
+    def rgb(self) -> bytes:
+        """Packed RGB bytes, bottom row first (GL order)."""
+        if self._rgb is None:
+            self._rgb = self.compositor.read_rgb()
+        return self._rgb
+
+
+class Output(ABC):
+    name = "output"
+    wants_stop = False  # set when the user asked to end the show through this output (window closed)
+
+    @abstractmethod
+    def present(self, frame: ProgramFrame) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def status(self) -> str:
+        return ""

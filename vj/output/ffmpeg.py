@@ -1,0 +1,141 @@
+"""Recording the program to a video file through ffmpeg (H.264 + AAC in .mp4, .mkv, .mov).
+
+Two ways to feed it:
+- offline (`vj render`): every frame is written, in order, waiting for ffmpeg if it is slower.
+- live (`vj run --out`): frames are taken at the recording's own rate by their timestamps
+  (the last frame repeats if the renderer is slower, so sound and picture stay in sync) and
+  handed to a writer thread through a small bounded queue; if ffmpeg can't keep up, frames are
+  dropped and counted, never queued without end, and the show never waits.
+
+The audio track (a file and its offset) is muxed in by the same ffmpeg process.
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from vj.audio.sources import AudioTrack
+from vj.errors import VJError
+from vj.log import log
+from vj.output.base import Output, ProgramFrame
+
+
+class OutputLost(RuntimeError):
+    """The output can't take more frames (ffmpeg exited: disk full, bad path, ...)."""
+
+
+def ffmpeg_path() -> str:
+    exe = shutil.which("ffmpeg")
+    if not exe:
+        raise VJError("recording needs ffmpeg, which is not installed (Debian/Ubuntu: apt-get install ffmpeg); "
+                      "or run without --out")
+    return exe
+
+
+def command(path: Path, size: tuple[int, int], fps: float, audio: AudioTrack | None, duration: float | None) -> list[str]:
+    w, h = size
+    cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+           "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", f"{fps:g}", "-i", "pipe:0"]
+    if audio is not None:
+        if audio.offset > 0:
+            cmd += ["-ss", f"{audio.offset:.6f}"]
+        if duration is not None:
+            cmd += ["-t", f"{duration:.6f}"]
+        cmd += ["-i", str(audio.path), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"]
+    cmd += ["-vf", "vflip",  # GL hands rows bottom-up
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
+            "-threads", "2"]
+    if path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+        cmd += ["-movflags", "+faststart"]
+    if audio is not None and duration is None:
+        cmd += ["-shortest"]
+    return cmd + [str(path)]
+
+
+class FfmpegOutput(Output):
+    def __init__(self, path: Path, size: tuple[int, int], fps: float, *, audio: AudioTrack | None = None,
+                 duration: float | None = None, offline: bool = False, queue_frames: int = 8) -> None:
+        self.path = Path(path)
+        self.name = f"file {self.path}"
+        if not self.path.parent.is_dir():
+            raise VJError(f"--out {path}: folder {self.path.parent} does not exist")
+        self.size, self.fps, self.offline = size, fps, offline
+        self.frames_written = 0
+        self.dropped = 0
+        self._next_t: float | None = None
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(command(self.path, size, fps, audio, duration), stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=self._stderr)
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=queue_frames)
+        self._error: str | None = None
+        self._thread = None
+        if not offline:
+            self._thread = threading.Thread(target=self._writer, name="vj-ffmpeg", daemon=True)
+            self._thread.start()
+
+    def _ffmpeg_said(self) -> str:
+        self._stderr.seek(0)
+        lines = [ln.strip() for ln in self._stderr.read().decode(errors="replace").splitlines() if ln.strip()]
+        return lines[-1] if lines else "no message"
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._proc.stdin.write(data)
+        except (BrokenPipeError, OSError, ValueError):
+            self._proc.wait(timeout=5)
+            raise OutputLost(f"ffmpeg stopped writing {self.path} (exit {self._proc.returncode}: {self._ffmpeg_said()})") from None
+        self.frames_written += 1
+
+    def _writer(self) -> None:
+        while True:
+            data = self._q.get()
+            if data is None:
+                return
+            try:
+                self._write(data)
+            except OutputLost as e:
+                self._error = str(e)
+                return
+
+    def present(self, frame: ProgramFrame) -> None:
+        if self._error:
+            raise OutputLost(self._error)
+        if self.offline:
+            self._write(frame.rgb())
+            return
+        if self._next_t is None:
+            self._next_t = frame.t
+        while self._next_t <= frame.t + 1e-9:  # one recorded frame per 1/fps of show time
+            try:
+                self._q.put_nowait(frame.rgb())
+            except queue.Full:
+                self.dropped += 1
+            self._next_t += 1.0 / self.fps
+
+    def status(self) -> str:
+        return f"rec {self.frames_written} frames" + (f", {self.dropped} dropped" if self.dropped else "")
+
+    def close(self) -> None:
+        if self._thread is not None:
+            try:
+                self._q.put(None, timeout=10)
+            except queue.Full:
+                pass
+            self._thread.join(timeout=30)
+        try:
+            self._proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            rc = self._proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            rc = -9
+        if rc != 0:
+            log.error(f"recording {self.path} failed (ffmpeg exit {rc}: {self._ffmpeg_said()})")
+        self._stderr.close()

@@ -1,0 +1,66 @@
+"""The projector/preview window (glfw). Letterboxes the program image into any window size.
+
+Keys: Esc or Q quits; F toggles fullscreen on the window's monitor.
+"""
+
+from __future__ import annotations
+
+from vj.output.base import Output, ProgramFrame
+from vj.render.shaders import compile_program, load_fragment
+
+
+class WindowOutput(Output):
+    name = "window"
+
+    def __init__(self, surface) -> None:
+        import glfw
+
+        self.glfw = glfw
+        self.win = surface.window
+        self.ctx = surface.ctx
+        self._prog = compile_program(self.ctx, load_fragment("present"))
+        self._vao = self.ctx.vertex_array(self._prog, [])
+        self._windowed_geometry = None
+        glfw.set_key_callback(self.win, self._on_key)
+
+    def _on_key(self, win, key, scancode, action, mods) -> None:
+        glfw = self.glfw
+        if action != glfw.PRESS:
+            return
+        if key in (glfw.KEY_ESCAPE, glfw.KEY_Q):
+            glfw.set_window_should_close(win, True)
+        elif key == glfw.KEY_F:
+            self._toggle_fullscreen()
+
+    def _toggle_fullscreen(self) -> None:
+        glfw = self.glfw
+        if glfw.get_window_monitor(self.win):
+            x, y, w, h = self._windowed_geometry or (50, 50, 1280, 720)
+            glfw.set_window_monitor(self.win, None, x, y, w, h, 0)
+        else:
+            self._windowed_geometry = (*glfw.get_window_pos(self.win), *glfw.get_window_size(self.win))
+            mon = glfw.get_primary_monitor()
+            mode = glfw.get_video_mode(mon)
+            glfw.set_window_monitor(self.win, mon, 0, 0, mode.size.width, mode.size.height, mode.refresh_rate)
+
+    def present(self, frame: ProgramFrame) -> None:
+        glfw = self.glfw
+        w, h = glfw.get_framebuffer_size(self.win)
+        if w > 0 and h > 0:  # minimised: nothing to draw
+            screen = self.ctx.screen
+            screen.use()
+            screen.viewport = (0, 0, w, h)
+            if "u_resolution" in self._prog:
+                self._prog["u_resolution"].value = (w, h)
+            self._prog["u_src_size"].value = frame.size
+            self._prog["u_input"].value = 0
+            frame.texture.use(0)
+            self._vao.render(vertices=3)
+            glfw.swap_buffers(self.win)
+        glfw.poll_events()
+        if glfw.window_should_close(self.win):
+            self.wants_stop = True
+
+    def close(self) -> None:
+        self.glfw.destroy_window(self.win)
+        self.glfw.terminate()

@@ -1,0 +1,32 @@
+"""Where shaders/, sets/ and mappings/ are: beside the package in a checkout, inside it in a wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PKG = Path(__file__).resolve().parent
+KINDS = ("shaders", "sets", "mappings")
+
+
+def data_dir(kind: str) -> Path:
+    if kind not in KINDS:
+        raise ValueError(f"unknown resource kind {kind!r}")
+    installed = _PKG / "_data" / kind  # wheel: force-included by pyproject.toml
+    if installed.is_dir():
+        return installed
+    return _PKG.parent / kind  # checkout or editable install
+
+
+def find_set(name: str | Path) -> Path:
+    """A set by path (as typed) or by name among the shipped sets (`demo`, `demo.toml`, `sets/demo.toml`)."""
+    p = Path(name).expanduser()
+    if p.is_file():
+        return p
+    shipped = data_dir("sets")
+    for cand in (shipped / p.name, shipped / (p.name + ".toml")):
+        if cand.is_file():
+            return cand
+    from vj.errors import ConfigError
+
+    names = ", ".join(sorted(q.stem for q in shipped.glob("*.toml"))) or "none"
+    raise ConfigError(f"set file {str(name)!r} not found (shipped sets: {names}); give a path to a .toml set")

@@ -1,0 +1,18 @@
+"""The immutable state of the show at one render frame: what the generator and shaders read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from vj.audio.features import Features
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    index: int  # render frame number
+    t: float  # clock time when it was taken, seconds
+    values: Mapping[str, float]  # every parameter and every modulation source, by name
+    prompts: tuple[str, ...]  # prompt texts; `prompt.<n>.weight` in values weighs prompts[n-1]
+    seed: int  # noise seed
+    audio: Features = field(default_factory=Features)
