@@ -44,3 +44,17 @@ def build_controls(show: ShowSet) -> Controls:
         params.set(name, value, immediate=True, where=f"{show.where()} [params]")
     routes = Routes.from_specs(show.routes, params, SOURCES, show.where())
     return Controls(params, routes)
+
+
+def make_engine(show: ShowSet, controls: Controls, compositor, model, *, clock, audio, outputs, seed: int,
+                wrap_loop=None):
+    """The generator and the engine around a loaded model. `wrap_loop` lets a test inject faults."""
+    from vj.engine import Engine
+    from vj.generate.loop import StreamLoop
+    from vj.generate.worker import Generator
+
+    loop = StreamLoop(model, show.gen_size or model.spec.native_size, show.steps, seed)
+    return Engine(clock=clock, audio=audio, params=controls.params, routes=controls.routes,
+                  generator=Generator(wrap_loop(loop) if wrap_loop else loop), compositor=compositor,
+                  outputs=outputs, prompts=tuple(p.text for p in show.prompts), seed=seed,
+                  model_label=model.spec.name)

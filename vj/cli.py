@@ -97,11 +97,8 @@ def _load_show(args):
 def _build(show, args, *, headless: bool, clock, audio, outputs_for):
     """Controls, GL, model, generator, engine, in the order that fails fastest (see assemble.py)."""
     from vj import assemble
-    from vj.engine import Engine
     from vj.generate import device as torch_device
     from vj.generate import registry
-    from vj.generate.loop import StreamLoop
-    from vj.generate.worker import Generator
     from vj.render.compositor import Compositor
     from vj.render.context import open_surface
 
@@ -116,15 +113,19 @@ def _build(show, args, *, headless: bool, clock, audio, outputs_for):
     model = registry.load(spec, dev, dtype, progress=log.info)
     if spec.fixture:
         log.warning(f"model {spec.label}")
-    loop = StreamLoop(model, show.gen_size or spec.native_size, show.steps, seed)
+    engine = assemble.make_engine(show, controls, compositor, model, clock=clock, audio=audio,
+                                  outputs=outputs_for(surface), seed=seed)
+    size = engine.generator.loop.size
     log.info(f"seed {seed}" + (f" (drawn fresh; pass --seed {seed} to see this show again)" if drawn else ""))
-    log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {loop.size[0]}x"
-             f"{loop.size[1]}, {show.steps} step(s); GL {surface.renderer}; audio: {audio.status}")
-    outputs = outputs_for(surface)
-    engine = Engine(clock=clock, audio=audio, params=controls.params, routes=controls.routes,
-                    generator=Generator(loop), compositor=compositor, outputs=outputs,
-                    prompts=tuple(p.text for p in show.prompts), seed=seed, model_label=spec.name)
+    log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {size[0]}x{size[1]}, "
+             f"{show.steps} step(s); GL {surface.renderer}; audio: {audio.status}")
     return engine, surface
+
+
+def _check_out(path: Path | None) -> None:
+    """Fail on a bad --out before minutes go into loading a model."""
+    if path is not None and not path.expanduser().resolve().parent.is_dir():
+        raise VJError(f"--out {path}: folder {path.expanduser().resolve().parent} does not exist")
 
 
 def _on_signals(engine) -> None:
@@ -164,6 +165,7 @@ def cmd_run(args) -> int:
     from vj.render.context import display_available
 
     show = _load_show(args)
+    _check_out(args.out)
     if args.audio is None:
         try:
             audio = open_audio("default")
@@ -189,10 +191,11 @@ def cmd_run(args) -> int:
     clock = RealClock()
     engine, surface = _build(show, args, headless=headless, clock=clock, audio=audio, outputs_for=outputs_for)
     _on_signals(engine)
-    # Headless: the pacer is the frame clock. With a window, vsync paces and the pacer is a cap
-    # for displays without vsync (such as Xvfb).
-    pacer = FramePacer(show.fps if surface.window is None else 120.0, clock)
+    # Headless: the pacer is the frame clock. With a window, vsync paces and the pacer caps the
+    # loop at the monitor's rate where vsync does nothing (Xvfb, some drivers).
     audio.start()
+    clock.reset()
+    pacer = FramePacer(show.fps if surface.window is None else surface.refresh_rate, clock)
     log.info(f"playing {show.name}" + (f" for {args.duration:g} s" if args.duration else " (Ctrl-C or Esc to stop)"))
     try:
         summary = engine.run_live(args.duration, pacer, on_status=None if args.quiet else log.info)
@@ -210,6 +213,7 @@ def cmd_render(args) -> int:
     from vj.output.ffmpeg import FfmpegOutput
 
     show = _load_show(args)
+    _check_out(args.out)
     if args.audio and args.audio.lower() == "none":
         audio = SilentInput()
     else:

@@ -19,6 +19,10 @@ class RealClock:
     def now(self) -> float:
         return time.perf_counter() - self._t0
 
+    def reset(self) -> None:
+        """Show time 0 is now (called when the show starts, after models have loaded)."""
+        self._t0 = time.perf_counter()
+
 
 class ManualClock:
     live = False

@@ -50,7 +50,8 @@ class Engine:
         self.prompts = prompts
         self.seed = seed
         self.model_label = model_label
-        self.index = 0
+        self.index = 0  # snapshots taken
+        self.rendered = 0  # frames composited and handed to the outputs
         self.stop_requested = False
         self._phase = 0.0
         self._level = 0.0
@@ -95,6 +96,7 @@ class Engine:
                     pass
             if out.wants_stop:
                 self.stop_requested = True
+        self.rendered += 1
         self._render_times.append(time.perf_counter())
 
     # -- live ----------------------------------------------------------------------------------
@@ -102,11 +104,14 @@ class Engine:
                  on_status: Callable[[str], None] | None = None) -> Summary:
         t_start = time.perf_counter()
         next_status = status_every
+        t_end = 0.0
         self.generator.start()
         try:
             while not self.stop_requested:
                 snap = self.snapshot()
+                t_end = snap.t
                 if duration is not None and snap.t >= duration:
+                    t_end = duration
                     break
                 self.generator.submit(snap)
                 self.present(snap, self.generator.latest())
@@ -120,6 +125,8 @@ class Engine:
                     pacer.wait()
         finally:
             self.generator.stop()
+            for out in self.outputs:
+                out.finish(t_end)
         return self.summary(time.perf_counter() - t_start)
 
     # -- offline -------------------------------------------------------------------------------
@@ -163,5 +170,5 @@ class Engine:
         return " | ".join(parts)
 
     def summary(self, seconds: float) -> Summary:
-        return Summary(self.index, seconds, self.generator.frames, self.generator.errors,
+        return Summary(self.rendered, seconds, self.generator.frames, self.generator.errors,
                        self.latency_ms(0.5), self.latency_ms(0.95))

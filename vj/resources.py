@@ -21,7 +21,7 @@ def find_set(name: str | Path) -> Path:
     """A set by path (as typed) or by name among the shipped sets (`demo`, `demo.toml`, `sets/demo.toml`)."""
     p = Path(name).expanduser()
     if p.is_file():
-        return p
+        return p.resolve()
     shipped = data_dir("sets")
     for cand in (shipped / p.name, shipped / (p.name + ".toml")):
         if cand.is_file():

@@ -44,7 +44,7 @@ class FeatureTracker:
         release: float = 0.15,  # s: envelope fall time constant
         gain_memory: float = 4.0,  # s: the auto-gain peak falls by range_db over this time
         range_db: float = 36.0,  # dB below the running peak that maps to 0
-        floor_db: float = -70.0,  # dBFS: anything quieter is silence (0)
+        floor_db: float = -80.0,  # dBFS: anything quieter is silence (0)
     ) -> None:
         if not 0 < bands[0] < bands[1] < samplerate / 2:
             raise ValueError(f"band edges {bands} must rise within 0..{samplerate / 2} Hz")

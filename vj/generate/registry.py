@@ -47,6 +47,8 @@ REGISTRY: dict[str, ModelSpec] = {
     "tiny-random-xl": ModelSpec("tiny-random-xl", "fixture", "sdxl", (128, 128), fixture=True),
 }
 
+_OFFLINE_HINTS = ("not fully cached", "cached snapshot", "offline", "outgoing traffic", "connect",
+                  "locate the files", "name or service", "temporary failure in name resolution", "timed out")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -126,8 +128,11 @@ def _from_pretrained(spec: ModelSpec, dtype: torch.dtype):
         except (OSError, ValueError, EnvironmentError) as e:  # no such variant, offline, not found
             last = e
     reason = str(last).strip().splitlines()[0] if last and str(last).strip() else type(last).__name__
-    if "offline" in reason.lower() or "connect" in reason.lower() or "locate the files" in reason.lower():
+    low = str(last).lower()
+    if any(k in low for k in _OFFLINE_HINTS):
         reason = "it is not in the local Hugging Face cache and the hub can't be reached"
+    elif any(k in low for k in ("repository not found", "not a valid model identifier", "401", "404")):
+        reason = "no such model on the hub (or it needs `huggingface-cli login`)"
     raise ModelLoadError(f"can't load model {spec.name!r} ({spec.source}): {reason}; "
                          f"alternatives: {_alternatives()} (tiny-random runs anywhere, as a test fixture)")
 

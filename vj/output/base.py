@@ -38,5 +38,8 @@ class Output(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def finish(self, t_end: float) -> None:
+        """The show ended at clock time t_end (before close): a recording pads itself to it."""
+
     def status(self) -> str:
         return ""

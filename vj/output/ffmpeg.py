@@ -68,6 +68,7 @@ class FfmpegOutput(Output):
         self.frames_written = 0
         self.dropped = 0
         self._next_t: float | None = None
+        self._last = None  # the newest frame's rgb() (bound method: reads back at most once)
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(command(self.path, size, fps, audio, duration), stdin=subprocess.PIPE,
                                       stdout=subprocess.DEVNULL, stderr=self._stderr)
@@ -110,12 +111,21 @@ class FfmpegOutput(Output):
             return
         if self._next_t is None:
             self._next_t = frame.t
-        while self._next_t <= frame.t + 1e-9:  # one recorded frame per 1/fps of show time
+        self._last = frame.rgb
+        self._fill_until(frame.t + 1e-9)
+
+    def _fill_until(self, t: float) -> None:
+        """One recorded frame per 1/fps of show time, repeating the newest image when needed."""
+        while self._next_t is not None and self._last is not None and self._next_t < t:
             try:
-                self._q.put_nowait(frame.rgb())
+                self._q.put_nowait(self._last())
             except queue.Full:
                 self.dropped += 1
             self._next_t += 1.0 / self.fps
+
+    def finish(self, t_end: float) -> None:
+        if not self.offline:
+            self._fill_until(t_end - 1e-9)
 
     def status(self) -> str:
         return f"rec {self.frames_written} frames" + (f", {self.dropped} dropped" if self.dropped else "")

@@ -20,6 +20,7 @@ class Surface:
     ctx: Any  # moderngl.Context
     window: Any = None  # a glfw window, or None when headless
     kind: str = "egl"  # "window" or "egl"
+    refresh_rate: float = 60.0  # Hz of the window's monitor (what vsync paces to)
 
     @property
     def renderer(self) -> str:
@@ -70,7 +71,9 @@ def open_window(size: tuple[int, int], fullscreen: int | None = None, vsync: boo
         raise DeviceError("could not open a GL 3.3 window on this display; use --headless")
     glfw.make_context_current(win)
     glfw.swap_interval(1 if vsync else 0)
-    return Surface(moderngl.create_context(), win, "window")
+    mode = glfw.get_video_mode(monitor or glfw.get_primary_monitor()) if glfw.get_primary_monitor() else None
+    refresh = float(mode.refresh_rate) if mode and mode.refresh_rate > 0 else 60.0
+    return Surface(moderngl.create_context(), win, "window", refresh)
 
 
 def open_surface(headless: bool, size: tuple[int, int], fullscreen: int | None = None) -> Surface:

@@ -1,0 +1,104 @@
+"""Test doubles and helpers. Every double here is named for what it is and replaces only a
+boundary (an output device, a fault); everything else in the tests is the real thing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from vj.output.base import Output, ProgramFrame
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class MemoryOutput(Output):
+    """A recording double: keeps every program frame as an (h, w, 3) array, top row first."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+        self.times: list[float] = []
+        self.closed = False
+
+    def present(self, frame: ProgramFrame) -> None:
+        w, h = frame.size
+        self.frames.append(np.frombuffer(frame.rgb(), np.uint8).reshape(h, w, 3)[::-1].copy())
+        self.times.append(frame.t)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class BrokenOutput(Output):
+    """An output that dies on its n-th frame, like a stream whose endpoint went away."""
+
+    name = "broken"
+
+    def __init__(self, fail_at: int) -> None:
+        self.fail_at = fail_at
+        self.presented = 0
+        self.closed = False
+
+    def present(self, frame: ProgramFrame) -> None:
+        if self.presented == self.fail_at:
+            raise OSError("No space left on device")
+        self.presented += 1
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FaultInjectingLoop:
+    """Wraps a real StreamLoop and raises (or returns NaN-poisoned output) on chosen frames."""
+
+    def __init__(self, loop, fail_on: set[int], kind: str = "raise") -> None:
+        self.loop = loop
+        self.fail_on = fail_on
+        self.kind = kind
+        self.calls = 0
+
+    def frame(self, snap):
+        self.calls += 1
+        if snap.index in self.fail_on:
+            if self.kind == "raise":
+                raise RuntimeError(f"injected fault at frame {snap.index}")
+            from vj.generate.loop import NonFiniteFrame
+
+            raise NonFiniteFrame("the model produced NaN/Inf latents")
+        return self.loop.frame(snap)
+
+
+def vj(*args: str, env: dict | None = None, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real `vj` command line (python -m vj) and capture its output."""
+    e = dict(os.environ)
+    e.pop("DISPLAY", None)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "vj", *args], capture_output=True, text=True, timeout=timeout,
+                          env=e, cwd=cwd or ROOT)
+
+
+def probe(path: Path) -> dict:
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-count_frames", "-of", "json", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def decode(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """All video frames of a file as (n, h, w, 3) uint8, decoded by ffmpeg."""
+    w, h = size
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)
+
+
+def write_wav(path: Path, audio: np.ndarray, sr: int = 48000) -> Path:
+    import soundfile as sf
+
+    sf.write(str(path), audio, sr)
+    return path

@@ -1,0 +1,56 @@
+"""Bad input gets one clear line and exit status 2: never a traceback wall."""
+
+import pytest
+
+from vj.cli import main
+from helpers import vj
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    err = capsys.readouterr().err
+    return code, err
+
+
+def one_error_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.startswith("vj: error:")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["render", "sets/demo.toml", "--out", "/tmp/x.mp4", "--model", "sd-turbbo", "--audio", "none", "--duration", "1"],
+     r"unknown model 'sd-turbbo'.*sd-turbo, sdxl-turbo, tiny-random"),
+    (["render", "nonesuch.toml", "--out", "/tmp/x.mp4"], r"set file 'nonesuch.toml' not found \(shipped sets: demo\)"),
+    (["render", "demo", "--out", "/tmp/x.mp4", "--audio", "missing.wav"], r"audio file missing.wav not found"),
+    (["render", "demo", "--out", "/tmp/x.mp4", "--audio", "none"], r"a silent render needs --duration"),
+    (["render", "demo", "--out", "/nonexistent-dir/x.mp4", "--model", "tiny-random", "--duration", "1"],
+     r"folder /nonexistent-dir does not exist"),
+    (["render", "demo", "--out", "/tmp/x.mp4", "--size", "big"], r"--size: size 'big' is not WIDTHxHEIGHT"),
+    (["run", "--headless", "--audio", "no-such-device-xyz", "--duration", "1"], r"no audio input matches 'no-such-device-xyz'|live audio needs PortAudio"),
+])
+def test_bad_input_is_one_clear_line(capsys, args, expect):
+    import re
+
+    code, err = run(capsys, *args)
+    assert code == 2
+    assert re.search(expect, one_error_line(err)), err
+
+
+def test_bad_set_values_are_reported_before_any_model_loads(capsys, tmp_path):
+    s = tmp_path / "s.toml"
+    s.write_text('[params]\n"feedback.amout" = 0.5\n[generator]\nmodel = "stabilityai/sd-turbo"\n')
+    code, err = run(capsys, "render", str(s), "--out", str(tmp_path / "x.mp4"), "--audio", "none", "--duration", "1")
+    assert code == 2
+    line = one_error_line(err)
+    assert "did you mean 'feedback.amount'" in line
+    assert "loading model" not in err
+
+
+def test_an_offline_hub_model_fails_at_once_naming_alternatives(tmp_path):
+    r = vj("render", "demo", "--model", "stabilityai/sd-turbo", "--out", str(tmp_path / "x.mp4"),
+           "--duration", "1", "--audio", "none", env={"HF_HUB_OFFLINE": "1"}, timeout=120)
+    assert r.returncode == 2
+    line = one_error_line(r.stderr)
+    assert "local Hugging Face cache" in line and "tiny-random" in line

@@ -1,0 +1,81 @@
+"""`vj run` as a performer starts it: headless on a rig, and in a real X window (Xvfb)."""
+
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from helpers import ROOT, decode, probe, vj
+
+
+def video_and_audio(path):
+    streams = probe(path)["streams"]
+    v = [s for s in streams if s["codec_type"] == "video"]
+    a = [s for s in streams if s["codec_type"] == "audio"]
+    return v, a
+
+
+@pytest.mark.parametrize("audio", ["none", "sets/demo-beat.ogg"])
+def test_headless_run_records_for_its_duration(tmp_path, audio):
+    out = tmp_path / "y.mp4"
+    r = vj("run", "--headless", "--duration", "3", "--out", str(out), "--audio", audio, "--model", "tiny-random",
+           "--seed", "4", "--size", "320x180")
+    assert r.returncode == 0, r.stderr
+    v, a = video_and_audio(out)
+    assert len(v) == 1 and (v[0]["width"], v[0]["height"]) == (320, 180)
+    assert int(v[0]["nb_read_frames"]) == 72  # 3 s at the demo set's 24 fps, padded to the end
+    assert len(a) == (0 if audio == "none" else 1)
+    frames = decode(out, (320, 180))
+    assert frames[-1].std() > 2 and frames[-1].mean() > 10  # a picture, not black
+    m = re.search(r"show: (\d+) frames .* generator (\d+) frames, (\d+) errors", r.stderr)
+    assert m and int(m.group(2)) > 0 and int(m.group(3)) == 0
+
+
+def _window_geometry(display):
+    tree = subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True,
+                          env={"DISPLAY": display}).stdout
+    for line in tree.splitlines():
+        if "démontage" in line or "d\\303\\251montage" in line:
+            m = re.search(r"(0x[0-9a-f]+).*\s(\d+)x(\d+)\+(-?\d+)\+(-?\d+)", line)
+            if m:
+                return m.group(1), *(int(x) for x in m.groups()[1:])
+    return None
+
+
+@pytest.mark.display
+def test_window_shows_the_composited_image(tmp_path, xvfb):
+    rec = tmp_path / "rec.mp4"
+    env = {"DISPLAY": xvfb}
+    import os
+
+    proc = subprocess.Popen([sys.executable, "-m", "vj", "run", "--duration", "12", "--audio", "none", "--model",
+                             "tiny-random", "--seed", "5", "--size", "320x180", "--out", str(rec)],
+                            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        geom = None
+        deadline = time.monotonic() + 60
+        while geom is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            geom = _window_geometry(xvfb)
+        assert geom, "no démontage window appeared"
+        wid, w, h, _, _ = geom
+        assert (w, h) == (320, 180)
+        time.sleep(4)  # let the generator's frames arrive
+        shot = tmp_path / "shot.png"
+        subprocess.run(["import", "-window", wid, str(shot)], env={"DISPLAY": xvfb}, check=True, timeout=30)
+        raw = subprocess.run(["convert", str(shot), "-depth", "8", "rgb:-"], capture_output=True, check=True).stdout
+        img = np.frombuffer(raw, np.uint8).reshape(h, w, 3).astype(np.float64)
+    finally:
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "no display" not in err  # it really used the window
+    assert img.mean() > 10 and img.std() > 5  # a picture, not black, not flat
+    # The window shows the program: the screenshot matches one of the recorded program frames.
+    frames = decode(rec, (320, 180)).astype(np.float64)
+    best = min(np.abs(f - img).mean() for f in frames)
+    typical = np.mean([np.abs(frames[i] - frames[j]).mean() for i, j in ((10, 100), (50, 200), (0, 250))])
+    assert best < 6.0, (best, typical)
+    assert best < typical

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import pytest
+
+from vj.assemble import build_controls
+from vj.config import ShowSet, load_set, parse_set, parse_size
+from vj.errors import ConfigError
+from vj.resources import data_dir, find_set
+
+
+def test_demo_set_loads_and_its_audio_is_beside_it():
+    s = load_set(find_set("demo"))
+    assert s.size == (640, 360) and s.fps == 24
+    assert s.audio == data_dir("sets") / "demo-beat.ogg" and s.audio.is_file()
+    assert len(s.prompts) == 2 and s.effect == "kaleido"
+    c = build_controls(s)  # every name in it exists
+    assert c.params.value("feedback.amount") == pytest.approx(0.55)
+    assert c.params.value("prompt.2.weight") == pytest.approx(0.35)
+
+
+def test_find_set_by_name_path_and_error():
+    assert find_set("demo.toml") == find_set("sets/demo.toml") == find_set("demo")
+    with pytest.raises(ConfigError, match="shipped sets: demo"):
+        find_set("nonesuch")
+
+
+@pytest.mark.parametrize("data, msg", [
+    ({"show": {"sise": [64, 64]}}, r"unknown key 'sise' \(did you mean 'size'\?\)"),
+    ({"shwo": {}}, r"unknown key 'shwo' \(did you mean 'show'\?\)"),
+    ({"show": {"fps": "fast"}}, "fps must be a number"),
+    ({"show": {"fps": 0}}, r"fps = 0 is out of range"),
+    ({"generator": {"steps": 9}}, r"steps = 9 is out of range \[1, 4\]"),
+    ({"prompt": [{"weight": 1}]}, "missing text"),
+    ({"route": [{"source": "audio.level"}]}, "missing target"),
+    ({"show": {"size": [641, 360]}}, "must be even"),
+])
+def test_bad_sets_name_the_place_and_the_fix(data, msg):
+    with pytest.raises(ConfigError, match=msg):
+        parse_set(data, Path("x.toml"))
+
+
+def test_toml_syntax_error_gives_file_and_line(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text('[show]\nname = "a"\nfps = \n')
+    with pytest.raises(ConfigError, match=r"bad.toml: not valid TOML: .*line 3"):
+        load_set(p)
+
+
+def test_relative_audio_is_relative_to_the_set(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[show]\naudio = "track.wav"\n')
+    assert load_set(p).audio == tmp_path / "track.wav"
+
+
+def test_unknown_parameter_and_route_fail_before_anything_loads():
+    with pytest.raises(ConfigError, match=r"no parameter named 'feedback.amout' \(did you mean 'feedback.amount'\?\)"):
+        build_controls(ShowSet(None, params={"feedback.amout": 0.5}))
+    with pytest.raises(ConfigError, match=r"unknown source 'audio.bas' \(did you mean 'audio.bass'\?\)"):
+        build_controls(parse_set({"route": [{"source": "audio.bas", "target": "noise.kick"}]}))
+    with pytest.raises(ConfigError, match=r"no parameter named 'fx.kaleido.sides'"):
+        build_controls(ShowSet(None, effect=None, params={"fx.kaleido.sides": 3}))
+
+
+def test_parse_size():
+    assert parse_size("1280x720") == (1280, 720)
+    assert parse_size([320, 180]) == (320, 180)
+    with pytest.raises(ConfigError, match="WIDTHxHEIGHT"):
+        parse_size("big")

@@ -1,0 +1,94 @@
+"""The whole loop in-process: real GL (EGL), real tiny diffusers model, real feature tracker."""
+
+import time
+
+import numpy as np
+import pytest
+
+from vj import assemble
+from vj.audio.sources import FileInput, SilentInput
+from vj.audio.synth import drum_pattern
+from vj.clock import FramePacer, ManualClock, RealClock
+from vj.config import load_set, with_overrides
+from vj.render.compositor import Compositor
+from vj.resources import find_set
+from helpers import BrokenOutput, FaultInjectingLoop, MemoryOutput, write_wav
+
+SIZE = (160, 96)
+
+
+def build(gl_ctx, model, *, audio=None, outputs=None, clock=None, wrap_loop=None, seed=1, **overrides):
+    show = with_overrides(load_set(find_set("demo")), size=SIZE, **overrides)
+    controls = assemble.build_controls(show)
+    return assemble.make_engine(show, controls, Compositor(gl_ctx, show.size, show.effect), model,
+                                clock=clock or ManualClock(), audio=audio or SilentInput(),
+                                outputs=outputs if outputs is not None else [MemoryOutput()], seed=seed,
+                                wrap_loop=wrap_loop)
+
+
+def diff(a, b):
+    return float(np.abs(a.astype(np.float64) - b).mean())
+
+
+def test_offline_render_is_deterministic(gl_ctx, tiny_model):
+    runs = []
+    for _ in range(2):
+        out = MemoryOutput()
+        e = build(gl_ctx, tiny_model, outputs=[out])
+        s = e.render_offline(24, 24.0)
+        assert s.frames == 24 and s.gen_frames == 24 and s.gen_errors == 0
+        runs.append(out.frames)
+    assert all(np.array_equal(a, b) for a, b in zip(*runs))
+    assert diff(runs[0][0], runs[0][-1]) > 1  # and it moves
+
+
+def test_the_show_goes_on_when_the_generator_raises(gl_ctx, tiny_model):
+    out = MemoryOutput()
+    faults = set(range(5, 15))
+    e = build(gl_ctx, tiny_model, outputs=[out], wrap_loop=lambda loop: FaultInjectingLoop(loop, faults))
+    s = e.render_offline(24, 24.0)
+    assert s.frames == 24 and len(out.frames) == 24  # no frame missing
+    assert s.gen_errors == len(faults) and s.gen_frames == 24 - len(faults)
+    for f in out.frames:
+        assert f.mean() > 10 and f.std() > 2  # never black, never flat
+    # during the faults the generated layer holds still: only the compositor (feedback, effect) moves it
+    clean = MemoryOutput()
+    build(gl_ctx, tiny_model, outputs=[clean]).render_offline(24, 24.0)
+    assert np.array_equal(out.frames[4], clean.frames[4])
+    assert not np.array_equal(out.frames[10], clean.frames[10])
+
+
+def test_the_show_goes_on_live_when_the_generator_raises(gl_ctx, tiny_model):
+    out = MemoryOutput()
+    e = build(gl_ctx, tiny_model, outputs=[out], clock=RealClock(),
+              wrap_loop=lambda loop: FaultInjectingLoop(loop, set(range(0, 100000, 3))))
+    clock = e.clock
+    s = e.run_live(duration=1.5, pacer=FramePacer(60, clock))
+    assert s.frames > 10 and len(out.frames) == s.frames
+    assert s.gen_errors > 0 and s.gen_frames > 0
+    assert e.generator._thread is None  # stopped cleanly
+    assert out.frames[-1].std() > 2
+
+
+def test_a_lost_output_is_dropped_and_the_others_go_on(gl_ctx, tiny_model):
+    good, bad = MemoryOutput(), BrokenOutput(fail_at=3)
+    e = build(gl_ctx, tiny_model, outputs=[bad, good])
+    s = e.render_offline(10, 24.0)
+    assert s.frames == 10 and len(good.frames) == 10
+    assert bad.closed and bad not in e.outputs
+
+
+def test_loud_audio_changes_the_image_and_silence_does_not(gl_ctx, tiny_model, tmp_path):
+    sr = 48000
+    beat = drum_pattern(124, 2, sr=sr, noise_db=-90).audio
+    loud = write_wav(tmp_path / "loud.wav", np.concatenate([np.zeros(sr, np.float32), beat]))
+    quiet = write_wav(tmp_path / "quiet.wav", np.zeros(3 * sr, np.float32))
+    frames = {}
+    for name, path in (("loud", loud), ("quiet", quiet)):
+        out = MemoryOutput()
+        build(gl_ctx, tiny_model, outputs=[out], audio=FileInput(path)).render_offline(72, 24.0)
+        frames[name] = out.frames
+    silent_part = [diff(a, b) for a, b in zip(frames["loud"][:24], frames["quiet"][:24])]
+    loud_part = [diff(a, b) for a, b in zip(frames["loud"][30:], frames["quiet"][30:])]
+    assert max(silent_part) == 0.0  # same seed, same silence: the same frames
+    assert np.mean(loud_part) > 5.0  # the sound moved the image

@@ -1,0 +1,74 @@
+"""Model loading: the real diffusers loading code, fed from a local folder (no network here)."""
+
+import numpy as np
+import pytest
+import torch
+
+from vj.errors import ModelLoadError
+from vj.generate import registry
+from vj.generate.loop import StreamLoop
+from vj.snapshot import Snapshot
+
+
+def test_registry_names():
+    assert registry.resolve("sd-turbo").source == "stabilityai/sd-turbo"
+    assert registry.resolve("sdxl-turbo").family == "sdxl"
+    t = registry.resolve("tiny-random")
+    assert t.fixture and "test fixture" in t.label
+
+
+def test_unknown_model_names_the_alternatives():
+    with pytest.raises(ModelLoadError, match=r"unknown model 'sd-turbbo'.*sd-turbo, sdxl-turbo, tiny-random"):
+        registry.resolve("sd-turbbo")
+
+
+def test_a_hub_model_that_is_not_cached_fails_at_once_with_alternatives(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = registry.resolve("stabilityai/sd-turbo")
+    with pytest.raises(ModelLoadError, match=r"can't load model .*local Hugging Face cache.*tiny-random"):
+        registry.load(spec, torch.device("cpu"), torch.float32)
+
+
+def test_a_folder_without_model_index_is_refused(tmp_path):
+    with pytest.raises(ModelLoadError, match="no model_index.json"):
+        registry.resolve(str(tmp_path))
+
+
+def test_a_local_diffusers_folder_loads_through_from_pretrained(tmp_path, tiny_xl_model):
+    tiny_xl_model.pipe.save_pretrained(tmp_path / "m")
+    spec = registry.resolve(str(tmp_path / "m"))
+    assert spec.family == "sdxl" and not spec.fixture
+    m = registry.load(spec, torch.device("cpu"), torch.float32)
+    assert type(m.pipe).__name__ == "StableDiffusionXLPipeline"
+    loop = StreamLoop(m, (128, 128), 1, seed=1)
+    px = loop.frame(Snapshot(0, 0.0, {}, ("a cathedral",), 1))
+    ref = StreamLoop(tiny_xl_model, (128, 128), 1, seed=1).frame(Snapshot(0, 0.0, {}, ("a cathedral",), 1))
+    assert np.abs(px.astype(int) - ref).max() <= 2, np.abs(px.astype(int) - ref).max()  # same weights, same frame
+
+
+def _cached(repo: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo, "model_index.json"), str)
+    except Exception:
+        return False
+
+
+@pytest.mark.weights
+@pytest.mark.skipif(not _cached("stabilityai/sd-turbo"), reason="sd-turbo is not in the local Hugging Face cache")
+def test_sd_turbo_real_weights_make_a_picture():
+    from vj.generate import device
+
+    dev, dtype = device.pick()
+    m = registry.load(registry.resolve("sd-turbo"), dev, dtype)
+    px = StreamLoop(m, (512, 512), 1, seed=1).frame(Snapshot(0, 0.0, {}, ("a red apple on a table",), 1))
+    assert px.shape == (512, 512, 3) and px.std() > 10
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+def test_fp16_on_cuda_makes_finite_frames():
+    m = registry.load(registry.resolve("tiny-random"), torch.device("cuda"), torch.float16)
+    px = StreamLoop(m, (128, 128), 2, seed=1).frame(Snapshot(0, 0.0, {}, ("a cathedral",), 1))
+    assert px.shape == (128, 128, 3) and px.std() > 1
