@@ -102,3 +102,21 @@ def write_wav(path: Path, audio: np.ndarray, sr: int = 48000) -> Path:
 
     sf.write(str(path), audio, sr)
     return path
+
+
+# Loop wrappers for the generator process (GeneratorConfig.wrap = "helpers:<name>"): the child
+# imports them by name, so they are plain module-level functions.
+def fail_every_third_frame(loop):
+    return FaultInjectingLoop(loop, set(range(0, 10**7, 3)))
+
+
+def crash_at_frame_20(loop):
+    """Kills the whole generator process at frame 20, like a driver fault or the OOM killer."""
+
+    class Crash(FaultInjectingLoop):
+        def frame(self, snap):
+            if snap.index == 20:
+                os._exit(3)
+            return self.loop.frame(snap)
+
+    return Crash(loop, set())

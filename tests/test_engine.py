@@ -20,10 +20,10 @@ SIZE = (160, 96)
 def build(gl_ctx, model, *, audio=None, outputs=None, clock=None, wrap_loop=None, seed=1, **overrides):
     show = with_overrides(load_set(find_set("demo")), size=SIZE, **overrides)
     controls = assemble.build_controls(show)
-    return assemble.make_engine(show, controls, Compositor(gl_ctx, show.size, show.effect), model,
+    generator = assemble.local_generator(show, model, seed, wrap_loop)
+    return assemble.make_engine(show, controls, Compositor(gl_ctx, show.size, show.effect), generator,
                                 clock=clock or ManualClock(), audio=audio or SilentInput(),
-                                outputs=outputs if outputs is not None else [MemoryOutput()], seed=seed,
-                                wrap_loop=wrap_loop)
+                                outputs=outputs if outputs is not None else [MemoryOutput()], seed=seed)
 
 
 def diff(a, b):

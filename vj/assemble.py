@@ -46,15 +46,24 @@ def build_controls(show: ShowSet) -> Controls:
     return Controls(params, routes)
 
 
-def make_engine(show: ShowSet, controls: Controls, compositor, model, *, clock, audio, outputs, seed: int,
-                wrap_loop=None):
-    """The generator and the engine around a loaded model. `wrap_loop` lets a test inject faults."""
-    from vj.engine import Engine
+def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):
+    """The generator in this process: offline render (in step with the renderer) and tests."""
     from vj.generate.loop import StreamLoop
     from vj.generate.worker import Generator
 
     loop = StreamLoop(model, show.gen_size or model.spec.native_size, show.steps, seed)
-    return Engine(clock=clock, audio=audio, params=controls.params, routes=controls.routes,
-                  generator=Generator(wrap_loop(loop) if wrap_loop else loop), compositor=compositor,
-                  outputs=outputs, prompts=tuple(p.text for p in show.prompts), seed=seed,
-                  model_label=model.spec.name)
+    return Generator(wrap_loop(loop) if wrap_loop else loop)
+
+
+def process_generator(show: ShowSet, seed: int, device: str = "auto", wrap: str | None = None):
+    """The generator in a process of its own: live shows (see generate/process.py). Not started yet."""
+    from vj.generate.process import GeneratorConfig, ProcessGenerator
+
+    return ProcessGenerator(GeneratorConfig(show.model, device, show.steps, show.gen_size, seed, wrap))
+
+
+def make_engine(show: ShowSet, controls: Controls, compositor, generator, *, clock, audio, outputs, seed: int):
+    from vj.engine import Engine
+
+    return Engine(clock=clock, audio=audio, params=controls.params, routes=controls.routes, generator=generator,
+                  compositor=compositor, outputs=outputs, prompts=tuple(p.text for p in show.prompts), seed=seed)

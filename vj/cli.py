@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import signal
 import sys
 import time
@@ -18,14 +17,7 @@ from pathlib import Path
 
 from vj import __version__
 from vj.errors import DeviceError, VJError
-from vj.log import log, setup
-
-
-def _quiet_libraries() -> None:
-    # Library chatter (deprecation notes, "torchvision not installed") buries the lines that matter.
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+from vj.log import log, quiet_libraries, setup
 
 
 def _show_args(p: argparse.ArgumentParser, set_required: bool) -> None:
@@ -57,6 +49,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", help="no window: render through EGL (club rigs, servers)")
     run.add_argument("--out", type=Path, metavar="FILE.mp4", help="also record the program output")
     run.add_argument("--fullscreen", type=int, metavar="N", help="fullscreen on monitor N (see `vj devices`)")
+    run.add_argument("--generator", choices=("process", "thread"), default="process",
+                     help="where the diffusion loop runs: its own process (default: no GIL shared with the "
+                          "renderer, restarted if it crashes) or a thread of this one")
 
     ren = sub.add_parser("render", help="render a set offline, frame-exact, to a video file")
     _show_args(ren, set_required=True)
@@ -72,8 +67,9 @@ def parser() -> argparse.ArgumentParser:
     eng.add_argument("--size", default="1280x720", metavar="WxH", help="program output size")
     eng.add_argument("--gen-size", metavar="WxH", help="generator size (default: the model's native size)")
     eng.add_argument("--seconds", type=float, default=10.0)
-    eng.add_argument("--fps", type=float, default=0, help="pace the render loop at N fps (default 0: as fast as it goes)")
+    eng.add_argument("--fps", type=float, default=60.0, help="pace the live render loop at N fps (a display's rate; 0: unpaced)")
     eng.add_argument("--device", default="auto")
+    eng.add_argument("--generator", choices=("process", "thread"), default="process", help="as in `vj run`")
     eng.add_argument("--json", action="store_true", help="print one JSON object")
     return ap
 
@@ -94,30 +90,36 @@ def _load_show(args):
     )
 
 
-def _build(show, args, *, headless: bool, clock, audio, outputs_for):
+def _build(show, args, *, live: bool, clock, audio, outputs_for):
     """Controls, GL, model, generator, engine, in the order that fails fastest (see assemble.py)."""
     from vj import assemble
     from vj.generate import device as torch_device
     from vj.generate import registry
     from vj.render.compositor import Compositor
-    from vj.render.context import open_surface
+    from vj.render.context import display_available, open_surface
 
     if show.fps <= 0 or not math.isfinite(show.fps):
         raise VJError(f"--fps {show.fps}: must be a positive number")
     controls = assemble.build_controls(show)
     spec = registry.resolve(show.model)
     seed, drawn = assemble.resolve_seed(args.seed, show)
+    headless = not live or args.headless or not display_available()
     surface = open_surface(headless, show.size, getattr(args, "fullscreen", None))
     compositor = Compositor(surface.ctx, show.size, show.effect)
-    dev, dtype = torch_device.pick(args.device)
-    model = registry.load(spec, dev, dtype, progress=log.info)
     if spec.fixture:
         log.warning(f"model {spec.label}")
-    engine = assemble.make_engine(show, controls, compositor, model, clock=clock, audio=audio,
+    if live and args.generator == "process":
+        generator = assemble.process_generator(show, seed, args.device)
+        generator.start(wait_ready=True)  # the model loads there; its errors end the show before it starts
+    else:
+        dev, dtype = torch_device.pick(args.device)
+        model = registry.load(spec, dev, dtype, progress=log.info)
+        generator = assemble.local_generator(show, model, seed)
+    engine = assemble.make_engine(show, controls, compositor, generator, clock=clock, audio=audio,
                                   outputs=outputs_for(surface), seed=seed)
-    size = engine.generator.loop.size
+    w, h = generator.size
     log.info(f"seed {seed}" + (f" (drawn fresh; pass --seed {seed} to see this show again)" if drawn else ""))
-    log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {size[0]}x{size[1]}, "
+    log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {w}x{h}, "
              f"{show.steps} step(s); GL {surface.renderer}; audio: {audio.status}")
     return engine, surface
 
@@ -174,8 +176,7 @@ def cmd_run(args) -> int:
             audio = SilentInput()
     else:
         audio = open_audio(args.audio)
-    headless = args.headless or not display_available()
-    if not args.headless and headless:
+    if not args.headless and not display_available():
         log.info("no display: running headless (EGL)")
 
     def outputs_for(surface):
@@ -189,7 +190,7 @@ def cmd_run(args) -> int:
         return outs
 
     clock = RealClock()
-    engine, surface = _build(show, args, headless=headless, clock=clock, audio=audio, outputs_for=outputs_for)
+    engine, surface = _build(show, args, live=True, clock=clock, audio=audio, outputs_for=outputs_for)
     _on_signals(engine)
     # Headless: the pacer is the frame clock. With a window, vsync paces and the pacer caps the
     # loop at the monitor's rate where vsync does nothing (Xvfb, some drivers).
@@ -234,7 +235,7 @@ def cmd_render(args) -> int:
     def outputs_for(surface):
         return [FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, duration=duration, offline=True)]
 
-    engine, _ = _build(show, args, headless=True, clock=ManualClock(), audio=audio, outputs_for=outputs_for)
+    engine, _ = _build(show, args, live=False, clock=ManualClock(), audio=audio, outputs_for=outputs_for)
     _on_signals(engine)
     tty = sys.stderr.isatty() and not args.quiet
     t0 = time.perf_counter()
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.print_help()
         return 2
     setup(verbose=getattr(args, "verbose", False), quiet=getattr(args, "quiet", False))
-    _quiet_libraries()
+    quiet_libraries()
     try:
         return {"run": cmd_run, "render": cmd_render, "devices": cmd_devices, "bench": cmd_bench}[args.cmd](args)
     except VJError as e:

@@ -158,8 +158,9 @@ class Engine:
         return 1e3 * xs[min(len(xs) - 1, int(q * len(xs)))]
 
     def status_line(self) -> str:
+        gen_state = getattr(self.generator, "state", "running")
         parts = [f"t {self.clock.now():6.1f} s", f"render {self.render_fps():5.1f} fps",
-                 f"gen {self.generator.fps():5.1f} fps"]
+                 f"gen {self.generator.fps():5.1f} fps" + ("" if gen_state in ("running", "ready") else f" ({gen_state})")]
         p50, p95 = self.latency_ms(0.5), self.latency_ms(0.95)
         if p50 is not None:
             parts.append(f"latency {p50:.0f}/{p95:.0f} ms (p50/p95)")

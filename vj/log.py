@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 
@@ -15,6 +16,13 @@ def setup(verbose: bool = False, quiet: bool = False) -> None:
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
     log.propagate = False
+
+
+def quiet_libraries() -> None:
+    """Library chatter (deprecation notes, "torchvision not installed") buries the lines that matter."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 
 class Throttled:

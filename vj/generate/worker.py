@@ -32,6 +32,8 @@ class GenFrame:
 class Generator:
     def __init__(self, loop) -> None:
         self.loop = loop  # anything with frame(snapshot) -> (h, w, 3) uint8
+        self.size = getattr(loop, "size", None)  # (w, h) of the frames it makes
+        self.state = "ready"
         self._in: Mailbox[Snapshot] = Mailbox()
         self._out: Mailbox[GenFrame] = Mailbox()
         self._thread: threading.Thread | None = None
@@ -67,7 +69,10 @@ class Generator:
 
     # -- threaded ----------------------------------------------------------------------------
     def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
         self._stop.clear()
+        self.state = "running"
         self._thread = threading.Thread(target=self._run, name="vj-generator", daemon=True)
         self._thread.start()
 
@@ -93,3 +98,4 @@ class Generator:
             if self._thread.is_alive():
                 log.warning("generator: still busy with a frame at shutdown; leaving it behind")
             self._thread = None
+        self.state = "stopped"

@@ -1,0 +1,63 @@
+"""The generator in its own process: faults, crashes and restarts while the show goes on."""
+
+import numpy as np
+import pytest
+
+from vj import assemble
+from vj.audio.sources import SilentInput
+from vj.clock import FramePacer, RealClock
+from vj.config import load_set, with_overrides
+from vj.errors import ModelLoadError
+from vj.generate.process import GeneratorConfig, ProcessGenerator
+from vj.render.compositor import Compositor
+from vj.resources import find_set
+from helpers import MemoryOutput
+
+
+def live(gl_ctx, wrap=None, seconds=4.0):
+    show = with_overrides(load_set(find_set("demo")), size=(160, 96), model="tiny-random")
+    controls = assemble.build_controls(show)
+    gen = assemble.process_generator(show, seed=1, wrap=wrap)
+    gen.start(wait_ready=True, timeout=120)
+    out = MemoryOutput()
+    clock = RealClock()
+    e = assemble.make_engine(show, controls, Compositor(gl_ctx, show.size, show.effect), gen, clock=clock,
+                             audio=SilentInput(), outputs=[out], seed=1)
+    clock.reset()
+    s = e.run_live(seconds, FramePacer(30, clock))
+    e.generator.stop()
+    return e, s, out
+
+
+def test_frames_come_back_from_the_generator_process(gl_ctx):
+    e, s, out = live(gl_ctx)
+    assert s.gen_frames > 5 and s.gen_errors == 0
+    assert e.generator.size == (128, 128)
+    assert s.latency_ms_p50 is not None and s.latency_ms_p50 > 0
+    assert out.frames[-1].std() > 2
+    assert e.generator.state == "stopped" and e.generator._shm is None  # shared memory released
+
+
+def test_frame_faults_in_the_child_are_counted_and_frames_keep_coming(gl_ctx):
+    e, s, out = live(gl_ctx, wrap="helpers:fail_every_third_frame")
+    assert s.gen_errors > 0 and s.gen_frames > 3
+    assert "injected fault" in e.generator.last_error
+
+
+def test_a_crashed_generator_process_is_restarted_and_the_show_goes_on(gl_ctx):
+    e, s, out = live(gl_ctx, wrap="helpers:crash_at_frame_20", seconds=14.0)
+    g = e.generator
+    assert g.restarts >= 1
+    assert len(out.frames) == s.frames  # the renderer never stopped
+    assert s.frames > 200
+    assert g.last_index > 25  # frames came again after the crash at snapshot 20
+    late = out.frames[-1].astype(float)
+    assert late.std() > 2 and np.abs(late - out.frames[len(out.frames) // 2]).mean() > 0.5
+
+
+def test_a_model_that_cannot_load_in_the_child_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    g = ProcessGenerator(GeneratorConfig("stabilityai/sd-turbo"))
+    with pytest.raises(ModelLoadError, match="local Hugging Face cache.*tiny-random"):
+        g.start(wait_ready=True, timeout=120)
+    assert g.state == "stopped"
