@@ -55,11 +55,12 @@ def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):
     return Generator(wrap_loop(loop) if wrap_loop else loop)
 
 
-def process_generator(show: ShowSet, seed: int, device: str = "auto", wrap: str | None = None):
+def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: int | None = None,
+                      wrap: str | None = None):
     """The generator in a process of its own: live shows (see generate/process.py). Not started yet."""
     from vj.generate.process import GeneratorConfig, ProcessGenerator
 
-    return ProcessGenerator(GeneratorConfig(show.model, device, show.steps, show.gen_size, seed, wrap))
+    return ProcessGenerator(GeneratorConfig(show.model, device, show.steps, show.gen_size, seed, threads, wrap))
 
 
 def make_engine(show: ShowSet, controls: Controls, compositor, generator, *, clock, audio, outputs, seed: int):

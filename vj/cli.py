@@ -3,6 +3,7 @@
     vj run [SET]          live: real clock, window (or EGL headless), optional recording
     vj render SET         offline and frame-exact: manual clock, audio from a file, an mp4 out
     vj devices            audio inputs, MIDI ports, displays, GL and torch devices
+    vj params [SET]       every parameter a set exposes (names, ranges, units)
     vj bench engine       render and generator fps, latency (see BENCHMARKS.md)
 """
 
@@ -33,6 +34,7 @@ def _show_args(p: argparse.ArgumentParser, set_required: bool) -> None:
     p.add_argument("--seed", type=int, help="noise seed; without it each run draws a fresh one and prints it")
     p.add_argument("--device", default="auto", help="torch device for the generator: auto, cpu, cuda, cuda:N")
     p.add_argument("--steps", type=int, help="denoising steps per frame (1..4)")
+    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: half the cores on a CPU)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="debug output, and tracebacks for internal errors")
 
@@ -60,6 +62,9 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("devices", help="list audio inputs, MIDI ports, displays, GL and torch devices")
 
+    prm = sub.add_parser("params", help="list a set's parameters: every name MIDI, OSC, routes and sets can move")
+    prm.add_argument("set", metavar="SET", nargs="?", default="demo")
+
     bench = sub.add_parser("bench", help="measure performance (figures go to BENCHMARKS.md)")
     bsub = bench.add_subparsers(dest="what", metavar="WHAT")
     eng = bsub.add_parser("engine", help="the whole live loop, headless: render fps, generator fps, latency")
@@ -69,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
     eng.add_argument("--seconds", type=float, default=10.0)
     eng.add_argument("--fps", type=float, default=60.0, help="pace the live render loop at N fps (a display's rate; 0: unpaced)")
     eng.add_argument("--device", default="auto")
+    eng.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: half the cores on a CPU)")
     eng.add_argument("--generator", choices=("process", "thread"), default="process", help="as in `vj run`")
     eng.add_argument("--json", action="store_true", help="print one JSON object")
     return ap
@@ -109,10 +115,11 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
     if spec.fixture:
         log.warning(f"model {spec.label}")
     if live and args.generator == "process":
-        generator = assemble.process_generator(show, seed, args.device)
+        generator = assemble.process_generator(show, seed, args.device, args.threads)
         generator.start(wait_ready=True)  # the model loads there; its errors end the show before it starts
     else:
         dev, dtype = torch_device.pick(args.device)
+        torch_device.configure_threads(dev, args.threads)
         model = registry.load(spec, dev, dtype, progress=log.info)
         generator = assemble.local_generator(show, model, seed)
     engine = assemble.make_engine(show, controls, compositor, generator, clock=clock, audio=audio,
@@ -265,6 +272,22 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_params(args) -> int:
+    from vj import assemble
+    from vj.audio.features import SOURCES
+    from vj.config import load_set
+    from vj.resources import find_set
+
+    show = load_set(find_set(args.set))
+    p = assemble.build_controls(show).params
+    print(f"{'parameter':<24} {'value':>8} {'range':>17}  {'unit':<10} description")
+    for name in p.names():
+        s = p.spec(name)
+        print(f"{name:<24} {p.value(name):8.3g} {f'[{s.lo:g}, {s.hi:g}]':>17}  {s.unit:<10} {s.doc}")
+    print("\nmodulation sources (for [[route]]): " + ", ".join(SOURCES))
+    return 0
+
+
 def cmd_devices(args) -> int:
     from vj import devices
 
@@ -289,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     setup(verbose=getattr(args, "verbose", False), quiet=getattr(args, "quiet", False))
     quiet_libraries()
     try:
-        return {"run": cmd_run, "render": cmd_render, "devices": cmd_devices, "bench": cmd_bench}[args.cmd](args)
+        return {"run": cmd_run, "render": cmd_render, "devices": cmd_devices, "params": cmd_params,
+                "bench": cmd_bench}[args.cmd](args)
     except VJError as e:
         log.error(f"error: {e}")
         return 2

@@ -3,6 +3,27 @@ library never hides the rest."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+
+
+@contextlib.contextmanager
+def _quiet_c_stderr():
+    """ALSA and PortAudio print their probing noise straight to fd 2; the report says it better."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
 
 def _audio() -> list[str]:
     from vj.audio.sources import input_devices
@@ -19,7 +40,12 @@ def _audio() -> list[str]:
 def _midi() -> list[str]:
     import mido
 
-    ins, outs = mido.get_input_names(), mido.get_output_names()
+    try:
+        ins, outs = mido.get_input_names(), mido.get_output_names()
+    except Exception as e:
+        if "ALSA" in str(e):
+            return ["  (no ALSA sequencer here; under JACK: MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK vj devices)"]
+        raise
     lines = [f"  in:  {n}" for n in ins] + [f"  out: {n}" for n in outs]
     return lines or ["  (no MIDI ports)"]
 
@@ -66,7 +92,8 @@ def report() -> str:
                          ("OpenGL", _gl), ("torch", _torch)):
         out.append(f"{title}:")
         try:
-            out += probe()
+            with _quiet_c_stderr():
+                out += probe()
         except Exception as e:  # report it and go on to the next part
             out.append(f"  (unavailable: {str(e).splitlines()[0] if str(e) else type(e).__name__})")
     return "\n".join(out)

@@ -102,10 +102,10 @@ class Engine:
     # -- live ----------------------------------------------------------------------------------
     def run_live(self, duration: float | None = None, pacer=None, status_every: float = 5.0,
                  on_status: Callable[[str], None] | None = None) -> Summary:
-        t_start = time.perf_counter()
         next_status = status_every
         t_end = 0.0
         self.generator.start()
+        t_start = t_stop = time.perf_counter()
         try:
             while not self.stop_requested:
                 snap = self.snapshot()
@@ -124,10 +124,11 @@ class Engine:
                 if pacer is not None:
                     pacer.wait()
         finally:
+            t_stop = time.perf_counter()  # the show's length, not the time shutting down takes
             self.generator.stop()
             for out in self.outputs:
                 out.finish(t_end)
-        return self.summary(time.perf_counter() - t_start)
+        return self.summary(t_stop - t_start)
 
     # -- offline -------------------------------------------------------------------------------
     def render_offline(self, n_frames: int, fps: float, progress: Callable[[int, int], None] | None = None) -> Summary:
@@ -164,7 +165,7 @@ class Engine:
         p50, p95 = self.latency_ms(0.5), self.latency_ms(0.95)
         if p50 is not None:
             parts.append(f"latency {p50:.0f}/{p95:.0f} ms (p50/p95)")
-        parts.append(f"audio {self._level:.2f} ({self.audio.status})")
+        parts.append(f"audio {self._level:.2f} {self.audio.name}" + (" LOST" if self.audio.status == "lost" else ""))
         if self.generator.errors:
             parts.append(f"gen errors {self.generator.errors} (last: {self.generator.last_error})")
         parts += [s for s in (o.status() for o in self.outputs) if s]

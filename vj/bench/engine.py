@@ -42,7 +42,7 @@ def _median_ms(fn, n: int, warmup: int = 3) -> float:
 
 
 def run(model_name: str = "tiny-random", size: str = "1280x720", gen_size: str | None = None, seconds: float = 10.0,
-        fps: float = 60.0, device: str = "auto", generator: str = "process") -> dict:
+        fps: float = 60.0, device: str = "auto", generator: str = "process", threads: int | None = None) -> dict:
     from vj import assemble
     from vj.audio.sources import SilentInput
     from vj.clock import FramePacer, ManualClock, RealClock
@@ -57,6 +57,7 @@ def run(model_name: str = "tiny-random", size: str = "1280x720", gen_size: str |
                           gen_size=parse_size(gen_size, "--gen-size") if gen_size else None)
     spec = registry.resolve(show.model)
     dev, dtype = torch_device.pick(device)
+    n_threads = torch_device.configure_threads(dev, threads)
     model = registry.load(spec, dev, dtype)
     surface = open_headless()
     controls = assemble.build_controls(show)
@@ -80,7 +81,7 @@ def run(model_name: str = "tiny-random", size: str = "1280x720", gen_size: str |
     clock = RealClock()
     gen = None
     if generator == "process":
-        gen = assemble.process_generator(show, 1, device)
+        gen = assemble.process_generator(show, 1, device, threads)
         gen.start(wait_ready=True)
     e = engine(clock, gen)
     clock.reset()
@@ -94,6 +95,7 @@ def run(model_name: str = "tiny-random", size: str = "1280x720", gen_size: str |
         "size": f"{show.size[0]}x{show.size[1]}",
         "gen_size": "x".join(map(str, e.generator.size)),
         "steps": show.steps,
+        "torch_threads": n_threads,
         "generator_ms": round(gen_ms, 2),
         "generator_fps_alone": round(1e3 / gen_ms, 1),
         "compositor_ms": round(comp_ms, 2),
@@ -111,12 +113,12 @@ def run(model_name: str = "tiny-random", size: str = "1280x720", gen_size: str |
 
 
 def main(args) -> int:
-    r = run(args.model, args.size, args.gen_size, args.seconds, args.fps, args.device, args.generator)
+    r = run(args.model, args.size, args.gen_size, args.seconds, args.fps, args.device, args.generator, args.threads)
     if args.json:
         print(json.dumps(r))
         return 0
     label = " (random-weight fixture)" if r["fixture"] else ""
-    print(f"model       {r['model']}{label}, {r['steps']} step(s), generator {r['gen_size']} on {r['torch_device']}")
+    print(f"model       {r['model']}{label}, {r['steps']} step(s), generator {r['gen_size']} on {r['torch_device'].split(',')[0]}, {r['torch_threads']} torch thread(s)")
     print(f"renderer    {r['renderer']}, output {r['size']}")
     print(f"generator   {r['generator_ms']:8.2f} ms/frame   {r['generator_fps_alone']:7.1f} fps (alone)")
     print(f"compositor  {r['compositor_ms']:8.2f} ms/frame   (render + readback)")

@@ -23,6 +23,18 @@ def pick(device: str | None = None) -> tuple[torch.device, torch.dtype]:
     return dev, (torch.float16 if dev.type in ("cuda", "mps") else torch.float32)
 
 
+def configure_threads(device: torch.device, threads: int | None = None) -> int:
+    """CPU threads for torch. On the CPU the compositor (a software GL driver, ffmpeg) needs cores
+    too, and OpenMP threads that spin-wait for a busy core starve everyone: measured on 2 cores,
+    torch on 1 thread gave the live generator 20.9 fps and torch on 2 gave 5.7 (BENCHMARKS.md).
+    So half the cores by default; `--threads` overrides."""
+    import os
+
+    n = threads or (max(1, (os.cpu_count() or 2) // 2) if device.type == "cpu" else torch.get_num_threads())
+    torch.set_num_threads(n)
+    return n
+
+
 def describe() -> str:
     if torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name(0)} (torch {torch.__version__})"

@@ -42,6 +42,7 @@ class GeneratorConfig:
     steps: int = 1
     size: tuple[int, int] | None = None  # None: the model's native size
     seed: int = 0
+    threads: int | None = None  # torch CPU threads; None: see device.configure_threads
     wrap: str | None = None  # "module:callable" wrapping the loop: the fault-injection hook tests use
 
 
@@ -109,6 +110,7 @@ def _child_main(cfg: GeneratorConfig, snaps_in, events_out) -> None:
 
         spec = registry.resolve(cfg.model)
         dev, dtype = torch_device.pick(cfg.device)
+        torch_device.configure_threads(dev, cfg.threads)
         model = registry.load(spec, dev, dtype, progress=log.info)
         loop = StreamLoop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed)
         w, h = loop.size

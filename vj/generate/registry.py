@@ -139,7 +139,7 @@ def _from_pretrained(spec: ModelSpec, dtype: torch.dtype):
 
 def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
          progress: Callable[[str], None] = lambda s: None) -> LoadedModel:
-    progress(f"loading model {spec.label} on {device} ({str(dtype).replace('torch.', '')})")
+    progress(f"loading model {spec.name if spec.fixture else spec.label} on {device} ({str(dtype).replace('torch.', '')})")
     pipe = _fixture(spec) if spec.fixture else _from_pretrained(spec, dtype)
     if not hasattr(pipe, "unet") or not hasattr(pipe, "vae") or not hasattr(pipe, "encode_prompt"):
         raise ModelLoadError(f"model {spec.name!r} is a {type(pipe).__name__}: démontage needs a UNet text-to-image "

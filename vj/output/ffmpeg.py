@@ -37,7 +37,8 @@ def ffmpeg_path() -> str:
     return exe
 
 
-def command(path: Path, size: tuple[int, int], fps: float, audio: AudioTrack | None, duration: float | None) -> list[str]:
+def command(path: Path, size: tuple[int, int], fps: float, audio: AudioTrack | None, duration: float | None,
+            live: bool = False) -> list[str]:
     w, h = size
     cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", f"{fps:g}", "-i", "pipe:0"]
@@ -51,7 +52,9 @@ def command(path: Path, size: tuple[int, int], fps: float, audio: AudioTrack | N
             "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
             "-threads", "2"]
     if path.suffix.lower() in (".mp4", ".mov", ".m4v"):
-        cmd += ["-movflags", "+faststart"]
+        # Live: fragmented, so a recording cut short (power, kill -9) still plays up to the cut.
+        # Offline: the index up front, for players and the web.
+        cmd += ["-movflags", "+frag_keyframe+empty_moov+default_base_moof" if live else "+faststart"]
     if audio is not None and duration is None:
         cmd += ["-shortest"]
     return cmd + [str(path)]
@@ -70,8 +73,11 @@ class FfmpegOutput(Output):
         self._next_t: float | None = None
         self._last = None  # the newest frame's rgb() (bound method: reads back at most once)
         self._stderr = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(command(self.path, size, fps, audio, duration), stdin=subprocess.PIPE,
-                                      stdout=subprocess.DEVNULL, stderr=self._stderr)
+        # Its own session: a Ctrl-C in the terminal is the show's to handle; ffmpeg is finished
+        # cleanly by closing its input, so the file is complete.
+        self._proc = subprocess.Popen(command(self.path, size, fps, audio, duration, live=not offline),
+                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr,
+                                      start_new_session=True)
         self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=queue_frames)
         self._error: str | None = None
         self._thread = None
