@@ -33,6 +33,8 @@ def test_find_set_by_name_path_and_error():
     ({"prompt": [{"weight": 1}]}, "missing text"),
     ({"route": [{"source": "audio.level"}]}, "missing target"),
     ({"show": {"size": [641, 360]}}, "must be even"),
+    ({"route": {"source": "audio.level", "target": "noise.kick"}}, r"written \[\[route\]\] \(double brackets\)"),
+    ({"prompt": {"text": "x"}}, r"written \[\[prompt\]\]"),
 ])
 def test_bad_sets_name_the_place_and_the_fix(data, msg):
     with pytest.raises(ConfigError, match=msg):

@@ -92,3 +92,9 @@ def test_loud_audio_changes_the_image_and_silence_does_not(gl_ctx, tiny_model, t
     loud_part = [diff(a, b) for a, b in zip(frames["loud"][30:], frames["quiet"][30:])]
     assert max(silent_part) == 0.0  # same seed, same silence: the same frames
     assert np.mean(loud_part) > 5.0  # the sound moved the image
+
+
+def test_a_show_with_no_output_still_runs_its_course(gl_ctx, tiny_model):
+    e = build(gl_ctx, tiny_model, outputs=[])
+    s = e.render_offline(5, 24.0)
+    assert s.frames == 5 and s.gen_frames == 5

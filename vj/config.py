@@ -167,7 +167,7 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
     prompts = data.get("prompt")
     if prompts is not None:
         if not isinstance(prompts, list) or not prompts:
-            raise ConfigError(f"{where}: [[prompt]] must be one or more tables with a text")
+            raise ConfigError(f"{where}: prompts are written [[prompt]] (double brackets), one table per prompt with a text")
         specs = []
         for i, p in enumerate(prompts, 1):
             w = f"{where} [[prompt]] #{i}"
@@ -189,6 +189,8 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
     kw["params"] = {str(k): _number(f"{where} [params]", k, v) for k, v in params.items()}
 
     routes = []
+    if not isinstance(data.get("route", []), list):
+        raise ConfigError(f"{where}: routes are written [[route]] (double brackets), one table per route")
     for i, r in enumerate(data.get("route", []), 1):
         w = f"{where} [[route]] #{i}"
         _check_keys(w, r, _SECTIONS["route"])
