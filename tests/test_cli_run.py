@@ -79,3 +79,29 @@ def test_window_shows_the_composited_image(tmp_path, xvfb):
     typical = np.mean([np.abs(frames[i] - frames[j]).mean() for i, j in ((10, 100), (50, 200), (0, 250))])
     assert best < 6.0, (best, typical)
     assert best < typical
+
+
+def test_a_recording_that_dies_is_logged_kept_and_the_show_goes_on(tmp_path):
+    out = tmp_path / "cut.mp4"
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    proc = subprocess.Popen([sys.executable, "-m", "vj", "run", "--headless", "--duration", "10", "--out", str(out),
+                             "--audio", "none", "--model", "tiny-random", "--seed", "4", "--size", "320x180"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 20000):
+            time.sleep(0.2)  # wait for the first fragments on disk
+        assert out.exists() and out.stat().st_size > 20000
+        subprocess.run(["pkill", "-9", "-f", f"ffmpeg.*{out.name}"], check=True)  # the disk "fills"
+        _, err = proc.communicate(timeout=90)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert f"file {out}: lost" in err and "the show goes on" in err
+    m = re.search(r"show: (\d+) frames in ([0-9.]+) s", err)
+    assert m and float(m.group(2)) >= 9.5  # it played its whole duration
+    assert f"recorded {out}" not in err  # no claim that the file is complete
+    frames = decode(out, (320, 180))  # what reached the disk still plays
+    assert len(frames) >= 24

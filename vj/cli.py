@@ -186,12 +186,15 @@ def cmd_run(args) -> int:
     if not args.headless and not display_available():
         log.info("no display: running headless (EGL)")
 
+    recorder = []
+
     def outputs_for(surface):
         outs = []
         if surface.window is not None:
             outs.append(WindowOutput(surface))
         if args.out:
-            outs.append(FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, offline=False))
+            recorder.append(FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, offline=False))
+            outs.append(recorder[0])
         if not outs:
             log.warning("headless with no --out: the program goes nowhere (add --out FILE.mp4)")
         return outs
@@ -210,8 +213,8 @@ def cmd_run(args) -> int:
     finally:
         _close(engine)
     _report(summary, "show")
-    if args.out:
-        log.info(f"recorded {args.out}")
+    if recorder and recorder[0].complete:
+        log.info(f"recorded {args.out} ({recorder[0].frames_written} frames)")
     return 0
 
 
@@ -239,8 +242,11 @@ def cmd_render(args) -> int:
     n_frames = max(1, round(duration * show.fps))
     duration = n_frames / show.fps
 
+    recorder = []
+
     def outputs_for(surface):
-        return [FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, duration=duration, offline=True)]
+        recorder.append(FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, duration=duration, offline=True))
+        return list(recorder)
 
     engine, _ = _build(show, args, live=False, clock=ManualClock(), audio=audio, outputs_for=outputs_for)
     _on_signals(engine)
@@ -265,7 +271,7 @@ def cmd_render(args) -> int:
     finally:
         _close(engine)
     _report(summary, "render")
-    if summary.frames < n_frames:
+    if summary.frames < n_frames or not recorder[0].complete:
         raise VJError(f"render stopped after {summary.frames} of {n_frames} frames; {args.out} is incomplete")
     log.info(f"wrote {args.out} ({n_frames} frames, {duration:.2f} s at {show.fps:g} fps, "
              f"{show.size[0]}x{show.size[1]}{', with audio' if audio.track else ', silent'})")

@@ -117,8 +117,8 @@ class Engine:
                 self.generator.submit(snap)
                 self.present(snap, self.generator.latest())
                 if self._had_outputs and not self.outputs:
-                    log.error("every output is gone; stopping")
-                    break
+                    self._had_outputs = False  # said once; the show itself goes on
+                    log.error("every output is gone: nothing is shown or recorded now; the show goes on")
                 if on_status and snap.t >= next_status:
                     on_status(self.status_line())
                     next_status += status_every

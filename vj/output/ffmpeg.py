@@ -55,6 +55,8 @@ def command(path: Path, size: tuple[int, int], fps: float, audio: AudioTrack | N
         # Live: fragmented, so a recording cut short (power, kill -9) still plays up to the cut.
         # Offline: the index up front, for players and the web.
         cmd += ["-movflags", "+frag_keyframe+empty_moov+default_base_moof" if live else "+faststart"]
+    if live:  # a keyframe (and so a fragment on disk) every 2 s: a cut loses at most that
+        cmd += ["-g", str(max(1, round(2 * fps))), "-flush_packets", "1"]
     if audio is not None and duration is None:
         cmd += ["-shortest"]
     return cmd + [str(path)]
@@ -70,6 +72,7 @@ class FfmpegOutput(Output):
         self.size, self.fps, self.offline = size, fps, offline
         self.frames_written = 0
         self.dropped = 0
+        self.complete = False  # True once ffmpeg has finished the file cleanly
         self._next_t: float | None = None
         self._last = None  # the newest frame's rgb() (bound method: reads back at most once)
         self._stderr = tempfile.TemporaryFile()
@@ -154,4 +157,5 @@ class FfmpegOutput(Output):
             rc = -9
         if rc != 0:
             log.error(f"recording {self.path} failed (ffmpeg exit {rc}: {self._ffmpeg_said()})")
+        self.complete = rc == 0 and self._error is None
         self._stderr.close()
