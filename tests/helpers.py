@@ -59,6 +59,7 @@ class FaultInjectingLoop:
 
     def __init__(self, loop, fail_on: set[int], kind: str = "raise") -> None:
         self.loop = loop
+        self.size = loop.size
         self.fail_on = fail_on
         self.kind = kind
         self.calls = 0

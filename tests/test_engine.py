@@ -1,9 +1,7 @@
 """The whole loop in-process: real GL (EGL), real tiny diffusers model, real feature tracker."""
 
-import time
 
 import numpy as np
-import pytest
 
 from vj import assemble
 from vj.audio.sources import FileInput, SilentInput

@@ -23,6 +23,7 @@ from vj.control.params import ParamSpace
 from vj.control.routes import Routes
 from vj.generate.worker import GenFrame, Generator
 from vj.log import log
+from vj.meter import RateMeter
 from vj.output.base import Output, ProgramFrame
 from vj.snapshot import Snapshot
 
@@ -39,7 +40,7 @@ class Summary:
 
 class Engine:
     def __init__(self, *, clock, audio, params: ParamSpace, routes: Routes, generator: Generator, compositor,
-                 outputs: list[Output], prompts: tuple[str, ...], seed: int, model_label: str = "") -> None:
+                 outputs: list[Output], prompts: tuple[str, ...], seed: int) -> None:
         self.clock = clock
         self.audio = audio
         self.params = params
@@ -50,7 +51,6 @@ class Engine:
         self._had_outputs = bool(self.outputs)  # headless with no output is allowed (a rig check)
         self.prompts = prompts
         self.seed = seed
-        self.model_label = model_label
         self.index = 0  # snapshots taken
         self.rendered = 0  # frames composited and handed to the outputs
         self.stop_requested = False
@@ -58,7 +58,7 @@ class Engine:
         self._level = 0.0
         self._last_t: float | None = None
         self._latency = collections.deque(maxlen=1024)  # seconds, snapshot -> shown
-        self._render_times = collections.deque(maxlen=64)
+        self._render_rate = RateMeter()
 
     # -- one frame ---------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -81,8 +81,6 @@ class Engine:
     def present(self, snap: Snapshot, gen: GenFrame | None) -> None:
         if gen is not None:
             self.compositor.upload(gen.pixels)
-            if self.clock.live:
-                self._latency.append(self.clock.now() - gen.t_snapshot)
         self.compositor.render(snap)
         frame = ProgramFrame(self.compositor, snap.t, snap.index)
         for out in list(self.outputs):
@@ -97,8 +95,10 @@ class Engine:
                     pass
             if out.wants_stop:
                 self.stop_requested = True
+        if gen is not None and self.clock.live:  # handed to the outputs (swapped, queued) now
+            self._latency.append(self.clock.now() - gen.t_snapshot)
         self.rendered += 1
-        self._render_times.append(time.perf_counter())
+        self._render_rate.tick()
 
     # -- live ----------------------------------------------------------------------------------
     def run_live(self, duration: float | None = None, pacer=None, status_every: float = 5.0,
@@ -150,8 +150,7 @@ class Engine:
 
     # -- figures -------------------------------------------------------------------------------
     def render_fps(self) -> float:
-        ts = self._render_times
-        return (len(ts) - 1) / (ts[-1] - ts[0]) if len(ts) > 1 and ts[-1] > ts[0] else 0.0
+        return self._render_rate.fps()
 
     def latency_ms(self, q: float) -> float | None:
         if not self._latency:

@@ -30,6 +30,7 @@ import numpy as np
 
 from vj.errors import ModelLoadError, VJError
 from vj.log import log
+from vj.meter import RateMeter
 from vj.snapshot import Snapshot
 
 SLOTS = 3
@@ -183,7 +184,7 @@ class ProcessGenerator:
         self._hello = False
         self._restart_at: float | None = None
         self._backoff = 1.0
-        self._times: list[float] = []
+        self._rate = RateMeter()
         self._stopping = False
 
     # life cycle
@@ -317,16 +318,11 @@ class ProcessGenerator:
         self._release(k)
         self.frames += 1
         self.last_index = index
-        now = time.perf_counter()
-        self._times.append(now)
-        del self._times[:-64]
+        self._rate.tick()
         return GenFrame(px, index, t_snap, gen_ms)
 
     def fps(self) -> float:
-        ts = self._times[-32:]
-        if len(ts) < 2 or time.perf_counter() - ts[-1] > 2.0:
-            return 0.0
-        return (len(ts) - 1) / (ts[-1] - ts[0])
+        return self._rate.fps()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping = True

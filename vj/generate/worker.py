@@ -18,6 +18,7 @@ import numpy as np
 
 from vj.log import Throttled, log
 from vj.mailbox import Mailbox
+from vj.meter import RateMeter
 from vj.snapshot import Snapshot
 
 
@@ -42,7 +43,7 @@ class Generator:
         self.errors = 0
         self.last_error = ""
         self._report = Throttled(5.0)
-        self._times: list[float] = []  # completion times of recent frames, for the fps figure
+        self._rate = RateMeter()
 
     # -- synchronous core ------------------------------------------------------------------
     def produce(self, snap: Snapshot) -> GenFrame | None:
@@ -56,16 +57,11 @@ class Generator:
             return None
         t1 = time.perf_counter()
         self.frames += 1
-        self._times.append(t1)
-        if len(self._times) > 64:
-            del self._times[:-64]
+        self._rate.tick()
         return GenFrame(pixels, snap.index, snap.t, (t1 - t0) * 1e3)
 
     def fps(self) -> float:
-        ts = self._times[-32:]
-        if len(ts) < 2 or time.perf_counter() - ts[-1] > 2.0:
-            return 0.0
-        return (len(ts) - 1) / (ts[-1] - ts[0])
+        return self._rate.fps()
 
     # -- threaded ----------------------------------------------------------------------------
     def start(self) -> None:
