@@ -45,7 +45,7 @@ def test_frame_faults_in_the_child_are_counted_and_frames_keep_coming(gl_ctx):
 
 
 def test_a_crashed_generator_process_is_restarted_and_the_show_goes_on(gl_ctx):
-    e, s, out = live(gl_ctx, wrap="helpers:crash_at_frame_20", seconds=14.0)
+    e, s, out = live(gl_ctx, wrap="helpers:crash_at_frame_20", seconds=20.0)
     g = e.generator
     assert g.restarts >= 1
     assert len(out.frames) == s.frames  # the renderer never stopped

@@ -117,7 +117,10 @@ def _from_pretrained(spec: ModelSpec, dtype: torch.dtype):
     os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "30")
     from diffusers import DiffusionPipeline
 
-    kw: dict[str, Any] = {"torch_dtype": dtype}
+    from diffusers.utils import deprecation_utils
+
+    # diffusers renamed torch_dtype to dtype (0.42 warns about the old name); speak to each its way
+    kw: dict[str, Any] = {"dtype" if hasattr(deprecation_utils, "_resolve_dtype") else "torch_dtype": dtype}
     if spec.family == "sd":
         kw.update(safety_checker=None, requires_safety_checker=False)
     attempts: list[dict[str, Any]] = [dict(kw, variant="fp16"), kw] if dtype == torch.float16 else [kw]
@@ -130,7 +133,10 @@ def _from_pretrained(spec: ModelSpec, dtype: torch.dtype):
     reason = str(last).strip().splitlines()[0] if last and str(last).strip() else type(last).__name__
     low = str(last).lower()
     if any(k in low for k in _OFFLINE_HINTS):
-        reason = "it is not in the local Hugging Face cache and the hub can't be reached"
+        raise ModelLoadError(f"can't load model {spec.name!r}: {spec.source} is not in the local Hugging Face cache "
+                             f"and the hub can't be reached; fetch it once online (huggingface-cli download "
+                             f"{spec.source}), or use a local diffusers folder, or --model tiny-random "
+                             f"(a test fixture that runs anywhere)")
     elif any(k in low for k in ("repository not found", "not a valid model identifier", "401", "404")):
         reason = "no such model on the hub (or it needs `huggingface-cli login`)"
     raise ModelLoadError(f"can't load model {spec.name!r} ({spec.source}): {reason}; "
