@@ -12,6 +12,17 @@ uniform float u_level;       // audio loudness, 0..1 (automatic gain)
 uniform float u_bass;        // audio band levels, 0..1
 uniform float u_mid;
 uniform float u_high;
+uniform float u_bass_pulse;  // 1 on a hit in the band, decaying
+uniform float u_mid_pulse;
+uniform float u_high_pulse;
+uniform float u_bass_time;   // integrators: run faster while the band is loud (seconds)
+uniform float u_mid_time;
+uniform float u_high_time;
+uniform float u_centroid;    // brightness of the sound, 0..1
+uniform float u_beat_phase;  // 0..1, 0 on the beat
+uniform float u_bar_phase;   // 0..1 over a 4/4 bar
+uniform float u_bpm;         // 0 until a tempo is found
+uniform sampler2D u_spectrum;  // 64 x 1, red channel: log-frequency bands 30 Hz..16 kHz, 0..1
 
 const float PI = 3.14159265358979;
 

@@ -4,7 +4,8 @@
     vj render SET         offline and frame-exact: manual clock, audio from a file, an mp4 out
     vj devices            audio inputs, MIDI ports, displays, GL and torch devices
     vj params [SET]       every parameter a set exposes (names, ranges, units)
-    vj bench engine       render and generator fps, latency (see BENCHMARKS.md)
+    vj features AUDIO     the audio analysis, one line per hop (--json: one object per line)
+    vj bench engine|audio render and generator fps, latency; audio analysis cost (BENCHMARKS.md)
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def _show_args(p: argparse.ArgumentParser, set_required: bool) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="debug output, and tracebacks for internal errors")
 
 
+def _audio_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--audio-channel", type=int, metavar="N", help="analyse input channel N (1-based) instead of the mix")
+    p.add_argument("--audio-rate", type=int, metavar="HZ", help="sample rate to open a sound card at (default: its own)")
+    p.add_argument("--audio-block", type=int, metavar="N", help="sound card block size in samples (default 512)")
+    p.add_argument("--bpm", type=float, help="hold the tempo at this BPM (the beat phase still follows the music)")
+    p.add_argument("--bpm-range", metavar="LOW-HIGH", help="where the beat tracker looks, e.g. 100-180 (default 70-180)")
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="vj", description="démontage: a live generative-cinema instrument")
     ap.add_argument("--version", action="version", version=f"démontage {__version__}")
@@ -51,6 +60,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", help="no window: render through EGL (club rigs, servers)")
     run.add_argument("--out", type=Path, metavar="FILE.mp4", help="also record the program output")
     run.add_argument("--fullscreen", type=int, metavar="N", help="fullscreen on monitor N (see `vj devices`)")
+    run.add_argument("--no-monitor", action="store_true", help="with --audio FILE: analyse it without playing it out loud")
+    _audio_args(run)
     run.add_argument("--generator", choices=("process", "thread"), default="process",
                      help="where the diffusion loop runs: its own process (default: no GIL shared with the "
                           "renderer, restarted if it crashes) or a thread of this one")
@@ -59,6 +70,18 @@ def parser() -> argparse.ArgumentParser:
     _show_args(ren, set_required=True)
     ren.add_argument("--audio", metavar="FILE", help="the sound track (default: the set's [show] audio); 'none' for silence")
     ren.add_argument("--out", type=Path, required=True, metavar="FILE.mp4")
+    ren.add_argument("--audio-channel", type=int, metavar="N", help="analyse channel N (1-based) instead of the mix")
+    ren.add_argument("--bpm", type=float, help="hold the tempo at this BPM")
+    ren.add_argument("--bpm-range", metavar="LOW-HIGH", help="where the beat tracker looks (default 70-180)")
+
+    feat = sub.add_parser("features", help="print the audio features, one line per hop (the live analysis code)")
+    feat.add_argument("audio", metavar="AUDIO", help="a file, an input device (index or name substring) or 'default'")
+    feat.add_argument("--json", action="store_true", help="one JSON object per line")
+    feat.add_argument("--set", default=None, help="take the [audio] settings (band edges, BPM range...) from a set")
+    feat.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of audio")
+    feat.add_argument("--every", type=int, default=1, metavar="N", help="print every N-th hop (events always print)")
+    feat.add_argument("--sensitivity", type=float, help="onset sensitivity (default 1; more finds more)")
+    _audio_args(feat)
 
     sub.add_parser("devices", help="list audio inputs, MIDI ports, displays, GL and torch devices")
 
@@ -77,6 +100,9 @@ def parser() -> argparse.ArgumentParser:
     eng.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: half the cores on a CPU)")
     eng.add_argument("--generator", choices=("process", "thread"), default="process", help="as in `vj run`")
     eng.add_argument("--json", action="store_true", help="print one JSON object")
+    aud = bsub.add_parser("audio", help="the audio analysis: microseconds per hop (median, p99)")
+    aud.add_argument("--seconds", type=float, default=60.0, help="seconds of synthesised drums to analyse")
+    aud.add_argument("--json", action="store_true")
     return ap
 
 
@@ -114,21 +140,67 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
     compositor = Compositor(surface.ctx, show.size, show.effect)
     if spec.fixture:
         log.warning(f"model {spec.label}")
+    window = None
+    if surface.window is not None:
+        from vj.output.window import WindowOutput
+
+        window = WindowOutput(surface)
     if live and args.generator == "process":
         generator = assemble.process_generator(show, seed, args.device, args.threads)
-        generator.start(wait_ready=True)  # the model loads there; its errors end the show before it starts
+        # The model loads over there; its errors end the show before it starts. Meanwhile the window
+        # shows the compositor's own warm-up image and answers the window manager.
+        generator.start(wait_ready=True, on_wait=(lambda: _warm_up(compositor, controls, window)) if window else None)
     else:
         dev, dtype = torch_device.pick(args.device)
         torch_device.configure_threads(dev, args.threads)
         model = registry.load(spec, dev, dtype, progress=log.info)
         generator = assemble.local_generator(show, model, seed)
     engine = assemble.make_engine(show, controls, compositor, generator, clock=clock, audio=audio,
-                                  outputs=outputs_for(surface), seed=seed)
+                                  outputs=([window] if window else []) + outputs_for(surface), seed=seed)
     w, h = generator.size
     log.info(f"seed {seed}" + (f" (drawn fresh; pass --seed {seed} to see this show again)" if drawn else ""))
     log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {w}x{h}, "
              f"{show.steps} step(s); GL {surface.renderer}; audio: {audio.status}")
     return engine, surface
+
+
+def _analyzer_config(show, args):
+    """The set's [audio] settings with the command line's on top."""
+    import dataclasses
+
+    cfg = show.analyzer_config()
+    changes = {}
+    if getattr(args, "bpm_range", None):
+        try:
+            lo, hi = (float(x) for x in args.bpm_range.replace(":", "-").split("-"))
+        except ValueError:
+            raise VJError(f"--bpm-range {args.bpm_range!r}: write LOW-HIGH, e.g. 100-180") from None
+        if not 20 <= lo < hi <= 400:
+            raise VJError(f"--bpm-range {args.bpm_range}: needs 20 <= LOW < HIGH <= 400")
+        changes["bpm_range"] = (lo, hi)
+    if getattr(args, "sensitivity", None):
+        changes["sensitivity"] = args.sensitivity
+    if getattr(args, "bpm", None) is not None and not 20 <= args.bpm <= 400:
+        raise VJError(f"--bpm {args.bpm:g}: needs 20..400")
+    return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
+def _hold_bpm(audio, args) -> None:
+    if getattr(args, "bpm", None) is not None and hasattr(audio, "analyzer"):
+        audio.analyzer.set_bpm(args.bpm)
+
+
+def _warm_up(compositor, controls, window) -> None:
+    """One frame of the compositor alone (the warm-up image through feedback and effect), shown."""
+    from types import MappingProxyType
+
+    from vj.output.base import ProgramFrame
+    from vj.snapshot import Snapshot
+
+    t = time.monotonic()
+    snap = Snapshot(0, t, MappingProxyType(dict(controls.params.values())), (), 0)
+    compositor.render(snap)
+    window.present(ProgramFrame(compositor, t, 0))
 
 
 def _check_out(path: Path | None) -> None:
@@ -170,19 +242,22 @@ def cmd_run(args) -> int:
     from vj.audio.sources import SilentInput, open_audio
     from vj.clock import FramePacer, RealClock
     from vj.output.ffmpeg import FfmpegOutput
-    from vj.output.window import WindowOutput
     from vj.render.context import display_available
 
     show = _load_show(args)
     _check_out(args.out)
+    acfg = _analyzer_config(show, args)
+    kw = dict(live=True, config=acfg, channel=args.audio_channel or show.audio_channel, samplerate=args.audio_rate,
+              blocksize=args.audio_block, monitor=not args.no_monitor)
     if args.audio is None:
         try:
-            audio = open_audio("default")
+            audio = open_audio("default", **kw)
         except DeviceError:
             log.info("no audio input found: running without sound (choose one with --audio FILE|DEVICE)")
             audio = SilentInput()
     else:
-        audio = open_audio(args.audio)
+        audio = open_audio(args.audio, **kw)
+    _hold_bpm(audio, args)
     if not args.headless and not display_available():
         log.info("no display: running headless (EGL)")
 
@@ -190,12 +265,10 @@ def cmd_run(args) -> int:
 
     def outputs_for(surface):
         outs = []
-        if surface.window is not None:
-            outs.append(WindowOutput(surface))
         if args.out:
             recorder.append(FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, offline=False))
             outs.append(recorder[0])
-        if not outs:
+        if not outs and surface.window is None:
             log.warning("headless with no --out: the program goes nowhere (add --out FILE.mp4)")
         return outs
 
@@ -233,7 +306,8 @@ def cmd_render(args) -> int:
             raise VJError("vj render needs a sound track: --audio FILE (or --audio none), or audio = \"...\" in the set's [show]")
         if not path.is_file():
             raise VJError(f"audio file {path} not found")
-        audio = FileInput(path)
+        audio = FileInput(path, _analyzer_config(show, args), args.audio_channel or show.audio_channel)
+        _hold_bpm(audio, args)
     duration = args.duration if args.duration is not None else getattr(audio, "duration", None)
     if duration is None:
         raise VJError("a silent render needs --duration S")
@@ -294,6 +368,12 @@ def cmd_params(args) -> int:
     return 0
 
 
+def cmd_features(args) -> int:
+    from vj.audio import features_cli
+
+    return features_cli.main(args, _analyzer_config, _hold_bpm)
+
+
 def cmd_devices(args) -> int:
     from vj import devices
 
@@ -306,7 +386,11 @@ def cmd_bench(args) -> int:
         from vj.bench import engine as bench_engine
 
         return bench_engine.main(args)
-    raise VJError("vj bench: say what to measure: engine")
+    if args.what == "audio":
+        from vj.bench import audio as bench_audio
+
+        return bench_audio.main(args)
+    raise VJError("vj bench: say what to measure: engine or audio")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     try:
         return {"run": cmd_run, "render": cmd_render, "devices": cmd_devices, "params": cmd_params,
-                "bench": cmd_bench}[args.cmd](args)
+                "features": cmd_features, "bench": cmd_bench}[args.cmd](args)
     except VJError as e:
         log.error(f"error: {e}")
         return 2

@@ -48,9 +48,19 @@ class ShowSet:
     effect: str | None = None  # a shader in shaders/ (its file stem), applied after the feedback
     params: Mapping[str, float] = field(default_factory=dict)  # initial parameter values
     routes: tuple[RouteSpec, ...] = ()
+    audio_edges: tuple[float, float] = (250.0, 2000.0)  # Hz: bass | mid | high
+    audio_sensitivity: float = 1.0  # onsets: > 1 finds more, < 1 fewer
+    audio_bpm_range: tuple[float, float] = (70.0, 180.0)  # where the beat tracker looks
+    audio_channel: int | None = None  # 1-based input channel; None: the mix of all
 
     def where(self) -> str:
         return str(self.path) if self.path else "set"
+
+    def analyzer_config(self):
+        from vj.audio.features import AnalyzerConfig
+
+        return AnalyzerConfig(edges=self.audio_edges, sensitivity=self.audio_sensitivity,
+                              bpm_range=self.audio_bpm_range)
 
 
 _SECTIONS = {
@@ -60,6 +70,7 @@ _SECTIONS = {
     "compositor": {"effect"},
     "params": None,  # free-form: names checked against the namespace once it is built
     "route": {"source", "target", "amount"},
+    "audio": {"edges", "sensitivity", "bpm_range", "channel"},
 }
 
 
@@ -88,6 +99,15 @@ def _int(where: str, key: str, v: Any, lo: int, hi: int) -> int:
     if not lo <= v <= hi:
         raise ConfigError(f"{where}: {key} = {v} is out of range [{lo}, {hi}]")
     return v
+
+
+def _pair(where: str, key: str, v: Any, lo: float, hi: float) -> tuple[float, float]:
+    if not isinstance(v, (list, tuple)) or len(v) != 2:
+        raise ConfigError(f"{where}: {key} must be two numbers [low, high], got {v!r}")
+    a, b = (_number(where, key, x, lo, hi) for x in v)
+    if not a < b:
+        raise ConfigError(f"{where}: {key} = [{a:g}, {b:g}] must rise")
+    return (a, b)
 
 
 def _str(where: str, key: str, v: Any) -> str:
@@ -182,6 +202,18 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
     _check_keys(w, comp, _SECTIONS["compositor"])
     if "effect" in comp:
         kw["effect"] = _str(w, "effect", comp["effect"])
+
+    aud = data.get("audio", {})
+    w = f"{where} [audio]"
+    _check_keys(w, aud, _SECTIONS["audio"])
+    if "edges" in aud:
+        kw["audio_edges"] = _pair(w, "edges", aud["edges"], 20.0, 20000.0)
+    if "sensitivity" in aud:
+        kw["audio_sensitivity"] = _number(w, "sensitivity", aud["sensitivity"], 0.05, 20.0)
+    if "bpm_range" in aud:
+        kw["audio_bpm_range"] = _pair(w, "bpm_range", aud["bpm_range"], 20.0, 400.0)
+    if "channel" in aud:
+        kw["audio_channel"] = _int(w, "channel", aud["channel"], 1, 64)
 
     params = data.get("params", {})
     if not isinstance(params, Mapping):

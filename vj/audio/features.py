@@ -1,102 +1,246 @@
-"""Streaming audio features, one hop at a time: the same code for live input and files.
+"""Audio features, one hop at a time: the same streaming code for live input, files and `vj features`.
 
-Per hop (512 samples): the RMS level of the hop and the power in three bands (bass / mid / high)
-from a Hann-windowed FFT over the last two hops. Each goes through
+Per hop (512 samples; 10.7 ms at 48 kHz) the Analyzer takes one FFT (spectrum.py) and derives:
 
-    dB -> automatic gain (a peak follower that forgets within a few seconds) -> 0..1
-       -> envelope (fast attack, slower release)
+  level, bass, mid, high   0..1: dB -> automatic gain (a peak follower that forgets within a few
+                           seconds: a quiet room and a loud club read alike) -> envelope (fast
+                           attack, slower release). Below the floor a feature is exactly 0.
+  *_hit, *_pulse           per band: an onset in that band, and a pulse that jumps to 1 and decays
+  *_time                   per band: an integrator that runs faster while the band is loud
+  *_presence               per band: a slow (seconds) measure of how much the band is there
+  centroid, flux           spectral centroid (0..1 on a log scale, 30 Hz..16 kHz) and onset strength
+  spectrum                 64 log bands, 0..1, for shaders
+  onset                    an onset in the whole signal (onsets.py)
+  beat, bpm, beat_phase,   the beat tracker (tempo.py)
+  bar_phase, confidence
 
-so the same set reacts alike in a quiet room and a loud club. Below `floor_db` the feature is 0:
-digital silence is exactly 0, not amplified noise.
+Real-time contract: process() allocates nothing large and takes a few tens of microseconds (see
+BENCHMARKS.md); it runs on the analysis side, never in the sound card's callback.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-SOURCES = ("audio.level", "audio.bass", "audio.mid", "audio.high")  # route sources / shader uniforms
+from vj.audio.onsets import OnsetFunction, PeakPicker
+from vj.audio.spectrum import Spectrum
+from vj.audio.tempo import TempoTracker
+
+BANDS = ("bass", "mid", "high")
+# Modulation sources (0..1) that routes can use; the engine publishes them as audio.<name>.
+SOURCES = tuple(f"audio.{n}" for n in (
+    "level", "bass", "mid", "high", "bass_pulse", "mid_pulse", "high_pulse", "bass_presence", "mid_presence",
+    "high_presence", "centroid", "flux", "beat_phase", "bar_phase", "confidence", "onset", "beat"))
 
 
 @dataclass(frozen=True)
+class AnalyzerConfig:
+    hop: int = 512  # samples per hop
+    edges: tuple[float, float] = (250.0, 2000.0)  # Hz: bass | mid | high
+    sensitivity: float = 1.0  # onsets: > 1 finds more, < 1 fewer
+    band_sensitivity: float = 1.0  # the per-band hits, likewise
+    pulse_decay: float = 0.15  # s: a hit's pulse falls to 1/e in this time
+    presence_time: float = 4.0  # s: time constant of the presence measures
+    attack: float = 0.005  # s: level envelopes rise
+    release: float = 0.15  # s: level envelopes fall
+    gain_memory: float = 4.0  # s: the automatic gain's peak falls by range_db over this time
+    range_db: float = 36.0  # dB below the running peak that maps to 0
+    floor_db: float = -80.0  # dBFS: anything quieter is silence (0)
+    bpm_range: tuple[float, float] = (70.0, 180.0)  # the beat is looked for in this range
+    octave_ratio: float = 0.47  # see tempo.py: lower leans to faster tempi
+
+
+@dataclass(frozen=True, eq=False)
 class Features:
     t: float = 0.0  # stream time at the end of the analysed hop, seconds
-    level: float = 0.0  # broadband loudness, 0..1 after auto-gain
-    bass: float = 0.0  # power below bands[0] Hz, 0..1
-    mid: float = 0.0  # bands[0]..bands[1] Hz, 0..1
-    high: float = 0.0  # above bands[1] Hz, 0..1
+    level: float = 0.0
+    bass: float = 0.0
+    mid: float = 0.0
+    high: float = 0.0
+    bass_hit: bool = False
+    mid_hit: bool = False
+    high_hit: bool = False
+    bass_pulse: float = 0.0
+    mid_pulse: float = 0.0
+    high_pulse: float = 0.0
+    bass_time: float = 0.0  # seconds, weighted by the band's level
+    mid_time: float = 0.0
+    high_time: float = 0.0
+    bass_presence: float = 0.0
+    mid_presence: float = 0.0
+    high_presence: float = 0.0
+    centroid: float = 0.0
+    flux: float = 0.0
+    onset: bool = False
+    beat: bool = False
+    bpm: float = 0.0  # 0 until a tempo is found
+    beat_phase: float = 0.0
+    bar_phase: float = 0.0
+    confidence: float = 0.0
+    spectrum: np.ndarray = field(default_factory=lambda: _ZERO_SPECTRUM)  # (64,) float32, read-only
 
     def as_sources(self) -> dict[str, float]:
-        return {"audio.level": self.level, "audio.bass": self.bass, "audio.mid": self.mid, "audio.high": self.high}
+        return {name: float(getattr(self, name[6:])) for name in SOURCES}
 
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["spectrum"] = [round(float(x), 4) for x in self.spectrum]
+        return d
+
+    def merged_events(self, earlier: "list[Features]") -> "Features":
+        """This hop's values with the events (onset, beat, hits) of `earlier` hops folded in, for
+        a reader that looks less often than once a hop (a render frame spans several hops)."""
+        if not earlier:
+            return self
+        ev = {k: getattr(self, k) or any(getattr(f, k) for f in earlier)
+              for k in ("onset", "beat", "bass_hit", "mid_hit", "high_hit")}
+        return _replace(self, **ev)
 
 
-class FeatureTracker:
-    def __init__(
-        self,
-        samplerate: int,
-        hop: int = 512,
-        bands: tuple[float, float] = (250.0, 2000.0),  # Hz: bass | mid | high edges
-        attack: float = 0.005,  # s: envelope rise time constant
-        release: float = 0.15,  # s: envelope fall time constant
-        gain_memory: float = 4.0,  # s: the auto-gain peak falls by range_db over this time
-        range_db: float = 36.0,  # dB below the running peak that maps to 0
-        floor_db: float = -80.0,  # dBFS: anything quieter is silence (0)
-    ) -> None:
-        if not 0 < bands[0] < bands[1] < samplerate / 2:
-            raise ValueError(f"band edges {bands} must rise within 0..{samplerate / 2} Hz")
+_ZERO_SPECTRUM = np.zeros(64, np.float32)
+_ZERO_SPECTRUM.flags.writeable = False
+
+
+def _replace(f: Features, **kw) -> Features:
+    d = {k: getattr(f, k) for k in f.__dataclass_fields__}
+    d.update(kw)
+    return Features(**d)
+
+
+class Analyzer:
+    def __init__(self, samplerate: int, config: AnalyzerConfig = AnalyzerConfig()) -> None:
+        c = self.config = config
         self.sr = samplerate
-        self.hop = hop
-        n = 2 * hop
-        self._window = np.hanning(n).astype(np.float32)
-        self._frame = np.zeros(n, np.float32)
-        freqs = np.fft.rfftfreq(n, 1.0 / samplerate)
-        self._bands = [freqs < bands[0], (freqs >= bands[0]) & (freqs < bands[1]), freqs >= bands[1]]
-        # Normalise band power so a full-scale sine reads about 0 dB in its band.
-        self._fft_scale = 2.0 / float(np.sum(self._window)) ** 2
-        hop_dt = hop / samplerate
-        self._a_att = float(np.exp(-hop_dt / attack))
-        self._a_rel = float(np.exp(-hop_dt / release))
-        self._peak_fall = range_db * hop_dt / gain_memory  # dB per hop
-        self.range_db = range_db
-        self.floor_db = floor_db
-        self._peak = np.full(4, floor_db + range_db)
-        self._env = np.zeros(4)
+        self.hop = c.hop
+        hop_dt = c.hop / samplerate
+        self.spectrum = Spectrum(samplerate, c.hop, c.edges)
+        self.onsets = OnsetFunction(self.spectrum.log_centres, hop_dt, c.edges)
+        self.picker = PeakPicker(hop_dt, sensitivity=c.sensitivity)
+        # per-band hits: an onset (of the whole signal) hits a band when that band's level rises by at
+        # least `rise_db` over the last two hops and is within 25 dB of the loudest band: a splash of
+        # leakage from a loud hit elsewhere is neither
+        self._band_db = ([-200.0] * 3, [-200.0] * 3)  # the band levels of the last two hops
+        self._band_hold = [0, 0, 0]  # hops left in which an onset may still claim the band's rise
+        self.rise_db = 6.0 / c.band_sensitivity
+        self.tempo = TempoTracker(samplerate / c.hop, c.bpm_range, octave_ratio=c.octave_ratio)
+        self.hop_dt = hop_dt
+        self._a_att = math.exp(-hop_dt / c.attack)
+        self._a_rel = math.exp(-hop_dt / c.release)
+        self._peak_fall = c.range_db * hop_dt / c.gain_memory
+        self._peak = [c.floor_db + c.range_db] * 4
+        self._env = [0.0] * 4
+        self._pulse_decay = math.exp(-hop_dt / c.pulse_decay)
+        self._pulse = [0.0, 0.0, 0.0]
+        self._time = [0.0, 0.0, 0.0]
+        self._presence = [0.0, 0.0, 0.0]
+        self._a_presence = math.exp(-hop_dt / c.presence_time)
+        self._spec_peak = c.floor_db + c.range_db
+        self._spec = np.zeros(self.spectrum.n_log)
+        self._sdb = np.empty(self.spectrum.n_log)
+        self._flux_peak = 1.0
+        self._flux_fall = math.exp(-hop_dt / 3.0)
+        self._log_lo = math.log(30.0)
+        self._log_span = math.log(16000.0) - self._log_lo
         self.samples = 0  # analysed so far
         self.bad_samples = 0  # NaN/Inf replaced by 0
         self.clipped = 0  # |x| >= 1
 
     def process(self, hop: np.ndarray) -> Features:
-        """Analyse one hop of mono float samples (len == self.hop). Never allocates large buffers."""
+        """Analyse one hop of mono float samples (len == config.hop)."""
         x = np.asarray(hop, dtype=np.float32)
         if x.shape != (self.hop,):
             raise ValueError(f"expected a hop of {self.hop} mono samples, got shape {x.shape}")
-        finite = np.isfinite(x)
-        if not finite.all():
-            self.bad_samples += int(x.size - finite.sum())
-            x = np.where(finite, x, 0.0).astype(np.float32)
-        self.clipped += int(np.count_nonzero(np.abs(x) >= 1.0))
-        self._frame[: self.hop] = self._frame[self.hop :]
-        self._frame[self.hop :] = x
+        energy = float(np.dot(x, x))
+        if not math.isfinite(energy):  # NaN/Inf in the stream: counted, treated as silence
+            bad = ~np.isfinite(x)
+            self.bad_samples += int(bad.sum())
+            x = np.where(bad, np.float32(0.0), x)
+            energy = float(np.dot(x, x))
+        if energy >= 1.0:  # only then can a sample reach full scale
+            self.clipped += int(np.count_nonzero(np.abs(x) >= 1.0))
         self.samples += self.hop
+        t = self.samples / self.sr
+        c = self.config
 
-        spec = np.abs(np.fft.rfft(self._frame * self._window)) ** 2 * self._fft_scale
-        power = np.empty(4)
-        power[0] = float(np.mean(x.astype(np.float64) ** 2))
-        for i, mask in enumerate(self._bands, 1):
-            power[i] = float(spec[mask].sum())
-        db = 10.0 * np.log10(power + 1e-20)
+        power, bands = self.spectrum.process(x)
+        # levels: the hop's RMS and the three band powers, in dB, auto-gained, enveloped (4 values:
+        # plain floats are cheaper than numpy here)
+        env, peak = self._env, self._peak
+        top_floor = c.floor_db + c.range_db
+        db = [10.0 * math.log10(energy / self.hop + 1e-20)] + [10.0 * math.log10(float(v) + 1e-20) for v in bands[:3]]
+        for i in range(4):
+            peak[i] = max(db[i], peak[i] - self._peak_fall, top_floor)  # never amplify below the floor
+            n = 0.0 if db[i] < c.floor_db else min(1.0, max(0.0, (db[i] - peak[i] + c.range_db) / c.range_db))
+            a = self._a_att if n > env[i] else self._a_rel
+            e = a * env[i] + (1.0 - a) * n
+            env[i] = e if e >= 1e-4 else 0.0  # let silence settle to exactly 0
 
-        self._peak = np.maximum(db, self._peak - self._peak_fall)
-        self._peak = np.maximum(self._peak, self.floor_db + self.range_db)  # never amplify below the floor
-        norm = np.clip((db - (self._peak - self.range_db)) / self.range_db, 0.0, 1.0)
-        norm[db < self.floor_db] = 0.0
+        # onsets, per-band hits and pulses, integrators, presence
+        odf = self.onsets.process(bands[3:])
+        all_flux = float(odf[0])
+        onset = self.picker.step(all_flux)
+        hits = self._band_hits(db[1:], onset)
+        for i in range(3):
+            self._pulse[i] = 1.0 if hits[i] else self._pulse[i] * self._pulse_decay
+            lv = env[i + 1]
+            self._time[i] += self.hop_dt * lv
+            self._presence[i] = self._a_presence * self._presence[i] + (1.0 - self._a_presence) * lv
+        self._flux_peak = max(all_flux, self._flux_peak * self._flux_fall, 1.0)
 
-        a = np.where(norm > self._env, self._a_att, self._a_rel)
-        self._env = a * self._env + (1.0 - a) * norm
-        self._env[self._env < 1e-4] = 0.0  # let silence settle to exactly 0
-        e = self._env
-        return Features(self.samples / self.sr, float(e[0]), float(e[1]), float(e[2]), float(e[3]))
+        beat = self.tempo.process(float(odf[1]), float(odf[2]), 0.5 * float(odf[3] + odf[4]), t)
+
+        # spectrum for shaders: dB under the loudest band's running peak, smoothed on the way down
+        sdb = self._sdb
+        np.add(bands[3:], 1e-20, out=sdb)
+        np.log10(sdb, out=sdb)
+        sdb *= 10.0
+        self._spec_peak = max(float(sdb.max()), self._spec_peak - self._peak_fall, top_floor)
+        lo = self._spec_peak - c.range_db - 12.0
+        sdb -= lo
+        sdb *= 1.0 / (c.range_db + 12.0)
+        np.minimum(sdb, 1.0, out=sdb)
+        spec = self._spec
+        spec *= self._a_rel
+        np.maximum(spec, sdb, out=spec)  # (negative values of sdb lose to spec >= 0)
+        ro = spec.astype(np.float32)
+        ro.flags.writeable = False
+
+        centroid = 0.0
+        if energy > 0.0 and env[0] > 0.0:
+            total = float(power.sum())
+            if total > 1e-12:
+                hz = float(power @ self.spectrum.freqs) / total
+                centroid = min(1.0, max(0.0, (math.log(max(hz, 30.0)) - self._log_lo) / self._log_span))
+
+        p = self._pulse
+        return Features(
+            t, env[0], env[1], env[2], env[3], hits[0], hits[1], hits[2], p[0], p[1], p[2],
+            self._time[0], self._time[1], self._time[2], self._presence[0], self._presence[1], self._presence[2],
+            centroid, min(1.0, all_flux / self._flux_peak), onset,
+            beat.beat, beat.bpm, beat.beat_phase, beat.bar_phase, beat.confidence, ro)
+
+    def _band_hits(self, db: list[float], onset: bool) -> list[bool]:
+        last, before = self._band_db
+        top = max(db) - 25.0
+        hits = []
+        for i in range(3):
+            if db[i] - max(last[i], before[i]) >= self.rise_db and db[i] >= top:
+                self._band_hold[i] = 2  # the band rose: an onset now or in the next hop claims it
+            hit = onset and self._band_hold[i] > 0
+            if hit:
+                self._band_hold[i] = 0
+            elif self._band_hold[i]:
+                self._band_hold[i] -= 1
+            hits.append(hit)
+        self._band_db = (db, last)
+        return hits
+
+    # the performer's hand on the beat
+    def tap(self) -> None:
+        self.tempo.tap(self.samples / self.sr)
+
+    def set_bpm(self, bpm: float | None) -> None:
+        self.tempo.set_bpm(bpm)

@@ -1,26 +1,35 @@
-"""Audio inputs: silence, a file, or a live sound card. All expose one shape:
+"""Audio inputs: silence, a file read frame-exactly, or a live stream. All expose one shape:
 
-    poll(t) -> Features   analyse everything that arrived up to clock time t (render thread)
+    poll(t) -> Features   the newest features, with every onset/beat/hit since the last poll
 
-A file is read frame-exactly (offline render: the features at frame i are those of the audio
-up to i/fps) or in real time against the show clock (live). A live input's PortAudio callback
-only copies into a preallocated ring; analysis happens in poll(), at hop granularity.
+- FileInput (`vj render`, `vj features FILE`): analyses the file up to clock time t, in the caller's
+  thread, hop by hop: frame i of a render sees exactly the sound up to i/fps.
+- Live streams (`vj run`): the sound card's callback (or a file played in real time) only copies
+  blocks into a preallocated ring and rings a bell; an analysis thread takes each hop as it
+  arrives and publishes the features at once (so an onset is out ~10 ms after its hop, whatever
+  the frame rate). A lost device makes the features fall to zero, says so in `status`, and is
+  retried every 2 s; the show never waits for it.
 """
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from vj.audio.features import Features, FeatureTracker
+from vj.audio.features import Analyzer, AnalyzerConfig, Features
 from vj.audio.ring import AudioRing
 from vj.errors import DeviceError, VJError
 from vj.log import log
 
-HOP = 512  # samples per analysis hop
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".opus"}
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".opus", ".m4a", ".aac", ".wma"}
+RETRY_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,38 @@ class AudioTrack:
 
     path: Path
     offset: float = 0.0  # seconds into the file at show time 0
+
+
+class FeatureBus:
+    """Latest features from the analysis thread, with the events of every hop since the last take:
+    a render frame that spans four hops still sees the onset that happened in the second."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest = Features()
+        self._since: list[Features] = []
+        self.published = 0
+
+    def publish(self, f: Features) -> None:
+        with self._lock:
+            if f.onset or f.beat or f.bass_hit or f.mid_hit or f.high_hit:
+                self._since.append(f)
+                del self._since[:-64]  # bounded: a reader that never comes can't grow it
+            self._latest = f
+            self.published += 1
+
+    def take(self) -> Features:
+        with self._lock:
+            f, since = self._latest, self._since
+            self._since = []
+        return f.merged_events([s for s in since if s is not f])
+
+
+def _mix(block: np.ndarray, channel: int | None) -> np.ndarray:
+    """(frames, channels) -> mono: one channel (1-based) or the mean of all."""
+    if channel:
+        return block[:, channel - 1]
+    return block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
 
 
 class SilentInput:
@@ -47,22 +88,49 @@ class SilentInput:
         pass
 
 
+def _decode_with_ffmpeg(path: Path) -> Path:
+    """Formats libsndfile can't read (m4a, aac, wma...) become a temporary wav through ffmpeg."""
+    import tempfile
+
+    exe = shutil.which("ffmpeg")
+    if not exe:
+        raise VJError(f"audio file {path}: not a format libsndfile reads, and ffmpeg (which would) is not installed")
+    out = Path(tempfile.mkstemp(suffix=".wav", prefix="vj-audio-")[1])
+    r = subprocess.run([exe, "-v", "error", "-y", "-i", str(path), "-vn", "-c:a", "pcm_f32le", str(out)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        out.unlink(missing_ok=True)
+        msg = (r.stderr.strip().splitlines() or ["no message"])[-1]
+        raise VJError(f"audio file {path}: can't be read ({msg})")
+    return out
+
+
+def _open_soundfile(path: Path):
+    import soundfile as sf
+
+    try:
+        return sf.SoundFile(str(path)), None
+    except (sf.LibsndfileError, RuntimeError, OSError, TypeError):
+        wav = _decode_with_ffmpeg(path)
+        return sf.SoundFile(str(wav)), wav
+
+
 class FileInput:
-    """A sound file, analysed up to the clock time on each poll (streamed from disk, never whole)."""
+    """A sound file analysed up to the clock time on each poll (streamed from disk, never whole)."""
 
-    def __init__(self, path: Path) -> None:
-        import soundfile as sf
-
+    def __init__(self, path: Path, config: AnalyzerConfig = AnalyzerConfig(), channel: int | None = None) -> None:
         self.path = Path(path)
-        try:
-            self._file = sf.SoundFile(str(self.path))
-        except (sf.LibsndfileError, RuntimeError, OSError) as e:
-            raise VJError(f"audio file {self.path}: can't be read ({e}); use wav, flac, ogg or mp3") from None
+        self._file, self._temp = _open_soundfile(self.path)
         self.samplerate = self._file.samplerate
+        self.channels = self._file.channels
+        if channel and not 1 <= channel <= self.channels:
+            raise VJError(f"audio file {self.path}: channel {channel} does not exist (it has {self.channels})")
+        self.channel = channel
         self.duration = self._file.frames / self.samplerate
         self.name = self.path.name
         self.track = AudioTrack(self.path)
-        self.tracker = FeatureTracker(self.samplerate, HOP)
+        self.analyzer = Analyzer(self.samplerate, config)
+        self._hop = config.hop
         self._features = Features()
         self._eof = False
         self.status = f"file {self.name} ({self.duration:.1f} s, {self.samplerate} Hz)"
@@ -70,74 +138,301 @@ class FileInput:
     def start(self) -> None:
         pass
 
+    def next_hop(self) -> Features:
+        """Analyse the next hop (silence past the end)."""
+        mono = np.zeros(self._hop, np.float32)
+        if not self._eof:
+            block = self._file.read(self._hop, dtype="float32", always_2d=True)
+            if len(block):
+                mono[: len(block)] = _mix(block, self.channel)
+            if len(block) < self._hop:  # past the end: the room goes quiet, features fall to 0
+                self._eof = True
+        return self.analyzer.process(mono)
+
     def poll(self, t: float) -> Features:
         target = int(t * self.samplerate)
-        while self.tracker.samples + HOP <= target:
-            block = self._file.read(HOP, dtype="float32", always_2d=True) if not self._eof else np.zeros((0, 1), np.float32)
-            if len(block) < HOP:  # past the end: the room goes quiet, features fall to 0
-                self._eof = True
-                mono = np.zeros(HOP, np.float32)
-                if len(block):
-                    mono[: len(block)] = block.mean(axis=1)
-            else:
-                mono = block.mean(axis=1)
-            self._features = self.tracker.process(mono)
-        return self._features
+        since = []
+        while self.analyzer.samples + self._hop <= target:
+            self._features = self.next_hop()
+            since.append(self._features)
+        return self._features.merged_events(since[:-1])
+
+    @property
+    def ended(self) -> bool:
+        return self._eof
 
     def close(self) -> None:
         self._file.close()
+        if self._temp:
+            self._temp.unlink(missing_ok=True)
 
 
-class LiveInput:
+class StreamInput:
+    """A live stream of blocks -> ring -> analysis thread -> FeatureBus. Subclasses feed the ring."""
+
+    def __init__(self, name: str, samplerate: int, channels: int, config: AnalyzerConfig,
+                 channel: int | None = None) -> None:
+        self.name = name
+        self.samplerate = samplerate
+        self.channels = channels
+        self.channel = channel
+        self.config = config
+        self.track: AudioTrack | None = None
+        self.ring = AudioRing(samplerate * 2, channels)  # 2 s: far more than a frame's worth
+        self.analyzer = Analyzer(samplerate, config)
+        self.bus = FeatureBus()
+        self._bell_r, self._bell_w = socket.socketpair()
+        self._bell_w.setblocking(False)
+        self._bell_r.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.xruns = 0
+        self.status = name
+        self.lost = False
+        self.listener = None  # called with every hop's Features, on the analysis thread (vj features)
+
+    # -- the real-time side: called from the sound card's (or the player's) callback ------------
+    def _deliver(self, block: np.ndarray) -> None:
+        """Real-time contract: copy into the preallocated ring and ring the bell; no allocation,
+        no locks, no printing, nothing kept."""
+        self.ring.write(block)
+        try:
+            self._bell_w.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # the bell is already ringing
+
+    # -- the analysis thread ----------------------------------------------------------------------
+    def _analyse(self) -> None:
+        hop = np.zeros((self.config.hop, self.channels), np.float32)
+        while not self._stop.is_set():
+            try:
+                self._bell_r.recv(4096)
+            except (socket.timeout, TimeoutError):
+                pass
+            except OSError:
+                return
+            while self.ring.available() >= self.config.hop:
+                self.ring.read(hop)
+                f = self.analyzer.process(_mix(hop, self.channel))
+                self.bus.publish(f)
+                if self.listener is not None:
+                    self.listener(f)
+            self._watch()
+
+    def _watch(self) -> None:
+        """Subclasses check their device here (every hop, and at least every 0.1 s)."""
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._analyse, name="vj-audio-analysis", daemon=True)
+        self._thread.start()
+
+    def poll(self, t: float) -> Features:
+        if self.lost:
+            return Features(t=t)
+        return self.bus.take()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+        self._bell_r.close()
+        self._bell_w.close()
+
+    # the performer's hand on the beat (the analysis thread owns the tracker; a tap is a few floats)
+    def tap(self) -> None:
+        self.analyzer.tap()
+
+
+class DeviceInput(StreamInput):
     """A sound card input through PortAudio (ALSA, JACK, CoreAudio, WASAPI)."""
 
-    def __init__(self, device: int, samplerate: float | None = None, channels: int | None = None) -> None:
-        import sounddevice as sd
-
+    def __init__(self, device: int, config: AnalyzerConfig = AnalyzerConfig(), samplerate: int | None = None,
+                 channel: int | None = None, blocksize: int | None = None) -> None:
+        sd = _sounddevice()
         info = sd.query_devices(device)
-        self.name = info["name"]
-        self.samplerate = int(samplerate or info["default_samplerate"])
-        self.channels = int(channels or min(2, info["max_input_channels"]))
-        self.track = None
-        self.ring = AudioRing(self.samplerate * 2, self.channels)  # 2 s: far more than a frame's worth
-        self._hop = np.zeros((HOP, self.channels), np.float32)
-        self.tracker = FeatureTracker(self.samplerate, HOP)
-        self._features = Features()
-        self.xruns = 0
+        channels = int(info["max_input_channels"])
+        if channel and not 1 <= channel <= channels:
+            raise DeviceError(f"audio input {info['name']!r} has {channels} channel(s); channel {channel} does not exist")
+        channels = channel if channel else min(2, channels)  # open as many as the chosen one needs
+        super().__init__(info["name"], int(samplerate or info["default_samplerate"]), channels, config, channel)
+        self.device_name = info["name"]
+        self.blocksize = blocksize or config.hop
+        self._stream = None
+        self._retry_at = 0.0
+        self._open(device)
         self.status = f"input {self.name!r} ({self.channels} ch, {self.samplerate} Hz)"
+
+    def _open(self, device: int) -> None:
+        sd = _sounddevice()
         try:
             self._stream = sd.InputStream(device=device, channels=self.channels, samplerate=self.samplerate,
-                                          blocksize=HOP, dtype="float32", callback=self._callback)
+                                          blocksize=self.blocksize, dtype="float32", callback=self._callback)
         except sd.PortAudioError as e:
             raise DeviceError(f"audio input {self.name!r}: can't open it ({e}); see `vj devices`") from None
 
     def _callback(self, indata, frames, time_info, status) -> None:
-        """Real-time contract: runs on PortAudio's thread. Copies into the preallocated ring and
-        returns; no allocation, no locks, no printing, no Python objects kept."""
+        """PortAudio's thread: see StreamInput._deliver for the contract."""
         if status:
             self.xruns += 1
-        self.ring.write(indata)
+        self._deliver(indata)
 
     def start(self) -> None:
+        super().start()
         self._stream.start()
 
-    def poll(self, t: float) -> Features:
-        while self.ring.available() >= HOP:
-            self.ring.read(self._hop)
-            self._features = self.tracker.process(self._hop.mean(axis=1))
-        if not self._stream.active and self.status != "lost":
-            self.status = "lost"
-            log.warning(f"audio input {self.name!r} stopped; the visuals go on without sound")
-        if self.status == "lost":
-            self._features = Features(t=t)
-        return self._features
+    def _watch(self) -> None:
+        if not self.lost:
+            if self._stream is not None and not self._stream.active and not self._stop.is_set():
+                self.lost = True
+                self.status = f"input {self.name!r} LOST"
+                self._retry_at = time.monotonic() + RETRY_SECONDS
+                log.warning(f"audio input {self.name!r} stopped; the visuals go on without sound, retrying every "
+                            f"{RETRY_SECONDS:g} s")
+            return
+        if time.monotonic() >= self._retry_at:
+            self._retry_at = time.monotonic() + RETRY_SECONDS
+            self._reopen()
+
+    def _reopen(self) -> None:
+        sd = _sounddevice()
+        try:
+            old, self._stream = self._stream, None
+            try:
+                old.close(ignore_errors=True)
+            except Exception:
+                pass
+            sd._terminate()  # PortAudio lists devices once: start it again to see one come back
+            sd._initialize()
+            matches = [i for i, d in enumerate(sd.query_devices())
+                       if d["max_input_channels"] >= self.channels and d["name"] == self.device_name]
+            if not matches:
+                return
+            self._open(matches[0])
+            self._stream.start()
+        except Exception:  # still gone: try again later
+            self._stream = None
+            return
+        self.lost = False
+        self.status = f"input {self.name!r} ({self.channels} ch, {self.samplerate} Hz)"
+        log.info(f"audio input {self.name!r} is back")
 
     def close(self) -> None:
+        self._stop.set()
         try:
-            self._stream.stop()
-            self._stream.close()
+            if self._stream is not None:
+                self._stream.stop()
+                self._stream.close()
         except Exception:  # already gone with its device: nothing left to release
             pass
+        super().close()
+
+
+class FilePlayback(StreamInput):
+    """A file played in real time for `vj run`: out of the speakers when there is an output device,
+    and into the same streaming analysis as a sound card. A reader thread keeps a second ring
+    filled ahead from disk, so the callback never touches the disk."""
+
+    def __init__(self, path: Path, config: AnalyzerConfig = AnalyzerConfig(), channel: int | None = None,
+                 monitor: bool = True) -> None:
+        self._file, self._temp = _open_soundfile(Path(path))
+        if channel and not 1 <= channel <= self._file.channels:
+            raise VJError(f"audio file {path}: channel {channel} does not exist (it has {self._file.channels})")
+        super().__init__(Path(path).name, self._file.samplerate, self._file.channels, config, channel)
+        self.path = Path(path)
+        self.duration = self._file.frames / self.samplerate
+        self.track = AudioTrack(self.path)
+        self._ahead = AudioRing(self.samplerate * 4, self.channels)  # what the reader has read ahead
+        self._block = config.hop
+        self._out = None
+        self._eof = False
+        self.underruns = 0
+        self._reader: threading.Thread | None = None
+        self._feeder: threading.Thread | None = None
+        if monitor:
+            self._out = self._open_output()
+        where = f"playing on {self._out_name}" if self._out is not None else "silently (no audio output device)"
+        self.status = f"file {self.name} ({self.duration:.1f} s, {self.samplerate} Hz), {where}"
+
+    def _open_output(self):
+        try:
+            sd = _sounddevice()
+            dev = sd.default.device[1]
+            if dev is None or dev < 0:
+                return None
+            self._out_name = sd.query_devices(dev)["name"]
+            return sd.OutputStream(samplerate=self.samplerate, channels=min(2, self.channels) if self.channels else 1,
+                                   blocksize=self._block, dtype="float32", callback=self._play)
+        except Exception:  # no PortAudio, no device: the file still drives the visuals
+            return None
+
+    def _read_ahead(self) -> None:
+        chunk = self.samplerate // 10
+        while not self._stop.is_set():
+            if self._ahead.capacity - self._ahead.available() >= chunk and not self._eof:
+                data = self._file.read(chunk, dtype="float32", always_2d=True)
+                if len(data):
+                    self._ahead.write(data)
+                if len(data) < chunk:
+                    self._eof = True
+            else:
+                time.sleep(0.02)  # the reader's own pace, not the real-time side's
+
+    def _next_block(self, frames: int) -> np.ndarray:
+        block = self._scratch[:frames]
+        if self._ahead.available() >= frames:
+            self._ahead.read(block)
+        else:  # not read yet (a slow disk) or the end: silence, counted unless it's the end
+            block[:] = 0.0
+            if not self._eof:
+                self.underruns += 1
+        return block
+
+    def _play(self, outdata, frames, time_info, status) -> None:
+        """PortAudio's output thread: the next block to the speakers and to the analysis."""
+        block = self._next_block(frames)
+        outdata[:] = block[:, : outdata.shape[1]]
+        self._deliver(block)
+
+    def _feed(self) -> None:
+        """No output device: deliver blocks at the file's own pace against the monotonic clock."""
+        period = self._block / self.samplerate
+        next_t = time.perf_counter()
+        while not self._stop.is_set():
+            self._deliver(self._next_block(self._block))
+            next_t += period
+            delay = next_t - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+
+    def start(self) -> None:
+        self._scratch = np.zeros((max(self._block * 8, 8192), self.channels), np.float32)
+        self._reader = threading.Thread(target=self._read_ahead, name="vj-audio-reader", daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + 2.0
+        while self._ahead.available() < self._block * 4 and not self._eof and time.monotonic() < deadline:
+            time.sleep(0.005)  # before the show starts: a head start for the reader
+        super().start()
+        if self._out is not None:
+            self._out.start()
+        else:
+            self._feeder = threading.Thread(target=self._feed, name="vj-audio-feeder", daemon=True)
+            self._feeder.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._out is not None:
+            try:
+                self._out.stop()
+                self._out.close()
+            except Exception:
+                pass
+        for th in (self._reader, self._feeder):
+            if th is not None:
+                th.join(2.0)
+        super().close()
+        self._file.close()
+        if self._temp:
+            self._temp.unlink(missing_ok=True)
 
 
 def _sounddevice():
@@ -160,28 +455,31 @@ def _device_list() -> str:
     return "; ".join(f"[{i}] {n}" for i, n, _, _ in devs) if devs else "none found"
 
 
-def open_audio(spec: str | None) -> SilentInput | FileInput | LiveInput:
-    """`--audio` as a performer types it: none | default | a file | a device index | a name substring."""
+def open_audio(spec: str | None, *, live: bool, config: AnalyzerConfig = AnalyzerConfig(), channel: int | None = None,
+               samplerate: int | None = None, blocksize: int | None = None, monitor: bool = True):
+    """`--audio` as a performer types it: none | default | a file | a device index | a name substring.
+    A file is read frame-exactly (`live=False`) or played in real time (`live=True`)."""
     if spec is None or spec.lower() in ("", "none", "off"):
         return SilentInput()
     p = Path(spec).expanduser()
     if p.is_file():
-        return FileInput(p)
+        return FilePlayback(p, config, channel, monitor) if live else FileInput(p, config, channel)
     if p.suffix.lower() in AUDIO_SUFFIXES or "/" in spec:
         raise VJError(f"audio file {spec!r} not found; give an existing file, a device (see `vj devices`) or none")
     sd = _sounddevice()
+    kw = dict(config=config, samplerate=samplerate, channel=channel, blocksize=blocksize)
     if spec.lower() == "default":
         idx = sd.default.device[0]
         if idx is None or idx < 0:
             raise DeviceError(f"no default audio input; inputs: {_device_list()}; or use --audio FILE / none")
-        return LiveInput(int(idx))
+        return DeviceInput(int(idx), **kw)
     devs = input_devices()
     if spec.isdigit():
         for i, _, _, _ in devs:
             if i == int(spec):
-                return LiveInput(i)
+                return DeviceInput(i, **kw)
         raise DeviceError(f"audio input {spec} does not exist; inputs: {_device_list()}")
     matches = [i for i, n, _, _ in devs if spec.lower() in n.lower()]
     if not matches:
         raise DeviceError(f"no audio input matches {spec!r}; inputs: {_device_list()}")
-    return LiveInput(matches[0])
+    return DeviceInput(matches[0], **kw)

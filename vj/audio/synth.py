@@ -25,20 +25,37 @@ def kick(sr: int, length: float = 0.35) -> np.ndarray:
     return np.sin(phase) * _env(n, sr, 0.12)
 
 
+def _bandpass(x: np.ndarray, sr: int, centre: float, octaves: float) -> np.ndarray:
+    """Zero-phase band-pass in the frequency domain: a Gaussian in log-frequency around `centre`."""
+    spec = np.fft.rfft(x)
+    f = np.fft.rfftfreq(len(x), 1.0 / sr)
+    with np.errstate(divide="ignore"):
+        gain = np.exp(-0.5 * (np.log2(np.maximum(f, 1.0) / centre) / octaves) ** 2)
+    return np.fft.irfft(spec * gain, len(x))
+
+
 def snare(sr: int, rng: np.random.Generator, length: float = 0.25) -> np.ndarray:
+    """A drum body at 185 Hz and wire noise around 4 kHz."""
     n = int(length * sr)
     t = np.arange(n) / sr
-    noise = rng.standard_normal(n)
-    noise = np.diff(noise, prepend=0.0) * 0.5  # tilt towards the highs
+    noise = _bandpass(rng.standard_normal(n), sr, 4000.0, 1.2)
+    noise /= np.max(np.abs(noise)) + 1e-12
     body = np.sin(2 * np.pi * 185 * t) * _env(n, sr, 0.05)
-    return 0.55 * noise * _env(n, sr, 0.07) + 0.5 * body
+    return 0.6 * noise * _env(n, sr, 0.07) + 0.5 * body
+
+
+_HAT_PARTIALS = (205.3, 304.4, 369.6, 522.7, 540.0, 800.0)  # the TR-808's six square waves
 
 
 def hat(sr: int, rng: np.random.Generator, length: float = 0.06) -> np.ndarray:
+    """A closed hi-hat the 808 way: six detuned square waves through a band-pass near 9 kHz."""
     n = int(length * sr)
-    x = rng.standard_normal(n)
-    x = np.diff(np.diff(x, prepend=0.0), prepend=0.0) * 0.25  # second difference: a steep high-pass
-    return x * _env(n, sr, 0.015)
+    t = np.arange(n) / sr
+    phases = rng.uniform(0, 1, len(_HAT_PARTIALS))
+    x = sum(np.sign(np.sin(2 * np.pi * (f * t + p))) for f, p in zip(_HAT_PARTIALS, phases))
+    x = _bandpass(x, sr, 9000.0, 0.6)
+    x /= np.max(np.abs(x)) + 1e-12
+    return x * _env(n, sr, 0.02)
 
 
 def bass_note(sr: int, freq: float, length: float) -> np.ndarray:
@@ -56,20 +73,50 @@ class Track:
     bpm: float
     onsets: dict[str, list[float]] = field(default_factory=dict)  # instrument -> hit times, seconds
     beats: list[float] = field(default_factory=list)  # quarter-note times, seconds
+    downbeats: list[float] = field(default_factory=list)  # first beat of each 4/4 bar, seconds
+
+    def all_onsets(self, merge: float = 0.025) -> list[float]:
+        """Every hit of every instrument; hits closer than `merge` seconds count as one onset."""
+        times = sorted(t for ts in self.onsets.values() for t in ts)
+        out: list[float] = []
+        for t in times:
+            if not out or t - out[-1] > merge:
+                out.append(t)
+        return out
+
+
+# One bar of 16 steps per instrument ("x" a hit, "." a rest). Bass notes follow the "bass" row.
+PATTERNS: dict[str, dict[str, str]] = {
+    # four on the floor, snare/clap on 2 and 4, eighth hats, an off-beat bass line (house, techno)
+    "four": {"kick": "x...x...x...x...", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x.",
+             "bass": "..x...x...x...x."},
+    # boom-bap: kick on 1 and 3 with a ghost kick just before 3, snare on 2 and 4, eighth hats
+    "boombap": {"kick": "x......xx.......", "snare": "....x.......x...",
+                "hat": "x.x.x.x.x.x.x.x.", "bass": "x.......x......."},
+    # sixteenth hats over four on the floor (techno)
+    "techno": {"kick": "x...x...x...x...", "snare": "....x.......x...", "hat": "xxxxxxxxxxxxxxxx",
+               "bass": "..x...x...x...x."},
+    # fast breakbeat: kick on 1 and 3, snare on 2 and 4, eighth hats (jungle / drum & bass)
+    "break": {"kick": "x.......x.......", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x.",
+              "bass": "x.........x....."},
+}
 
 
 def drum_pattern(bpm: float = 120.0, seconds: float = 12.0, sr: int = 48000, swing: float = 0.0,
-                 seed: int = 1, bass: bool = True, noise_db: float = -60.0) -> Track:
-    """Four-on-the-floor kick, snare on 2 and 4, eighth hats (swung by `swing` 0..0.5 of an eighth),
-    a bass line on the off-beats, and a noise floor at `noise_db` dBFS."""
+                 seed: int = 1, bass: bool = True, noise_db: float = -60.0, pattern: str = "four") -> Track:
+    """A drum machine playing `pattern` (see PATTERNS) at `bpm`, with off-beats delayed by `swing`
+    (0..0.5), a bass line, and a noise floor at `noise_db` dBFS."""
+    rows = PATTERNS[pattern]
     rng = np.random.default_rng(seed)
     n = int(seconds * sr)
     out = np.zeros(n + sr)  # room for the last tail
     beat = 60.0 / bpm
+    step = beat / 4
     k, s = kick(sr), snare(sr, rng)
-    onsets: dict[str, list[float]] = {"kick": [], "snare": [], "hat": [], "bass": []}
-    beats = []
+    gains = {"kick": 0.9, "snare": 0.5, "hat": 0.25, "bass": 0.35}
+    onsets: dict[str, list[float]] = {name: [] for name in rows}
     notes = [55.0, 55.0, 65.4, 49.0]
+    beats, downbeats = [], []
 
     def place(sig: np.ndarray, t: float, gain: float, name: str) -> None:
         i = int(round(t * sr))
@@ -78,24 +125,33 @@ def drum_pattern(bpm: float = 120.0, seconds: float = 12.0, sr: int = 48000, swi
         out[i : i + len(sig)] += gain * sig
         onsets[name].append(i / sr)
 
-    b = 0
-    while b * beat < seconds:
-        t = b * beat
-        beats.append(t)
-        place(k, t, 0.9, "kick")
-        if b % 2 == 1:
-            place(s, t, 0.5, "snare")
-        place(hat(sr, rng), t, 0.3, "hat")
-        place(hat(sr, rng), t + beat * (0.5 + swing * 0.5), 0.22, "hat")
-        if bass:
-            place(bass_note(sr, notes[(b // 4) % 4], beat * 0.45), t + beat * 0.5, 0.35, "bass")
-        b += 1
+    bar = 0
+    while bar * 4 * beat < seconds:
+        t_bar = bar * 4 * beat
+        for b in range(4):
+            if t_bar + b * beat < seconds:
+                beats.append(t_bar + b * beat)
+        downbeats.append(t_bar)
+        for i in range(16):
+            # swing: off-beat eighths move later by `swing` of an eighth, off-beat sixteenths by half that
+            t = t_bar + i * step + swing * step * (2.0 if i % 4 == 2 else 1.0 if i % 2 == 1 else 0.0)
+            if rows["kick"][i] == "x":
+                place(k, t, gains["kick"], "kick")
+            if rows["snare"][i] == "x":
+                place(s, t, gains["snare"], "snare")
+            if rows["hat"][i] == "x":
+                place(hat(sr, rng), t, gains["hat"] * (1.0 if i % 4 == 0 else 0.8), "hat")
+            if bass and rows["bass"][i] == "x":
+                place(bass_note(sr, notes[bar % 4], beat * 0.45), t, gains["bass"], "bass")
+        bar += 1
+    if not bass:
+        onsets.pop("bass", None)
     out = out[:n]
     out += rng.standard_normal(n) * 10 ** (noise_db / 20)
     peak = np.max(np.abs(out))
     if peak > 0.95:
         out *= 0.95 / peak
-    return Track(out.astype(np.float32), sr, bpm, {k: sorted(v) for k, v in onsets.items()}, beats)
+    return Track(out.astype(np.float32), sr, bpm, {k: sorted(v) for k, v in onsets.items()}, beats, downbeats)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,12 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bpm", type=float, default=120.0)
     ap.add_argument("--seconds", type=float, default=12.0)
     ap.add_argument("--swing", type=float, default=0.0)
+    ap.add_argument("--pattern", choices=sorted(PATTERNS), default="four")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--samplerate", type=int, default=48000)
     a = ap.parse_args(argv)
     import soundfile as sf
 
-    tr = drum_pattern(a.bpm, a.seconds, a.samplerate, a.swing, a.seed)
+    tr = drum_pattern(a.bpm, a.seconds, a.samplerate, a.swing, a.seed, pattern=a.pattern)
     sf.write(a.out, tr.audio, tr.samplerate)
     print(f"{a.out}: {a.seconds:.1f} s at {a.bpm:g} BPM")
     return 0

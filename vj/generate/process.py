@@ -199,8 +199,9 @@ class ProcessGenerator:
         self._hello = False
         self.state = "starting"
 
-    def start(self, wait_ready: bool = True, timeout: float | None = None) -> None:
-        """Start the child; with wait_ready, block until its model is loaded (show start only)."""
+    def start(self, wait_ready: bool = True, timeout: float | None = None, on_wait=None) -> None:
+        """Start the child; with wait_ready, block until its model is loaded (show start only),
+        calling `on_wait()` about ten times a second meanwhile (to keep a window alive)."""
         if self._proc is not None and self._proc.is_alive():
             return
         self._stopping = False
@@ -209,6 +210,8 @@ class ProcessGenerator:
             return
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.state != "running":
+            if on_wait is not None:
+                on_wait()
             if self._ev_r.poll(0.1):
                 self._handle_events()
                 if self.state == "failed":

@@ -31,6 +31,11 @@ def declare_params(effect: FragmentSource | None) -> list[ParamSpec]:
     return specs
 
 
+AUDIO_UNIFORMS = ("level", "bass", "mid", "high", "bass_pulse", "mid_pulse", "high_pulse", "bass_time", "mid_time",
+                  "high_time", "centroid", "beat_phase", "bar_phase", "bpm")
+SPECTRUM_UNIT = 7  # texture unit of u_spectrum (0 and 1 are the stage inputs)
+
+
 def _set(prog, name: str, value) -> None:
     """Set a uniform if the shader uses it (the GLSL compiler drops unused ones)."""
     if name in prog:
@@ -59,6 +64,11 @@ class Compositor:
             fbo.clear(0.0, 0.0, 0.0, 1.0)
         self._gen_tex = None
         self._gen_size = (0, 0)
+        self._spectrum = ctx.texture((64, 1), 1, dtype="f4")
+        self._spectrum.filter = (ctx.LINEAR, ctx.LINEAR)
+        self._spectrum.repeat_x = self._spectrum.repeat_y = False
+        self._spectrum.write(np.zeros(64, np.float32))
+        self._last_spectrum = None
         self.upload(self._warmup_pattern())  # something alive on screen before the first frame
 
     @staticmethod
@@ -81,16 +91,27 @@ class Compositor:
         self._gen_tex.write(np.ascontiguousarray(pixels))
 
     def _common_uniforms(self, prog, snap: Snapshot) -> None:
-        v = snap.values
+        """What every shader gets (see shaders/common.glsl)."""
+        a = snap.audio
         _set(prog, "u_resolution", self.size)
         _set(prog, "u_time", snap.t)
         _set(prog, "u_frame", float(snap.index))
-        for name in ("level", "bass", "mid", "high"):
-            _set(prog, f"u_{name}", v.get(f"audio.{name}", 0.0))
+        for name in AUDIO_UNIFORMS:
+            _set(prog, f"u_{name}", float(getattr(a, name)))
+        if "u_spectrum" in prog:
+            prog["u_spectrum"].value = SPECTRUM_UNIT
+            self._spectrum.use(SPECTRUM_UNIT)
+
+    def _upload_spectrum(self, snap: Snapshot) -> None:
+        spec = snap.audio.spectrum
+        if spec is not self._last_spectrum:
+            self._spectrum.write(np.ascontiguousarray(spec, np.float32))
+            self._last_spectrum = spec
 
     def render(self, snap: Snapshot):
         """Composite one frame; returns the program texture (valid until the next render)."""
         v = snap.values
+        self._upload_spectrum(snap)
         prev_tex, _ = self._prog[self._cur]
         out_tex, out_fbo = self._prog[1 - self._cur]
 

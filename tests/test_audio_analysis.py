@@ -1,0 +1,172 @@
+"""Rhythm, measured: onsets, tempo and beats on drum tracks the tests synthesise, where the truth
+is known (vj/audio/synth.py: kick/snare/hat patterns with swing, a bass line and a noise floor).
+
+Scoring follows the MIR literature (vj/audio/evaluate.py): onsets matched within +-50 ms; beats
+within +-70 ms, counted from 5 s on (a tracker needs a few beats to lock, as in MIREX).
+"""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from vj.audio.evaluate import match
+from vj.audio.features import Analyzer, AnalyzerConfig
+from vj.audio.synth import drum_pattern
+from helpers import write_wav
+
+SR = 48000
+TRACKS = [(bpm, pattern, swing) for bpm, pattern in
+          ((90, "boombap"), (120, "four"), (128, "four"), (140, "techno"), (174, "break")) for swing in (0.0, 0.3)]
+
+
+def analyse(audio, config=AnalyzerConfig()):
+    an = Analyzer(SR, config)
+    return [an.process(audio[i:i + 512]) for i in range(0, len(audio) - 511, 512)], an
+
+
+@pytest.fixture(scope="module")
+def analysed():
+    out = {}
+    for bpm, pattern, swing in TRACKS:
+        tr = drum_pattern(bpm, 16, swing=swing, pattern=pattern, noise_db=-50, seed=5)
+        out[(bpm, pattern, swing)] = (tr, analyse(tr.audio)[0])
+    return out
+
+
+@pytest.mark.parametrize("case", TRACKS, ids=lambda c: f"{c[0]}bpm-{c[1]}-swing{c[2]}")
+def test_onset_f_measure(analysed, case):
+    tr, feats = analysed[case]
+    s = match([f.t for f in feats if f.onset], tr.all_onsets(), 0.05)
+    assert s.f >= 0.95, (s.f, s.precision, s.recall)
+    assert max(s.errors) <= 0.030  # detection time minus the true onset, in stream time
+
+
+@pytest.mark.parametrize("case", TRACKS, ids=lambda c: f"{c[0]}bpm-{c[1]}-swing{c[2]}")
+def test_bpm_within_one_of_the_truth_from_8_s_on_without_octave_errors(analysed, case):
+    tr, feats = analysed[case]
+    late = [f.bpm for f in feats if f.t >= 8.0]
+    assert all(abs(b - tr.bpm) <= 1.0 for b in late), (min(late), max(late))
+    assert feats[-1].confidence > 0.5
+
+
+@pytest.mark.parametrize("case", TRACKS, ids=lambda c: f"{c[0]}bpm-{c[1]}-swing{c[2]}")
+def test_beat_f_measure(analysed, case):
+    tr, feats = analysed[case]
+    beats = [f for f in feats if f.beat]
+    predicted = [f.t - f.beat_phase * 60.0 / f.bpm for f in beats]  # the beat's own time in its hop
+    s = match([t for t in predicted if t >= 5.0], [t for t in tr.beats if t >= 5.0], 0.07)
+    assert s.f >= 0.9, (s.f, s.precision, s.recall)
+
+
+def test_beat_and_bar_phase_run_from_0_to_1():
+    tr = drum_pattern(124, 12, pattern="four", noise_db=-50, seed=2)
+    feats, _ = analyse(tr.audio)
+    late = [f for f in feats if f.t > 6]
+    phases = np.array([f.beat_phase for f in late])
+    assert phases.min() < 0.05 and phases.max() > 0.95
+    bars = np.array([f.bar_phase for f in late])
+    assert bars.min() < 0.05 and bars.max() > 0.95
+    assert sum(f.beat for f in late) == pytest.approx(6 * 124 / 60, abs=1.5)
+
+
+def test_the_bpm_range_is_configurable():
+    tr = drum_pattern(90, 12, pattern="boombap", noise_db=-50, seed=1)
+    feats, _ = analyse(tr.audio, AnalyzerConfig(bpm_range=(100.0, 200.0)))
+    assert feats[-1].bpm == pytest.approx(180.0, abs=1.0)  # the only octave of 90 in range
+    tr = drum_pattern(174, 12, pattern="break", noise_db=-50, seed=1)
+    feats, _ = analyse(tr.audio, AnalyzerConfig(bpm_range=(60.0, 120.0)))
+    assert feats[-1].bpm == pytest.approx(87.0, abs=1.0)
+
+
+def test_a_tempo_change_is_followed():
+    a = drum_pattern(120, 10, pattern="four", noise_db=-50, seed=1).audio
+    b = drum_pattern(132, 12, pattern="four", noise_db=-50, seed=2).audio
+    feats, _ = analyse(np.concatenate([a, b]))
+    assert abs(next(f for f in feats if f.t >= 9.5).bpm - 120) <= 1.0
+    assert all(abs(f.bpm - 132) <= 1.0 for f in feats if f.t >= 10 + 8)
+
+
+def test_tap_tempo_and_a_held_bpm():
+    tr = drum_pattern(124, 14, pattern="four", noise_db=-50, seed=1)
+    an = Analyzer(SR)
+    x = tr.audio
+    feats = []
+    taps = {int(round(t * SR / 512)) for t in (6.0, 6.5, 7.0, 7.5)}  # 120 BPM taps on a 124 track
+    for k, i in enumerate(range(0, len(x) - 511, 512)):
+        if k in taps:
+            an.tap()
+        feats.append(an.process(x[i:i + 512]))
+    after = next(f for f in feats if f.t > 7.6)
+    assert after.bpm == pytest.approx(120.0, abs=0.5)  # the taps hold the tempo
+    an.set_bpm(None)  # give it back to the tracker
+    for i in range(0, 8 * SR, 512):
+        f = an.process(x[(i % (len(x) - 512)):(i % (len(x) - 512)) + 512])
+    assert f.bpm == pytest.approx(124.0, abs=1.0)
+    an.set_bpm(100.0)
+    f = an.process(x[:512])
+    assert f.bpm == 100.0
+    with pytest.raises(ValueError):
+        an.set_bpm(1000.0)
+
+
+def test_silence_after_music_loses_confidence_but_keeps_time():
+    tr = drum_pattern(124, 10, pattern="four", noise_db=-50, seed=1)
+    feats, _ = analyse(np.concatenate([tr.audio, np.zeros(10 * SR, np.float32)]))
+    playing = next(f for f in feats if f.t >= 9.5)
+    quiet = feats[-1]
+    assert playing.confidence > 0.6 and quiet.confidence < 0.2
+    assert quiet.bpm == pytest.approx(124, abs=1.0)  # the beat clock keeps going for the visuals
+    assert quiet.level == 0 and not quiet.onset
+
+
+def test_onsets_are_published_within_30_ms_through_the_streaming_path(tmp_path):
+    """The live path end to end: a file played in real time (FilePlayback, with the feeder that
+    stands in for a sound card when there is none) -> ring -> analysis thread -> published
+    features. Latency = wall time of publication - wall time the onset's sample arrived, where a
+    sample arrives when the block holding it is delivered, less the time after it in that block
+    (a sound card hands over a block when its last sample has been captured)."""
+    from vj.audio.sources import FilePlayback
+
+    tr = drum_pattern(120, 6, pattern="four", noise_db=-50, seed=3)
+    path = write_wav(tmp_path / "t.wav", tr.audio)
+    src = FilePlayback(path, monitor=False)
+    deliveries = []  # (wall time, samples delivered so far)
+    delivered = [0]
+    original = src._deliver
+
+    def timed_deliver(block):
+        original(block)
+        delivered[0] += len(block)
+        deliveries.append((time.perf_counter(), delivered[0]))
+
+    src._deliver = timed_deliver
+    published = []
+    lock = threading.Lock()
+
+    def listener(f):
+        if f.onset:
+            with lock:
+                published.append((time.perf_counter(), f.t))
+
+    src.listener = listener
+    src.start()
+    time.sleep(5.0)
+    src.close()
+    wall_of = np.array(deliveries)
+
+    def arrived(sample):  # when that sample's block was handed over, less the samples after it
+        k = int(np.searchsorted(wall_of[:, 1], sample + 1))
+        t_block, end = wall_of[k]
+        return t_block - (end - sample) / SR
+
+    truth = [t for t in tr.all_onsets() if t < 4.8]
+    latencies = []
+    for t_true in truth:
+        cands = [(w, ft) for w, ft in published if abs(ft - t_true) <= 0.05]
+        assert cands, f"onset at {t_true:.3f} s not published"
+        w, _ = cands[0]
+        latencies.append(w - arrived(int(round(t_true * SR))))
+    assert len(latencies) == len(truth) > 15
+    assert max(latencies) <= 0.030, sorted(latencies)[-5:]
