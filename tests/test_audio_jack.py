@@ -1,10 +1,13 @@
-"""Live audio through a real JACK server (dummy backend: no sound card needed) into `vj run`."""
+"""Live audio through a real JACK server (dummy backend: no sound card needed): drums played by
+ecasound into the sounddevice input of `vj run` / `vj features`, and a server that dies mid-show."""
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -14,48 +17,83 @@ from vj.audio.synth import drum_pattern
 from helpers import ROOT, write_wav
 
 
+class Jack:
+    """A JACK server of the test's own (its own name, so it never meets another one)."""
+
+    def __init__(self) -> None:
+        if not shutil.which("jackd") or not shutil.which("ecasound"):
+            pytest.fail("jackd and ecasound are missing: `make setup` installs them (jackd2, ecasound)")
+        self.name = f"vjtest{os.getpid()}"
+        self.env = {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_AUDIO_RESERVATION": "1"}
+        self.env.pop("DISPLAY", None)
+        self.proc = None
+        self.players = []
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", "48000",
+                                      "-p", "512"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while subprocess.run(["jack_lsp"], env=self.env, capture_output=True).returncode != 0:
+            assert self.proc.poll() is None, "jackd exited at start"
+            assert time.monotonic() < deadline, "jackd did not start"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        self.proc.kill()  # the server dies as in a crash: no goodbye to its clients
+        self.proc.wait(10)
+
+    def wait_for_port(self, port: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if port in subprocess.run(["jack_lsp"], env=self.env, capture_output=True, text=True).stdout:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"JACK port {port} never appeared")
+
+    def play(self, wav) -> None:
+        """ecasound plays the file into the ports of the client called PortAudio (vj's input)."""
+        self.players.append(subprocess.Popen(["ecasound", "-q", "-i", str(wav), "-o", "jack,PortAudio"],
+                                             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def stop(self) -> None:
+        for p in self.players:
+            p.terminate()
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
 @pytest.fixture
-def jack(tmp_path):
-    if not shutil.which("jackd") or not shutil.which("ecasound"):
-        pytest.fail("jackd and ecasound are missing: `make setup` installs them (jackd2, ecasound)")
-    name = f"vjtest{os.getpid()}"
-    env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "512"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while subprocess.run(["jack_lsp"], env=env, capture_output=True).returncode != 0:
-        assert proc.poll() is None, "jackd exited at start"
-        assert time.monotonic() < deadline, "jackd did not start"
-        time.sleep(0.1)
-    yield env
-    proc.terminate()
-    proc.wait(10)
+def jack():
+    j = Jack()
+    j.start()
+    yield j
+    j.stop()
+
+
+@pytest.fixture(scope="module")
+def drums(tmp_path_factory):
+    return write_wav(tmp_path_factory.mktemp("jack") / "drums.wav",
+                     np.tile(drum_pattern(124, 8, pattern="four", noise_db=-60, seed=4).audio, 3))
 
 
 def levels(stderr: str) -> list[float]:
     return [float(x) for x in re.findall(r"\| audio ([0-9.]+) system", stderr)]
 
 
-def test_sound_through_jack_moves_the_features(jack, tmp_path):
-    wav = write_wav(tmp_path / "beat.wav", np.tile(drum_pattern(124, 4, noise_db=-90).audio, 4))
-    vj = subprocess.Popen([sys.executable, "-m", "vj", "run", "--headless", "--audio", "system", "--duration", "11",
-                           "--model", "tiny-random", "--seed", "1", "--size", "160x96", "--out", str(tmp_path / "o.mp4")],
-                          cwd=ROOT, env=jack, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    feeder = None
+def vj_run(jack, *args, seconds):
+    return subprocess.Popen([sys.executable, "-m", "vj", "run", "--headless", "--audio", "system", "--duration",
+                             str(seconds), "--model", "tiny-random", "--seed", "1", "--size", "160x96", *args],
+                            cwd=ROOT, env=jack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_sound_through_jack_moves_the_features(jack, drums, tmp_path):
+    vj = vj_run(jack, "--out", str(tmp_path / "o.mp4"), seconds=11)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait for vj's input ports, then play into them
-            ports = subprocess.run(["jack_lsp"], env=jack, capture_output=True, text=True).stdout
-            if "PortAudio:in_0" in ports:
-                break
-            time.sleep(0.2)
-        assert "PortAudio:in_0" in ports, ports
-        feeder = subprocess.Popen(["ecasound", "-q", "-i", str(wav), "-o", "jack,PortAudio"], env=jack,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        jack.wait_for_port("PortAudio:in_0")
+        jack.play(drums)
         _, err = vj.communicate(timeout=90)
     finally:
-        if feeder:
-            feeder.terminate()
         vj.kill()
     assert vj.returncode == 0, err
     assert "audio: input 'system'" in err
@@ -64,8 +102,59 @@ def test_sound_through_jack_moves_the_features(jack, tmp_path):
 
 
 def test_silence_through_jack_reads_zero(jack, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "vj", "run", "--headless", "--audio", "system", "--duration", "6",
-                        "--model", "tiny-random", "--seed", "1", "--size", "160x96", "--out", str(tmp_path / "o.mp4")],
-                       cwd=ROOT, env=jack, capture_output=True, text=True, timeout=90)
-    assert r.returncode == 0, r.stderr
-    assert levels(r.stderr) == [0.0]
+    vj = vj_run(jack, "--out", str(tmp_path / "o.mp4"), seconds=6)
+    _, err = vj.communicate(timeout=90)
+    assert vj.returncode == 0, err
+    assert levels(err) == [0.0]
+
+
+def test_vj_features_through_jack_finds_onsets_and_the_tempo(jack, drums):
+    proc = subprocess.Popen([sys.executable, "-m", "vj", "features", "system", "--json", "--duration", "13"],
+                            cwd=ROOT, env=jack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        jack.wait_for_port("PortAudio:in_0")
+        jack.play(drums)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert {"t", "level", "bass", "mid", "high", "onset", "beat", "bpm", "beat_phase"} <= set(rows[0])
+    playing = [r for r in rows if r["level"] > 0]
+    assert len(playing) > 500
+    t0 = playing[0]["t"]
+    onsets = [r["t"] for r in playing if r["onset"]]
+    assert len(onsets) == pytest.approx(2 * 124 / 60 * (playing[-1]["t"] - t0), rel=0.15)  # eighth notes
+    late = [r["bpm"] for r in playing if r["t"] > t0 + 8]
+    assert late and all(abs(b - 124) <= 1.0 for b in late), (min(late), max(late))
+    assert sum(r["beat"] for r in playing if r["t"] > t0 + 8) >= 2
+
+
+def test_a_server_that_dies_mid_show_is_survived_and_comes_back(jack, drums, tmp_path):
+    vj = vj_run(jack, "--out", str(tmp_path / "o.mp4"), seconds=24)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(vj.stderr.readline, "")), daemon=True)
+    reader.start()
+    try:
+        jack.wait_for_port("PortAudio:in_0")
+        jack.play(drums)
+        deadline = time.monotonic() + 60
+        while not any("playing" in ln for ln in lines) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(3)
+        jack.kill()  # the audio server crashes mid-show
+        time.sleep(4)
+        jack.start()  # ... and is started again
+        jack.wait_for_port("PortAudio:in_0", timeout=30)  # vj found it again by itself
+        jack.play(drums)
+        vj.wait(timeout=90)
+    finally:
+        vj.kill()
+        reader.join(10)
+    err = "".join(lines)
+    assert vj.returncode == 0, err
+    assert "audio input 'system' lost" in err and "LOST" in err
+    assert "audio input 'system' is back" in err
+    m = re.search(r"show: (\d+) frames in ([0-9.]+) s", err)
+    assert m and float(m.group(2)) >= 23.5 and int(m.group(1)) >= 23 * 24  # the render loop never stopped
+    assert levels(err)[-1] > 0.2  # and the sound drives it again

@@ -26,14 +26,13 @@ def _quiet_c_stderr():
 
 
 def _audio() -> list[str]:
-    from vj.audio.sources import input_devices
+    from vj.audio.sources import input_devices, portaudio
 
     devs = input_devices()
     if not devs:
         return ["  (no audio inputs: use --audio FILE, or start JACK/PipeWire)"]
-    import sounddevice as sd
-
-    default = sd.default.device[0]
+    with portaudio() as sd:
+        default = sd.default.device[0]
     return [f"  [{i}] {name} ({ch} ch, {sr:g} Hz){'  <- default' if i == default else ''}" for i, name, ch, sr in devs]
 
 

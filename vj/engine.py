@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable
 
+from vj.audio.features import Features
 from vj.control.params import ParamSpace
 from vj.control.routes import Routes
 from vj.generate.worker import GenFrame, Generator
@@ -55,7 +56,7 @@ class Engine:
         self.rendered = 0  # frames composited and handed to the outputs
         self.stop_requested = False
         self._phase = 0.0
-        self._level = 0.0
+        self._audio = Features()
         self._last_t: float | None = None
         self._latency = collections.deque(maxlen=1024)  # seconds, snapshot -> shown
         self._render_rate = RateMeter()
@@ -66,7 +67,7 @@ class Engine:
         dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
         self._last_t = t
         feats = self.audio.poll(t)
-        self._level = feats.level
+        self._audio = feats
         sources = feats.as_sources()
         self.params.tick(dt)
         self.routes.apply(self.params, sources)
@@ -165,7 +166,9 @@ class Engine:
         p50, p95 = self.latency_ms(0.5), self.latency_ms(0.95)
         if p50 is not None:
             parts.append(f"latency {p50:.0f}/{p95:.0f} ms (p50/p95)")
-        parts.append(f"audio {self._level:.2f} {self.audio.name}" + (" LOST" if self.audio.status == "lost" else ""))
+        a = self._audio
+        tempo = f" {a.bpm:.1f} BPM" if a.bpm else ""
+        parts.append(f"audio {a.level:.2f} {self.audio.name}" + (" LOST" if getattr(self.audio, "lost", False) else tempo))
         if self.generator.errors:
             parts.append(f"gen errors {self.generator.errors} (last: {self.generator.last_error})")
         parts += [s for s in (o.status() for o in self.outputs) if s]

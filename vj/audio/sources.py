@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -244,86 +245,96 @@ class StreamInput:
 
 
 class DeviceInput(StreamInput):
-    """A sound card input through PortAudio (ALSA, JACK, CoreAudio, WASAPI)."""
+    """A sound card input through PortAudio (ALSA, JACK, CoreAudio, WASAPI), captured in a process
+    of its own (capture.py). A device that stops delivering audio for a second is lost: features
+    fall to zero, the status says so, and a new capture process tries it again every 2 s."""
+
+    stall_seconds = 1.0
 
     def __init__(self, device: int, config: AnalyzerConfig = AnalyzerConfig(), samplerate: int | None = None,
                  channel: int | None = None, blocksize: int | None = None) -> None:
-        sd = _sounddevice()
-        info = sd.query_devices(device)
+        from vj.audio.capture import Capture
+
+        with portaudio() as sd:
+            info = sd.query_devices(device)
         channels = int(info["max_input_channels"])
         if channel and not 1 <= channel <= channels:
             raise DeviceError(f"audio input {info['name']!r} has {channels} channel(s); channel {channel} does not exist")
         channels = channel if channel else min(2, channels)  # open as many as the chosen one needs
         super().__init__(info["name"], int(samplerate or info["default_samplerate"]), channels, config, channel)
-        self.device_name = info["name"]
-        self.blocksize = blocksize or config.hop
-        self._stream = None
+        self.capture = Capture(self.name, self.samplerate, self.channels, blocksize or config.hop)
+        self.capture.start()
+        self.capture.wait_open(timeout=15.0)
+        if self.capture.state != "open":
+            msg = self.capture.message or "no answer"
+            self.capture.close()
+            raise DeviceError(f"audio input {self.name!r}: can't open it ({msg}); see `vj devices`")
+        self._last_data = time.monotonic()
         self._retry_at = 0.0
-        self._open(device)
         self.status = f"input {self.name!r} ({self.channels} ch, {self.samplerate} Hz)"
 
-    def _open(self, device: int) -> None:
-        sd = _sounddevice()
-        try:
-            self._stream = sd.InputStream(device=device, channels=self.channels, samplerate=self.samplerate,
-                                          blocksize=self.blocksize, dtype="float32", callback=self._callback)
-        except sd.PortAudioError as e:
-            raise DeviceError(f"audio input {self.name!r}: can't open it ({e}); see `vj devices`") from None
+    def _analyse(self) -> None:
+        import select
 
-    def _callback(self, indata, frames, time_info, status) -> None:
-        """PortAudio's thread: see StreamInput._deliver for the contract."""
-        if status:
-            self.xruns += 1
-        self._deliver(indata)
+        hop = np.zeros((self.config.hop, self.channels), np.float32)
+        cap = self.capture
+        cap.poll_counts()
+        cap.read_pos = max(cap.read_pos, cap.written - self.config.hop)  # start from now, not from the open
+        while not self._stop.is_set():
+            bell = cap.bell()
+            if bell is not None:
+                try:
+                    select.select([bell], [], [], 0.1)
+                except (OSError, ValueError):  # the bell closed under us (a restart)
+                    time.sleep(0.01)
+                cap.poll_counts()
+            else:
+                time.sleep(0.1)  # no capture process right now: waiting to retry
+            got = False
+            while cap.available() >= self.config.hop:
+                cap.read(hop)
+                f = self.analyzer.process(_mix(hop, self.channel))
+                self.bus.publish(f)
+                if self.listener is not None:
+                    self.listener(f)
+                got = True
+            if got:
+                self._last_data = time.monotonic()
+            self._watch()
+
+    def _watch(self) -> None:
+        cap = self.capture
+        now = time.monotonic()
+        if not self.lost:
+            if cap.state == "failed" or now - self._last_data > self.stall_seconds:
+                self.lost = True
+                self.status = f"input {self.name!r} LOST"
+                why = cap.message if cap.state == "failed" else f"no audio for {self.stall_seconds:g} s"
+                log.warning(f"audio input {self.name!r} lost ({why}); the visuals go on without sound, "
+                            f"retrying every {RETRY_SECONDS:g} s")
+                cap.kill()
+                self._retry_at = now + RETRY_SECONDS
+            return
+        if cap.state == "open" and now - self._last_data < self.stall_seconds:
+            self.lost = False
+            self.status = f"input {self.name!r} ({self.channels} ch, {self.samplerate} Hz)"
+            log.info(f"audio input {self.name!r} is back")
+            return
+        if cap.state in ("failed", "closed") or (cap.state == "opening" and now >= self._retry_at + 10):
+            if now >= self._retry_at:
+                cap.kill()
+                cap.start()  # a fresh process: PortAudio sees the devices as they are now
+                self._retry_at = now + RETRY_SECONDS
+                self._last_data = now  # give it the stall time to deliver
 
     def start(self) -> None:
         super().start()
-        self._stream.start()
-
-    def _watch(self) -> None:
-        if not self.lost:
-            if self._stream is not None and not self._stream.active and not self._stop.is_set():
-                self.lost = True
-                self.status = f"input {self.name!r} LOST"
-                self._retry_at = time.monotonic() + RETRY_SECONDS
-                log.warning(f"audio input {self.name!r} stopped; the visuals go on without sound, retrying every "
-                            f"{RETRY_SECONDS:g} s")
-            return
-        if time.monotonic() >= self._retry_at:
-            self._retry_at = time.monotonic() + RETRY_SECONDS
-            self._reopen()
-
-    def _reopen(self) -> None:
-        sd = _sounddevice()
-        try:
-            old, self._stream = self._stream, None
-            try:
-                old.close(ignore_errors=True)
-            except Exception:
-                pass
-            sd._terminate()  # PortAudio lists devices once: start it again to see one come back
-            sd._initialize()
-            matches = [i for i, d in enumerate(sd.query_devices())
-                       if d["max_input_channels"] >= self.channels and d["name"] == self.device_name]
-            if not matches:
-                return
-            self._open(matches[0])
-            self._stream.start()
-        except Exception:  # still gone: try again later
-            self._stream = None
-            return
-        self.lost = False
-        self.status = f"input {self.name!r} ({self.channels} ch, {self.samplerate} Hz)"
-        log.info(f"audio input {self.name!r} is back")
 
     def close(self) -> None:
         self._stop.set()
-        try:
-            if self._stream is not None:
-                self._stream.stop()
-                self._stream.close()
-        except Exception:  # already gone with its device: nothing left to release
-            pass
+        if self._thread is not None:
+            self._thread.join(2.0)
+        self.capture.close()
         super().close()
 
 
@@ -356,13 +367,18 @@ class FilePlayback(StreamInput):
     def _open_output(self):
         try:
             sd = _sounddevice()
+            sd._initialize()  # running while the file plays (see _sounddevice)
+        except Exception:  # no PortAudio: the file still drives the visuals
+            return None
+        try:
             dev = sd.default.device[1]
             if dev is None or dev < 0:
-                return None
+                raise LookupError("no output device")
             self._out_name = sd.query_devices(dev)["name"]
             return sd.OutputStream(samplerate=self.samplerate, channels=min(2, self.channels) if self.channels else 1,
                                    blocksize=self._block, dtype="float32", callback=self._play)
-        except Exception:  # no PortAudio, no device: the file still drives the visuals
+        except Exception:  # no device: the file still drives the visuals, silently
+            sd._terminate()
             return None
 
     def _read_ahead(self) -> None:
@@ -424,6 +440,7 @@ class FilePlayback(StreamInput):
             try:
                 self._out.stop()
                 self._out.close()
+                _sounddevice()._terminate()
             except Exception:
                 pass
         for th in (self._reader, self._feeder):
@@ -436,18 +453,41 @@ class FilePlayback(StreamInput):
 
 
 def _sounddevice():
+    """sounddevice, with PortAudio *not* left running in this process: PortAudio holds a client of
+    the audio server (JACK...) while it runs, and if that server dies, ending PortAudio aborts
+    the whole process. So this process starts PortAudio only around a query (`portaudio()`) or
+    while it plays a file; sound cards are opened in capture processes (capture.py)."""
     try:
         import sounddevice as sd
     except OSError as e:  # PortAudio library missing
         raise DeviceError(f"live audio needs PortAudio ({e}); install libportaudio2, or use --audio FILE / none") from None
+    global _PA_HANDED_BACK
+    if not _PA_HANDED_BACK:
+        while sd._initialized:  # importing it started PortAudio once
+            sd._terminate()
+        _PA_HANDED_BACK = True
     return sd
+
+
+_PA_HANDED_BACK = False
+
+
+@contextlib.contextmanager
+def portaudio():
+    """PortAudio running for the length of a `with` block (device queries)."""
+    sd = _sounddevice()
+    sd._initialize()
+    try:
+        yield sd
+    finally:
+        sd._terminate()
 
 
 def input_devices() -> list[tuple[int, str, int, float]]:
     """(index, name, input channels, default samplerate) for every device that can record."""
-    sd = _sounddevice()
-    return [(i, d["name"], d["max_input_channels"], d["default_samplerate"])
-            for i, d in enumerate(sd.query_devices()) if d["max_input_channels"] > 0]
+    with portaudio() as sd:
+        return [(i, d["name"], d["max_input_channels"], d["default_samplerate"])
+                for i, d in enumerate(sd.query_devices()) if d["max_input_channels"] > 0]
 
 
 def _device_list() -> str:
@@ -466,10 +506,10 @@ def open_audio(spec: str | None, *, live: bool, config: AnalyzerConfig = Analyze
         return FilePlayback(p, config, channel, monitor) if live else FileInput(p, config, channel)
     if p.suffix.lower() in AUDIO_SUFFIXES or "/" in spec:
         raise VJError(f"audio file {spec!r} not found; give an existing file, a device (see `vj devices`) or none")
-    sd = _sounddevice()
     kw = dict(config=config, samplerate=samplerate, channel=channel, blocksize=blocksize)
     if spec.lower() == "default":
-        idx = sd.default.device[0]
+        with portaudio() as sd:
+            idx = sd.default.device[0]
         if idx is None or idx < 0:
             raise DeviceError(f"no default audio input; inputs: {_device_list()}; or use --audio FILE / none")
         return DeviceInput(int(idx), **kw)

@@ -1,7 +1,12 @@
-"""`vj bench audio`: what the whole feature set costs per 512-sample hop, through Analyzer.process
-(levels, per-band hits, pulses, integrators, centroid, flux, 64-band spectrum, onsets, tempo and
-beat), on synthesised drums at 48 kHz. Prints the median, the mean, the 99th percentile and the
-worst hop: the tempo tracker's periodic re-estimate (every 12 hops) is in the mean and the tail."""
+"""`vj bench audio`: the audio analysis, measured.
+
+- cost: the whole feature set per 512-sample hop through Analyzer.process (levels, per-band hits,
+  pulses, integrators, centroid, flux, 64-band spectrum, onsets, tempo and beat) on synthesised
+  drums at 48 kHz: median, mean, 99th percentile and worst hop (the tempo tracker's re-estimate,
+  every 12 hops, is in the mean and the tail).
+- latency: how long after it happens an onset is published through the live streaming path
+  (see stream_latency).
+"""
 
 from __future__ import annotations
 
@@ -42,12 +47,83 @@ def run(seconds: float = 60.0) -> dict:
     }
 
 
+def stream_latency(path, truth: list[float], seconds: float) -> list[float]:
+    """Onset latency through the live path: a file played in real time by FilePlayback (its feeder
+    stands in for a sound card: it hands over a block when the block's last sample is due) ->
+    ring -> analysis thread -> published. For each true onset: the wall time its features were
+    published minus the wall time its sample arrived (its block's delivery, less the samples after
+    it in the block). Onsets not published are left out (the caller counts them)."""
+    import threading
+
+    from vj.audio.sources import FilePlayback
+
+    src = FilePlayback(path, monitor=False)
+    sr = src.samplerate
+    deliveries: list[tuple[float, int]] = []
+    delivered = [0]
+    original = src._deliver
+
+    def timed(block):
+        original(block)
+        delivered[0] += len(block)
+        deliveries.append((time.perf_counter(), delivered[0]))
+
+    src._deliver = timed
+    published: list[tuple[float, float]] = []
+    lock = threading.Lock()
+
+    def listener(f):
+        if f.onset:
+            with lock:
+                published.append((time.perf_counter(), f.t))
+
+    src.listener = listener
+    src.start()
+    time.sleep(seconds)
+    src.close()
+    wall = np.array(deliveries)
+
+    def arrived(sample: int) -> float:
+        k = int(np.searchsorted(wall[:, 1], sample + 1))
+        t_block, end = wall[k]
+        return t_block - (end - sample) / sr
+
+    out = []
+    for t_true in truth:
+        cands = [w for w, ft in published if abs(ft - t_true) <= 0.05]
+        if cands:
+            out.append(cands[0] - arrived(int(round(t_true * sr))))
+    return out
+
+
+def latency(seconds: float = 10.0) -> dict:
+    import tempfile
+    from pathlib import Path
+
+    import soundfile as sf
+
+    from vj.audio.synth import drum_pattern
+
+    tr = drum_pattern(124, seconds + 1, pattern="four", noise_db=-50, seed=3)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "drums.wav"
+        sf.write(str(path), tr.audio, tr.samplerate)
+        truth = [t for t in tr.all_onsets() if t < seconds - 0.2]
+        lat = sorted(stream_latency(path, truth, seconds))
+    return {"onsets": len(truth), "published": len(lat), "latency_median_ms": round(1e3 * statistics.median(lat), 1),
+            "latency_max_ms": round(1e3 * lat[-1], 1)}
+
+
 def main(args) -> int:
     r = run(args.seconds)
+    r.update(latency())
     if args.json:
         print(json.dumps(r))
         return 0
     print(f"audio analysis, {r['hops']} hops of 512 samples at 48 kHz ({r['hop_ms']} ms each):")
     print(f"  median {r['median_us']} us   mean {r['mean_us']} us   p99 {r['p99_us']} us   max {r['max_us']} us"
           f"   ({100 * r['share_of_realtime']:.2f} % of real time on one core)")
+    print(f"onset latency through the live path (file played in real time -> ring -> analysis thread -> "
+          f"published), {r['published']} of {r['onsets']} onsets:")
+    print(f"  median {r['latency_median_ms']} ms   max {r['latency_max_ms']} ms")
     return 0
