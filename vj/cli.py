@@ -102,6 +102,7 @@ def parser() -> argparse.ArgumentParser:
     eng.add_argument("--json", action="store_true", help="print one JSON object")
     aud = bsub.add_parser("audio", help="the audio analysis: microseconds per hop (median, p99)")
     aud.add_argument("--seconds", type=float, default=60.0, help="seconds of synthesised drums to analyse")
+    aud.add_argument("--accuracy", action="store_true", help="also score onsets, BPM and beats on 192 synthesised tracks")
     aud.add_argument("--json", action="store_true")
     return ap
 
@@ -144,7 +145,7 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
     if surface.window is not None:
         from vj.output.window import WindowOutput
 
-        window = WindowOutput(surface)
+        window = WindowOutput(surface, on_tap=getattr(audio, "tap", None))
     if live and args.generator == "process":
         generator = assemble.process_generator(show, seed, args.device, args.threads)
         # The model loads over there; its errors end the show before it starts. Meanwhile the window

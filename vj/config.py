@@ -50,6 +50,7 @@ class ShowSet:
     routes: tuple[RouteSpec, ...] = ()
     audio_edges: tuple[float, float] = (250.0, 2000.0)  # Hz: bass | mid | high
     audio_sensitivity: float = 1.0  # onsets: > 1 finds more, < 1 fewer
+    audio_hit_sensitivity: float = 1.0  # per-band hits, likewise
     audio_bpm_range: tuple[float, float] = (70.0, 180.0)  # where the beat tracker looks
     audio_channel: int | None = None  # 1-based input channel; None: the mix of all
 
@@ -60,7 +61,7 @@ class ShowSet:
         from vj.audio.features import AnalyzerConfig
 
         return AnalyzerConfig(edges=self.audio_edges, sensitivity=self.audio_sensitivity,
-                              bpm_range=self.audio_bpm_range)
+                              band_sensitivity=self.audio_hit_sensitivity, bpm_range=self.audio_bpm_range)
 
 
 _SECTIONS = {
@@ -70,7 +71,7 @@ _SECTIONS = {
     "compositor": {"effect"},
     "params": None,  # free-form: names checked against the namespace once it is built
     "route": {"source", "target", "amount"},
-    "audio": {"edges", "sensitivity", "bpm_range", "channel"},
+    "audio": {"edges", "sensitivity", "hit_sensitivity", "bpm_range", "channel"},
 }
 
 
@@ -210,6 +211,8 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
         kw["audio_edges"] = _pair(w, "edges", aud["edges"], 20.0, 20000.0)
     if "sensitivity" in aud:
         kw["audio_sensitivity"] = _number(w, "sensitivity", aud["sensitivity"], 0.05, 20.0)
+    if "hit_sensitivity" in aud:
+        kw["audio_hit_sensitivity"] = _number(w, "hit_sensitivity", aud["hit_sensitivity"], 0.05, 20.0)
     if "bpm_range" in aud:
         kw["audio_bpm_range"] = _pair(w, "bpm_range", aud["bpm_range"], 20.0, 400.0)
     if "channel" in aud:

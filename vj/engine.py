@@ -169,6 +169,9 @@ class Engine:
         a = self._audio
         tempo = f" {a.bpm:.1f} BPM" if a.bpm else ""
         parts.append(f"audio {a.level:.2f} {self.audio.name}" + (" LOST" if getattr(self.audio, "lost", False) else tempo))
+        analyzer = getattr(self.audio, "analyzer", None)
+        if analyzer is not None and (analyzer.bad_samples or analyzer.clipped):
+            parts.append(f"audio input: {analyzer.bad_samples} NaN/Inf samples ignored, {analyzer.clipped} clipped")
         if self.generator.errors:
             parts.append(f"gen errors {self.generator.errors} (last: {self.generator.last_error})")
         parts += [s for s in (o.status() for o in self.outputs) if s]

@@ -28,6 +28,7 @@ from vj.audio.features import Analyzer, AnalyzerConfig, Features
 from vj.audio.ring import AudioRing
 from vj.errors import DeviceError, VJError
 from vj.log import log
+from vj.mailbox import BoundedInbox
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".opus", ".m4a", ".aac", ".wma"}
 RETRY_SECONDS = 2.0
@@ -162,6 +163,9 @@ class FileInput:
     def ended(self) -> bool:
         return self._eof
 
+    def tap(self) -> None:
+        self.analyzer.tap()
+
     def close(self) -> None:
         self._file.close()
         if self._temp:
@@ -191,6 +195,7 @@ class StreamInput:
         self.status = name
         self.lost = False
         self.listener = None  # called with every hop's Features, on the analysis thread (vj features)
+        self._taps: BoundedInbox[bool] = BoundedInbox(16)  # from the performer, applied on the analysis thread
 
     # -- the real-time side: called from the sound card's (or the player's) callback ------------
     def _deliver(self, block: np.ndarray) -> None:
@@ -212,6 +217,7 @@ class StreamInput:
                 pass
             except OSError:
                 return
+            self._apply_taps()
             while self.ring.available() >= self.config.hop:
                 self.ring.read(hop)
                 f = self.analyzer.process(_mix(hop, self.channel))
@@ -239,9 +245,13 @@ class StreamInput:
         self._bell_r.close()
         self._bell_w.close()
 
-    # the performer's hand on the beat (the analysis thread owns the tracker; a tap is a few floats)
+    # the performer's hand on the beat: the analysis thread owns the tracker, so a tap is posted
     def tap(self) -> None:
-        self.analyzer.tap()
+        self._taps.put(True)
+
+    def _apply_taps(self) -> None:
+        for _ in self._taps.drain():
+            self.analyzer.tap()
 
 
 class DeviceInput(StreamInput):
@@ -291,6 +301,7 @@ class DeviceInput(StreamInput):
             else:
                 time.sleep(0.1)  # no capture process right now: waiting to retry
             got = False
+            self._apply_taps()
             while cap.available() >= self.config.hop:
                 cap.read(hop)
                 f = self.analyzer.process(_mix(hop, self.channel))

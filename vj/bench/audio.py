@@ -114,9 +114,47 @@ def latency(seconds: float = 10.0) -> dict:
             "latency_max_ms": round(1e3 * lat[-1], 1)}
 
 
+# The sweep the detector and tracker were tuned on ("dev") and one they never saw ("held-out"):
+# other tempi, seeds, swing and noise, and the whole track 30 dB quieter.
+SWEEPS = {
+    "dev": ([(90, "boombap"), (120, "four"), (128, "four"), (140, "techno"), (174, "break"), (100, "boombap"),
+             (160, "break"), (124, "techno"), (72, "boombap"), (178, "four")], (0.0, 0.3), (-60, -45), (1, 7), (1.0,)),
+    "held-out": ([(95, "boombap"), (110, "four"), (135, "techno"), (150, "break"), (170, "break"), (82, "boombap"),
+                  (145, "four")], (0.15, 0.4), (-55, -40), (11, 13), (1.0, 0.03)),
+}
+
+
+def accuracy() -> dict:
+    """Onset F (+-50 ms), BPM within 1 from 8 s on, beat F (+-70 ms, from 5 s) over both sweeps."""
+    import itertools
+
+    from vj.audio.evaluate import match
+    from vj.audio.features import Analyzer
+    from vj.audio.synth import drum_pattern
+
+    out = {}
+    for name, (cases, swings, noises, seeds, gains) in SWEEPS.items():
+        onset_f, beat_f, bpm_ok = [], [], []
+        for (bpm, pattern), swing, noise, seed, gain in itertools.product(cases, swings, noises, seeds, gains):
+            tr = drum_pattern(bpm, 16, swing=swing, pattern=pattern, noise_db=noise, seed=seed)
+            an = Analyzer(tr.samplerate)
+            x = tr.audio * gain
+            fs = [an.process(x[i : i + 512]) for i in range(0, len(x) - 511, 512)]
+            onset_f.append(match([f.t for f in fs if f.onset], tr.all_onsets(), 0.05).f)
+            beats = [f.t - f.beat_phase * 60.0 / f.bpm for f in fs if f.beat]
+            beat_f.append(match([b for b in beats if b >= 5], [b for b in tr.beats if b >= 5], 0.07).f)
+            bpm_ok.append(all(abs(f.bpm - bpm) <= 1.0 for f in fs if f.t >= 8.0))
+        out[name] = {"tracks": len(onset_f), "onset_f_min": round(min(onset_f), 3),
+                     "onset_f_mean": round(statistics.fmean(onset_f), 3), "bpm_ok": sum(bpm_ok),
+                     "beat_f_min": round(min(beat_f), 3), "beat_f_mean": round(statistics.fmean(beat_f), 3)}
+    return out
+
+
 def main(args) -> int:
     r = run(args.seconds)
     r.update(latency())
+    if args.accuracy:
+        r["accuracy"] = accuracy()
     if args.json:
         print(json.dumps(r))
         return 0
@@ -126,4 +164,8 @@ def main(args) -> int:
     print(f"onset latency through the live path (file played in real time -> ring -> analysis thread -> "
           f"published), {r['published']} of {r['onsets']} onsets:")
     print(f"  median {r['latency_median_ms']} ms   max {r['latency_max_ms']} ms")
+    for name, a in r.get("accuracy", {}).items():
+        print(f"accuracy, {name} sweep ({a['tracks']} synthesised 16 s tracks): onset F min {a['onset_f_min']} "
+              f"mean {a['onset_f_mean']}; BPM within 1 from 8 s on: {a['bpm_ok']}/{a['tracks']}; "
+              f"beat F min {a['beat_f_min']} mean {a['beat_f_mean']}")
     return 0

@@ -1,6 +1,6 @@
 """The projector/preview window (glfw). Letterboxes the program image into any window size.
 
-Keys: Esc or Q quits; F toggles fullscreen on the window's monitor.
+Keys: Esc or Q quits; F toggles fullscreen on the window's monitor; T (or space) taps the tempo.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from vj.render.shaders import compile_program, load_fragment
 class WindowOutput(Output):
     name = "window"
 
-    def __init__(self, surface) -> None:
+    def __init__(self, surface, on_tap=None) -> None:
         import glfw
 
+        self.on_tap = on_tap  # called on the render thread when the performer taps the tempo
         self.glfw = glfw
         self.win = surface.window
         self.ctx = surface.ctx
@@ -31,6 +32,8 @@ class WindowOutput(Output):
             glfw.set_window_should_close(win, True)
         elif key == glfw.KEY_F:
             self._toggle_fullscreen()
+        elif key in (glfw.KEY_T, glfw.KEY_SPACE) and self.on_tap is not None:
+            self.on_tap()
 
     def _toggle_fullscreen(self) -> None:
         glfw = self.glfw
