@@ -81,43 +81,45 @@ def levels(stderr: str) -> list[float]:
     return [float(x) for x in re.findall(r"\| audio ([0-9.]+) system", stderr)]
 
 
+def vj(jack, *args):
+    return subprocess.Popen([sys.executable, "-m", "vj", *args], cwd=ROOT, env=jack.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
 def vj_run(jack, *args, seconds):
-    return subprocess.Popen([sys.executable, "-m", "vj", "run", "--headless", "--audio", "system", "--duration",
-                             str(seconds), "--model", "tiny-random", "--seed", "1", "--size", "160x96", *args],
-                            cwd=ROOT, env=jack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return vj(jack, "run", "--headless", "--audio", "system", "--duration", str(seconds), "--model", "tiny-random",
+              "--seed", "1", "--size", "160x96", *args)
+
+
+def played_into(jack, proc, wav):
+    """Once `proc` has its JACK input, play `wav` into it; then wait for it: (returncode, out, err)."""
+    try:
+        jack.wait_for_port("PortAudio:in_0")
+        jack.play(wav)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        proc.kill()
+    return proc.returncode, out, err
 
 
 def test_sound_through_jack_moves_the_features(jack, drums, tmp_path):
-    vj = vj_run(jack, "--out", str(tmp_path / "o.mp4"), seconds=11)
-    try:
-        jack.wait_for_port("PortAudio:in_0")
-        jack.play(drums)
-        _, err = vj.communicate(timeout=90)
-    finally:
-        vj.kill()
-    assert vj.returncode == 0, err
+    code, _, err = played_into(jack, vj_run(jack, "--out", str(tmp_path / "o.mp4"), seconds=11), drums)
+    assert code == 0, err
     assert "audio: input 'system'" in err
     lv = levels(err)
     assert lv and max(lv) > 0.2, err  # the drums reached the analysis
 
 
 def test_silence_through_jack_reads_zero(jack, tmp_path):
-    vj = vj_run(jack, "--out", str(tmp_path / "o.mp4"), seconds=6)
-    _, err = vj.communicate(timeout=90)
-    assert vj.returncode == 0, err
+    proc = vj_run(jack, "--out", str(tmp_path / "o.mp4"), seconds=6)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
     assert levels(err) == [0.0]
 
 
 def test_vj_features_through_jack_finds_onsets_and_the_tempo(jack, drums):
-    proc = subprocess.Popen([sys.executable, "-m", "vj", "features", "system", "--json", "--duration", "13"],
-                            cwd=ROOT, env=jack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        jack.wait_for_port("PortAudio:in_0")
-        jack.play(drums)
-        out, err = proc.communicate(timeout=90)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err
+    code, out, err = played_into(jack, vj(jack, "features", "system", "--json", "--duration", "13"), drums)
+    assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert {"t", "level", "bass", "mid", "high", "onset", "beat", "bpm", "beat_phase"} <= set(rows[0])
     playing = [r for r in rows if r["level"] > 0]
@@ -131,9 +133,9 @@ def test_vj_features_through_jack_finds_onsets_and_the_tempo(jack, drums):
 
 
 def test_a_server_that_dies_mid_show_is_survived_and_comes_back(jack, drums, tmp_path):
-    vj = vj_run(jack, "--out", str(tmp_path / "o.mp4"), seconds=24)
+    show = vj_run(jack, "--out", str(tmp_path / "o.mp4"), seconds=24)
     lines = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(vj.stderr.readline, "")), daemon=True)
+    reader = threading.Thread(target=lambda: lines.extend(iter(show.stderr.readline, "")), daemon=True)
     reader.start()
     try:
         jack.wait_for_port("PortAudio:in_0")
@@ -147,12 +149,12 @@ def test_a_server_that_dies_mid_show_is_survived_and_comes_back(jack, drums, tmp
         jack.start()  # ... and is started again
         jack.wait_for_port("PortAudio:in_0", timeout=30)  # vj found it again by itself
         jack.play(drums)
-        vj.wait(timeout=90)
+        show.wait(timeout=90)
     finally:
-        vj.kill()
+        show.kill()
         reader.join(10)
     err = "".join(lines)
-    assert vj.returncode == 0, err
+    assert show.returncode == 0, err
     assert "audio input 'system' lost" in err and "LOST" in err
     assert "audio input 'system' is back" in err
     m = re.search(r"show: (\d+) frames in ([0-9.]+) s", err)
