@@ -15,7 +15,7 @@ BIN        := $(VENV)/bin
 # JACK and liblo-tools are real audio/MIDI/OSC peers for the tests.
 APT_PACKAGES := ffmpeg libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libgl1 libglx-mesa0 \
                 libportaudio2 libsndfile1 xvfb xauth x11-utils imagemagick \
-                jackd2 jack-tools liblo-tools
+                jackd2 jack-tools ecasound liblo-tools puredata-core
 
 .PHONY: setup system-deps demo test bench clean
 

@@ -17,11 +17,11 @@ SIZE = (160, 96)
 
 def build(gl_ctx, model, *, audio=None, outputs=None, clock=None, wrap_loop=None, seed=1, **overrides):
     show = with_overrides(load_set(find_set("demo")), size=SIZE, **overrides)
-    controls = assemble.build_controls(show)
+    controls = assemble.build_controls(show, seed)
     generator = assemble.local_generator(show, model, seed, wrap_loop)
-    return assemble.make_engine(show, controls, Compositor(gl_ctx, show.size, show.effect), generator,
+    return assemble.make_engine(controls, Compositor(gl_ctx, show.size, show.effect), generator,
                                 clock=clock or ManualClock(), audio=audio or SilentInput(),
-                                outputs=outputs if outputs is not None else [MemoryOutput()], seed=seed)
+                                outputs=outputs if outputs is not None else [MemoryOutput()])
 
 
 def diff(a, b):

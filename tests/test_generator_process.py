@@ -16,13 +16,13 @@ from helpers import MemoryOutput
 
 def live(gl_ctx, wrap=None, seconds=4.0):
     show = with_overrides(load_set(find_set("demo")), size=(160, 96), model="tiny-random")
-    controls = assemble.build_controls(show)
+    controls = assemble.build_controls(show, 1)
     gen = assemble.process_generator(show, seed=1, wrap=wrap)
     gen.start(wait_ready=True, timeout=120)
     out = MemoryOutput()
     clock = RealClock()
-    e = assemble.make_engine(show, controls, Compositor(gl_ctx, show.size, show.effect), gen, clock=clock,
-                             audio=SilentInput(), outputs=[out], seed=1)
+    e = assemble.make_engine(controls, Compositor(gl_ctx, show.size, show.effect), gen, clock=clock,
+                             audio=SilentInput(), outputs=[out])
     clock.reset()
     s = e.run_live(seconds, FramePacer(30, clock))
     e.generator.stop()

@@ -8,12 +8,15 @@ typo in a set fails in a second, not after a minute of loading weights.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
 from vj.audio.features import SOURCES
 from vj.config import ShowSet
+from vj.validate import suggest
+from vj.control.hub import Controls
+from vj.control.modulators import TRIGGERS, Modulators
 from vj.control.params import ParamSpace, ParamSpec
 from vj.control.routes import Routes
+from vj.errors import ConfigError
 from vj.generate import loop as gen_loop
 from vj.render import compositor as comp
 from vj.render.shaders import load_fragment
@@ -28,22 +31,30 @@ def resolve_seed(cli_seed: int | None, show: ShowSet) -> tuple[int, bool]:
     return secrets.randbits(32), True
 
 
-@dataclass
-class Controls:
-    params: ParamSpace
-    routes: Routes
-
-
-def build_controls(show: ShowSet) -> Controls:
-    """Declare every parameter, apply the set's values and check its routes (no GL, no model)."""
+def build_controls(show: ShowSet, seed: int = 0) -> Controls:
+    """Declare every parameter, apply the set's values, check its routes, modulators and scenes
+    (no GL, no model: a typo in a set fails in a second)."""
     effect = load_fragment(show.effect) if show.effect else None
     params = ParamSpace(gen_loop.declare_params() + comp.declare_params(effect))
     for i, p in enumerate(show.prompts, 1):
         params.declare(ParamSpec(f"prompt.{i}.weight", -4.0, 4.0, p.weight, "", 0.1, f"weight of {p.text!r}"))
     for name, value in show.params.items():
         params.set(name, value, immediate=True, where=f"{show.where()} [params]")
-    routes = Routes.from_specs(show.routes, params, SOURCES, show.where())
-    return Controls(params, routes)
+    modulators = Modulators(show.lfos, show.envelopes, seed)
+    names = [n for n in modulators.names()]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"{show.where()}: two LFOs or two envelopes have the same name")
+    for e in show.envelopes:
+        if e.trigger not in TRIGGERS and not e.trigger.startswith("midi."):
+            raise ConfigError(f"{show.where()} [[envelope]] {e.name}: trigger {e.trigger!r}{suggest(e.trigger, TRIGGERS)}; "
+                              f"triggers: {', '.join(TRIGGERS)}, midi.<channel>.note.<n>")
+    sources = tuple(SOURCES) + tuple(names)
+    routes = Routes.from_specs(show.routes, params, sources, show.where())
+    for sc in show.scenes:
+        for name in sc.params:
+            params.spec(name, f"{show.where()} [[scene]] {sc.name}")
+    modulators.watch |= {r.source for r in routes.routes if r.source.startswith("midi.")}
+    return Controls(params, routes, modulators, show.scenes, [p.text for p in show.prompts], seed, sources)
 
 
 def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):
@@ -63,8 +74,8 @@ def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: i
     return ProcessGenerator(GeneratorConfig(show.model, device, show.steps, show.gen_size, seed, threads, wrap))
 
 
-def make_engine(show: ShowSet, controls: Controls, compositor, generator, *, clock, audio, outputs, seed: int):
+def make_engine(controls: Controls, compositor, generator, *, clock, audio, outputs):
     from vj.engine import Engine
 
-    return Engine(clock=clock, audio=audio, params=controls.params, routes=controls.routes, generator=generator,
-                  compositor=compositor, outputs=outputs, prompts=tuple(p.text for p in show.prompts), seed=seed)
+    return Engine(clock=clock, audio=audio, controls=controls, generator=generator, compositor=compositor,
+                  outputs=outputs)

@@ -5,6 +5,7 @@
     vj devices            audio inputs, MIDI ports, displays, GL and torch devices
     vj params [SET]       every parameter a set exposes (names, ranges, units)
     vj features AUDIO     the audio analysis, one line per hop (--json: one object per line)
+    vj learn PARAM        bind the next MIDI control that moves to a parameter
     vj bench engine|audio render and generator fps, latency; audio analysis cost (BENCHMARKS.md)
 """
 
@@ -61,6 +62,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, metavar="FILE.mp4", help="also record the program output")
     run.add_argument("--fullscreen", type=int, metavar="N", help="fullscreen on monitor N (see `vj devices`)")
     run.add_argument("--no-monitor", action="store_true", help="with --audio FILE: analyse it without playing it out loud")
+    run.add_argument("--osc-port", type=int, metavar="N", help="listen for OSC on this UDP port (default 9000; 0: any free one)")
+    run.add_argument("--osc-host", metavar="ADDR", help="listen on this address (default 127.0.0.1; 0.0.0.0: the LAN)")
+    run.add_argument("--osc-allow", metavar="IP[,IP...]", help="accept OSC only from these senders")
+    run.add_argument("--osc-out", metavar="HOST:PORT", help="send audio features, events and parameter changes here")
+    run.add_argument("--no-osc", action="store_true", help="no OSC listener")
+    run.add_argument("--midi", action="append", metavar="NAME", help="open MIDI inputs whose name contains NAME "
+                     "('all': every input; repeat for more)")
+    run.add_argument("--mapping", type=Path, metavar="FILE", help="a MIDI mapping file (default: the one whose "
+                     "[device] match fits each port, from your mapping folder, then the shipped ones)")
     _audio_args(run)
     run.add_argument("--generator", choices=("process", "thread"), default="process",
                      help="where the diffusion loop runs: its own process (default: no GIL shared with the "
@@ -85,6 +95,13 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("devices", help="list audio inputs, MIDI ports, displays, GL and torch devices")
 
+    lrn = sub.add_parser("learn", help="bind the next MIDI control you move to a parameter (writes a mapping)")
+    lrn.add_argument("param", metavar="PARAM", help="a parameter name (see `vj params`)")
+    lrn.add_argument("--midi", action="append", required=True, metavar="NAME", help="MIDI inputs to listen to")
+    lrn.add_argument("--set", default="demo", help="the set whose parameters to check the name against")
+    lrn.add_argument("--mapping", type=Path, metavar="FILE", help="the mapping to add the binding to")
+    lrn.add_argument("--timeout", type=float, default=60.0, metavar="S", help="give up after S seconds")
+
     prm = sub.add_parser("params", help="list a set's parameters: every name MIDI, OSC, routes and sets can move")
     prm.add_argument("set", metavar="SET", nargs="?", default="demo")
 
@@ -100,6 +117,14 @@ def parser() -> argparse.ArgumentParser:
     eng.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: half the cores on a CPU)")
     eng.add_argument("--generator", choices=("process", "thread"), default="process", help="as in `vj run`")
     eng.add_argument("--json", action="store_true", help="print one JSON object")
+    ctl = bsub.add_parser("control", help="OSC and MIDI to a parameter, with a render loop running: latency, bursts")
+    ctl.add_argument("--rate", type=float, default=1000.0, help="OSC messages a second")
+    ctl.add_argument("--seconds", type=float, default=5.0)
+    ctl.add_argument("--burst", type=int, default=10000, help="messages in the burst test")
+    ctl.add_argument("--size", default="1280x720", help="the render loop's output size")
+    ctl.add_argument("--fps", type=float, default=60.0, help="the render loop's pace")
+    ctl.add_argument("--midi", action="store_true", help="also MIDI through JACK (needs a running JACK server)")
+    ctl.add_argument("--json", action="store_true")
     aud = bsub.add_parser("audio", help="the audio analysis: microseconds per hop (median, p99)")
     aud.add_argument("--seconds", type=float, default=60.0, help="seconds of synthesised drums to analyse")
     aud.add_argument("--accuracy", action="store_true", help="also score onsets, BPM and beats on 192 synthesised tracks")
@@ -133,9 +158,9 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
 
     if show.fps <= 0 or not math.isfinite(show.fps):
         raise VJError(f"--fps {show.fps}: must be a positive number")
-    controls = assemble.build_controls(show)
-    spec = registry.resolve(show.model)
     seed, drawn = assemble.resolve_seed(args.seed, show)
+    controls = assemble.build_controls(show, seed)
+    spec = registry.resolve(show.model)
     headless = not live or args.headless or not display_available()
     surface = open_surface(headless, show.size, getattr(args, "fullscreen", None))
     compositor = Compositor(surface.ctx, show.size, show.effect)
@@ -156,8 +181,8 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
         torch_device.configure_threads(dev, args.threads)
         model = registry.load(spec, dev, dtype, progress=log.info)
         generator = assemble.local_generator(show, model, seed)
-    engine = assemble.make_engine(show, controls, compositor, generator, clock=clock, audio=audio,
-                                  outputs=([window] if window else []) + outputs_for(surface), seed=seed)
+    engine = assemble.make_engine(controls, compositor, generator, clock=clock, audio=audio,
+                                  outputs=([window] if window else []) + outputs_for(surface))
     w, h = generator.size
     log.info(f"seed {seed}" + (f" (drawn fresh; pass --seed {seed} to see this show again)" if drawn else ""))
     log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {w}x{h}, "
@@ -189,6 +214,44 @@ def _analyzer_config(show, args):
 def _hold_bpm(audio, args) -> None:
     if getattr(args, "bpm", None) is not None and hasattr(audio, "analyzer"):
         audio.analyzer.set_bpm(args.bpm)
+
+
+def _start_control(show, args, engine) -> list:
+    """OSC in and MIDI in a control process of their own, OSC out here (the set's [osc]/[midi] with
+    the command line on top); returns what to stop at the end."""
+    from vj.control.osc import OscOut
+    from vj.control.process import ControlProcess
+
+    started = []
+    c = engine.controls
+    osc = None
+    if not args.no_osc:
+        allow = tuple(a.strip() for a in args.osc_allow.split(",")) if args.osc_allow else show.osc.allow
+        osc = (args.osc_host or show.osc.host, args.osc_port if args.osc_port is not None else show.osc.port, allow)
+    patterns = tuple(args.midi or ()) or show.midi.inputs
+    midi = (patterns, args.mapping or show.midi.mapping) if patterns else None
+    if osc or midi:
+        proc = ControlProcess(c, osc, midi)
+        proc.start()
+        c.before_frame.append(proc.poll)
+        c.modulators.external = proc
+        engine.status_parts.append(proc.status)
+        if midi:
+            engine.beat_clock = proc.beats
+        started.append(proc)
+        if "osc" in proc.info:
+            host, port = proc.info["osc"]
+            log.info(f"OSC: listening on {host}:{port}" + (f", from {', '.join(osc[2])} only" if osc[2] else ""))
+        if "midi" in proc.info:
+            log.info(f"MIDI: {', '.join(proc.info['midi'])}")
+    target = args.osc_out or show.osc.out
+    if target:
+        out = OscOut(target, c)
+        out.fps = engine.render_fps
+        engine.on_frame.append(out.frame)
+        started.append(out)
+        log.info(f"OSC: sending features and changes to {target}")
+    return started
 
 
 def _warm_up(compositor, controls, window) -> None:
@@ -276,6 +339,7 @@ def cmd_run(args) -> int:
     clock = RealClock()
     engine, surface = _build(show, args, live=True, clock=clock, audio=audio, outputs_for=outputs_for)
     _on_signals(engine)
+    listeners = _start_control(show, args, engine)
     # Headless: the pacer is the frame clock. With a window, vsync paces and the pacer caps the
     # loop at the monitor's rate where vsync does nothing (Xvfb, some drivers).
     audio.start()
@@ -285,6 +349,8 @@ def cmd_run(args) -> int:
     try:
         summary = engine.run_live(args.duration, pacer, on_status=None if args.quiet else log.info)
     finally:
+        for x in listeners:
+            x.stop() if hasattr(x, "stop") else x.close()
         _close(engine)
     _report(summary, "show")
     if recorder and recorder[0].complete:
@@ -369,6 +435,29 @@ def cmd_params(args) -> int:
     return 0
 
 
+def cmd_learn(args) -> int:
+    from vj import assemble
+    from vj.config import load_set
+    from vj.control.midi import MidiControl
+    from vj.resources import find_set
+
+    controls = assemble.build_controls(load_set(find_set(args.set)))
+    controls.params.spec(args.param, "vj learn")
+    midi = MidiControl(controls, tuple(args.midi), args.mapping)
+    midi.start()
+    try:
+        midi.learn(args.param)
+        print(f"move a control on {', '.join(midi.ports)} for {args.param} (Ctrl-C to give up)", file=sys.stderr)
+        deadline = time.monotonic() + args.timeout
+        while controls.counters.get("midi_learned") == 0:
+            if time.monotonic() > deadline:
+                raise VJError(f"vj learn: nothing moved within {args.timeout:g} s")
+            time.sleep(0.05)  # a command waiting for a person, not a real-time loop
+    finally:
+        midi.stop()
+    return 0
+
+
 def cmd_features(args) -> int:
     from vj.audio import features_cli
 
@@ -391,7 +480,11 @@ def cmd_bench(args) -> int:
         from vj.bench import audio as bench_audio
 
         return bench_audio.main(args)
-    raise VJError("vj bench: say what to measure: engine or audio")
+    if args.what == "control":
+        from vj.bench import control as bench_control
+
+        return bench_control.main(args)
+    raise VJError("vj bench: say what to measure: engine, audio or control")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -404,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     try:
         return {"run": cmd_run, "render": cmd_render, "devices": cmd_devices, "params": cmd_params,
-                "features": cmd_features, "bench": cmd_bench}[args.cmd](args)
+                "features": cmd_features, "learn": cmd_learn, "bench": cmd_bench}[args.cmd](args)
     except VJError as e:
         log.error(f"error: {e}")
         return 2

@@ -7,7 +7,6 @@ routes from sound to image. Unknown keys are errors (a typo must not silently do
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,6 +17,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 from vj.errors import ConfigError
+from vj.validate import as_int, as_number, as_pair, as_str, check_keys, suggest
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,33 @@ class PromptSpec:
 class RouteSpec:
     source: str  # a modulation source, e.g. "audio.level" (0..1)
     target: str  # a parameter name, e.g. "noise.kick"
-    amount: float = 1.0  # target += amount * source, then clamped to the target's range
+    amount: float = 1.0  # target += offset + amount * curve(source), then clamped to the target's range
+    offset: float = 0.0
+    range: tuple[float, float] | None = None  # instead of amount/offset: lo + (hi - lo) * curve(source)
+    curve: str = "linear"  # linear | exp | log | step
+    attack: float = 0.0  # s: how fast the contribution may rise
+    release: float = 0.0  # s: how fast it may fall
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    name: str
+    params: Mapping[str, float] = field(default_factory=dict)  # values to jump to
+    prompts: tuple[str, ...] | None = None  # new prompt texts (None: keep them)
+
+
+@dataclass(frozen=True)
+class OscSettings:
+    port: int = 9000
+    host: str = "127.0.0.1"  # 0.0.0.0 to accept the LAN
+    allow: tuple[str, ...] = ()  # sender addresses allowed (empty: any that can reach the port)
+    out: str | None = None  # HOST:PORT to send features, events and parameter changes to
+
+
+@dataclass(frozen=True)
+class MidiSettings:
+    inputs: tuple[str, ...] = ()  # substrings of port names to open ("all": every input)
+    mapping: Path | None = None  # a mapping file; None: the shipped one whose [device] match fits
 
 
 @dataclass(frozen=True)
@@ -53,6 +79,11 @@ class ShowSet:
     audio_hit_sensitivity: float = 1.0  # per-band hits, likewise
     audio_bpm_range: tuple[float, float] = (70.0, 180.0)  # where the beat tracker looks
     audio_channel: int | None = None  # 1-based input channel; None: the mix of all
+    lfos: tuple = ()  # LfoSpec (vj.control.modulators)
+    envelopes: tuple = ()  # EnvelopeSpec
+    scenes: tuple[SceneSpec, ...] = ()
+    osc: OscSettings = field(default_factory=OscSettings)
+    midi: MidiSettings = field(default_factory=MidiSettings)
 
     def where(self) -> str:
         return str(self.path) if self.path else "set"
@@ -70,51 +101,26 @@ _SECTIONS = {
     "prompt": {"text", "weight"},
     "compositor": {"effect"},
     "params": None,  # free-form: names checked against the namespace once it is built
-    "route": {"source", "target", "amount"},
+    "route": {"source", "target", "amount", "offset", "range", "curve", "attack", "release"},
     "audio": {"edges", "sensitivity", "hit_sensitivity", "bpm_range", "channel"},
+    "lfo": {"name", "shape", "beats", "phase"},
+    "envelope": {"name", "trigger", "attack", "decay"},
+    "scene": {"name", "params", "prompts"},
+    "osc": {"port", "host", "allow", "out"},
+    "midi": {"inputs", "mapping"},
 }
 
 
-def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _check_keys(where: str, table: Mapping[str, Any], allowed) -> None:
-    for key in table:
-        if key not in allowed:
-            raise ConfigError(f"{where}: unknown key {key!r}{_suggest(key, allowed)}; allowed: {', '.join(sorted(allowed))}")
 
 
-def _number(where: str, key: str, v: Any, lo: float | None = None, hi: float | None = None) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ConfigError(f"{where}: {key} must be a number, got {v!r}")
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ConfigError(f"{where}: {key} = {v} is out of range [{lo}, {hi}]")
-    return float(v)
 
 
-def _int(where: str, key: str, v: Any, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise ConfigError(f"{where}: {key} must be a whole number, got {v!r}")
-    if not lo <= v <= hi:
-        raise ConfigError(f"{where}: {key} = {v} is out of range [{lo}, {hi}]")
-    return v
 
 
-def _pair(where: str, key: str, v: Any, lo: float, hi: float) -> tuple[float, float]:
-    if not isinstance(v, (list, tuple)) or len(v) != 2:
-        raise ConfigError(f"{where}: {key} must be two numbers [low, high], got {v!r}")
-    a, b = (_number(where, key, x, lo, hi) for x in v)
-    if not a < b:
-        raise ConfigError(f"{where}: {key} = [{a:g}, {b:g}] must rise")
-    return (a, b)
 
 
-def _str(where: str, key: str, v: Any) -> str:
-    if not isinstance(v, str) or not v.strip():
-        raise ConfigError(f"{where}: {key} must be a non-empty string, got {v!r}")
-    return v
 
 
 def parse_size(text_or_pair: Any, where: str = "size") -> tuple[int, int]:
@@ -153,37 +159,37 @@ def load_set(path: Path) -> ShowSet:
 
 def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
     where = str(path) if path else "set"
-    _check_keys(where, data, _SECTIONS)
+    check_keys(where, data, _SECTIONS)
     kw: dict[str, Any] = {"path": path}
 
     show = data.get("show", {})
-    _check_keys(f"{where} [show]", show, _SECTIONS["show"])
+    check_keys(f"{where} [show]", show, _SECTIONS["show"])
     w = f"{where} [show]"
     if "name" in show:
-        kw["name"] = _str(w, "name", show["name"])
+        kw["name"] = as_str(w, "name", show["name"])
     elif path:
         kw["name"] = path.stem
     if "size" in show:
         kw["size"] = parse_size(show["size"], w)
     if "fps" in show:
-        kw["fps"] = _number(w, "fps", show["fps"], 1, 240)
+        kw["fps"] = as_number(w, "fps", show["fps"], 1, 240)
     if "audio" in show:
-        audio = Path(_str(w, "audio", show["audio"])).expanduser()
+        audio = Path(as_str(w, "audio", show["audio"])).expanduser()
         if not audio.is_absolute() and path is not None:
             audio = path.parent / audio  # relative to the set file, so a set folder travels whole
         kw["audio"] = audio
 
     gen = data.get("generator", {})
     w = f"{where} [generator]"
-    _check_keys(w, gen, _SECTIONS["generator"])
+    check_keys(w, gen, _SECTIONS["generator"])
     if "model" in gen:
-        kw["model"] = _str(w, "model", gen["model"])
+        kw["model"] = as_str(w, "model", gen["model"])
     if "steps" in gen:
-        kw["steps"] = _int(w, "steps", gen["steps"], 1, 4)
+        kw["steps"] = as_int(w, "steps", gen["steps"], 1, 4)
     if "size" in gen:
         kw["gen_size"] = parse_size(gen["size"], w)
     if "seed" in gen:
-        kw["seed"] = _int(w, "seed", gen["seed"], 0, 2**63 - 1)
+        kw["seed"] = as_int(w, "seed", gen["seed"], 0, 2**63 - 1)
 
     prompts = data.get("prompt")
     if prompts is not None:
@@ -192,56 +198,132 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
         specs = []
         for i, p in enumerate(prompts, 1):
             w = f"{where} [[prompt]] #{i}"
-            _check_keys(w, p, _SECTIONS["prompt"])
+            check_keys(w, p, _SECTIONS["prompt"])
             if "text" not in p:
                 raise ConfigError(f"{w}: missing text = \"...\"")
-            specs.append(PromptSpec(_str(w, "text", p["text"]), _number(w, "weight", p.get("weight", 1.0), -4, 4)))
+            specs.append(PromptSpec(as_str(w, "text", p["text"]), as_number(w, "weight", p.get("weight", 1.0), -4, 4)))
         kw["prompts"] = tuple(specs)
 
     comp = data.get("compositor", {})
     w = f"{where} [compositor]"
-    _check_keys(w, comp, _SECTIONS["compositor"])
+    check_keys(w, comp, _SECTIONS["compositor"])
     if "effect" in comp:
-        kw["effect"] = _str(w, "effect", comp["effect"])
+        kw["effect"] = as_str(w, "effect", comp["effect"])
 
     aud = data.get("audio", {})
     w = f"{where} [audio]"
-    _check_keys(w, aud, _SECTIONS["audio"])
+    check_keys(w, aud, _SECTIONS["audio"])
     if "edges" in aud:
-        kw["audio_edges"] = _pair(w, "edges", aud["edges"], 20.0, 20000.0)
+        kw["audio_edges"] = as_pair(w, "edges", aud["edges"], 20.0, 20000.0)
     if "sensitivity" in aud:
-        kw["audio_sensitivity"] = _number(w, "sensitivity", aud["sensitivity"], 0.05, 20.0)
+        kw["audio_sensitivity"] = as_number(w, "sensitivity", aud["sensitivity"], 0.05, 20.0)
     if "hit_sensitivity" in aud:
-        kw["audio_hit_sensitivity"] = _number(w, "hit_sensitivity", aud["hit_sensitivity"], 0.05, 20.0)
+        kw["audio_hit_sensitivity"] = as_number(w, "hit_sensitivity", aud["hit_sensitivity"], 0.05, 20.0)
     if "bpm_range" in aud:
-        kw["audio_bpm_range"] = _pair(w, "bpm_range", aud["bpm_range"], 20.0, 400.0)
+        kw["audio_bpm_range"] = as_pair(w, "bpm_range", aud["bpm_range"], 20.0, 400.0)
     if "channel" in aud:
-        kw["audio_channel"] = _int(w, "channel", aud["channel"], 1, 64)
+        kw["audio_channel"] = as_int(w, "channel", aud["channel"], 1, 64)
 
     params = data.get("params", {})
     if not isinstance(params, Mapping):
         raise ConfigError(f"{where}: [params] must be a table of name = value")
-    kw["params"] = {str(k): _number(f"{where} [params]", k, v) for k, v in params.items()}
+    kw["params"] = {str(k): as_number(f"{where} [params]", k, v) for k, v in params.items()}
 
     routes = []
-    if not isinstance(data.get("route", []), list):
-        raise ConfigError(f"{where}: routes are written [[route]] (double brackets), one table per route")
-    for i, r in enumerate(data.get("route", []), 1):
+    for i, r in enumerate(_tables(data, "route", where), 1):
         w = f"{where} [[route]] #{i}"
-        _check_keys(w, r, _SECTIONS["route"])
+        check_keys(w, r, _SECTIONS["route"])
         for key in ("source", "target"):
             if key not in r:
                 raise ConfigError(f"{w}: missing {key} = \"...\"")
-        routes.append(RouteSpec(_str(w, "source", r["source"]), _str(w, "target", r["target"]),
-                                _number(w, "amount", r.get("amount", 1.0), -100, 100)))
+        routes.append(RouteSpec(
+            as_str(w, "source", r["source"]), as_str(w, "target", r["target"]),
+            as_number(w, "amount", r.get("amount", 1.0), -1000, 1000), as_number(w, "offset", r.get("offset", 0.0), -1000, 1000),
+            as_pair(w, "range", r["range"], -1e6, 1e6, rising=False) if "range" in r else None,
+            as_str(w, "curve", r.get("curve", "linear")), as_number(w, "attack", r.get("attack", 0.0), 0, 60),
+            as_number(w, "release", r.get("release", 0.0), 0, 60)))
     kw["routes"] = tuple(routes)
+
+    from vj.control.modulators import SHAPES, EnvelopeSpec, LfoSpec
+
+    lfos = []
+    for i, t in enumerate(_tables(data, "lfo", where), 1):
+        w = f"{where} [[lfo]] #{i}"
+        check_keys(w, t, _SECTIONS["lfo"])
+        shape = as_str(w, "shape", t.get("shape", "sine"))
+        if shape not in SHAPES:
+            raise ConfigError(f"{w}: shape {shape!r}{suggest(shape, SHAPES)}; shapes: {', '.join(SHAPES)}")
+        lfos.append(LfoSpec(_name(w, t), shape, as_number(w, "beats", t.get("beats", 4.0), 0.25, 64),
+                            as_number(w, "phase", t.get("phase", 0.0), 0, 1)))
+    kw["lfos"] = tuple(lfos)
+    envs = []
+    for i, t in enumerate(_tables(data, "envelope", where), 1):
+        w = f"{where} [[envelope]] #{i}"
+        check_keys(w, t, _SECTIONS["envelope"])
+        if "trigger" not in t:
+            raise ConfigError(f"{w}: missing trigger = \"audio.onset\" (or audio.beat, audio.bass_hit, midi.1.note.36...)")
+        envs.append(EnvelopeSpec(_name(w, t), as_str(w, "trigger", t["trigger"]),
+                                 as_number(w, "attack", t.get("attack", 0.005), 0, 10),
+                                 as_number(w, "decay", t.get("decay", 0.3), 0.001, 60)))
+    kw["envelopes"] = tuple(envs)
+    scenes = []
+    for i, t in enumerate(_tables(data, "scene", where), 1):
+        w = f"{where} [[scene]] #{i}"
+        check_keys(w, t, _SECTIONS["scene"])
+        values = t.get("params", {})
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{w}: params must be a table of name = value")
+        prompts = t.get("prompts")
+        if prompts is not None and (not isinstance(prompts, list) or not all(isinstance(p, str) and p for p in prompts)):
+            raise ConfigError(f"{w}: prompts must be a list of texts")
+        scenes.append(SceneSpec(_name(w, t), {str(k): as_number(w, k, v) for k, v in values.items()},
+                                tuple(prompts) if prompts is not None else None))
+    if len({sc.name for sc in scenes}) < len(scenes):
+        raise ConfigError(f"{where}: two scenes have the same name")
+    kw["scenes"] = tuple(scenes)
+
+    osc = data.get("osc", {})
+    w = f"{where} [osc]"
+    check_keys(w, osc, _SECTIONS["osc"])
+    allow = osc.get("allow", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+        raise ConfigError(f"{w}: allow must be a list of addresses, e.g. [\"192.168.1.20\"]")
+    kw["osc"] = OscSettings(as_int(w, "port", osc.get("port", 9000), 1, 65535), as_str(w, "host", osc.get("host", "127.0.0.1")),
+                            tuple(allow), as_str(w, "out", osc["out"]) if "out" in osc else None)
+    midi = data.get("midi", {})
+    w = f"{where} [midi]"
+    check_keys(w, midi, _SECTIONS["midi"])
+    inputs = midi.get("inputs", [])
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    if not isinstance(inputs, list) or not all(isinstance(a, str) and a for a in inputs):
+        raise ConfigError(f"{w}: inputs must be port name substrings, e.g. [\"nanoKONTROL2\"] or \"all\"")
+    mapping = None
+    if "mapping" in midi:
+        mapping = Path(as_str(w, "mapping", midi["mapping"])).expanduser()
+        if not mapping.is_absolute() and path is not None:
+            mapping = path.parent / mapping
+    kw["midi"] = MidiSettings(tuple(inputs), mapping)
     return ShowSet(**kw)
+
+
+def _tables(data: Mapping[str, Any], key: str, where: str) -> list:
+    items = data.get(key, [])
+    if not isinstance(items, list):
+        raise ConfigError(f"{where}: {key}s are written [[{key}]] (double brackets), one table per {key}")
+    return items
+
+
+def _name(where: str, t: Mapping[str, Any]) -> str:
+    if "name" not in t:
+        raise ConfigError(f"{where}: missing name = \"...\"")
+    name = as_str(where, "name", t["name"])
+    if not all(c.isalnum() or c in "_-" for c in name):
+        raise ConfigError(f"{where}: name {name!r}: use letters, digits, - and _ (it becomes part of addresses)")
+    return name
 
 
 def with_overrides(s: ShowSet, **changes: Any) -> ShowSet:
     """The set with command-line overrides applied (None means 'not given')."""
     return dataclasses.replace(s, **{k: v for k, v in changes.items() if v is not None})
 
-
-def suggest(word: str, choices) -> str:
-    return _suggest(word, choices)

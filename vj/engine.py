@@ -20,8 +20,7 @@ from types import MappingProxyType
 from typing import Callable
 
 from vj.audio.features import Features
-from vj.control.params import ParamSpace
-from vj.control.routes import Routes
+from vj.control.hub import Controls
 from vj.generate.worker import GenFrame, Generator
 from vj.log import log
 from vj.meter import RateMeter
@@ -40,21 +39,22 @@ class Summary:
 
 
 class Engine:
-    def __init__(self, *, clock, audio, params: ParamSpace, routes: Routes, generator: Generator, compositor,
-                 outputs: list[Output], prompts: tuple[str, ...], seed: int) -> None:
+    def __init__(self, *, clock, audio, controls: Controls, generator: Generator, compositor,
+                 outputs: list[Output]) -> None:
         self.clock = clock
         self.audio = audio
-        self.params = params
-        self.routes = routes
+        self.controls = controls
+        self.params = controls.params
         self.generator = generator
         self.compositor = compositor
         self.outputs = list(outputs)
         self._had_outputs = bool(self.outputs)  # headless with no output is allowed (a rig check)
-        self.prompts = prompts
-        self.seed = seed
         self.index = 0  # snapshots taken
         self.rendered = 0  # frames composited and handed to the outputs
         self.stop_requested = False
+        self.beat_clock = None  # a callable giving an outside beat position (MIDI clock), or None
+        self.on_frame: list[Callable[[Snapshot], None]] = []  # per-frame hooks (OSC out)
+        self.status_parts: list[Callable[[], str]] = []  # more for the status line (OSC, MIDI)
         self._phase = 0.0
         self._audio = Features()
         self._last_t: float | None = None
@@ -62,20 +62,32 @@ class Engine:
         self._render_rate = RateMeter()
 
     # -- one frame ---------------------------------------------------------------------------
+    def beat_position(self, t: float, feats: Features) -> float:
+        """Where we are in beats: an outside clock (MIDI) if there is one, else the beat tracker, else
+        120 BPM from show time (LFOs keep moving before the music has a tempo)."""
+        if self.beat_clock is not None:
+            b = self.beat_clock()
+            if b is not None:
+                return b
+        return feats.beats if feats.bpm > 0 else t * 2.0
+
     def snapshot(self) -> Snapshot:
         t = self.clock.now()
         dt = 0.0 if self._last_t is None else max(0.0, t - self._last_t)
         self._last_t = t
+        c = self.controls
+        c.apply_pending(self.audio)  # prompts, scenes, seed, tempo, routes posted by OSC/MIDI
         feats = self.audio.poll(t)
         self._audio = feats
         sources = feats.as_sources()
+        sources.update(c.modulators.values(self.beat_position(t, feats), dt, sources))
         self.params.tick(dt)
-        self.routes.apply(self.params, sources)
+        c.routes.apply(self.params, sources, dt)
         values = dict(self.params.values())
         self._phase = (self._phase + values.get("noise.walk", 0.0) / 60.0 * dt) % 1.0
         values["noise.phase"] = self._phase
         values.update(sources)
-        snap = Snapshot(self.index, t, MappingProxyType(values), self.prompts, self.seed, feats)
+        snap = Snapshot(self.index, t, MappingProxyType(values), tuple(c.prompts), c.seed, feats)
         self.index += 1
         return snap
 
@@ -98,6 +110,8 @@ class Engine:
                 self.stop_requested = True
         if gen is not None and self.clock.live:  # handed to the outputs (swapped, queued) now
             self._latency.append(self.clock.now() - gen.t_snapshot)
+        for hook in self.on_frame:
+            hook(snap)
         self.rendered += 1
         self._render_rate.tick()
 
@@ -175,6 +189,7 @@ class Engine:
         if self.generator.errors:
             parts.append(f"gen errors {self.generator.errors} (last: {self.generator.last_error})")
         parts += [s for s in (o.status() for o in self.outputs) if s]
+        parts += [s for s in (f() for f in self.status_parts) if s]
         return " | ".join(parts)
 
     def summary(self, seconds: float) -> Summary:

@@ -80,6 +80,7 @@ class Features:
     beat_phase: float = 0.0
     bar_phase: float = 0.0
     confidence: float = 0.0
+    beats: float = 0.0  # continuous beat position (beats counted + phase); 0 until a tempo is found
     spectrum: np.ndarray = field(default_factory=lambda: _ZERO_SPECTRUM)  # (64,) float32, read-only
 
     def as_sources(self) -> dict[str, float]:
@@ -220,7 +221,7 @@ class Analyzer:
             t, env[0], env[1], env[2], env[3], hits[0], hits[1], hits[2], p[0], p[1], p[2],
             self._time[0], self._time[1], self._time[2], self._presence[0], self._presence[1], self._presence[2],
             centroid, min(1.0, all_flux / self._flux_peak), onset,
-            beat.beat, beat.bpm, beat.beat_phase, beat.bar_phase, beat.confidence, ro)
+            beat.beat, beat.bpm, beat.beat_phase, beat.bar_phase, beat.confidence, beat.beats, ro)
 
     def _band_hits(self, db: list[float], onset: bool) -> list[bool]:
         last, before = self._band_db

@@ -60,12 +60,12 @@ def run(model_name: str = "tiny-random", size: str = "1280x720", gen_size: str |
     n_threads = torch_device.configure_threads(dev, threads)
     model = registry.load(spec, dev, dtype)
     surface = open_headless()
-    controls = assemble.build_controls(show)
+    controls = assemble.build_controls(show, 1)
 
     def engine(clock, gen=None):
         gen = gen or assemble.local_generator(show, model, 1)
-        return assemble.make_engine(show, controls, Compositor(surface.ctx, show.size, show.effect), gen,
-                                    clock=clock, audio=SilentInput(), outputs=[ReadbackOutput()], seed=1)
+        return assemble.make_engine(controls, Compositor(surface.ctx, show.size, show.effect), gen,
+                                    clock=clock, audio=SilentInput(), outputs=[ReadbackOutput()])
 
     # generator alone
     e = engine(ManualClock())

@@ -1,0 +1,158 @@
+"""The controls of a show: parameters, routes, modulators, scenes, prompts and seed, in one place.
+
+Who touches what:
+- OSC and MIDI threads set parameters directly (params.py: a short lock; the next snapshot has
+  the value) and post everything else (prompt text, scenes, seed, tempo, learn, routes) as small
+  actions into a bounded inbox;
+- the render thread applies the posted actions at the start of each frame (apply_pending), then
+  reads everything to build the snapshot.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from vj.config import SceneSpec
+from vj.validate import suggest
+from vj.control.modulators import Modulators
+from vj.control.params import ParamSpace, ParamSpec
+from vj.control.routes import Route, Routes
+from vj.log import log
+from vj.mailbox import BoundedInbox
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str  # prompt | scene | seed | tap | bpm | learn | route_add | route_remove
+    args: tuple = ()
+    origin: str = ""  # who asked (for the log)
+
+
+class Counters:
+    """What came in and what was wrong with it, for the status line and /vj/status."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._c: collections.Counter[str] = collections.Counter()
+
+    def add(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self._c[key] += n
+
+    def get(self, key: str) -> int:
+        with self._lock:
+            return self._c[key]
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._c)
+
+
+class Controls:
+    def __init__(self, params: ParamSpace, routes: Routes, modulators: Modulators, scenes: tuple[SceneSpec, ...],
+                 prompts: list[str], seed: int, sources: tuple[str, ...]) -> None:
+        self.params = params
+        self.routes = routes
+        self.modulators = modulators
+        self.scenes = scenes
+        self.prompts = list(prompts)
+        self.seed = seed
+        self.sources = sources  # every declared modulation source name (audio, lfo, env)
+        self.scene: str | None = None
+        self.inbox: BoundedInbox[Action] = BoundedInbox(256)
+        self.counters = Counters()
+        self.learn_handler: Callable[[str], str | None] | None = None  # set by the MIDI side
+        self.before_frame: list[Callable[[], None]] = []  # the control process's poll
+        self.changed_by: Callable[[str, float, str], None] | None = None  # feedback (OSC out, LEDs)
+
+    def post(self, kind: str, *args: Any, origin: str = "") -> None:
+        self.inbox.put(Action(kind, args, origin))
+
+    # -- on the render thread ------------------------------------------------------------------
+    def apply_pending(self, audio=None) -> None:
+        for hook in self.before_frame:
+            hook()
+        for a in self.inbox.drain():
+            try:
+                self._apply(a, audio)
+            except Exception as e:  # one bad action never stops the frame
+                self.counters.add("bad_actions")
+                log.warning(f"{a.origin or 'control'}: {a.kind} {a.args!r} refused: {e}")
+
+    def _apply(self, a: Action, audio) -> None:
+        if a.kind == "prompt":
+            slot, text = a.args
+            self.set_prompt(slot, text)
+        elif a.kind == "scene":
+            self.recall(a.args[0])
+        elif a.kind == "seed":
+            self.seed = int(a.args[0])
+        elif a.kind == "tap":
+            if audio is not None and hasattr(audio, "tap"):
+                audio.tap()
+        elif a.kind == "bpm":
+            analyzer = getattr(audio, "analyzer", None)
+            if analyzer is not None:
+                analyzer.set_bpm(a.args[0] if a.args[0] else None)
+        elif a.kind == "learn":
+            if self.learn_handler is None:
+                raise ValueError("learn needs a MIDI input: start with --midi NAME")
+            self.learn_handler(a.args[0])
+        elif a.kind == "route_add":
+            route: Route = a.args[0]
+            self.routes.add(route)
+            if route.source.startswith("midi."):
+                self.modulators.watch.add(route.source)
+            self._feedback(route.target, "route")
+        elif a.kind == "route_remove":
+            src, tgt = a.args
+            if self.routes.remove(src, tgt):
+                self._feedback(tgt, "route")
+        else:
+            raise ValueError(f"unknown action {a.kind!r}")
+
+    def _feedback(self, name: str, source: str) -> None:
+        if self.changed_by is not None:
+            self.changed_by(name, self.params.value(name), source)
+
+    def set_prompt(self, slot: int, text: str) -> None:
+        """Prompt `slot` (1-based) gets `text`; one past the end adds a prompt (weight 0: fade it in)."""
+        if not text.strip():
+            raise ValueError("an empty prompt")
+        if 1 <= slot <= len(self.prompts):
+            self.prompts[slot - 1] = text
+        elif slot == len(self.prompts) + 1:
+            self.prompts.append(text)
+            name = f"prompt.{slot}.weight"
+            if name not in self.params:
+                self.params.declare(ParamSpec(name, -4.0, 4.0, 0.0, "", 0.1, "weight of a prompt added live"))
+        else:
+            raise ValueError(f"prompt slot {slot}: there are {len(self.prompts)} (add one at {len(self.prompts) + 1})")
+
+    def scene_names(self) -> list[str]:
+        return [s.name for s in self.scenes]
+
+    def find_scene(self, which: str | int) -> SceneSpec:
+        if isinstance(which, int) or (isinstance(which, str) and which.isdigit()):
+            i = int(which)
+            if not 0 <= i < len(self.scenes):
+                raise ValueError(f"scene {i}: there are {len(self.scenes)} (0..{len(self.scenes) - 1})")
+            return self.scenes[i]
+        for s in self.scenes:
+            if s.name == which:
+                return s
+        raise ValueError(f"no scene {which!r}{suggest(str(which), self.scene_names())}")
+
+    def recall(self, which: str | int) -> None:
+        """Jump to a scene: its parameter values (without holding them) and its prompts."""
+        scene = self.find_scene(which)
+        for name, value in scene.params.items():
+            self.params.set(name, value, immediate=True, source="scene")
+        if scene.prompts is not None:
+            for i, text in enumerate(scene.prompts, 1):
+                self.set_prompt(i, text)
+        self.scene = scene.name
+        log.info(f"scene {scene.name}")

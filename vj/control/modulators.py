@@ -1,0 +1,121 @@
+"""Modulation sources that are not the audio: LFOs on the beat, envelopes, MIDI and OSC values.
+
+- LFO: a shape over the beat position (sine, triangle, saw, square, random-per-cycle), one cycle
+  every `beats` beats (0.25 = a sixteenth note .. 64 = sixteen bars), 0..1. It runs on the beat
+  tracker's clock (or MIDI clock), and at 120 BPM when there is no tempo yet.
+- Envelope: triggered by an event (an onset, a beat, a band hit, a MIDI note), rises to 1 over
+  `attack` seconds and falls back with the `decay` time constant.
+- Control values: every MIDI CC/note/pitch bend that arrives (midi.<ch>.cc.<n>, midi.<ch>.note.<n>,
+  midi.<ch>.pitchbend) and every /vj/source/<name> OSC value (osc.<name>), 0..1, for routes.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import zlib
+from dataclasses import dataclass
+from typing import Mapping
+
+SHAPES = ("sine", "triangle", "saw", "square", "random")
+TRIGGERS = ("audio.onset", "audio.beat", "audio.bass_hit", "audio.mid_hit", "audio.high_hit")
+
+
+@dataclass(frozen=True)
+class LfoSpec:
+    name: str
+    shape: str = "sine"
+    beats: float = 4.0  # one cycle per this many beats: 0.25 .. 64
+    phase: float = 0.0  # 0..1, where in the cycle beat 0 falls
+
+    def value(self, beat_pos: float, seed: int = 0) -> float:
+        x = beat_pos / self.beats + self.phase
+        f = x % 1.0
+        if self.shape == "sine":
+            return 0.5 - 0.5 * math.cos(2.0 * math.pi * f)
+        if self.shape == "triangle":
+            return 1.0 - abs(2.0 * f - 1.0)
+        if self.shape == "saw":
+            return f
+        if self.shape == "square":
+            return 1.0 if f < 0.5 else 0.0
+        # random: one value per cycle, the same for the same cycle and seed (renders repeat)
+        h = (int(math.floor(x)) * 2654435761 + seed * 40503 + zlib.crc32(self.name.encode())) & 0xFFFFFFFF
+        h ^= h >> 15
+        h = (h * 2246822519) & 0xFFFFFFFF
+        h ^= h >> 13
+        return h / 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class EnvelopeSpec:
+    name: str
+    trigger: str  # an event source: audio.onset, audio.beat, audio.*_hit, midi.<ch>.note.<n>
+    attack: float = 0.005  # s
+    decay: float = 0.3  # s
+
+
+class ControlValues:
+    """MIDI and OSC values as modulation sources (written by their threads, read by the render thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, float] = {}
+        self._events: set[str] = set()  # notes that went on since the last read (envelope triggers)
+
+    def set(self, name: str, value: float, event: bool = False) -> None:
+        with self._lock:
+            self._values[name] = value
+            if event:
+                self._events.add(name)
+
+    def read(self) -> tuple[dict[str, float], set[str]]:
+        with self._lock:
+            values, events = dict(self._values), self._events
+            self._events = set()
+        return values, events
+
+
+class Modulators:
+    def __init__(self, lfos: tuple[LfoSpec, ...] = (), envelopes: tuple[EnvelopeSpec, ...] = (), seed: int = 0) -> None:
+        self.lfos = lfos
+        self.envelopes = envelopes
+        self.seed = seed
+        self.controls = ControlValues()
+        self.external = None  # the control process (process.py): MIDI values and note-ons from its store
+        self.watch: set[str] = {e.trigger for e in envelopes if e.trigger.startswith("midi.")}  # midi names in use
+        self._env_since: dict[str, float] = {}  # name -> seconds since its trigger (None: idle)
+
+    def names(self) -> list[str]:
+        return [f"lfo.{l.name}" for l in self.lfos] + [f"env.{e.name}" for e in self.envelopes]
+
+    def values(self, beat_pos: float, dt: float, audio_events: Mapping[str, float]) -> dict[str, float]:
+        """Every LFO, envelope and control value for this frame."""
+        out = {f"lfo.{l.name}": l.value(beat_pos, self.seed) for l in self.lfos}
+        controls, note_events = self.controls.read()
+        ext = self.external
+        if ext is not None:
+            for name in self.watch:
+                v = ext.midi_value(name)
+                if v is not None:
+                    controls[name] = v
+        for e in self.envelopes:
+            fired = (audio_events.get(e.trigger, 0.0) > 0.5 or e.trigger in note_events
+                     or (ext is not None and e.trigger.startswith("midi.") and ext.note_fired(e.trigger)))
+            if fired:
+                self._env_since[e.name] = 0.0
+            elif e.name in self._env_since:
+                self._env_since[e.name] += dt
+            t = self._env_since.get(e.name)
+            if t is None:
+                v = 0.0
+            elif t < e.attack:  # the frame that fires counts its own duration: a short attack is 1 at once
+                v = min(1.0, (t + dt) / e.attack)
+            else:
+                v = math.exp(-(t - e.attack) / e.decay) if e.decay > 0 else 0.0
+                if v < 1e-4:
+                    v = 0.0
+                    del self._env_since[e.name]
+            out[f"env.{e.name}"] = v
+        out.update(controls)
+        return out

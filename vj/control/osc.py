@@ -1,0 +1,339 @@
+"""OSC in and out (python-osc for the wire format; routing and transport are ours).
+
+In: one blocking UDP socket on its own thread with a large receive buffer (bursts queue in the
+kernel, not in Python; no thread per packet). Bundles are taken apart and applied at once: time
+tags are never waited for (a bundle stamped an hour ahead is applied now and counted). Every bad
+packet, address, argument or sender is dropped and counted; nothing kills the listener.
+
+    /vj/param/<name> <value>            /vj/param/<name>/norm <0..1>
+    /vj/prompt <text>                   /vj/prompt/<slot> <text>      /vj/prompt/<slot>/weight <w>
+    /vj/scene <name|index>              /vj/seed <int>                /vj/tap        /vj/bpm <bpm|0>
+    /vj/learn <param>                   /vj/source/<name> <0..1>      (a modulation source osc.<name>)
+    /vj/route <source> <target> <amount> [curve]                      /vj/route/remove <source> <target>
+    /vj/list    -> /vj/list/item <address> <type> <min> <max> <value> ..., /vj/list/end
+    /vj/status  -> /vj/status/item <counter> <count> ..., /vj/status/end
+
+Out (--osc-out HOST:PORT), once per render frame, one bundle: /vj/audio/level /bass /mid /high
+/bpm /beat_phase, /vj/audio/onset and /vj/audio/beat when they happen, /vj/status/fps, and
+/vj/param/<name> <value> for every parameter changed by MIDI, a scene or a route start/stop.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import socket
+import threading
+import time
+from typing import Any, Callable
+
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket
+
+from vj.control.hub import Controls
+from vj.control.routes import CURVES, Route, source_known
+from vj.errors import VJError
+from vj.log import log
+
+RCVBUF = 4 * 1024 * 1024  # bytes of kernel buffer for bursts
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+class BadArgs(ValueError):
+    """The arguments do not fit the address (counted as bad_args)."""
+
+
+class OscRouter:
+    """Address -> action. No sockets here: tests and the server call handle() alike."""
+
+    def __init__(self, controls: Controls) -> None:
+        self.c = controls
+        self.counters = controls.counters
+
+    def handle(self, address: str, args: list, origin: str = "osc") -> list[tuple[str, list]]:
+        """Apply one message; returns replies (address, args) for the sender. Never raises."""
+        try:
+            return self._route(address, args, origin) or []
+        except BadArgs as e:
+            self.counters.add("osc_bad_args")
+            self._note(f"{address}: {e}")
+        except (ValueError, KeyError) as e:
+            self.counters.add("osc_unknown")
+            self._note(f"{address}: {e}")
+        return []
+
+    def _note(self, msg: str) -> None:
+        log.debug(f"osc: dropped {msg}")
+
+    def _route(self, address: str, args: list, origin: str):
+        parts = address.split("/")
+        if len(parts) < 3 or parts[0] != "" or parts[1] != "vj":
+            raise ValueError("not a /vj address")
+        head, rest = parts[2], parts[3:]
+        c = self.c
+        if head == "param" and rest:
+            norm = rest[-1] == "norm" and len(rest) > 1
+            name = ".".join(rest[:-1]) if norm else ".".join(rest)
+            if "/" in name or name not in c.params:
+                raise ValueError(f"no parameter {name!r}")
+            v = self._one_number(args)
+            spec = c.params.spec(name)
+            if norm:
+                if not 0.0 <= v <= 1.0:
+                    self.counters.add("osc_clamped")
+                v = spec.denorm(v)
+            elif not spec.lo <= v <= spec.hi:
+                self.counters.add("osc_clamped")
+            c.params.set(name, v, source=origin)
+            self.counters.add("osc_params")
+            return None
+        if head == "prompt":
+            if not rest:
+                c.post("prompt", 1, self._one_text(args), origin=origin)
+                return None
+            slot = self._slot(rest[0])
+            if len(rest) == 1:
+                c.post("prompt", slot, self._one_text(args), origin=origin)
+                return None
+            if len(rest) == 2 and rest[1] == "weight":
+                name = f"prompt.{slot}.weight"
+                if name not in c.params:
+                    raise ValueError(f"no prompt in slot {slot}")
+                v = self._one_number(args)
+                c.params.set(name, v, source=origin)
+                return None
+        if head == "scene" and not rest:
+            if len(args) != 1:
+                raise BadArgs("one scene name or index")
+            which = args[0]
+            if isinstance(which, bool) or not isinstance(which, (int, str, float)):
+                raise BadArgs("a scene name or index")
+            if isinstance(which, float):
+                if not which.is_integer():
+                    raise BadArgs("a scene index is a whole number")
+                which = int(which)
+            c.find_scene(which)  # unknown: counted now, not on the render thread
+            c.post("scene", which, origin=origin)
+            return None
+        if head == "seed" and not rest:
+            v = self._one_number(args)
+            if not v.is_integer() or not 0 <= v < 2**63:
+                raise BadArgs("a seed is a whole number >= 0")
+            c.post("seed", int(v), origin=origin)
+            return None
+        if head == "tap" and not rest:
+            c.post("tap", origin=origin)
+            return None
+        if head == "bpm" and not rest:
+            v = self._one_number(args)
+            if v != 0 and not 20 <= v <= 400:
+                raise BadArgs("a BPM is 20..400 (0 gives the tempo back to the tracker)")
+            c.post("bpm", v, origin=origin)
+            return None
+        if head == "learn" and not rest:
+            name = self._one_text(args)
+            if name not in c.params:
+                raise ValueError(f"no parameter {name!r}")
+            c.post("learn", name, origin=origin)
+            return None
+        if head == "source" and len(rest) >= 1:
+            v = self._one_number(args)
+            c.modulators.controls.set("osc." + ".".join(rest), min(1.0, max(0.0, v)))
+            return None
+        if head == "route":
+            if not rest and len(args) in (3, 4):
+                src, tgt, amount = args[0], args[1], _number(args[2])
+                curve = args[3] if len(args) == 4 else "linear"
+                if not (isinstance(src, str) and isinstance(tgt, str) and amount is not None and curve in CURVES):
+                    raise BadArgs("/vj/route <source> <target> <amount> [curve]")
+                if not source_known(src, c.sources) or tgt not in c.params:
+                    raise ValueError(f"unknown source {src!r} or parameter {tgt!r}")
+                c.post("route_add", Route(src, tgt, amount, curve=curve), origin=origin)
+                return None
+            if rest == ["remove"] and len(args) == 2 and all(isinstance(a, str) for a in args):
+                c.post("route_remove", args[0], args[1], origin=origin)
+                return None
+            raise BadArgs("/vj/route <source> <target> <amount> [curve] or /vj/route/remove <source> <target>")
+        if head == "list" and not rest:
+            return self.listing()
+        if head == "status" and not rest:
+            counts = self.counters.snapshot()
+            return [("/vj/status/item", [k, int(v)]) for k, v in sorted(counts.items())] + [("/vj/status/end", [])]
+        raise ValueError("unknown address")
+
+    @staticmethod
+    def _one_number(args: list) -> float:
+        if len(args) != 1:
+            raise BadArgs(f"one number, got {len(args)} argument(s)")
+        v = _number(args[0])
+        if v is None:
+            raise BadArgs(f"a finite number, got {args[0]!r}")
+        return v
+
+    @staticmethod
+    def _one_text(args: list) -> str:
+        if len(args) != 1 or not isinstance(args[0], str) or not args[0].strip():
+            raise BadArgs("one text")
+        return args[0]
+
+    @staticmethod
+    def _slot(s: str) -> int:
+        if not s.isdigit() or int(s) < 1:
+            raise ValueError(f"prompt slot {s!r}: 1, 2, ...")
+        return int(s)
+
+    def listing(self) -> list[tuple[str, list]]:
+        """Every address with its type, range and current value: what a control surface needs."""
+        c = self.c
+        items: list[tuple[str, list]] = []
+        values = c.params.values()
+        for name in c.params.names():
+            spec = c.params.spec(name)
+            items.append(("/vj/list/item", [f"/vj/param/{name}", "f", float(spec.lo), float(spec.hi), float(values[name])]))
+        for i, text in enumerate(c.prompts, 1):
+            items.append(("/vj/list/item", [f"/vj/prompt/{i}", "s", 0.0, 0.0, text]))
+        items.append(("/vj/list/item", ["/vj/scene", "s", 0.0, float(max(0, len(c.scenes) - 1)), c.scene or ""]))
+        items.append(("/vj/list/item", ["/vj/seed", "i", 0.0, float(2**31 - 1), int(c.seed) & 0x7FFFFFFF]))
+        items.append(("/vj/list/item", ["/vj/bpm", "f", 20.0, 400.0, 0.0]))
+        items.append(("/vj/list/item", ["/vj/tap", "", 0.0, 0.0, 0.0]))
+        items.append(("/vj/list/item", ["/vj/learn", "s", 0.0, 0.0, ""]))
+        return items + [("/vj/list/end", [])]
+
+
+class OscServer:
+    """The listening socket and its thread."""
+
+    def __init__(self, router: OscRouter, host: str = "127.0.0.1", port: int = 9000, allow: tuple[str, ...] = ()) -> None:
+        self.router = router
+        self.counters = router.counters
+        self.allow = set(allow)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        try:
+            self.sock.bind((host, port))
+        except OSError as e:
+            self.sock.close()
+            raise VJError(f"OSC: can't listen on {host}:{port} ({e.strerror}); choose another with --osc-port") from None
+        self.sock.settimeout(0.2)  # to notice stop(); a message wakes it at once
+        self.address = self.sock.getsockname()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_latency: float | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._serve, name="vj-osc", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, sender = self.sock.recvfrom(65536)
+            except (socket.timeout, TimeoutError):
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    return
+                self.counters.add("osc_socket_errors")
+                continue
+            self.handle_datagram(data, sender)
+
+    def handle_datagram(self, data: bytes, sender) -> None:
+        c = self.counters
+        c.add("osc_packets")
+        if self.allow and sender[0] not in self.allow:
+            c.add("osc_not_allowed")
+            return
+        try:
+            packet = OscPacket(data)
+            messages = packet.messages
+        except Exception:  # truncated, malformed, absurd sizes: python-osc raises many kinds
+            c.add("osc_malformed")
+            return
+        now = time.time()
+        for timed in messages:
+            if timed.time > now + 0.5:
+                c.add("osc_future_timetags")  # applied now: a show never waits for a time tag
+            try:
+                address, params = timed.message.address, list(timed.message.params)
+            except Exception:
+                c.add("osc_malformed")
+                continue
+            c.add("osc_messages")
+            for reply_address, reply_args in self.router.handle(address, params, "osc"):
+                try:
+                    self.sock.sendto(_build(reply_address, reply_args).dgram, sender)
+                except OSError:
+                    c.add("osc_reply_errors")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+        self.sock.close()
+
+
+class OscOut:
+    """Features, events and parameter feedback to one destination, one bundle per frame."""
+
+    FEEDBACK_SOURCES = ("midi", "scene", "route")
+
+    def __init__(self, target: str, controls: Controls) -> None:
+        host, _, port = target.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise VJError(f"--osc-out {target!r}: write HOST:PORT, e.g. 127.0.0.1:9001")
+        self.target = (host, int(port))
+        try:
+            socket.getaddrinfo(host, int(port), socket.AF_INET, socket.SOCK_DGRAM)
+        except socket.gaierror:
+            raise VJError(f"--osc-out {target}: unknown host {host!r}") from None
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setblocking(False)
+        self.controls = controls
+        self._changes: collections.deque[tuple[str, float]] = collections.deque(maxlen=1024)
+        self.fps: Callable[[], float] = lambda: 0.0
+        self.sent = 0
+        self.errors = 0
+        controls.params.on_change(self._changed)
+        controls.changed_by = self._changed
+
+    def _changed(self, name: str, value: float, source: str) -> None:
+        if source in self.FEEDBACK_SOURCES:
+            self._changes.append((name, value))  # bounded: a stalled show drops the oldest
+
+    def frame(self, snap) -> None:
+        """On the render thread, once per frame."""
+        a = snap.audio
+        b = OscBundleBuilder(IMMEDIATELY)
+        for name, value in (("level", a.level), ("bass", a.bass), ("mid", a.mid), ("high", a.high), ("bpm", a.bpm),
+                            ("beat_phase", a.beat_phase)):
+            b.add_content(_build(f"/vj/audio/{name}", [float(value)]))
+        if a.onset:
+            b.add_content(_build("/vj/audio/onset", [1]))
+        if a.beat:
+            b.add_content(_build("/vj/audio/beat", [1]))
+        b.add_content(_build("/vj/status/fps", [float(self.fps())]))
+        while self._changes:
+            name, value = self._changes.popleft()
+            b.add_content(_build(f"/vj/param/{name}", [float(value)]))
+        try:
+            self.sock.sendto(b.build().dgram, self.target)
+            self.sent += 1
+        except OSError:  # nobody listening (ICMP refused), a full buffer: the show goes on
+            self.errors += 1
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _build(address: str, args: list):
+    b = OscMessageBuilder(address)
+    for x in args:
+        b.add_arg(x)
+    return b.build()

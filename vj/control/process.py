@@ -1,0 +1,436 @@
+"""OSC and MIDI in a process of their own.
+
+Why: in the show's process a listener waits for the GIL, and the renderer holds it for the whole
+of a GL call; with a software GL driver one readback holds it for tens of milliseconds (measured:
+OSC -> parameter p50 18 ms, p99 177 ms at 720p; BENCHMARKS.md). In its own process the listener
+parses and stores a value within a fraction of a millisecond whatever the renderer does.
+
+    control process                                       show process
+    OscServer / MidiControl  -- parameter targets ----->  shared store (shared.py): the next
+      (RemoteControls)       -- MIDI values, clock ---->    snapshot pulls what changed
+                             -- actions, osc sources -->  Controls inbox (pipe)
+                             <-- prompts, scenes, seed,    (for /vj/list and scene checks)
+                                 new parameters ---------
+
+If the control process dies it is started again; the show never waits for it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vj.control.params import ParamSpec
+from vj.control.shared import WRITERS, SharedStore
+from vj.errors import ConfigError, VJError
+from vj.log import log
+from vj.validate import suggest
+
+
+@dataclass(frozen=True)
+class ControlConfig:
+    osc: tuple[str, int, tuple[str, ...]] | None  # host, port, allowed senders
+    midi: tuple[tuple[str, ...], Path | None] | None  # port name patterns, mapping file
+    specs: tuple[tuple[int, ParamSpec], ...]  # (store index, spec)
+    sources: tuple[str, ...]
+    scenes: tuple[str, ...]
+    prompts: tuple[str, ...]
+    seed: int
+    trace: str | None = None  # a file to write (parameter, value, perf_counter_ns) of every write into (bench)
+
+
+# -- the control process's view of the show ---------------------------------------------------------
+class _Counters:
+    def __init__(self, store: SharedStore) -> None:
+        self.store = store
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.store.count(key, n)
+
+    def get(self, key: str) -> int:
+        return self.store.counter_dict().get(key, 0)
+
+    def snapshot(self) -> dict[str, int]:
+        return self.store.counter_dict()
+
+
+class RemoteParams:
+    """What OscRouter and MidiControl need of a ParamSpace, over the shared store."""
+
+    def __init__(self, store: SharedStore, specs, trace: list | None = None) -> None:
+        self.store = store
+        self.trace = trace  # (name, value, time) of every write, when measuring
+        self._index: dict[str, int] = {}
+        self._specs: dict[str, ParamSpec] = {}
+        self._listeners = []
+        for i, spec in specs:
+            self.declare(i, spec)
+
+    def declare(self, i: int, spec: ParamSpec) -> None:
+        self._index[spec.name] = i
+        self._specs[spec.name] = spec
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._specs
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def spec(self, name: str, where: str = "parameter") -> ParamSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise ConfigError(f"{where}: no parameter named {name!r}{suggest(name, self._specs)}") from None
+
+    def on_change(self, listener) -> None:
+        self._listeners.append(listener)
+
+    def set(self, name: str, value: float, *, immediate: bool = False, source: str = "set", where: str = "parameter") -> float:
+        spec = self.spec(name, where)
+        v = min(spec.hi, max(spec.lo, float(value)))
+        self.store.write(self._index[name], v, source)
+        if self.trace is not None:
+            self.trace.append((name, v, time.perf_counter_ns()))
+        for listener in self._listeners:
+            listener(name, v, source)
+        return v
+
+    def target(self, name: str) -> float:
+        return float(self.store.target[self._index[name]])
+
+    value = target  # the routes live in the show: here, the performer's value is the value
+
+    def values(self) -> dict[str, float]:
+        return {n: float(self.store.target[i]) for n, i in self._index.items()}
+
+
+class _RemoteSources:
+    """MIDI values go to the shared store; OSC sources (rare, by name) through the pipe."""
+
+    def __init__(self, store: SharedStore, send) -> None:
+        self.store, self.send = store, send
+
+    def set(self, name: str, value: float, event: bool = False) -> None:
+        parts = name.split(".")
+        if parts[0] == "midi":
+            ch = int(parts[1])
+            if parts[2] == "pitchbend":
+                self.store.midi[SharedStore.midi_index("pitchbend", ch)] = value
+                return
+            i = SharedStore.midi_index(parts[2], ch, int(parts[3]))
+            self.store.midi[i] = value
+            if event:
+                self.store.notes[i - 16 * 128] += 1
+        else:
+            self.send(("source", name, value))
+
+
+class _Modulators:
+    def __init__(self, controls) -> None:
+        self.controls = controls
+
+
+@dataclass(frozen=True)
+class _SceneName:
+    name: str
+
+
+class RemoteControls:
+    """The Controls face (hub.py) that OscRouter and MidiControl use, inside the control process."""
+
+    def __init__(self, cfg: ControlConfig, store: SharedStore, send) -> None:
+        self.trace: list | None = [] if cfg.trace else None
+        self.params = RemoteParams(store, cfg.specs, self.trace)
+        self.counters = _Counters(store)
+        self.modulators = _Modulators(_RemoteSources(store, send))
+        self.sources = cfg.sources
+        self.scenes = tuple(_SceneName(n) for n in cfg.scenes)
+        self.prompts = list(cfg.prompts)
+        self.seed = cfg.seed
+        self.scene: str | None = None
+        self.learn_handler = None
+        self.changed_by = None
+        self._send = send
+
+    def post(self, kind: str, *args, origin: str = "") -> None:
+        if kind == "learn" and self.learn_handler is not None:
+            self.learn_handler(args[0])  # MIDI lives here: learn here
+            return
+        self._send(("action", kind, args, origin))
+
+    def scene_names(self) -> list[str]:
+        return [s.name for s in self.scenes]
+
+    def find_scene(self, which):
+        if isinstance(which, int) or (isinstance(which, str) and which.isdigit()):
+            i = int(which)
+            if not 0 <= i < len(self.scenes):
+                raise ValueError(f"scene {i}: there are {len(self.scenes)}")
+            return self.scenes[i]
+        for s in self.scenes:
+            if s.name == which:
+                return s
+        raise ValueError(f"no scene {which!r}{suggest(str(which), self.scene_names())}")
+
+
+def _child(cfg: ControlConfig, store_name: str, to_parent, from_parent) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the show's
+    from vj.log import setup
+
+    setup()
+    store = SharedStore(store_name)
+    lock = threading.Lock()
+
+    def send(msg) -> None:
+        with lock:  # OSC's thread, rtmidi's thread and this one share the pipe
+            try:
+                to_parent.send(msg)
+            except (BrokenPipeError, OSError):
+                pass
+
+    controls = RemoteControls(cfg, store, send)
+    started = []
+    try:
+        info = {}
+        if cfg.osc is not None:
+            from vj.control.osc import OscRouter, OscServer
+
+            host, port, allow = cfg.osc
+            server = OscServer(OscRouter(controls), host, port, allow)
+            server.start()
+            started.append(server)
+            info["osc"] = server.address
+        if cfg.midi is not None:
+            from vj.control.midi import MidiControl
+
+            patterns, mapping = cfg.midi
+            midi = MidiControl(controls, patterns, mapping, store=store)
+            midi.start()
+            started.append(midi)
+            info["midi"] = sorted(midi.ports)
+    except VJError as e:
+        send(("fatal", str(e)))
+        return
+    except Exception as e:
+        send(("fatal", f"control: {type(e).__name__}: {e}".splitlines()[0]))
+        return
+    send(("ready", info))
+    while True:
+        try:
+            msg = from_parent.recv()
+        except (EOFError, OSError):
+            break  # the show is gone
+        kind = msg[0]
+        if kind == "stop":
+            break
+        if kind == "declare":
+            controls.params.declare(msg[1], msg[2])
+        elif kind == "state":
+            controls.prompts, controls.scene, controls.seed = list(msg[1]), msg[2], msg[3]
+    for s in started:
+        s.stop()
+    if cfg.trace and controls.trace is not None:
+        import json
+
+        Path(cfg.trace).write_text(json.dumps(controls.trace))
+    store.close()
+
+
+# -- the show's side ----------------------------------------------------------------------------------------
+class ControlProcess:
+    """Starts, feeds and watches the control process; called from the render thread."""
+
+    def __init__(self, controls, osc=None, midi=None, trace: str | None = None) -> None:
+        self.controls = controls
+        self.osc, self.midi = osc, midi
+        self.trace = trace
+        self.store = SharedStore()
+        self._ctx = mp.get_context("spawn")
+        self._index: dict[str, int] = {}
+        for name in controls.params.names():
+            self._declare_local(name)
+        self._versions = self.store.version.copy()
+        self._pulling = False
+        self._state_sent = None
+        self._proc = None
+        self.info: dict = {}
+        self.restarts = 0
+        self._restart_at: float | None = None
+        self._watched_notes: dict[str, int] = {}
+        controls.params.on_change(self._pushed)
+
+    def _declare_local(self, name: str) -> int:
+        i = len(self._index)
+        if i >= len(self.store.target):
+            raise VJError("too many parameters for the control store")
+        self._index[name] = i
+        self.store.target[i] = self.controls.params.target(name)
+        return i
+
+    def _config(self) -> ControlConfig:
+        c = self.controls
+        specs = tuple((i, c.params.spec(n)) for n, i in self._index.items())
+        return ControlConfig(self.osc, self.midi, specs, tuple(c.sources), tuple(c.scene_names()), tuple(c.prompts),
+                             c.seed, self.trace)
+
+    def start(self, timeout: float = 30.0) -> None:
+        self._spawn()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._conn.poll(0.1):
+                try:
+                    msg = self._conn.recv()
+                except (EOFError, OSError):  # it died before a word
+                    self._proc.join(2.0)
+                    code = self._proc.exitcode
+                    self.stop()
+                    raise VJError(f"the control process exited at start (code {code})") from None
+                if msg[0] == "ready":
+                    self.info = msg[1]
+                    return
+                if msg[0] == "fatal":
+                    self.stop()
+                    raise VJError(msg[1])
+            elif not self._proc.is_alive():
+                raise VJError(f"the control process exited at start (code {self._proc.exitcode})")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise VJError("the control process did not start")
+
+    def _spawn(self) -> None:
+        self._conn, child_to_parent = self._ctx.Pipe(duplex=False)
+        parent_from, self._to_child = self._ctx.Pipe(duplex=False)
+        self._proc = self._ctx.Process(target=_child, name="vj-control", daemon=True,
+                                       args=(self._config(), self.store.name, child_to_parent, parent_from))
+        self._proc.start()
+        child_to_parent.close()
+        parent_from.close()
+
+    # every frame, before the snapshot ------------------------------------------------------------------
+    def poll(self) -> None:
+        c = self.controls
+        # parameters moved by a hand, since the last frame
+        v = self.store.version
+        changed = (v != self._versions).nonzero()[0]
+        if len(changed):
+            names = {i: n for n, i in self._index.items()}
+            self._pulling = True
+            try:
+                for i in changed:
+                    name = names.get(int(i))
+                    if name is not None:
+                        c.params.set(name, float(self.store.target[i]), source=WRITERS[int(self.store.writer[i])])
+            finally:
+                self._pulling = False
+            self._versions[changed] = v[changed]
+        # actions and named OSC sources
+        try:
+            while self._conn.poll():
+                msg = self._conn.recv()
+                if msg[0] == "action":
+                    _, kind, args, origin = msg
+                    c.post(kind, *args, origin=origin)
+                elif msg[0] == "source":
+                    c.modulators.controls.set(msg[1], msg[2])
+        except (EOFError, OSError):
+            pass
+        self._share_state()
+        self._watch()
+
+    def _pushed(self, name: str, value: float, source: str) -> None:
+        """The show moved a parameter (a set file, a scene, a new prompt): tell the store."""
+        if self._pulling:
+            return
+        i = self._index.get(name)
+        if i is None:
+            i = self._declare_local(name)
+            self._send(("declare", i, self.controls.params.spec(name)))
+        self.store.write(i, value, source)
+        self._versions[i] = self.store.version[i]
+
+    def _share_state(self) -> None:
+        c = self.controls
+        state = (tuple(c.prompts), c.scene, c.seed)
+        if state != self._state_sent:
+            self._send(("state",) + state)
+            self._state_sent = state
+
+    def _send(self, msg) -> None:
+        try:
+            self._to_child.send(msg)
+        except (BrokenPipeError, OSError):
+            pass
+
+    def _watch(self) -> None:
+        if self._proc is None:
+            return
+        if self._restart_at is not None:
+            if time.monotonic() >= self._restart_at:
+                self._restart_at = None
+                self.restarts += 1
+                self.store.count("restarts")
+                self._state_sent = None
+                self._spawn()
+            return
+        if not self._proc.is_alive():
+            log.error(f"control: the OSC/MIDI process died (exit code {self._proc.exitcode}); starting it again")
+            self._restart_at = time.monotonic() + 1.0
+
+    # what the show reads -------------------------------------------------------------------------------------
+    def midi_value(self, name: str) -> float | None:
+        """midi.<ch>.cc.<n> / midi.<ch>.note.<n> / midi.<ch>.pitchbend from the store."""
+        try:
+            parts = name.split(".")
+            ch = int(parts[1])
+            if parts[2] == "pitchbend":
+                return float(self.store.midi[SharedStore.midi_index("pitchbend", ch)])
+            return float(self.store.midi[SharedStore.midi_index(parts[2], ch, int(parts[3]))])
+        except (IndexError, ValueError):
+            return None
+
+    def note_fired(self, name: str) -> bool:
+        """Did note `midi.<ch>.note.<n>` go on since the last look?"""
+        try:
+            _, ch, _, n = name.split(".")
+            i = (int(ch) - 1) * 128 + int(n)
+        except ValueError:
+            return False
+        count = int(self.store.notes[i])
+        fired = count != self._watched_notes.get(name, count)
+        self._watched_notes[name] = count
+        return fired
+
+    def beats(self) -> float | None:
+        running, ticks, last, _bpm = self.store.clock
+        if not running or time.monotonic() - last > 0.5:
+            return None
+        return ticks / 24.0
+
+    def status(self) -> str:
+        c = self.store.counter_dict()
+        parts = []
+        if self.osc is not None and c.get("osc_packets"):
+            bad = sum(c.get(k, 0) for k in ("osc_malformed", "osc_unknown", "osc_bad_args", "osc_not_allowed"))
+            parts.append(f"osc {c.get('osc_messages', 0)} msgs" + (f" ({bad} dropped)" if bad else ""))
+        if self.midi is not None:
+            parts.append(f"midi {c.get('midi_messages', 0)} msgs")
+            if c.get("midi_ports_unplugged"):
+                parts.append(f"MIDI UNPLUGGED: {c['midi_ports_unplugged']}")
+        if self._restart_at is not None:
+            parts.append("control process restarting")
+        return " | ".join(parts)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._send(("stop",))
+            self._proc.join(3.0)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join(2.0)
+            self._proc = None
+        self.store.close()
