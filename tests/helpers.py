@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from vj.output.base import Output, ProgramFrame
 
@@ -121,3 +124,50 @@ def crash_at_frame_20(loop):
             return self.loop.frame(snap)
 
     return Crash(loop, set())
+
+
+class Jack:
+    """A JACK server of the test's own (its own name, so it never meets another one)."""
+
+    def __init__(self, period: int = 512) -> None:
+        if not shutil.which("jackd") or not shutil.which("ecasound"):
+            pytest.fail("jackd and ecasound are missing: `make setup` installs them (jackd2, ecasound)")
+        self.name = f"vjtest{os.getpid()}"
+        self.env = {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_AUDIO_RESERVATION": "1"}
+        self.env.pop("DISPLAY", None)
+        self.period = period
+        self.proc = None
+        self.players = []
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", "48000",
+                                      "-p", str(self.period)], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while subprocess.run(["jack_lsp"], env=self.env, capture_output=True).returncode != 0:
+            assert self.proc.poll() is None, "jackd exited at start"
+            assert time.monotonic() < deadline, "jackd did not start"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        self.proc.kill()  # the server dies as in a crash: no goodbye to its clients
+        self.proc.wait(10)
+
+    def wait_for_port(self, port: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if port in subprocess.run(["jack_lsp"], env=self.env, capture_output=True, text=True).stdout:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"JACK port {port} never appeared")
+
+    def play(self, wav) -> None:
+        """ecasound plays the file into the ports of the client called PortAudio (vj's input)."""
+        self.players.append(subprocess.Popen(["ecasound", "-q", "-i", str(wav), "-o", "jack,PortAudio"],
+                                             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def stop(self) -> None:
+        for p in self.players:
+            p.terminate()
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)

@@ -14,53 +14,7 @@ import numpy as np
 import pytest
 
 from vj.audio.synth import drum_pattern
-from helpers import ROOT, write_wav
-
-
-class Jack:
-    """A JACK server of the test's own (its own name, so it never meets another one)."""
-
-    def __init__(self) -> None:
-        if not shutil.which("jackd") or not shutil.which("ecasound"):
-            pytest.fail("jackd and ecasound are missing: `make setup` installs them (jackd2, ecasound)")
-        self.name = f"vjtest{os.getpid()}"
-        self.env = {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_AUDIO_RESERVATION": "1"}
-        self.env.pop("DISPLAY", None)
-        self.proc = None
-        self.players = []
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", "48000",
-                                      "-p", "512"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while subprocess.run(["jack_lsp"], env=self.env, capture_output=True).returncode != 0:
-            assert self.proc.poll() is None, "jackd exited at start"
-            assert time.monotonic() < deadline, "jackd did not start"
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        self.proc.kill()  # the server dies as in a crash: no goodbye to its clients
-        self.proc.wait(10)
-
-    def wait_for_port(self, port: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if port in subprocess.run(["jack_lsp"], env=self.env, capture_output=True, text=True).stdout:
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"JACK port {port} never appeared")
-
-    def play(self, wav) -> None:
-        """ecasound plays the file into the ports of the client called PortAudio (vj's input)."""
-        self.players.append(subprocess.Popen(["ecasound", "-q", "-i", str(wav), "-o", "jack,PortAudio"],
-                                             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-
-    def stop(self) -> None:
-        for p in self.players:
-            p.terminate()
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+from helpers import ROOT, Jack, write_wav
 
 
 @pytest.fixture

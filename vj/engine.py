@@ -182,6 +182,8 @@ class Engine:
             parts.append(f"latency {p50:.0f}/{p95:.0f} ms (p50/p95)")
         a = self._audio
         tempo = f" {a.bpm:.1f} BPM" if a.bpm else ""
+        if self.controls.scene:
+            parts.append(f"scene {self.controls.scene}")
         parts.append(f"audio {a.level:.2f} {self.audio.name}" + (" LOST" if getattr(self.audio, "lost", False) else tempo))
         analyzer = getattr(self.audio, "analyzer", None)
         if analyzer is not None and (analyzer.bad_samples or analyzer.clipped):

@@ -4,6 +4,9 @@
     name = "Korg nanoKONTROL2"   # for people
     match = "nanoKONTROL2"       # a substring of the MIDI port name
     led_feedback = false         # send button states back (to the output port matching `match`)
+    led_on = 127                 # the velocity (CC value) that lights a button: a colour on RGB pads
+    led_off = 0                  # ... and the one that darkens it
+    led_channel = 7              # the channel LED messages go on (default: the control's own)
 
     [[control]]
     type = "cc"                  # cc | cc14 | note | pitchbend | program
@@ -63,6 +66,9 @@ class Mapping:
     match: str
     name: str = ""
     led_feedback: bool = False
+    led_on: int = 127
+    led_off: int = 0
+    led_channel: int | None = None  # 1-16; None: the control's channel
     controls: tuple[Control, ...] = field(default_factory=tuple)
 
 
@@ -82,7 +88,8 @@ def parse_mapping(data: dict[str, Any], path: Path | None = None) -> Mapping:
     where = str(path) if path else "mapping"
     check_keys(where, data, {"device", "control"})
     dev = data.get("device", {})
-    check_keys(f"{where} [device]", dev, {"name", "match", "led_feedback"})
+    wd = f"{where} [device]"
+    check_keys(wd, dev, {"name", "match", "led_feedback", "led_on", "led_off", "led_channel"})
     if "match" not in dev:
         raise ConfigError(f"{where} [device]: missing match = \"...\" (a substring of the port name)")
     controls = []
@@ -123,8 +130,11 @@ def parse_mapping(data: dict[str, Any], path: Path | None = None) -> Mapping:
             raise ConfigError(f"{w}: the same {t} {ctl.channel}/{ctl.number} as [[control]] #{seen[key]}")
         seen[key] = i
         controls.append(ctl)
-    return Mapping(path, as_str(f"{where} [device]", "match", dev["match"]), str(dev.get("name", "")),
-                   bool(dev.get("led_feedback", False)), tuple(controls))
+    return Mapping(path, as_str(wd, "match", dev["match"]), str(dev.get("name", "")),
+                   bool(dev.get("led_feedback", False)), as_int(wd, "led_on", dev.get("led_on", 127), 0, 127),
+                   as_int(wd, "led_off", dev.get("led_off", 0), 0, 127),
+                   as_int(wd, "led_channel", dev["led_channel"], 1, 16) if "led_channel" in dev else None,
+                   tuple(controls))
 
 
 def check_targets(m: Mapping, params) -> None:
@@ -150,6 +160,15 @@ def control_toml(c: Control) -> str:
     if c.range is not None:
         lines.append(f"range = [{c.range[0]!r}, {c.range[1]!r}]")
     lines.append(f"mode = {_q(c.mode)}")
+    # the rest only where it differs from the default, so a rewrite keeps what a person wrote
+    if c.mode == "relative":
+        lines.append(f"encoding = {_q(c.encoding)}")
+    if c.step is not None:
+        lines.append(f"step = {c.step!r}")
+    if c.takeover != "pickup":
+        lines.append(f"takeover = {_q(c.takeover)}")
+    if not c.led:
+        lines.append("led = false")
     return "\n".join(lines) + "\n"
 
 

@@ -29,7 +29,12 @@ from vj.log import log
 from vj.resources import data_dir
 
 POLL_SECONDS = 1.0
+CLIENT = "vj-midi"  # our MIDI clients' names (JACK: vj-midi-0, vj-midi-1, ...)
 PICKUP_NEAR = 0.03  # soft takeover: a knob within 3 % of the value picks it up
+
+
+def _ours(port_name: str) -> bool:
+    return port_name.startswith(CLIENT) or port_name.startswith("vj:")
 
 
 def user_mapping_dir() -> Path:
@@ -190,15 +195,19 @@ class _Port:
 
     def open(self, ports: _Ports) -> None:
         be = _backend()
-        kw = {"client_name": "vj"} if ports.jack else {}
+        # Under JACK each rtmidi port is a JACK client of its own: give each a unique name so that
+        # we know what to connect (two devices would otherwise be "vj" and "vj-01").
+        client = f"{CLIENT}-{self.owner.next_client()}"
+        kw = {"client_name": client} if ports.jack else {}
         self.input = be.open_input(self.name, callback=self.owner._on_message_for(self), **kw)
-        ports.connect(self.name, f"vj:{self.name}")  # under JACK, opening by name does not connect
+        ports.connect(self.name, f"{client}:{self.name}")  # under JACK, opening by name does not connect
         if self.mapping is not None and self.mapping.led_feedback:
-            outs = [o for o in ports.outputs() if self.mapping.match.lower() in o.lower() and not o.startswith("vj:")]
+            outs = [o for o in ports.outputs() if self.mapping.match.lower() in o.lower() and not _ours(o)]
             if outs:
                 try:
-                    self.output = be.open_output(outs[0], **kw)
-                    ports.connect(f"vj:{outs[0]}", outs[0])
+                    client = f"{CLIENT}-{self.owner.next_client()}"
+                    self.output = be.open_output(outs[0], **({"client_name": client} if ports.jack else {}))
+                    ports.connect(f"{client}:{outs[0]}", outs[0])
                 except Exception as e:  # LEDs are a nicety: the knobs still work
                     log.warning(f"MIDI: no LED feedback to {outs[0]!r} ({e})")
 
@@ -227,6 +236,7 @@ class MidiControl:
         self.unplugged: set[str] = set()
         self.clock = MidiClock(store)
         self._learn: str | None = None
+        self._clients = 0
         self._learned: list[str] = []  # messages for the log, written on the render thread
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -235,10 +245,14 @@ class MidiControl:
         self.params.on_change(self._param_changed)
 
     # -- ports ---------------------------------------------------------------------------------------
+    def next_client(self) -> int:
+        self._clients += 1
+        return self._clients - 1
+
     def _wanted(self, names: list[str]) -> list[str]:
         if any(p.lower() == "all" for p in self.patterns):
-            return [n for n in names if not n.startswith("vj:")]
-        return [n for n in names if any(p.lower() in n.lower() for p in self.patterns) and not n.startswith("vj:")]
+            return [n for n in names if not _ours(n)]
+        return [n for n in names if any(p.lower() in n.lower() for p in self.patterns) and not _ours(n)]
 
     def start(self) -> None:
         try:
@@ -405,6 +419,7 @@ class MidiControl:
                 self._led(port, ctl, st.on)
         elif mode == "momentary":
             self._set(ctl.target, hi if press else lo)
+            self._led(port, ctl, press)
         elif mode == "trigger" and press:
             self._set(ctl.target, hi)
 
@@ -447,16 +462,18 @@ class MidiControl:
             c.post("scene", i, origin="midi")
 
     def _led(self, port: _Port, ctl: Control, on: bool) -> None:
-        if port.output is None or not ctl.led:
+        m = port.mapping
+        if port.output is None or not ctl.led or m is None:
             return
         import mido
 
+        ch = (m.led_channel or ctl.channel) - 1
+        v = m.led_on if on else m.led_off
         try:
             if ctl.type == "note":
-                port.output.send(mido.Message("note_on", channel=ctl.channel - 1, note=ctl.number, velocity=127 if on else 0))
+                port.output.send(mido.Message("note_on", channel=ch, note=ctl.number, velocity=v))
             elif ctl.type == "cc":
-                port.output.send(mido.Message("control_change", channel=ctl.channel - 1, control=ctl.number,
-                                              value=127 if on else 0))
+                port.output.send(mido.Message("control_change", channel=ch, control=ctl.number, value=v))
         except Exception:
             self.counters.add("midi_led_errors")
 
@@ -528,7 +545,10 @@ def write_learned(port_name: str, mapping: Mapping | None, ctl: Control) -> Path
         kept = [c for c in existing.controls if (c.type, c.channel, c.number) != (ctl.type, ctl.channel, ctl.number)]
         text = new_mapping_toml(existing.match, existing.name) + "".join(control_toml(c) for c in kept)
         if existing.led_feedback:
-            text = text.replace("[device]\n", "[device]\nled_feedback = true\n", 1)
+            led = f"led_feedback = true\nled_on = {existing.led_on}\nled_off = {existing.led_off}\n"
+            if existing.led_channel:
+                led += f"led_channel = {existing.led_channel}\n"
+            text = text.replace("[device]\n", "[device]\n" + led, 1)
         path.write_text(text)
     with open(path, "a") as f:
         f.write(control_toml(ctl))

@@ -10,8 +10,9 @@ packet, address, argument or sender is dropped and counted; nothing kills the li
     /vj/scene <name|index>              /vj/seed <int>                /vj/tap        /vj/bpm <bpm|0>
     /vj/learn <param>                   /vj/source/<name> <0..1>      (a modulation source osc.<name>)
     /vj/route <source> <target> <amount> [curve]                      /vj/route/remove <source> <target>
-    /vj/list    -> /vj/list/item <address> <type> <min> <max> <value> ..., /vj/list/end
-    /vj/status  -> /vj/status/item <counter> <count> ..., /vj/status/end
+    /vj/list [port]    -> /vj/list/item <address> <type> <min> <max> <value> ..., /vj/list/end
+    /vj/status [port]  -> /vj/status/item <counter> <count> ..., /vj/status/end
+                          (to the sender's address, or to its host at `port`)
 
 Out (--osc-out HOST:PORT), once per render frame, one bundle: /vj/audio/level /bass /mid /high
 /bpm /beat_phase, /vj/audio/onset and /vj/audio/beat when they happen, /vj/status/fps, and
@@ -32,11 +33,13 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 from vj.control.hub import Controls
+from vj.control.osc_check import packet_ok
 from vj.control.routes import CURVES, Route, source_known
 from vj.errors import VJError
 from vj.log import log
 
 RCVBUF = 4 * 1024 * 1024  # bytes of kernel buffer for bursts
+REPLYING = ("/vj/list", "/vj/status")  # addresses that answer (to the sender, or to `<address> <port>`)
 
 
 def _number(v: Any) -> float | None:
@@ -216,6 +219,7 @@ class OscServer:
         self.allow = set(allow)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        self.rcvbuf = _grow_rcvbuf(self.sock)
         try:
             self.sock.bind((host, port))
         except OSError as e:
@@ -250,6 +254,9 @@ class OscServer:
         if self.allow and sender[0] not in self.allow:
             c.add("osc_not_allowed")
             return
+        if not packet_ok(data):
+            c.add("osc_malformed")
+            return
         try:
             packet = OscPacket(data)
             messages = packet.messages
@@ -266,9 +273,14 @@ class OscServer:
                 c.add("osc_malformed")
                 continue
             c.add("osc_messages")
+            reply_to = sender
+            if address in REPLYING and len(params) == 1 and type(params[0]) is int and 0 < params[0] < 65536:
+                # `/vj/list <port>`: answer on that port (Max's udpsend, Pd's netsend and TouchDesigner
+                # send from a port nobody listens on)
+                reply_to, params = (sender[0], params[0]), []
             for reply_address, reply_args in self.router.handle(address, params, "osc"):
                 try:
-                    self.sock.sendto(_build(reply_address, reply_args).dgram, sender)
+                    self.sock.sendto(_build(reply_address, reply_args).dgram, reply_to)
                 except OSError:
                     c.add("osc_reply_errors")
 
@@ -277,6 +289,22 @@ class OscServer:
         if self._thread is not None:
             self._thread.join(2.0)
         self.sock.close()
+
+
+def _grow_rcvbuf(sock: socket.socket) -> int:
+    """The kernel caps SO_RCVBUF at net.core.rmem_max (often 208 KB); root may force more."""
+    got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    if got < RCVBUF and force is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, RCVBUF)
+            got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        except OSError:
+            pass
+    if got < RCVBUF:
+        log.info(f"OSC: receive buffer {got // 1024} KB (capped by net.core.rmem_max): a burst of more than a few "
+                 f"thousand messages may lose some; to raise it: sudo sysctl -w net.core.rmem_max={RCVBUF}")
+    return got
 
 
 class OscOut:

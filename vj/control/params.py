@@ -9,7 +9,8 @@ automatic modulation (audio, LFOs, envelopes).
 
 Priority, the rule a performer can count on: a move by hand (MIDI or OSC) wins. For
 HOLD seconds after the last touch of a parameter, routes do not move it at all; then they fade
-back in over FADE seconds. (Scenes and set files set the base without holding it.)
+back in over FADE seconds. (Scenes and set files set the base without holding it; a scene
+also ends any hold on the parameters it sets.)
 
 Thread safety: control threads (OSC, MIDI) call set() the moment a message arrives, so the next
 snapshot has the new value (measured in BENCHMARKS.md); the render thread calls tick(),
@@ -110,6 +111,8 @@ class ParamSpace:
                 self._base[name] = v
             if source in BY_HAND:
                 self._touched[name] = self._now()
+            elif source == "scene":
+                self._touched.pop(name, None)  # a new scene is a new start: its routes act at once
         for listener in self._listeners:
             listener(name, v, source)
         return v

@@ -42,6 +42,11 @@ class ControlConfig:
     trace: str | None = None  # a file to write (parameter, value, perf_counter_ns) of every write into (bench)
 
 
+# the status line's names for the listener's counters
+OSC_STATUS = (("osc_malformed", "malformed"), ("osc_unknown", "unknown address"), ("osc_bad_args", "bad args"),
+              ("osc_not_allowed", "not allowed"), ("osc_clamped", "clamped"), ("osc_future_timetags", "future time tags"))
+
+
 # -- the control process's view of the show ---------------------------------------------------------
 class _Counters:
     def __init__(self, store: SharedStore) -> None:
@@ -183,6 +188,9 @@ def _child(cfg: ControlConfig, store_name: str, to_parent, from_parent) -> None:
     from vj.log import setup
 
     setup()
+    import logging
+
+    logging.getLogger().addHandler(logging.NullHandler())  # python-osc logs bad bundles to the root logger; we count them
     store = SharedStore(store_name)
     lock = threading.Lock()
 
@@ -415,8 +423,9 @@ class ControlProcess:
         c = self.store.counter_dict()
         parts = []
         if self.osc is not None and c.get("osc_packets"):
-            bad = sum(c.get(k, 0) for k in ("osc_malformed", "osc_unknown", "osc_bad_args", "osc_not_allowed"))
-            parts.append(f"osc {c.get('osc_messages', 0)} msgs" + (f" ({bad} dropped)" if bad else ""))
+            # each kind of bad input by name: a performer sees *why* a surface does nothing
+            notes = [f"{c[k]} {label}" for k, label in OSC_STATUS if c.get(k)]
+            parts.append(f"osc {c.get('osc_messages', 0)} msgs" + (f" ({', '.join(notes)})" if notes else ""))
         if self.midi is not None:
             parts.append(f"midi {c.get('midi_messages', 0)} msgs")
             if c.get("midi_ports_unplugged"):
