@@ -244,6 +244,7 @@ def _start_control(show, args, engine) -> list:
             log.info(f"OSC: listening on {host}:{port}" + (f", from {', '.join(osc[2])} only" if osc[2] else ""))
         if "midi" in proc.info:
             log.info(f"MIDI: {', '.join(proc.info['midi'])}")
+        log.info(f"control process priority: {proc.info.get('priority')}")
     target = args.osc_out or show.osc.out
     if target:
         out = OscOut(target, c)

@@ -5,10 +5,11 @@ with --midi a MIDI input under JACK), and in this process a render loop doing wh
 `vj run --headless --out` does each frame (pull the control store, composite at the output size,
 read back from the GPU), paced at --fps.
 
-- OSC: a separate process sends /vj/param/feedback.amount with a unique value every 1/rate
+- OSC: a separate process sends /vj/param/feedback.amount with a rising value every 1/rate
   seconds and records when it sent each; the control process records (--trace) when each value
   landed in the shared parameter store, which is what the next snapshot is built from.
-  Latency = landed - sent, on one monotonic clock for all processes.
+  Latency = the time its value (or a newer one that overtook it) landed - sent, on one monotonic
+  clock for all processes.
 - Burst: the same sender fires --burst messages as fast as it can; did the last one win, how long
   until it did, and the render loop's rate during the burst against its rate before.
 - MIDI (--midi, needs a JACK server): a separate process with a virtual JACK MIDI port sends CC 0
@@ -17,6 +18,7 @@ read back from the GPU), paced at --fps.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import statistics
@@ -191,11 +193,19 @@ def run(rate: float = 1000.0, seconds: float = 5.0, burst: int = 10000, size=(12
         return out
     writes = [w for w in json.loads(trace.read_text()) if w[0] == "feedback.amount"]
     t0, t1, sent = marks["osc"]
-    landed: dict[float, int] = {}
-    for _, v, t in writes:
-        landed.setdefault(round(v, 7), t)
-    lat = [(landed[v] - t) / 1e6 for v, t in sent if v in landed]
-    out["osc"] = dict(_percentiles(lat), sent=len(sent), landed=len(lat), rate=rate,
+    # The sender's values rise with every message. A message is in the store when its value, or
+    # a later one, is: when two wait in the socket at once the older is skipped (latest wins),
+    # and its latency runs until the newer one landed, so the queueing is counted, not hidden.
+    burst_ns = marks["burst"][0] * 1e9
+    osc_writes = [(round(v, 7), t) for _, v, t in writes if sent[0][1] <= t < burst_ns]
+    values = [v for v, _ in osc_writes]
+    lat, exact = [], 0
+    for v, t in sent:
+        j = bisect.bisect_left(values, v)
+        if j < len(osc_writes):
+            lat.append((osc_writes[j][1] - t) / 1e6)
+            exact += osc_writes[j][0] == v
+    out["osc"] = dict(_percentiles(lat), sent=len(sent), landed=len(lat), coalesced=len(lat) - exact, rate=rate,
                       render_fps=round(load.rate_between(t0, t1), 1))
     b0, b1, won = marks["burst"]
     out["burst"] = {"messages": burst, "latest_won": won, "applied_in_ms": round((b1 - b0) * 1e3, 1),
@@ -228,7 +238,8 @@ def main(args) -> int:
         print(f"error: {r['error']}")
         return 1
     o = r["osc"]
-    print(f"OSC -> parameter store: {o['landed']}/{o['sent']} messages at {o['rate']:g}/s: p50 {o['p50_ms']} ms, "
+    print(f"OSC -> parameter store: {o['landed']}/{o['sent']} messages at {o['rate']:g}/s "
+          f"({o['coalesced']} overtaken by a newer value before they were parsed): p50 {o['p50_ms']} ms, "
           f"p99 {o['p99_ms']} ms, max {o['max_ms']} ms (render loop {o['render_fps']} fps meanwhile)")
     b = r["burst"]
     print(f"burst of {b['messages']}: latest value won: {b['latest_won']}, applied within {b['applied_in_ms']} ms, "

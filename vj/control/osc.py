@@ -33,12 +33,13 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 from vj.control.hub import Controls
-from vj.control.osc_check import packet_ok
+from vj.control.osc_check import one_number, packet_ok
 from vj.control.routes import CURVES, Route, source_known
 from vj.errors import VJError
 from vj.log import log
 
 RCVBUF = 4 * 1024 * 1024  # bytes of kernel buffer for bursts
+BATCH = 1024  # datagrams taken off the socket at once (a burst is coalesced per batch)
 REPLYING = ("/vj/list", "/vj/status")  # addresses that answer (to the sender, or to `<address> <port>`)
 
 
@@ -225,7 +226,6 @@ class OscServer:
         except OSError as e:
             self.sock.close()
             raise VJError(f"OSC: can't listen on {host}:{port} ({e.strerror}); choose another with --osc-port") from None
-        self.sock.settimeout(0.2)  # to notice stop(); a message wakes it at once
         self.address = self.sock.getsockname()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -238,15 +238,48 @@ class OscServer:
     def _serve(self) -> None:
         while not self._stop.is_set():
             try:
-                data, sender = self.sock.recvfrom(65536)
-            except (socket.timeout, TimeoutError):
-                continue
+                first = self.sock.recvfrom(65536)  # blocks; stop() wakes it with a datagram
             except OSError:
                 if self._stop.is_set():
                     return
                 self.counters.add("osc_socket_errors")
                 continue
-            self.handle_datagram(data, sender)
+            if self._stop.is_set():
+                return
+            self._serve_batch(self._drain(first))
+
+    def _drain(self, first) -> list:
+        """Whatever else is already waiting, without blocking (bounded: a burst is taken in slices)."""
+        batch = [first]
+        while len(batch) < BATCH:
+            try:
+                batch.append(self.sock.recvfrom(65536, socket.MSG_DONTWAIT))
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self.counters.add("osc_socket_errors")
+                break
+        return batch
+
+    def _serve_batch(self, batch: list) -> None:
+        """A burst of /vj/param/... messages: only the last to each address in a batch matters
+        (latest wins), so the others are counted and skipped before they cost a parse."""
+        if len(batch) > 1:
+            last: dict[tuple, int] = {}
+            keys = []
+            for i, (data, sender) in enumerate(batch):
+                key = (data[:data.find(b"\0")], sender[0]) if data.startswith(b"/vj/param/") else None
+                keys.append(key)
+                if key is not None:
+                    last[key] = i
+            for i, (data, sender) in enumerate(batch):
+                if keys[i] is not None and last[keys[i]] != i:
+                    self.counters.add("osc_packets")
+                    self.counters.add("osc_coalesced")
+                    continue
+                self.handle_datagram(data, sender)
+            return
+        self.handle_datagram(*batch[0])
 
     def handle_datagram(self, data: bytes, sender) -> None:
         c = self.counters
@@ -256,6 +289,11 @@ class OscServer:
             return
         if not packet_ok(data):
             c.add("osc_malformed")
+            return
+        quick = one_number(data)
+        if quick is not None and quick[0] not in REPLYING:
+            c.add("osc_messages")
+            self.router.handle(quick[0], [quick[1]], "osc")
             return
         try:
             packet = OscPacket(data)
@@ -287,6 +325,12 @@ class OscServer:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
+            host, port = self.address
+            try:  # wake the blocking recvfrom
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.sendto(b"", ("127.0.0.1" if host in ("0.0.0.0", "") else host, port))
+            except OSError:
+                pass
             self._thread.join(2.0)
         self.sock.close()
 
