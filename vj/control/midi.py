@@ -279,7 +279,7 @@ class MidiControl:
         with self._lock:
             self.ports[name] = port
         self._gauges()
-        where = f"mapping {mapping.path.name}" if mapping and mapping.path else "no mapping (learn with /vj/learn)"
+        where = f"mapping {mapping.path.name}" if mapping and mapping.path else "no mapping: learn one with /vj/learn"
         log.info(f"MIDI: {name} ({where})")
 
     def _watch(self) -> None:
