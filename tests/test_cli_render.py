@@ -58,8 +58,9 @@ def test_same_seed_gives_identical_decoded_frames(renders):
 def test_loud_frames_differ_from_silent_ones(renders):
     loud = decode(renders["a"][0], (640, 360)).astype(np.float64)
     quiet = decode(renders["quiet"][0], (640, 360)).astype(np.float64)
-    # First 2 s: both silent, same seed -> the same pictures (up to the encoder's rounding).
-    silent_part = np.abs(loud[:44] - quiet[:44]).mean(axis=(1, 2, 3))
+    # First 1.5 s: both silent, same seed -> the same pictures (up to the encoder's rounding; the
+    # last frames before the beat starts are coded differently, the encoder looks ahead).
+    silent_part = np.abs(loud[:36] - quiet[:36]).mean(axis=(1, 2, 3))
     # Last 2 s: the beat plays in one of them.
     loud_part = np.abs(loud[52:] - quiet[52:]).mean(axis=(1, 2, 3))
     assert silent_part.max() < 1.0

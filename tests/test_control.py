@@ -478,3 +478,31 @@ def test_the_strict_packet_check_refuses_what_python_osc_would_guess_at():
     assert packet_ok(d) and not packet_ok(d[:-4]) and not packet_ok(d + b"\0\0\0\0")
     assert not packet_ok(b"/x\0\0,b\0\0" + (-4).to_bytes(4, "big", signed=True))  # a negative blob size
     assert not packet_ok(b"/x\0\0,Q\0\0")  # a type tag nobody knows
+
+
+def test_a_burst_keeps_only_the_newest_good_value_per_address():
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    from vj.control.osc import OscServer
+
+    def msg(address, *args):
+        b = OscMessageBuilder(address)
+        for a in args:
+            b.add_arg(a)
+        return b.build().dgram
+
+    c = demo_controls()
+    server = OscServer(OscRouter(c), "127.0.0.1", 0)
+    try:
+        me = ("127.0.0.1", 5555)
+        server._serve_batch([(msg("/vj/param/feedback.amount", v), me) for v in (0.1, 0.2, 0.3)])
+        assert c.params.target("feedback.amount") == pytest.approx(0.3)
+        assert c.counters.get("osc_coalesced") == 2 and c.counters.get("osc_params") == 1
+        # a bad message after a good one never hides it
+        server._serve_batch([(msg("/vj/param/feedback.amount", 0.4), me),
+                             (msg("/vj/param/feedback.amount", "junk"), me),
+                             (msg("/vj/param/feedback.amount", float("nan")), me)])
+        assert c.params.target("feedback.amount") == pytest.approx(0.4)
+        assert c.counters.get("osc_bad_args") == 2 and c.counters.get("osc_coalesced") == 2
+    finally:
+        server.stop()

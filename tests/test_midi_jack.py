@@ -26,20 +26,28 @@ JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
 CONTROLLER = r"""
 import json, sys, time
 import mido
-out = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("ctrl", virtual=True, client_name="fakectl")
+be = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+out = be.open_output("ctrl", virtual=True, client_name="fakectl")
+leds = []  # what the show sends back to light the pads
+inp = be.open_input("leds", virtual=True, client_name="fakectl-leds", callback=lambda m: leds.append(m.bytes()))
 print("ready", flush=True)
 for line in sys.stdin:
     for m in json.loads(line):
         if m[0] == "sleep":
             time.sleep(m[1])
-            continue
-        out.send(mido.Message(m[0], **m[1]))
+        elif m[0] == "leds":
+            print(json.dumps(leds), flush=True)
+        else:
+            out.send(mido.Message(m[0], **m[1]))
     print("sent", flush=True)
 """
 
 MAPPING = """
 [device]
 match = "fakectl"
+led_feedback = true
+led_on = 21
+led_channel = 7
 
 [[control]]
 type = "cc"
@@ -95,6 +103,13 @@ class Controller:
         self.proc.stdin.write(json.dumps(messages) + "\n")
         self.proc.stdin.flush()
         assert self.proc.stdout.readline().strip() == "sent"
+
+    def leds(self) -> list:
+        self.proc.stdin.write(json.dumps([["leds"]]) + "\n")
+        self.proc.stdin.flush()
+        got = json.loads(self.proc.stdout.readline())
+        assert self.proc.stdout.readline().strip() == "sent"
+        return got
 
     def unplug(self) -> None:
         self.proc.kill()
@@ -169,6 +184,17 @@ def test_controller_messages_move_parameters_through_the_mapping(rig):
     assert rig.until(lambda: c.modulators.values(0.0, 0.0, {}).get("midi.1.cc.74") == 1.0)
     counters = rig.proc.store.counter_dict()
     assert counters["midi_messages"] >= 9 and counters.get("midi_errors", 0) == 0
+
+
+def test_toggles_light_the_controllers_pads_through_its_output_port(rig):
+    rig.ctl.send(["note_on", {"note": 36, "velocity": 100}], ["note_off", {"note": 36}])
+    assert rig.until(lambda: rig.c.params.target("fx.kaleido.amount") == 1.0)
+    rig.ctl.send(["note_on", {"note": 36, "velocity": 100}])
+    assert rig.until(lambda: rig.c.params.target("fx.kaleido.amount") == 0.0)
+    deadline = time.monotonic() + 5
+    while len(rig.ctl.leds()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rig.ctl.leds() == [[0x96, 36, 21], [0x96, 36, 0]]  # note on, channel 7: lit green, then dark
 
 
 def test_midi_clock_gives_the_show_its_tempo_and_beat(rig):

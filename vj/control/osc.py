@@ -262,24 +262,28 @@ class OscServer:
         return batch
 
     def _serve_batch(self, batch: list) -> None:
-        """A burst of /vj/param/... messages: only the last to each address in a batch matters
-        (latest wins), so the others are counted and skipped before they cost a parse."""
-        if len(batch) > 1:
-            last: dict[tuple, int] = {}
-            keys = []
-            for i, (data, sender) in enumerate(batch):
-                key = (data[:data.find(b"\0")], sender[0]) if data.startswith(b"/vj/param/") else None
-                keys.append(key)
-                if key is not None:
-                    last[key] = i
-            for i, (data, sender) in enumerate(batch):
-                if keys[i] is not None and last[keys[i]] != i:
-                    self.counters.add("osc_packets")
-                    self.counters.add("osc_coalesced")
-                    continue
-                self.handle_datagram(data, sender)
+        """A burst of /vj/param/... numbers: only the last to each address in a batch matters
+        (latest wins), so the others are counted and skipped. Only well-formed, finite, allowed
+        messages are skipped this way: a bad one after a good one must not hide it."""
+        if len(batch) == 1:
+            self.handle_datagram(*batch[0])
             return
-        self.handle_datagram(*batch[0])
+        keys: list = []
+        last: dict[tuple, int] = {}
+        for i, (data, sender) in enumerate(batch):
+            key = None
+            if data.startswith(b"/vj/param/") and (not self.allow or sender[0] in self.allow) and packet_ok(data):
+                quick = one_number(data)
+                if quick is not None and math.isfinite(quick[1]):
+                    key = (quick[0], sender[0])
+                    last[key] = i
+            keys.append(key)
+        for i, (data, sender) in enumerate(batch):
+            if keys[i] is not None and last[keys[i]] != i:
+                self.counters.add("osc_packets")
+                self.counters.add("osc_coalesced")
+                continue
+            self.handle_datagram(data, sender)
 
     def handle_datagram(self, data: bytes, sender) -> None:
         c = self.counters
