@@ -72,3 +72,26 @@ def test_fp16_on_cuda_makes_finite_frames():
     m = registry.load(registry.resolve("tiny-random"), torch.device("cuda"), torch.float16)
     px = StreamLoop(m, (128, 128), 2, seed=1).frame(Snapshot(0, 0.0, {}, ("a cathedral",), 1))
     assert px.shape == (128, 128, 3) and px.std() > 1
+
+
+def test_random_models_have_the_real_architecture():
+    """random:sd-turbo is built from the shipped config: the parameter counts of sd-turbo's UNet
+    (SD 2.1: 865,910,724), its VAE (83,653,863) and its OpenCLIP ViT-H text tower (340,387,840)."""
+    spec = registry.resolve("random:sd-turbo")
+    assert spec.family == "sd" and spec.native_size == (512, 512) and "real architecture" in spec.label
+    m = registry.load(spec, torch.device("cpu"), torch.float32)
+    count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
+    assert (count(m.unet), count(m.vae), count(m.pipe.text_encoder)) == (865_910_724, 83_653_863, 340_387_840)
+    assert registry.resolve("random:sdxl-turbo").family == "sdxl"
+    with pytest.raises(ModelLoadError, match=r"random:sd-turbo, random:sdxl-turbo"):
+        registry.resolve("random:sd-turbbo")
+
+
+def test_the_tiny_autoencoder_decodes_the_same_latents(tiny_model):
+    tiny = registry.load(registry.resolve("tiny-random"), torch.device("cpu"), torch.float32, tiny_vae=True)
+    assert type(tiny.tiny_vae).__name__ == "AutoencoderTiny"
+    snap = Snapshot(0, 0.0, {"noise.kick": 0.0}, ("a field",), 3)
+    a = StreamLoop(tiny_model, (128, 128), 1, 3).frame(snap)
+    b = StreamLoop(tiny, (128, 128), 1, 3).frame(snap)
+    assert a.shape == b.shape == (128, 128, 3) and b.std() > 0
+    assert not np.array_equal(a, b)  # another decoder: another picture of the same latents

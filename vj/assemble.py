@@ -71,7 +71,8 @@ def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: i
     """The generator in a process of its own: live shows (see generate/process.py). Not started yet."""
     from vj.generate.process import GeneratorConfig, ProcessGenerator
 
-    return ProcessGenerator(GeneratorConfig(show.model, device, show.steps, show.gen_size, seed, threads, wrap))
+    return ProcessGenerator(GeneratorConfig(show.model, device, show.steps, show.gen_size, seed, threads, wrap,
+                                            show.tiny_vae))
 
 
 def make_engine(controls: Controls, compositor, generator, *, clock, audio, outputs):

@@ -6,7 +6,7 @@
     vj params [SET]       every parameter a set exposes (names, ranges, units)
     vj features AUDIO     the audio analysis, one line per hop (--json: one object per line)
     vj learn PARAM        bind the next MIDI control that moves to a parameter
-    vj bench engine|audio render and generator fps, latency; audio analysis cost (BENCHMARKS.md)
+    vj bench engine|generator|audio|control   figures for BENCHMARKS.md
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def _show_args(p: argparse.ArgumentParser, set_required: bool) -> None:
     p.add_argument("--seed", type=int, help="noise seed; without it each run draws a fresh one and prints it")
     p.add_argument("--device", default="auto", help="torch device for the generator: auto, cpu, cuda, cuda:N")
     p.add_argument("--steps", type=int, help="denoising steps per frame (1..4)")
+    p.add_argument("--tiny-vae", action="store_true", default=None,
+                   help="decode with TAESD/TAESDXL: a fraction of the VAE's cost (needs madebyollin/taesd once)")
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: half the cores on a CPU)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="debug output, and tracebacks for internal errors")
@@ -117,6 +119,18 @@ def parser() -> argparse.ArgumentParser:
     eng.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: half the cores on a CPU)")
     eng.add_argument("--generator", choices=("process", "thread"), default="process", help="as in `vj run`")
     eng.add_argument("--json", action="store_true", help="print one JSON object")
+    gen = bsub.add_parser("generator", help="our loop against a plain diffusers pipeline call: fps, latency, ratio")
+    gen.add_argument("--model", default="random:sd-turbo", help="a registry name, folder or hub id (default: "
+                     "random:sd-turbo, the real architecture with random weights)")
+    gen.add_argument("--size", default="512x512", metavar="WxH")
+    gen.add_argument("--steps", type=int, default=1)
+    gen.add_argument("--device", default="auto")
+    gen.add_argument("--dtype", choices=("auto", "fp32", "fp16", "bf16"), default="auto",
+                     help="both sides (auto: fp16 on a GPU, fp32 on a CPU)")
+    gen.add_argument("--frames", type=int, default=8, help="timed frames on each side (after a warm-up)")
+    gen.add_argument("--threads", type=int, metavar="N", help="torch CPU threads, both sides (default: all cores)")
+    gen.add_argument("--full-vae", action="store_true", help="ours decodes with the full VAE instead of TAESD")
+    gen.add_argument("--json", action="store_true", help="one JSON object: ours_fps, plain_fps, ratio, device, ...")
     ctl = bsub.add_parser("control", help="OSC and MIDI to a parameter, with a render loop running: latency, bursts")
     ctl.add_argument("--rate", type=float, default=1000.0, help="OSC messages a second")
     ctl.add_argument("--seconds", type=float, default=5.0)
@@ -141,6 +155,7 @@ def _load_show(args):
     return with_overrides(
         show,
         model=args.model,
+        tiny_vae=args.tiny_vae,
         size=parse_size(args.size, "--size") if args.size else None,
         fps=args.fps,
         steps=args.steps,
@@ -179,7 +194,7 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
     else:
         dev, dtype = torch_device.pick(args.device)
         torch_device.configure_threads(dev, args.threads)
-        model = registry.load(spec, dev, dtype, progress=log.info)
+        model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=show.tiny_vae)
         generator = assemble.local_generator(show, model, seed)
     engine = assemble.make_engine(controls, compositor, generator, clock=clock, audio=audio,
                                   outputs=([window] if window else []) + outputs_for(surface))
@@ -485,7 +500,11 @@ def cmd_bench(args) -> int:
         from vj.bench import control as bench_control
 
         return bench_control.main(args)
-    raise VJError("vj bench: say what to measure: engine, audio or control")
+    if args.what == "generator":
+        from vj.bench import generator as bench_generator
+
+        return bench_generator.main(args)
+    raise VJError("vj bench: say what to measure: engine, generator, audio or control")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,6 +68,7 @@ class ShowSet:
     audio: Path | None = None  # default audio file for `vj render`
     model: str = "sd-turbo"  # registry name, local diffusers folder or hub id
     steps: int = 1  # denoising steps per frame, 1..4
+    tiny_vae: bool = False  # decode with TAESD / TAESDXL (a fraction of the VAE's cost, a little softer)
     gen_size: tuple[int, int] | None = None  # generator resolution; None: the model's native size
     seed: int | None = None  # None: a fresh seed from the OS each run
     prompts: tuple[PromptSpec, ...] = (PromptSpec("a field of possibilities"),)
@@ -97,7 +98,7 @@ class ShowSet:
 
 _SECTIONS = {
     "show": {"name", "size", "fps", "audio"},
-    "generator": {"model", "steps", "size", "seed"},
+    "generator": {"model", "steps", "size", "seed", "tiny_vae"},
     "prompt": {"text", "weight"},
     "compositor": {"effect"},
     "params": None,  # free-form: names checked against the namespace once it is built
@@ -190,6 +191,10 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
         kw["gen_size"] = parse_size(gen["size"], w)
     if "seed" in gen:
         kw["seed"] = as_int(w, "seed", gen["seed"], 0, 2**63 - 1)
+    if "tiny_vae" in gen:
+        if not isinstance(gen["tiny_vae"], bool):
+            raise ConfigError(f"{w}: tiny_vae = true or false")
+        kw["tiny_vae"] = gen["tiny_vae"]
 
     prompts = data.get("prompt")
     if prompts is not None:

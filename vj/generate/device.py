@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from vj.errors import VJError
@@ -33,6 +35,17 @@ def configure_threads(device: torch.device, threads: int | None = None) -> int:
     n = threads or (max(1, (os.cpu_count() or 2) // 2) if device.type == "cpu" else torch.get_num_threads())
     torch.set_num_threads(n)
     return n
+
+
+def describe_device(dev: torch.device) -> str:
+    """One device in words, for benchmark records."""
+    if dev.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(dev)}"
+    if dev.type == "cpu":
+        import platform
+
+        return f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    return dev.type
 
 
 def describe() -> str:

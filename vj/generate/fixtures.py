@@ -91,3 +91,30 @@ def tiny_sdxl():
     return StableDiffusionXLPipeline(vae=_vae(), text_encoder=CLIPTextModel(_text_config(len(tok))),
                                      text_encoder_2=CLIPTextModelWithProjection(_text_config(len(tok), projection_dim=32)),
                                      tokenizer=tok, tokenizer_2=tok, unet=unet, scheduler=_scheduler())
+
+
+def from_architecture(path: Path, family: str):
+    """A pipeline with a real model's shapes (generate/configs/<name>.json), random weights.
+    Building sd-turbo's 1.3 billion parameters takes some seconds; nothing is downloaded."""
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    cfg = json.loads(path.read_text())
+    torch.manual_seed(FIXTURE_SEED)
+    tok = _tokenizer()  # a stand-in: speed depends on the sequence length (77), not on the words
+    ids = dict(bos_token_id=0, eos_token_id=1, pad_token_id=1)
+    unet = UNet2DConditionModel(**cfg["unet"])
+    vae = AutoencoderKL(**cfg["vae"])
+    sched = EulerDiscreteScheduler(**cfg["scheduler"])
+    if family == "sdxl":
+        from diffusers import StableDiffusionXLPipeline
+
+        te = CLIPTextModel(CLIPTextConfig(**cfg["text_encoder"], **ids))
+        te2 = CLIPTextModelWithProjection(CLIPTextConfig(**cfg["text_encoder_2"], **ids))
+        return StableDiffusionXLPipeline(vae=vae, text_encoder=te, text_encoder_2=te2, tokenizer=tok, tokenizer_2=tok,
+                                         unet=unet, scheduler=sched)
+    from diffusers import StableDiffusionPipeline
+
+    te = CLIPTextModel(CLIPTextConfig(**cfg["text_encoder"], **ids))
+    return StableDiffusionPipeline(vae=vae, text_encoder=te, tokenizer=tok, unet=unet, scheduler=sched,
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)

@@ -107,6 +107,10 @@ class StreamLoop:
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         """Clean latent -> image tensor (1, 3, H, W) in [0, 1]."""
+        tiny = self.model.tiny_vae
+        if tiny is not None:  # TAESD reads the UNet's (scaled) latents as they are
+            img = tiny.decode(x0.to(self.dtype), return_dict=False)[0]
+            return (img.float() / 2 + 0.5).clamp(0, 1)
         z = x0.to(self.vae_dtype)
         if self._lat_mean is not None and self._lat_std is not None:
             z = z * self._lat_std.to(z.dtype) / self.scaling + self._lat_mean.to(z.dtype)

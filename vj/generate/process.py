@@ -45,6 +45,7 @@ class GeneratorConfig:
     seed: int = 0
     threads: int | None = None  # torch CPU threads; None: see device.configure_threads
     wrap: str | None = None  # "module:callable" wrapping the loop: the fault-injection hook tests use
+    tiny_vae: bool = False  # decode with TAESD
 
 
 def pack(snap: Snapshot) -> tuple:
@@ -112,7 +113,7 @@ def _child_main(cfg: GeneratorConfig, snaps_in, events_out) -> None:
         spec = registry.resolve(cfg.model)
         dev, dtype = torch_device.pick(cfg.device)
         torch_device.configure_threads(dev, cfg.threads)
-        model = registry.load(spec, dev, dtype, progress=log.info)
+        model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=cfg.tiny_vae)
         loop = StreamLoop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed)
         w, h = loop.size
         if cfg.wrap:

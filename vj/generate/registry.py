@@ -4,6 +4,8 @@
     sdxl-turbo       stabilityai/sdxl-turbo    (SDXL family, 512x512, 1 step)
     tiny-random      a test fixture: sd-turbo's classes, tiny, random weights (see fixtures.py)
     tiny-random-xl   the same for sdxl-turbo
+    random:<name>    <name>'s real architecture (a config in generate/configs/) with random weights:
+                     for benchmarks, since speed does not depend on weights (random:sd-turbo, ...)
     <folder>         any local diffusers folder (with model_index.json)
     <org>/<name>     any diffusers model on the Hugging Face hub
 
@@ -32,9 +34,12 @@ class ModelSpec:
     family: str  # "sd" (SD 1.x/2.x conditioning) or "sdxl" (two towers + pooled + time ids)
     native_size: tuple[int, int]  # (width, height) it was trained for
     fixture: bool = False  # random weights: a test fixture, not a model
+    config: str | None = None  # random:<name>: the architecture file in generate/configs/
 
     @property
     def label(self) -> str:
+        if self.config:
+            return f"{self.name} (the real architecture with random weights, for benchmarks: noise patterns, not pictures)"
         if self.fixture:
             return f"{self.name} (random weights, a test fixture: abstract noise patterns, not pictures)"
         return self.name if self.name == self.source else f"{self.name} ({self.source})"
@@ -64,10 +69,23 @@ def _family_of_folder(folder: Path) -> str:
     return "sdxl" if "XL" in cls else "sd"
 
 
+CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
 def resolve(name: str) -> ModelSpec:
     """Turn what was typed into a ModelSpec, or fail with one line naming the alternatives."""
     if name in REGISTRY:
         return REGISTRY[name]
+    if name.startswith("random:"):
+        base = name.split(":", 1)[1]
+        path = CONFIGS / f"{base}.json"
+        known = sorted(p.stem for p in CONFIGS.glob("*.json"))
+        if not path.is_file():
+            raise ModelLoadError(f"model {name!r}: no architecture file for {base!r}; random:<name> knows "
+                                 f"{', '.join('random:' + k for k in known)}")
+        real = REGISTRY.get(base)
+        family = real.family if real else ("sdxl" if "xl" in base else "sd")
+        return ModelSpec(name, "random", family, real.native_size if real else (512, 512), fixture=True, config=str(path))
     folder = Path(name).expanduser()
     if folder.is_dir():
         if not (folder / "model_index.json").is_file():
@@ -88,6 +106,7 @@ class LoadedModel:
     pipe: Any  # the diffusers pipeline (kept for encode_prompt and for the plain-pipeline benchmark)
     device: torch.device
     dtype: torch.dtype
+    tiny_vae: Any = None  # an AutoencoderTiny (TAESD) that decodes in the VAE's place, when asked for
 
     @property
     def unet(self):
@@ -109,6 +128,8 @@ class LoadedModel:
 def _fixture(spec: ModelSpec):
     from vj.generate import fixtures
 
+    if spec.config:
+        return fixtures.from_architecture(Path(spec.config), spec.family)
     return fixtures.tiny_sdxl() if spec.family == "sdxl" else fixtures.tiny_sd()
 
 
@@ -143,10 +164,26 @@ def _from_pretrained(spec: ModelSpec, dtype: torch.dtype):
                          f"alternatives: {_alternatives()} (tiny-random runs anywhere, as a test fixture)")
 
 
+def _tiny_vae(spec: ModelSpec, dtype: torch.dtype):
+    """TAESD / TAESDXL: a tiny decoder of the same latents, a fraction of the VAE's cost."""
+    from diffusers import AutoencoderTiny
+
+    if spec.fixture:
+        torch.manual_seed(1)
+        return AutoencoderTiny()  # TAESD's architecture (its default config), random weights
+    source = "madebyollin/taesdxl" if spec.family == "sdxl" else "madebyollin/taesd"
+    try:
+        return AutoencoderTiny.from_pretrained(source, torch_dtype=dtype)
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"--tiny-vae needs {source}: not in the local Hugging Face cache and the hub can't be "
+                             f"reached ({str(e).splitlines()[0][:120]}); fetch it once online, or leave out --tiny-vae") from None
+
+
 def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
-         progress: Callable[[str], None] = lambda s: None) -> LoadedModel:
+         progress: Callable[[str], None] = lambda s: None, tiny_vae: bool = False) -> LoadedModel:
     progress(f"loading model {spec.name if spec.fixture else spec.label} on {device} ({str(dtype).replace('torch.', '')})")
     pipe = _fixture(spec) if spec.fixture else _from_pretrained(spec, dtype)
+    tiny = _tiny_vae(spec, dtype) if tiny_vae else None
     if not hasattr(pipe, "unet") or not hasattr(pipe, "vae") or not hasattr(pipe, "encode_prompt"):
         raise ModelLoadError(f"model {spec.name!r} is a {type(pipe).__name__}: démontage needs a UNet text-to-image "
                              f"pipeline (SD 1.x/2.x or SDXL family); alternatives: {_alternatives()}")
@@ -157,4 +194,6 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
     pipe.set_progress_bar_config(disable=True)
     for m in (pipe.unet, pipe.vae):
         m.eval().requires_grad_(False)
-    return LoadedModel(spec, pipe, device, dtype)
+    if tiny is not None:
+        tiny = tiny.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    return LoadedModel(spec, pipe, device, dtype, tiny)

@@ -1,0 +1,18 @@
+"""`vj bench generator` runs both sides and reports what the issue asks for (figures: BENCHMARKS.md)."""
+
+import json
+
+from helpers import vj
+
+
+def test_bench_generator_prints_both_sides_and_their_ratio():
+    r = vj("bench", "generator", "--model", "tiny-random", "--size", "128x128", "--frames", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    for key in ("ours_fps", "plain_fps", "ratio", "device"):
+        assert key in out
+    assert out["ours_fps"] > 0 and out["plain_fps"] > 0
+    assert abs(out["ratio"] - out["ours_fps"] / out["plain_fps"]) < 0.01
+    assert out["ours"]["frames"] == out["plain"]["frames"] == 2 and out["size"] == "128x128" and out["steps"] == 1
+    text = vj("bench", "generator", "--model", "tiny-random", "--size", "128x128", "--frames", "1", "--full-vae")
+    assert text.returncode == 0 and "ratio:" in text.stdout and "full VAE" in text.stdout

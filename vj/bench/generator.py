@@ -1,0 +1,105 @@
+"""`vj bench generator`: our streaming loop against a plain diffusers pipeline call, side by side
+in one run, on the same model, size, steps, device, dtype and threads.
+
+    ours    StreamLoop.frame(): cached prompt embeddings, precomputed timesteps and sigmas, the
+            noise field, (with --tiny-vae, the default) TAESD decoding; snapshots move the noise
+            walk and the prompt weights every frame, as a show does
+    plain   pipe(prompt, num_inference_steps=steps, guidance_scale=0, height, width).images[0]:
+            what a diffusers user writes (text encoding, scheduler set-up, the full VAE, a PIL image)
+
+Both sides return a finished image per call, so per-call latency is per-frame latency.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from types import MappingProxyType
+
+DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+def _stats(times_s: list[float]) -> dict:
+    ms = sorted(t * 1e3 for t in times_s)
+    return {"fps": round(len(ms) / (sum(ms) / 1e3), 3), "latency_p50_ms": round(statistics.median(ms), 1),
+            "latency_max_ms": round(ms[-1], 1), "frames": len(ms)}
+
+
+def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, device: str = "auto",
+        dtype: str = "auto", frames: int = 8, tiny_vae: bool = True, threads: int | None = None,
+        progress=lambda s: None) -> dict:
+    import torch
+
+    from vj.config import parse_size
+    from vj.generate import device as torch_device
+    from vj.generate import registry
+    from vj.generate.loop import StreamLoop
+    from vj.snapshot import Snapshot
+
+    w, h = parse_size(size, "--size")
+    spec = registry.resolve(model)
+    dev, dt = torch_device.pick(device)
+    if dtype != "auto":
+        dt = getattr(torch, DTYPES[dtype])
+    torch.set_num_threads(threads or os.cpu_count() or 1)  # both sides alike: the whole machine
+    t0 = time.perf_counter()
+    m = registry.load(spec, dev, dt, progress, tiny_vae=tiny_vae)
+    progress(f"model ready in {time.perf_counter() - t0:.1f} s")
+    prompt = "a flooded cathedral of glass, cinematic light"
+    second = "a burning cathedral of circuitry, macro photograph"
+    loop = StreamLoop(m, (w, h), steps, seed=1)
+
+    def snap(i: int) -> Snapshot:
+        values = {"noise.phase": 0.01 * i, "noise.kick": 0.0, "prompt.1.weight": 1.0,
+                  "prompt.2.weight": 0.5 + 0.25 * ((i % 8) / 8)}
+        return Snapshot(i, i / 30, MappingProxyType(values), (prompt, second), 1)
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    progress("ours: warming up")
+    for i in range(2):
+        loop.frame(snap(i))
+    ours = []
+    for i in range(frames):
+        s = snap(i + 2)
+        t = time.perf_counter()
+        loop.frame(s)  # returns host pixels: the work is done when it returns
+        ours.append(time.perf_counter() - t)
+    progress(f"ours: {len(ours) / sum(ours):.2f} fps; plain pipeline: warming up")
+
+    pipe = m.pipe
+    plain_call = lambda: pipe(prompt, num_inference_steps=steps, guidance_scale=0.0, height=h, width=w).images[0]  # noqa: E731
+    with torch.inference_mode():
+        plain_call()
+        plain = []
+        for _ in range(frames):
+            t = time.perf_counter()
+            plain_call()
+            sync()
+            plain.append(time.perf_counter() - t)
+    o, p = _stats(ours), _stats(plain)
+    return {"model": model, "size": f"{w}x{h}", "steps": steps, "device": torch_device.describe_device(dev),
+            "dtype": str(dt).replace("torch.", ""), "threads": torch.get_num_threads(), "tiny_vae": tiny_vae,
+            "ours_fps": o["fps"], "plain_fps": p["fps"], "ratio": round(o["fps"] / p["fps"], 2), "ours": o, "plain": p}
+
+
+def main(args) -> int:
+    from vj.log import log
+
+    r = run(args.model, args.size, args.steps, args.device, args.dtype, args.frames, not args.full_vae, args.threads,
+            progress=log.info)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print(f"{r['model']} at {r['size']}, {r['steps']} step(s), {r['device']}, {r['dtype']}, {r['threads']} threads; "
+          f"ours decodes with {'TAESD' if r['tiny_vae'] else 'the full VAE'}")
+    for side in ("ours", "plain"):
+        s = r[side]
+        print(f"{side:>5}: {s['fps']:.3f} fps, latency p50 {s['latency_p50_ms']} ms, max {s['latency_max_ms']} ms "
+              f"({s['frames']} frames)")
+    print(f"ratio: {r['ratio']}x")
+    return 0
