@@ -166,7 +166,10 @@ def test_a_burst_of_ten_thousand_messages_the_latest_wins(show):
     oscsend(show.port, "/vj/param/feedback.amount", "f", 0.1)
     assert show.frames_until(lambda: show.target("feedback.amount") == pytest.approx(0.1))
     c = show.counters()
-    assert c["osc_messages"] > 5000 and c.get("osc_malformed", 0) == 0
+    # most of the burst reached the listener (the kernel may drop some); the ones overtaken by a
+    # newer value while waiting were skipped, not parsed
+    assert c["osc_packets"] > 5000 and c["osc_packets"] == c["osc_messages"] + c.get("osc_coalesced", 0)
+    assert c.get("osc_malformed", 0) == 0
     assert show.proc.restarts == 0
 
 

@@ -190,7 +190,14 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
     if spec.source != "fixture":  # a hub/folder model tells its own family
         spec = ModelSpec(spec.name, spec.source, "sdxl" if hasattr(pipe, "text_encoder_2") else "sd",
                          spec.native_size, spec.fixture)
-    pipe = pipe.to(device=device, dtype=dtype)
+    from diffusers.utils import logging as diffusers_logging
+
+    level = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()  # .to(dtype) warns about fp32 modules even when there are none
+    try:
+        pipe = pipe.to(device=device, dtype=dtype)
+    finally:
+        diffusers_logging.set_verbosity(level)
     pipe.set_progress_bar_config(disable=True)
     for m in (pipe.unet, pipe.vae):
         m.eval().requires_grad_(False)
