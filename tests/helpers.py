@@ -132,7 +132,9 @@ class Jack:
     def __init__(self, period: int = 512) -> None:
         if not shutil.which("jackd") or not shutil.which("ecasound"):
             pytest.fail("jackd and ecasound are missing: `make setup` installs them (jackd2, ecasound)")
-        self.name = f"vjtest{os.getpid()}"
+        # One name per user, not per run: JACK keeps a slot in its shared-memory registry for each
+        # server name it has seen killed, and a dev box running the suite often ran out of slots.
+        self.name = f"vjtest{os.getuid()}"
         self.env = {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_AUDIO_RESERVATION": "1"}
         self.env.pop("DISPLAY", None)
         self.period = period

@@ -210,6 +210,14 @@ class _Port:
                     ports.connect(f"{client}:{outs[0]}", outs[0])
                 except Exception as e:  # LEDs are a nicety: the knobs still work
                     log.warning(f"MIDI: no LED feedback to {outs[0]!r} ({e})")
+                else:
+                    self.refresh_leds()
+
+    def refresh_leds(self) -> None:
+        """Every switch's light as its state is now: a controller plugged in (again) shows the truth."""
+        for key, ctl in self.bindings.items():
+            if ctl.mode in ("toggle", "momentary") and ctl.target is not None:
+                self.owner._led(self, ctl, self.states.get(key, _State()).on)
 
     def close(self) -> None:
         for p in (self.input, self.output):
