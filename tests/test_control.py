@@ -15,7 +15,7 @@ from vj.control import params as params_mod
 from vj.control.mapping import Control, Mapping, load_mapping, parse_mapping
 from vj.control.midi import MidiClock, MidiControl, _Port, fit_to, write_learned
 from vj.control.modulators import EnvelopeSpec, LfoSpec, Modulators
-from vj.control.osc import OscRouter
+from vj.control.osc import OscRouter, build_message
 from vj.control.params import ParamSpace, ParamSpec
 from vj.control.routes import Route, Routes, curve
 from vj.errors import ConfigError
@@ -455,15 +455,11 @@ def test_write_learned_copies_a_shipped_mapping_first(tmp_path, monkeypatch):
 
 def test_the_strict_packet_check_refuses_what_python_osc_would_guess_at():
     from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
-    from pythonosc.osc_message_builder import OscMessageBuilder
 
     from vj.control.osc_check import packet_ok
 
     def msg(address, *args):
-        b = OscMessageBuilder(address)
-        for a in args:
-            b.add_arg(a)
-        return b.build()
+        return build_message(address, args)
 
     full = msg("/x", "hello", 3, b"blob!", True, None, 2**40, 1.5)
     assert packet_ok(full.dgram) and packet_ok(msg("/a").dgram)
@@ -481,15 +477,10 @@ def test_the_strict_packet_check_refuses_what_python_osc_would_guess_at():
 
 
 def test_a_burst_keeps_only_the_newest_good_value_per_address():
-    from pythonosc.osc_message_builder import OscMessageBuilder
-
     from vj.control.osc import OscServer
 
     def msg(address, *args):
-        b = OscMessageBuilder(address)
-        for a in args:
-            b.add_arg(a)
-        return b.build().dgram
+        return build_message(address, args).dgram
 
     c = demo_controls()
     server = OscServer(OscRouter(c), "127.0.0.1", 0)

@@ -14,6 +14,7 @@ import pytest
 from vj import assemble
 from vj.config import load_set
 from vj.control.mapping import load_mapping
+from vj.control.osc import build_message
 from vj.control.process import ControlProcess
 from vj.resources import find_set
 
@@ -221,11 +222,7 @@ def test_midi_clock_gives_the_show_its_tempo_and_beat(rig):
 
 def test_learn_over_osc_writes_the_mapping_and_binds_the_knob(rig):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        from pythonosc.osc_message_builder import OscMessageBuilder
-
-        b = OscMessageBuilder("/vj/learn")
-        b.add_arg("noise.walk")
-        s.sendto(b.build().dgram, ("127.0.0.1", rig.proc.info["osc"][1]))
+        s.sendto(build_message("/vj/learn", ["noise.walk"]).dgram, ("127.0.0.1", rig.proc.info["osc"][1]))
     time.sleep(0.3)
     rig.ctl.send(cc(21, 5))  # the control the performer moves
     path = rig.tmp / "mine" / "fakectl.toml"

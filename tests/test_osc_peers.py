@@ -17,11 +17,11 @@ import time
 
 import pytest
 from pythonosc.osc_bundle_builder import OscBundleBuilder
-from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 from vj import assemble
 from vj.config import load_set
+from vj.control.osc import build_message
 from vj.control.process import ControlProcess
 from vj.resources import find_set
 
@@ -72,10 +72,7 @@ def show():
 
 
 def osc(address: str, *args) -> bytes:
-    b = OscMessageBuilder(address)
-    for a in args:
-        b.add_arg(a)
-    return b.build().dgram
+    return build_message(address, args).dgram
 
 
 def oscsend(port: int, address: str, types: str = "", *args) -> None:
@@ -213,7 +210,7 @@ def test_fuzzed_packets_are_dropped_counted_and_shown_and_the_listener_goes_on(s
         s.sendto(packet, dest)
     s.sendto(osc("/vj/param/feedback.rotate", 1e9), dest)  # out of range: clamped
     later = OscBundleBuilder(time.time() + 3600)  # stamped an hour ahead: applied now, counted
-    later.add_content(_msg("/vj/param/noise.walk", 7.0))
+    later.add_content(build_message("/vj/param/noise.walk", [7.0]))
     s.sendto(later.build().dgram, dest)
     s.sendto(good, dest)
     assert show.frames_until(lambda: show.target("feedback.zoom") == pytest.approx(1.1) and show.target("noise.walk") == 7.0)
@@ -226,13 +223,6 @@ def test_fuzzed_packets_are_dropped_counted_and_shown_and_the_listener_goes_on(s
     for label in ("malformed", "unknown address", "bad args", "clamped", "future time tags"):
         assert label in status, status
     assert show.proc.restarts == 0 and show.proc._proc.is_alive()
-
-
-def _msg(address, *args):
-    b = OscMessageBuilder(address)
-    for a in args:
-        b.add_arg(a)
-    return b.build()
 
 
 def test_vj_run_sends_features_events_and_parameter_feedback_to_oscdump(tmp_path):

@@ -11,13 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
 from vj.errors import ConfigError
-from vj.validate import as_int, as_number, as_pair, as_str, check_keys, suggest
+from vj.validate import as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 
 
 @dataclass(frozen=True)
@@ -146,15 +141,7 @@ def parse_size(text_or_pair: Any, where: str = "size") -> tuple[int, int]:
 
 def load_set(path: Path) -> ShowSet:
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such set file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: can't read it: {e.strerror}") from None
+    data = load_toml(path, "set file")
     return parse_set(data, path)
 
 

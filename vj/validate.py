@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import Any, Mapping
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
 from vj.errors import ConfigError
+
+
+def load_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file's tables, or one line: no such `what`, not valid TOML (with line), unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such {what}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: can't read it: {e.strerror}") from None
 
 
 def suggest(word: str, choices) -> str:

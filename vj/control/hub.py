@@ -51,6 +51,19 @@ class Counters:
             return dict(self._c)
 
 
+def find_scene(scenes, which: str | int):
+    """A scene by index (from 0, also as digits) or by name; ValueError says what there is."""
+    if isinstance(which, int) or (isinstance(which, str) and which.isdigit()):
+        i = int(which)
+        if not 0 <= i < len(scenes):
+            raise ValueError(f"scene {i}: there are {len(scenes)} (0..{len(scenes) - 1})")
+        return scenes[i]
+    for s in scenes:
+        if s.name == which:
+            return s
+    raise ValueError(f"no scene {which!r}{suggest(str(which), [s.name for s in scenes])}")
+
+
 class Controls:
     def __init__(self, params: ParamSpace, routes: Routes, modulators: Modulators, scenes: tuple[SceneSpec, ...],
                  prompts: list[str], seed: int, sources: tuple[str, ...]) -> None:
@@ -136,15 +149,7 @@ class Controls:
         return [s.name for s in self.scenes]
 
     def find_scene(self, which: str | int) -> SceneSpec:
-        if isinstance(which, int) or (isinstance(which, str) and which.isdigit()):
-            i = int(which)
-            if not 0 <= i < len(self.scenes):
-                raise ValueError(f"scene {i}: there are {len(self.scenes)} (0..{len(self.scenes) - 1})")
-            return self.scenes[i]
-        for s in self.scenes:
-            if s.name == which:
-                return s
-        raise ValueError(f"no scene {which!r}{suggest(str(which), self.scene_names())}")
+        return find_scene(self.scenes, which)
 
     def recall(self, which: str | int) -> None:
         """Jump to a scene: its parameter values (without holding them) and its prompts."""

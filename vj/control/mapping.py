@@ -28,12 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
-from vj.validate import as_int, as_number, as_pair, as_str, check_keys, suggest
+from vj.validate import as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 from vj.errors import ConfigError
 
 TYPES = ("cc", "cc14", "note", "pitchbend", "program")
@@ -74,13 +69,7 @@ class Mapping:
 
 def load_mapping(path: Path) -> Mapping:
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such mapping file") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    data = load_toml(path, "mapping file")
     return parse_mapping(data, path)
 
 

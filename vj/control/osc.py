@@ -322,7 +322,7 @@ class OscServer:
                 reply_to, params = (sender[0], params[0]), []
             for reply_address, reply_args in self.router.handle(address, params, "osc"):
                 try:
-                    self.sock.sendto(_build(reply_address, reply_args).dgram, reply_to)
+                    self.sock.sendto(build_message(reply_address, reply_args).dgram, reply_to)
                 except OSError:
                     c.add("osc_reply_errors")
 
@@ -389,15 +389,15 @@ class OscOut:
         b = OscBundleBuilder(IMMEDIATELY)
         for name, value in (("level", a.level), ("bass", a.bass), ("mid", a.mid), ("high", a.high), ("bpm", a.bpm),
                             ("beat_phase", a.beat_phase)):
-            b.add_content(_build(f"/vj/audio/{name}", [float(value)]))
+            b.add_content(build_message(f"/vj/audio/{name}", [float(value)]))
         if a.onset:
-            b.add_content(_build("/vj/audio/onset", [1]))
+            b.add_content(build_message("/vj/audio/onset", [1]))
         if a.beat:
-            b.add_content(_build("/vj/audio/beat", [1]))
-        b.add_content(_build("/vj/status/fps", [float(self.fps())]))
+            b.add_content(build_message("/vj/audio/beat", [1]))
+        b.add_content(build_message("/vj/status/fps", [float(self.fps())]))
         while self._changes:
             name, value = self._changes.popleft()
-            b.add_content(_build(f"/vj/param/{name}", [float(value)]))
+            b.add_content(build_message(f"/vj/param/{name}", [float(value)]))
         try:
             self.sock.sendto(b.build().dgram, self.target)
             self.sent += 1
@@ -408,7 +408,8 @@ class OscOut:
         self.sock.close()
 
 
-def _build(address: str, args: list):
+def build_message(address: str, args):
+    """One OSC message (python-osc's builder, guessing each argument's type)."""
     b = OscMessageBuilder(address)
     for x in args:
         b.add_arg(x)

@@ -60,7 +60,25 @@ class ParamSpec:
 Listener = Callable[[str, float, str], None]  # (name, new base value, source)
 
 
-class ParamSpace:
+class SpecTable:
+    """Names and specs of declared parameters (here, and the control process's view of them)."""
+
+    _specs: dict[str, ParamSpec]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._specs
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def spec(self, name: str, where: str = "parameter") -> ParamSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise ConfigError(f"{where}: no parameter named {name!r}{suggest(name, self._specs)}") from None
+
+
+class ParamSpace(SpecTable):
     def __init__(self, specs: Iterable[ParamSpec] = (), clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._specs: dict[str, ParamSpec] = {}
@@ -80,18 +98,6 @@ class ParamSpace:
             self._specs[spec.name] = spec
             self._target[spec.name] = spec.default
             self._base[spec.name] = spec.default
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._specs
-
-    def names(self) -> list[str]:
-        return sorted(self._specs)
-
-    def spec(self, name: str, where: str = "parameter") -> ParamSpec:
-        try:
-            return self._specs[name]
-        except KeyError:
-            raise ConfigError(f"{where}: no parameter named {name!r}{suggest(name, self._specs)}") from None
 
     def on_change(self, listener: Listener) -> None:
         """Call `listener(name, value, source)` after every set() (on the caller's thread)."""

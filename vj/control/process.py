@@ -23,11 +23,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vj.control.params import ParamSpec
+from vj.control.hub import find_scene
+from vj.control.params import ParamSpec, SpecTable
 from vj.control.shared import WRITERS, SharedStore
-from vj.errors import ConfigError, VJError
+from vj.errors import VJError
 from vj.log import log
-from vj.validate import suggest
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class _Counters:
         return self.store.counter_dict()
 
 
-class RemoteParams:
+class RemoteParams(SpecTable):
     """What OscRouter and MidiControl need of a ParamSpace, over the shared store."""
 
     def __init__(self, store: SharedStore, specs, trace: list | None = None) -> None:
@@ -79,18 +79,6 @@ class RemoteParams:
     def declare(self, i: int, spec: ParamSpec) -> None:
         self._index[spec.name] = i
         self._specs[spec.name] = spec
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._specs
-
-    def names(self) -> list[str]:
-        return sorted(self._specs)
-
-    def spec(self, name: str, where: str = "parameter") -> ParamSpec:
-        try:
-            return self._specs[name]
-        except KeyError:
-            raise ConfigError(f"{where}: no parameter named {name!r}{suggest(name, self._specs)}") from None
 
     def on_change(self, listener) -> None:
         self._listeners.append(listener)
@@ -172,15 +160,7 @@ class RemoteControls:
         return [s.name for s in self.scenes]
 
     def find_scene(self, which):
-        if isinstance(which, int) or (isinstance(which, str) and which.isdigit()):
-            i = int(which)
-            if not 0 <= i < len(self.scenes):
-                raise ValueError(f"scene {i}: there are {len(self.scenes)}")
-            return self.scenes[i]
-        for s in self.scenes:
-            if s.name == which:
-                return s
-        raise ValueError(f"no scene {which!r}{suggest(str(which), self.scene_names())}")
+        return find_scene(self.scenes, which)
 
 
 def _child(cfg: ControlConfig, store_name: str, to_parent, from_parent) -> None:
