@@ -38,6 +38,10 @@ def build_controls(show: ShowSet, seed: int = 0) -> Controls:
     params = ParamSpace(gen_loop.declare_params() + comp.declare_params(effect))
     for i, p in enumerate(show.prompts, 1):
         params.declare(ParamSpec(f"prompt.{i}.weight", -4.0, 4.0, p.weight, "", 0.1, f"weight of {p.text!r}"))
+    if show.more_seeds:  # a seed list: each seed's share of the noise (equal-power mix, see generate/noise.py)
+        for i in range(1, len(show.more_seeds) + 2):
+            params.declare(ParamSpec(f"noise.seed.{i}.weight", -2.0, 2.0, 1.0 if i == 1 else 0.0, "", 0.1,
+                                     f"weight of noise seed {i}"))
     for name, value in show.params.items():
         params.set(name, value, immediate=True, where=f"{show.where()} [params]")
     modulators = Modulators(show.lfos, show.envelopes, seed)
@@ -48,13 +52,14 @@ def build_controls(show: ShowSet, seed: int = 0) -> Controls:
         if e.trigger not in TRIGGERS and not e.trigger.startswith("midi."):
             raise ConfigError(f"{show.where()} [[envelope]] {e.name}: trigger {e.trigger!r}{suggest(e.trigger, TRIGGERS)}; "
                               f"triggers: {', '.join(TRIGGERS)}, midi.<channel>.note.<n>")
-    sources = tuple(SOURCES) + tuple(names)
+    sources = tuple(SOURCES) + ("audio.bar",) + tuple(names)
     routes = Routes.from_specs(show.routes, params, sources, show.where())
     for sc in show.scenes:
         for name in sc.params:
             params.spec(name, f"{show.where()} [[scene]] {sc.name}")
     modulators.watch |= {r.source for r in routes.routes if r.source.startswith("midi.")}
-    return Controls(params, routes, modulators, show.scenes, [p.text for p in show.prompts], seed, sources)
+    return Controls(params, routes, modulators, show.scenes, [p.text for p in show.prompts], seed, sources,
+                    [p.resample for p in show.prompts], show.more_seeds)
 
 
 def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):
@@ -62,7 +67,7 @@ def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):
     from vj.generate.loop import StreamLoop
     from vj.generate.worker import Generator
 
-    loop = StreamLoop(model, show.gen_size or model.spec.native_size, show.steps, seed)
+    loop = StreamLoop(model, show.gen_size or model.spec.native_size, show.steps, seed, input=show.input)
     return Generator(wrap_loop(loop) if wrap_loop else loop)
 
 
@@ -72,7 +77,7 @@ def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: i
     from vj.generate.process import GeneratorConfig, ProcessGenerator
 
     return ProcessGenerator(GeneratorConfig(show.model, device, show.steps, show.gen_size, seed, threads, wrap,
-                                            show.tiny_vae))
+                                            show.tiny_vae, show.input))
 
 
 def make_engine(controls: Controls, compositor, generator, *, clock, audio, outputs):

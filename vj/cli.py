@@ -39,6 +39,9 @@ def _show_args(p: argparse.ArgumentParser, set_required: bool) -> None:
     p.add_argument("--tiny-vae", action="store_true", default=None,
                    help="decode with TAESD/TAESDXL: a fraction of the VAE's cost (needs madebyollin/taesd once)")
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: half the cores on a CPU)")
+    p.add_argument("--input", metavar="SRC", help="image-to-image from SRC: 'feedback' (the loop's own image), a video "
+                   "file, or camera:N; `strength` and input.* are its parameters")
+    p.add_argument("--camera", type=int, metavar="N", help="image-to-image from camera N (the same as --input camera:N)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="debug output, and tracebacks for internal errors")
 
@@ -148,12 +151,20 @@ def parser() -> argparse.ArgumentParser:
 
 # -- shared set-up ---------------------------------------------------------------------------
 def _load_show(args):
-    from vj.config import PromptSpec, load_set, parse_size, with_overrides
+    from vj.config import PromptSpec, check_template, load_set, parse_size, with_overrides
     from vj.resources import find_set
 
     show = load_set(find_set(args.set))
+    if args.prompt:
+        check_template("--prompt", args.prompt)
+    if args.input and args.camera is not None:
+        raise VJError("--input and --camera: give one of them")
+    source = f"camera:{args.camera}" if args.camera is not None else args.input
+    if source and source != "feedback" and not source.startswith("camera:") and not Path(source).expanduser().is_file():
+        raise VJError(f"--input {source}: no such file (give a video file, 'feedback' or camera:N)")
     return with_overrides(
         show,
+        input=source,
         model=args.model,
         tiny_vae=args.tiny_vae,
         size=parse_size(args.size, "--size") if args.size else None,

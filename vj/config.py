@@ -17,8 +17,9 @@ from vj.validate import as_int, as_number, as_pair, as_str, check_keys, load_tom
 
 @dataclass(frozen=True)
 class PromptSpec:
-    text: str
+    text: str  # a prompt or a template with choices: "a {flooded|burning} cathedral"
     weight: float = 1.0  # initial value of `prompt.<n>.weight`
+    resample: tuple[str, ...] = ()  # triggers that draw new choices: beat, bar, onset, audio.*_hit, midi.<ch>.note.<n>
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class ShowSet:
     tiny_vae: bool = False  # decode with TAESD / TAESDXL (a fraction of the VAE's cost, a little softer)
     gen_size: tuple[int, int] | None = None  # generator resolution; None: the model's native size
     seed: int | None = None  # None: a fresh seed from the OS each run
+    more_seeds: tuple[int, ...] = ()  # `seeds = [a, b, c]`: b, c (weights noise.seed.<n>.weight; a is `seed`)
+    input: str | None = None  # image-to-image: "feedback", "camera:N" or a video file; None: text-to-image
     prompts: tuple[PromptSpec, ...] = (PromptSpec("a field of possibilities"),)
     effect: str | None = None  # a shader in shaders/ (its file stem), applied after the feedback
     params: Mapping[str, float] = field(default_factory=dict)  # initial parameter values
@@ -93,8 +96,8 @@ class ShowSet:
 
 _SECTIONS = {
     "show": {"name", "size", "fps", "audio"},
-    "generator": {"model", "steps", "size", "seed", "tiny_vae"},
-    "prompt": {"text", "weight"},
+    "generator": {"model", "steps", "size", "seed", "seeds", "tiny_vae", "input"},
+    "prompt": {"text", "weight", "resample"},
     "compositor": {"effect"},
     "params": None,  # free-form: names checked against the namespace once it is built
     "route": {"source", "target", "amount", "offset", "range", "curve", "attack", "release"},
@@ -178,6 +181,22 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
         kw["gen_size"] = parse_size(gen["size"], w)
     if "seed" in gen:
         kw["seed"] = as_int(w, "seed", gen["seed"], 0, 2**63 - 1)
+    if "seeds" in gen:
+        seeds = gen["seeds"]
+        if "seed" in gen:
+            raise ConfigError(f"{w}: give seed = N or seeds = [a, b, ...] (the first of seeds is the seed), not both")
+        if not isinstance(seeds, list) or not 1 <= len(seeds) <= 16:
+            raise ConfigError(f"{w}: seeds = [a, b, ...]: one to 16 whole numbers, blended by noise.seed.<n>.weight")
+        seeds = [as_int(w, "seeds", s, 0, 2**63 - 1) for s in seeds]
+        kw["seed"], kw["more_seeds"] = seeds[0], tuple(seeds[1:])
+    if "input" in gen:
+        src = as_str(w, "input", gen["input"])
+        if src != "feedback" and not src.startswith("camera:"):
+            p = Path(src).expanduser()
+            if not p.is_absolute() and path is not None:
+                p = path.parent / p  # relative to the set file
+            src = str(p)
+        kw["input"] = src
     if "tiny_vae" in gen:
         if not isinstance(gen["tiny_vae"], bool):
             raise ConfigError(f"{w}: tiny_vae = true or false")
@@ -193,7 +212,9 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
             check_keys(w, p, _SECTIONS["prompt"])
             if "text" not in p:
                 raise ConfigError(f"{w}: missing text = \"...\"")
-            specs.append(PromptSpec(as_str(w, "text", p["text"]), as_number(w, "weight", p.get("weight", 1.0), -4, 4)))
+            text = check_template(w, p["text"])
+            specs.append(PromptSpec(text, as_number(w, "weight", p.get("weight", 1.0), -4, 4),
+                                    _triggers(w, p.get("resample", []))))
         kw["prompts"] = tuple(specs)
 
     comp = data.get("compositor", {})
@@ -268,6 +289,8 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
         prompts = t.get("prompts")
         if prompts is not None and (not isinstance(prompts, list) or not all(isinstance(p, str) and p for p in prompts)):
             raise ConfigError(f"{w}: prompts must be a list of texts")
+        for p in prompts or ():
+            check_template(w, p)
         scenes.append(SceneSpec(_name(w, t), {str(k): as_number(w, k, v) for k, v in values.items()},
                                 tuple(prompts) if prompts is not None else None))
     if len({sc.name for sc in scenes}) < len(scenes):
@@ -319,3 +342,32 @@ def with_overrides(s: ShowSet, **changes: Any) -> ShowSet:
     """The set with command-line overrides applied (None means 'not given')."""
     return dataclasses.replace(s, **{k: v for k, v in changes.items() if v is not None})
 
+
+def check_template(where: str, text: Any) -> str:
+    """A prompt text, checked as a template (an unclosed '{' fails here, not on stage)."""
+    from vj.generate.templates import TemplateError, parse
+
+    text = as_str(where, "text", text)
+    try:
+        parse(text)
+    except TemplateError as e:
+        raise ConfigError(f"{where}: prompt {text!r}: {e}") from None
+    return text
+
+
+def _triggers(where: str, value: Any) -> tuple[str, ...]:
+    """resample = "bar" or ["beat", "midi.1.note.36"]: shorthands expanded, names checked."""
+    from vj.control.modulators import TRIGGER_SHORTHANDS, TRIGGERS
+
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+        raise ConfigError(f"{where}: resample = \"bar\" or a list such as [\"beat\", \"midi.1.note.36\"]")
+    out = []
+    for x in items:
+        name = TRIGGER_SHORTHANDS.get(x, x)
+        if name not in TRIGGERS and not (name.startswith("midi.") and ".note." in name):
+            known = list(TRIGGER_SHORTHANDS) + list(TRIGGERS)
+            raise ConfigError(f"{where}: resample trigger {x!r}{suggest(x, known)}; triggers: "
+                              f"{', '.join(known)}, midi.<channel>.note.<n>")
+        out.append(name)
+    return tuple(out)

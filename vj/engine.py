@@ -56,6 +56,7 @@ class Engine:
         self.on_frame: list[Callable[[Snapshot], None]] = []  # per-frame hooks (OSC out)
         self.status_parts: list[Callable[[], str]] = []  # more for the status line (OSC, MIDI)
         self._phase = 0.0
+        self._bar: int | None = None  # the bar we are in (audio.bar fires when it changes)
         self._audio = Features()
         self._last_t: float | None = None
         self._latency = collections.deque(maxlen=1024)  # seconds, snapshot -> shown
@@ -80,14 +81,21 @@ class Engine:
         feats = self.audio.poll(t)
         self._audio = feats
         sources = feats.as_sources()
-        sources.update(c.modulators.values(self.beat_position(t, feats), dt, sources))
+        beat = self.beat_position(t, feats)
+        bar = int(beat // 4)
+        sources["audio.bar"] = 1.0 if self._bar is not None and bar > self._bar else 0.0
+        self._bar = bar
+        sources.update(c.modulators.values(beat, dt, sources))
+        c.on_triggers(c.modulators.fired)  # prompt templates re-sampled on their triggers
         self.params.tick(dt)
         c.routes.apply(self.params, sources, dt)
         values = dict(self.params.values())
-        self._phase = (self._phase + values.get("noise.walk", 0.0) / 60.0 * dt) % 1.0
+        # the walk: its own speed, plus `motion` turns/min more at full loudness (sustained energy moves it)
+        speed = values.get("noise.walk", 0.0) + values.get("noise.motion", 0.0) * feats.level
+        self._phase = (self._phase + speed / 60.0 * dt) % 1.0
         values["noise.phase"] = self._phase
         values.update(sources)
-        snap = Snapshot(self.index, t, MappingProxyType(values), tuple(c.prompts), c.seed, feats)
+        snap = Snapshot(self.index, t, MappingProxyType(values), tuple(c.prompts), c.seed, feats, c.more_seeds)
         self.index += 1
         return snap
 

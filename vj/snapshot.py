@@ -14,5 +14,6 @@ class Snapshot:
     t: float  # clock time when it was taken, seconds
     values: Mapping[str, float]  # every parameter and every modulation source, by name
     prompts: tuple[str, ...]  # prompt texts; `prompt.<n>.weight` in values weighs prompts[n-1]
-    seed: int  # noise seed
+    seed: int  # noise seed (the first of the noise field's seeds)
     audio: Features = field(default_factory=Features)
+    seeds: tuple[int, ...] = ()  # more noise seeds, blended by `noise.seed.<n>.weight` (n from 2)

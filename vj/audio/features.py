@@ -33,7 +33,8 @@ BANDS = ("bass", "mid", "high")
 # Modulation sources (0..1) that routes can use; the engine publishes them as audio.<name>.
 SOURCES = tuple(f"audio.{n}" for n in (
     "level", "bass", "mid", "high", "bass_pulse", "mid_pulse", "high_pulse", "bass_presence", "mid_presence",
-    "high_presence", "centroid", "flux", "beat_phase", "bar_phase", "confidence", "onset", "beat"))
+    "high_presence", "centroid", "flux", "beat_phase", "bar_phase", "confidence", "onset", "beat", "bass_hit",
+    "mid_hit", "high_hit"))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ Who touches what:
 from __future__ import annotations
 
 import collections
+import random
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -20,13 +21,14 @@ from vj.validate import suggest
 from vj.control.modulators import Modulators
 from vj.control.params import ParamSpace, ParamSpec
 from vj.control.routes import Route, Routes
+from vj.generate.templates import Template, TemplateError, parse as parse_template
 from vj.log import log
 from vj.mailbox import BoundedInbox
 
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # prompt | scene | seed | tap | bpm | learn | route_add | route_remove
+    kind: str  # prompt | resample | scene | seed | tap | bpm | learn | route_add | route_remove
     args: tuple = ()
     origin: str = ""  # who asked (for the log)
 
@@ -66,13 +68,21 @@ def find_scene(scenes, which: str | int):
 
 class Controls:
     def __init__(self, params: ParamSpace, routes: Routes, modulators: Modulators, scenes: tuple[SceneSpec, ...],
-                 prompts: list[str], seed: int, sources: tuple[str, ...]) -> None:
+                 prompts: list[str], seed: int, sources: tuple[str, ...],
+                 resample_on: list[tuple[str, ...]] | None = None, more_seeds: tuple[int, ...] = ()) -> None:
         self.params = params
         self.routes = routes
         self.modulators = modulators
         self.scenes = scenes
-        self.prompts = list(prompts)
+        # The prompt field: what the performer wrote (templates) and what is sung now (samples).
+        # Sampling is seeded by the show's seed, so `vj render` repeats itself.
+        self._rng = random.Random(seed)
+        self.templates: list[Template] = [self._template(t) for t in prompts]
+        self.prompts: list[str] = [t.sample(self._rng) for t in self.templates]
+        self.resample_on: list[tuple[str, ...]] = list(resample_on or [()] * len(prompts))  # triggers per slot
+        self.modulators.triggers |= {t for ts in self.resample_on for t in ts}
         self.seed = seed
+        self.more_seeds = tuple(more_seeds)  # the noise field's other seeds (noise.seed.<n>.weight, n from 2)
         self.sources = sources  # every declared modulation source name (audio, lfo, env)
         self.scene: str | None = None
         self.inbox: BoundedInbox[Action] = BoundedInbox(256)
@@ -99,6 +109,8 @@ class Controls:
         if a.kind == "prompt":
             slot, text = a.args
             self.set_prompt(slot, text)
+        elif a.kind == "resample":
+            self.resample(a.args[0] if a.args else None)
         elif a.kind == "scene":
             self.recall(a.args[0])
         elif a.kind == "seed":
@@ -135,15 +147,44 @@ class Controls:
         """Prompt `slot` (1-based) gets `text`; one past the end adds a prompt (weight 0: fade it in)."""
         if not text.strip():
             raise ValueError("an empty prompt")
+        template = self._template(text)
         if 1 <= slot <= len(self.prompts):
-            self.prompts[slot - 1] = text
+            self.templates[slot - 1] = template
+            self.prompts[slot - 1] = template.sample(self._rng)
         elif slot == len(self.prompts) + 1:
-            self.prompts.append(text)
+            self.templates.append(template)
+            self.prompts.append(template.sample(self._rng))
+            self.resample_on.append(())
             name = f"prompt.{slot}.weight"
             if name not in self.params:
                 self.params.declare(ParamSpec(name, -4.0, 4.0, 0.0, "", 0.1, "weight of a prompt added live"))
         else:
             raise ValueError(f"prompt slot {slot}: there are {len(self.prompts)} (add one at {len(self.prompts) + 1})")
+
+    @staticmethod
+    def _template(text: str) -> Template:
+        try:
+            return parse_template(text)
+        except TemplateError as e:
+            raise ValueError(f"prompt {text!r}: {e}") from None
+
+    def resample(self, slot: int | None = None) -> None:
+        """Draw new choices for one prompt (1-based) or for all; a fixed text stays as it is."""
+        if slot is not None and not 1 <= slot <= len(self.templates):
+            raise ValueError(f"prompt slot {slot}: there are {len(self.templates)}")
+        for i in ([slot - 1] if slot is not None else range(len(self.templates))):
+            t = self.templates[i]
+            if not t.fixed:
+                self.prompts[i] = t.resample(self._rng, self.prompts[i])
+                self.counters.add("resampled")
+
+    def on_triggers(self, fired: set[str]) -> None:
+        """Re-sample the prompts whose triggers fired this frame (render thread, after the modulators)."""
+        if not fired:
+            return
+        for i, triggers in enumerate(self.resample_on):
+            if fired.intersection(triggers):
+                self.resample(i + 1)
 
     def scene_names(self) -> list[str]:
         return [s.name for s in self.scenes]

@@ -13,7 +13,7 @@
     channel = 1                  # 1-16
     number = 0                   # CC or note number (cc14: the MSB's; the LSB is number + 32)
     target = "feedback.amount"   # a parameter  -- or --  action = "tap" | "scene" | "scene:NAME" |
-                                 #                          "next-scene" | "prev-scene"
+                                 #   "next-scene" | "prev-scene" | "resample" | "resample:SLOT" (new template choices)
     range = [0.0, 0.99]          # default: the parameter's whole range
     mode = "absolute"            # absolute | relative | toggle | momentary | trigger
     encoding = "twos"            # relative: twos (1.. up, 127.. down) | offset (64 +- n) | signed (bit 6 = down)
@@ -34,7 +34,7 @@ from vj.errors import ConfigError
 TYPES = ("cc", "cc14", "note", "pitchbend", "program")
 MODES = ("absolute", "relative", "toggle", "momentary", "trigger")
 ENCODINGS = ("twos", "offset", "signed")
-ACTIONS = ("tap", "scene", "next-scene", "prev-scene")
+ACTIONS = ("tap", "scene", "next-scene", "prev-scene", "resample")
 _CONTROL_KEYS = {"type", "channel", "number", "target", "action", "range", "mode", "encoding", "step", "takeover",
                  "led", "name"}
 
@@ -102,7 +102,9 @@ def parse_mapping(data: dict[str, Any], path: Path | None = None) -> Mapping:
             raise ConfigError(f"{w}: give either target = \"<parameter>\" or action = \"{'|'.join(ACTIONS)}\"")
         action = as_str(w, "action", c["action"]) if "action" in c else None
         if action is not None and action.split(":")[0] not in ACTIONS:
-            raise ConfigError(f"{w}: action {action!r}; actions: {', '.join(ACTIONS)}, scene:NAME")
+            raise ConfigError(f"{w}: action {action!r}; actions: {', '.join(ACTIONS)}, scene:NAME, resample:SLOT")
+        if action is not None and action.startswith("resample:") and not action[9:].isdigit():
+            raise ConfigError(f"{w}: action {action!r}: resample:SLOT takes a prompt slot number (resample:1)")
         number = as_int(w, "number", c.get("number", 0), 0, 127) if t not in ("pitchbend", "program") else 0
         if t == "cc14" and number > 31:
             raise ConfigError(f"{w}: cc14 uses CC {number} and {number + 32}: the MSB must be 0..31")

@@ -463,6 +463,10 @@ class MidiControl:
             c.post("tap", origin="midi")
         elif action.startswith("scene:"):
             c.post("scene", action.split(":", 1)[1], origin="midi")
+        elif action == "resample":
+            c.post("resample", None, origin="midi")
+        elif action.startswith("resample:"):
+            c.post("resample", int(action.split(":", 1)[1]), origin="midi")
         elif action in ("next-scene", "prev-scene") and c.scenes:
             names = c.scene_names()
             i = names.index(c.scene) if c.scene in names else -1

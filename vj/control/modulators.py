@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from typing import Mapping
 
 SHAPES = ("sine", "triangle", "saw", "square", "random")
-TRIGGERS = ("audio.onset", "audio.beat", "audio.bass_hit", "audio.mid_hit", "audio.high_hit")
+# Events that fire envelopes and re-sample prompt templates (audio.bar: the first beat of a bar,
+# from the beat tracker or an outside MIDI clock; the engine adds it).
+TRIGGERS = ("audio.onset", "audio.beat", "audio.bar", "audio.bass_hit", "audio.mid_hit", "audio.high_hit")
+TRIGGER_SHORTHANDS = {"onset": "audio.onset", "beat": "audio.beat", "bar": "audio.bar"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class Modulators:
         self.external = None  # the control process (process.py): MIDI values and note-ons from its store
         self.watch: set[str] = {e.trigger for e in envelopes if e.trigger.startswith("midi.")}  # midi names in use
         self._env_since: dict[str, float] = {}  # name -> seconds since its trigger (None: idle)
+        self.triggers: set[str] = {e.trigger for e in envelopes}  # events read each frame (prompt fields add theirs)
+        self.fired: set[str] = set()  # the triggers that fired this frame
 
     def names(self) -> list[str]:
         return [f"lfo.{l.name}" for l in self.lfos] + [f"env.{e.name}" for e in self.envelopes]
@@ -99,10 +104,12 @@ class Modulators:
                 v = ext.midi_value(name)
                 if v is not None:
                     controls[name] = v
+        # each trigger is read once a frame (a note-on is consumed by reading it), then shared by
+        # the envelopes and the prompt templates that listen to it
+        self.fired = {t for t in self.triggers if audio_events.get(t, 0.0) > 0.5 or t in note_events
+                      or (ext is not None and t.startswith("midi.") and ext.note_fired(t))}
         for e in self.envelopes:
-            fired = (audio_events.get(e.trigger, 0.0) > 0.5 or e.trigger in note_events
-                     or (ext is not None and e.trigger.startswith("midi.") and ext.note_fired(e.trigger)))
-            if fired:
+            if e.trigger in self.fired:
                 self._env_since[e.name] = 0.0
             elif e.name in self._env_since:
                 self._env_since[e.name] += dt

@@ -7,6 +7,7 @@ packet, address, argument or sender is dropped and counted; nothing kills the li
 
     /vj/param/<name> <value>            /vj/param/<name>/norm <0..1>
     /vj/prompt <text>                   /vj/prompt/<slot> <text>      /vj/prompt/<slot>/weight <w>
+    /vj/resample [slot]                 /vj/resample/<slot>           (new choices for "{a|b}" templates)
     /vj/scene <name|index>              /vj/seed <int>                /vj/tap        /vj/bpm <bpm|0>
     /vj/learn <param>                   /vj/source/<name> <0..1>      (a modulation source osc.<name>)
     /vj/route <source> <target> <amount> [curve]                      /vj/route/remove <source> <target>
@@ -36,6 +37,7 @@ from vj.control.hub import Controls
 from vj.control.osc_check import one_number, packet_ok
 from vj.control.routes import CURVES, Route, source_known
 from vj.errors import VJError
+from vj.generate.templates import TemplateError, parse as parse_template
 from vj.log import log
 
 RCVBUF = 4 * 1024 * 1024  # bytes of kernel buffer for bursts
@@ -100,11 +102,11 @@ class OscRouter:
             return None
         if head == "prompt":
             if not rest:
-                c.post("prompt", 1, self._one_text(args), origin=origin)
+                c.post("prompt", 1, self._prompt_text(args), origin=origin)
                 return None
             slot = self._slot(rest[0])
             if len(rest) == 1:
-                c.post("prompt", slot, self._one_text(args), origin=origin)
+                c.post("prompt", slot, self._prompt_text(args), origin=origin)
                 return None
             if len(rest) == 2 and rest[1] == "weight":
                 name = f"prompt.{slot}.weight"
@@ -113,6 +115,18 @@ class OscRouter:
                 v = self._one_number(args)
                 c.params.set(name, v, source=origin)
                 return None
+        if head == "resample" and len(rest) <= 1:
+            if rest:
+                slot = self._slot(rest[0])
+            elif args:
+                v = self._one_number(args)
+                if not v.is_integer() or v < 1:
+                    raise BadArgs("/vj/resample [slot]: a slot is a whole number from 1")
+                slot = int(v)
+            else:
+                slot = None
+            c.post("resample", slot, origin=origin)
+            return None
         if head == "scene" and not rest:
             if len(args) != 1:
                 raise BadArgs("one scene name or index")
@@ -187,6 +201,15 @@ class OscRouter:
             raise BadArgs("one text")
         return args[0]
 
+    @classmethod
+    def _prompt_text(cls, args: list) -> str:
+        text = cls._one_text(args)
+        try:
+            parse_template(text)
+        except TemplateError as e:
+            raise BadArgs(f"prompt template: {e}") from None
+        return text
+
     @staticmethod
     def _slot(s: str) -> int:
         if not s.isdigit() or int(s) < 1:
@@ -203,6 +226,7 @@ class OscRouter:
             items.append(("/vj/list/item", [f"/vj/param/{name}", "f", float(spec.lo), float(spec.hi), float(values[name])]))
         for i, text in enumerate(c.prompts, 1):
             items.append(("/vj/list/item", [f"/vj/prompt/{i}", "s", 0.0, 0.0, text]))
+        items.append(("/vj/list/item", ["/vj/resample", "i", 1.0, float(len(c.prompts)), 0]))
         items.append(("/vj/list/item", ["/vj/scene", "s", 0.0, float(max(0, len(c.scenes) - 1)), c.scene or ""]))
         items.append(("/vj/list/item", ["/vj/seed", "i", 0.0, float(2**31 - 1), int(c.seed) & 0x7FFFFFFF]))
         items.append(("/vj/list/item", ["/vj/bpm", "f", 20.0, 400.0, 0.0]))

@@ -1,24 +1,39 @@
-"""The streaming text-to-image loop.
+"""The streaming loop: a snapshot in, an image out.
 
-Everything that does not change per frame is computed once in the constructor (StreamDiffusion's
-`prepare()`): the scheduler's timesteps and sigmas, the input scales, the noise basis, the time
-ids. A frame is then plain tensor algebra: blend cached prompt embeddings, take a point of the
-noise field, run the UNet for each step (Euler, as the scheduler would), decode.
+Everything that does not change per frame is computed once (StreamDiffusion's `prepare()`): the
+scheduler's timesteps and sigmas, the input scales, the noise field, the time ids; image-to-image
+schedules are computed once per strength and kept. A frame is then plain tensor algebra:
 
-For the same latents and embeddings it computes what `StableDiffusionPipeline.__call__` /
-`StableDiffusionXLPipeline.__call__` compute with guidance 0 (a test checks it).
+    prompt field  cached embeddings (encoded off the hot path), faded in when new, blended by weights
+                  (sum or slerp), pushed by `chaos`                                  -> conditioning
+    noise field   seeds on great circles: walk phase, seed weights, kick + audio pulse -> latent noise
+    input         (image-to-image) camera, file or the loop's own last image, framed, encoded,
+                  noised to `strength`; skipped when it hardly changed and nothing else did
+    UNet          Euler over the precomputed sigmas (1-4 steps), then decode (VAE or TAESD)
+
+For the same latents and embeddings, text-to-image computes what `StableDiffusionPipeline` /
+`StableDiffusionXLPipeline` compute with guidance 0 (a test checks it).
 """
 
 from __future__ import annotations
 
+import functools
+import random
+from dataclasses import dataclass
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from vj.errors import VJError
+from vj.generate import inputs
 from vj.generate.noise import NoiseField
-from vj.generate.prompts import Conditioning, PromptCache
+from vj.generate.prompts import Chaos, Conditioning, PromptCache
 from vj.generate.registry import LoadedModel
+from vj.log import log
 from vj.snapshot import Snapshot
+
+MAX_SKIPS = 10  # the similarity filter skips at most this many frames in a row
 
 
 class NonFiniteFrame(RuntimeError):
@@ -26,27 +41,43 @@ class NonFiniteFrame(RuntimeError):
 
 
 def declare_params():
-    """The generator's parameters (prompt weights are declared per prompt by the engine)."""
+    """The generator's parameters (prompt and seed weights are declared per prompt/seed by the set)."""
     from vj.control.params import ParamSpec
 
     return [
-        ParamSpec("noise.walk", 0.0, 60.0, 0.0, "turns/min", 0.5, "speed of the walk around the noise circle"),
+        ParamSpec("noise.walk", 0.0, 60.0, 0.0, "turns/min", 0.5, "speed of the walk around the noise circles"),
         ParamSpec("noise.kick", -1.0, 1.0, 0.0, "", 0.0, "push towards a third noise direction (audio routes here)"),
-    ]
+        ParamSpec("noise.pulse", 0.0, 1.0, 0.0, "", 0.1, "how hard an audio transient kicks the noise (it decays)"),
+        ParamSpec("noise.motion", 0.0, 60.0, 0.0, "turns/min", 0.5, "extra walk speed at full loudness"),
+        ParamSpec("chaos", 0.0, 2.0, 0.0, "", 0.1, "push the prompts beyond themselves: extrapolation and noise"),
+        ParamSpec("prompt.slerp", 0.0, 1.0, 0.0, "", 0.1, "0: weighted sum of the prompts, 1: slerp"),
+        ParamSpec("prompt.fade", 0.0, 4.0, 0.3, "s", 0.0, "how long a new prompt text takes to fade in"),
+    ] + inputs.declare_params()
+
+
+@dataclass
+class _Slot:
+    """One prompt slot: the text whose embedding is shown, and the one it fades in from."""
+
+    text: str | None = None
+    cond: Conditioning | None = None
+    prev: Conditioning | None = None
+    since: float = 0.0  # clock time the current one arrived
+
+    def current(self, t: float, fade: float) -> Conditioning | None:
+        if self.cond is None or self.prev is None or fade <= 0.0 or t - self.since >= fade:
+            return self.cond
+        return self.prev.lerp(self.cond, max(0.0, (t - self.since) / fade))
 
 
 class StreamLoop:
-    def __init__(self, model: LoadedModel, size: tuple[int, int], steps: int, seed: int) -> None:
-        w, h = size
-        multiple = model.vae_scale * 2 ** (len(model.unet.config.block_out_channels) - 1)
-        if w % multiple or h % multiple:
-            raise VJError(f"generator size {w}x{h}: {model.spec.name} needs multiples of {multiple} "
-                          f"(e.g. {w // multiple * multiple or multiple}x{h // multiple * multiple or multiple})")
+    def __init__(self, model: LoadedModel, size: tuple[int, int], steps: int, seed: int, *, live: bool = False,
+                 input: str | None = None) -> None:
         if not 1 <= steps <= 50:
             raise VJError(f"steps = {steps}: use 1..4 for turbo models")
-        self.model, self.size, self.steps = model, (w, h), steps
+        self.model, self.steps, self.live = model, steps, live
         self.device, self.dtype = model.device, model.dtype
-        self.latent_shape = (1, model.unet.config.in_channels, h // model.vae_scale, w // model.vae_scale)
+        self.multiple = model.vae_scale * 2 ** (len(model.unet.config.block_out_channels) - 1)
 
         sched = type(model.pipe.scheduler).from_config(model.pipe.scheduler.config)
         sched.set_timesteps(steps, device=model.device)
@@ -57,6 +88,7 @@ class StreamLoop:
         self.prediction = sched.config.prediction_type
         if self.prediction not in ("epsilon", "v_prediction", "sample"):
             raise VJError(f"model {model.spec.name}: unsupported prediction type {self.prediction!r}")
+        self._alphas = sched.alphas_cumprod.double().cpu()  # for image-to-image schedules
 
         vae_cfg = model.vae.config
         # SDXL's VAE overflows in fp16: diffusers decodes it in fp32 when the config says so; so do we.
@@ -68,41 +100,186 @@ class StreamLoop:
         mean, std = getattr(vae_cfg, "latents_mean", None), getattr(vae_cfg, "latents_std", None)
         self._lat_mean = torch.tensor(mean).view(1, -1, 1, 1).to(model.device) if mean is not None else None
         self._lat_std = torch.tensor(std).view(1, -1, 1, 1).to(model.device) if std is not None else None
+
+        self.prompts = PromptCache(model, background=live)
+        self._slots: list[_Slot] = []
+        self._chaos: Chaos | None = None
+        self.noise: NoiseField | None = None
+        self.seed = seed
+        self.input_spec = input
+        self.input = None
+        self.skipped = 0  # frames the similarity filter skipped
+        self._skip_rng = random.Random(seed)
+        self._skip_run = 0
+        self._last_in: tuple | None = None  # (key, small image) of the last input generated from
+        self._set_size(size)
+
+    # -- size (also lowered on out-of-memory) -----------------------------------------------------
+    def _set_size(self, size: tuple[int, int]) -> None:
+        w, h = size
+        m = self.multiple
+        if w % m or h % m:
+            raise VJError(f"generator size {w}x{h}: {self.model.spec.name} needs multiples of {m} "
+                          f"(e.g. {w // m * m or m}x{h // m * m or m})")
+        self.size = (w, h)
+        s = self.model.vae_scale
+        self.latent_shape = (1, self.model.unet.config.in_channels, h // s, w // s)
         self.time_ids = (torch.tensor([[h, w, 0, 0, h, w]], dtype=self.dtype, device=self.device)
-                         if model.family == "sdxl" else None)
+                         if self.model.family == "sdxl" else None)
+        self.noise = None
+        if self.input is not None:
+            self.input.close()
+        self.input = inputs.open_input(self.input_spec, self.size, self.live) if self.input_spec else None
+        self._last_in = None
 
-        self.prompts = PromptCache(model)
-        self.noise = NoiseField(self.latent_shape, seed, self.device, self.dtype)
+    def shrink(self) -> tuple[int, int] | None:
+        """Lower the size by about a quarter (out of memory); None when it is as small as it goes."""
+        w, h = self.size
+        m = self.multiple
+        nw, nh = max(m, int(w * 0.75) // m * m), max(m, int(h * 0.75) // m * m)
+        if (nw, nh) == (w, h):
+            return None
+        self._set_size((nw, nh))
+        return self.size
 
-    # -- the parts of a frame -------------------------------------------------------------
+    def close(self) -> None:
+        if self.input is not None:
+            self.input.close()
+
+    # -- the prompt field ---------------------------------------------------------------------------
     def conditioning(self, snap: Snapshot) -> Conditioning:
-        parts = [(snap.values.get(f"prompt.{i}.weight", 1.0 if i == 1 else 0.0), self.prompts.get(text))
-                 for i, text in enumerate(snap.prompts, 1)]
-        return Conditioning.blend(parts)
+        v = snap.values
+        fade = v.get("prompt.fade", 0.3)
+        parts = []
+        for i, text in enumerate(snap.prompts):
+            if i == len(self._slots):
+                self._slots.append(_Slot())
+            slot = self._slots[i]
+            if text != slot.text:
+                c = self.prompts.get(text)  # live: None until the encoder thread has it
+                if c is not None:
+                    slot.prev = slot.current(snap.t, fade)
+                    slot.cond, slot.text, slot.since = c, text, snap.t
+            cur = slot.current(snap.t, fade)
+            if cur is not None:
+                parts.append((v.get(f"prompt.{i + 1}.weight", 1.0 if i == 0 else 0.0), cur))
+        del self._slots[len(snap.prompts):]
+        if not parts:  # the first frame of a live show: nothing is encoded yet, wait for prompt 1 once
+            slot = self._slots[0]
+            slot.cond, slot.text, slot.since = self.prompts.get(snap.prompts[0], wait=True), snap.prompts[0], snap.t
+            parts = [(v.get("prompt.1.weight", 1.0), slot.cond)]
+        cond = Conditioning.blend(parts, v.get("prompt.slerp", 0.0))
+        amount = v.get("chaos", 0.0)
+        if amount != 0.0:
+            chaos = self._chaos_field()
+            if chaos is not None:
+                cond = chaos.apply(cond, amount, v.get("noise.phase", 0.0))
+        return cond
 
+    def _chaos_field(self) -> Chaos | None:
+        if self._chaos is None:
+            neutral = self.prompts.get("")  # the empty prompt, encoded like any other (off the hot path live)
+            if neutral is not None:
+                self._chaos = Chaos(neutral, self.seed)
+        return self._chaos
+
+    # -- the noise field ----------------------------------------------------------------------------
     def latents(self, snap: Snapshot) -> torch.Tensor:
-        if snap.seed != self.noise.seed:
-            self.noise = NoiseField(self.latent_shape, snap.seed, self.device, self.dtype)
-        return self.noise.at(snap.values.get("noise.phase", 0.0), snap.values.get("noise.kick", 0.0))
+        seeds = (snap.seed,) + tuple(snap.seeds)
+        if self.noise is None or self.noise.seeds != seeds:
+            self.noise = NoiseField(self.latent_shape, seeds, self.device, self.dtype)
+        v = snap.values
+        weights = [v.get(f"noise.seed.{i}.weight", 1.0 if i == 1 else 0.0) for i in range(1, len(seeds) + 1)]
+        a = snap.audio
+        pulse = max(a.bass_pulse, a.mid_pulse, a.high_pulse)  # a transient jumps to 1 and decays
+        kick = v.get("noise.kick", 0.0) + v.get("noise.pulse", 0.0) * pulse
+        return self.noise.at(v.get("noise.phase", 0.0), kick, weights)
 
-    def denoise(self, noise: torch.Tensor, cond: Conditioning) -> torch.Tensor:
-        """Unit-variance noise -> predicted clean latent (Euler over the precomputed sigmas)."""
-        x = noise * self.init_sigma
+    # -- image-to-image ---------------------------------------------------------------------------
+    @functools.lru_cache(maxsize=128)
+    def _schedule(self, strength_milli: int) -> tuple[list[torch.Tensor], list[float], list[float]]:
+        """Timesteps, sigmas (+ a final 0) and input scales that start `strength` of the way into the
+        noise: the trailing spacing the turbo schedulers use, begun from strength * T instead of T."""
+        n_train = len(self._alphas)
+        top = strength_milli / 1000.0 * n_train
+        ts = [max(0, min(n_train - 1, round(top * (self.steps - k) / self.steps) - 1)) for k in range(self.steps)]
+        ac = self._alphas[ts]
+        sigmas = [float(s) for s in ((1 - ac) / ac).sqrt()] + [0.0]
+        timesteps = [torch.tensor(float(t), device=self.device) for t in ts]
+        return timesteps, sigmas, [1.0 / (s * s + 1.0) ** 0.5 for s in sigmas[:-1]]
+
+    def encode_image(self, img: torch.Tensor) -> torch.Tensor:
+        """(1, 3, H, W) in [0, 1] -> a clean latent, as the UNet sees them."""
+        x = img * 2.0 - 1.0
+        tiny = self.model.tiny_vae
+        if tiny is not None:
+            return tiny.encode(x.to(self.dtype), return_dict=False)[0].to(self.dtype)
+        z = self.model.vae.encode(x.to(self.vae_dtype), return_dict=False)[0].mode()
+        if self._lat_mean is not None and self._lat_std is not None:
+            z = (z - self._lat_mean.to(z.dtype)) * self.scaling / self._lat_std.to(z.dtype)
+        else:
+            z = z * self.scaling
+        return z.to(self.dtype)
+
+    def _input_image(self, snap: Snapshot) -> torch.Tensor | None:
+        img = self.input.image(snap.t, self.size, self.device)
+        if img is None:
+            return None
+        w, h = self.size
+        if img.shape[-2:] != (h, w):
+            img = F.interpolate(img.float(), size=(h, w), mode="bilinear", align_corners=False)
+        v = snap.values
+        return inputs.transform(img, v.get("input.zoom", 1.0), v.get("input.rotate", 0.0), v.get("input.x", 0.0),
+                                v.get("input.y", 0.0))
+
+    def _hardly_changed(self, snap: Snapshot, img: torch.Tensor) -> bool:
+        """The stochastic similarity filter (after StreamDiffusion): when the input image is nearly the
+        same as last time and nothing else moved, skip with a probability that grows with the
+        similarity; never more than MAX_SKIPS in a row."""
+        v = snap.values
+        threshold = v.get("input.similarity", 0.98)
+        key = (snap.prompts, snap.seed, tuple(snap.seeds),
+               tuple(round(x, 4) for k, x in sorted(v.items()) if k.startswith(("noise.", "prompt.", "chaos", "strength"))))
+        small = F.adaptive_avg_pool2d(img.float(), 32).flatten()
+        small = small - small.mean()
+        last, self._last_in = self._last_in, (key, small)
+        if threshold >= 1.0 or last is None or last[0] != key or self._skip_run >= MAX_SKIPS:
+            self._skip_run = 0
+            return False
+        sim = float(F.cosine_similarity(small, last[1], dim=0, eps=1e-6))
+        if sim < threshold or self._skip_rng.random() >= (sim - threshold) / (1.0 - threshold):
+            self._skip_run = 0
+            return False
+        self._last_in = last  # compare the next frames with the image the shown frame was made from
+        self._skip_run += 1
+        self.skipped += 1
+        return True
+
+    # -- denoise and decode ---------------------------------------------------------------------------
+    def denoise(self, noise: torch.Tensor, cond: Conditioning, start: torch.Tensor | None = None,
+                strength: float = 1.0) -> torch.Tensor:
+        """Noise (and, image-to-image, a clean start latent) -> predicted clean latent (Euler)."""
+        if start is None:
+            timesteps, sigmas, c_in = self.timesteps, self.sigmas, self.c_in
+            x = noise * self.init_sigma
+        else:
+            timesteps, sigmas, c_in = self._schedule(max(1, min(1000, round(strength * 1000))))
+            x = start + sigmas[0] * noise
         extra = {}
         if self.time_ids is not None:
             extra["added_cond_kwargs"] = {"text_embeds": cond.pooled, "time_ids": self.time_ids}
         x0 = x
-        for i, t in enumerate(self.timesteps):
-            sigma = self.sigmas[i]
-            out = self.model.unet(x * self.c_in[i], t, encoder_hidden_states=cond.embeds, return_dict=False, **extra)[0]
+        for i, t in enumerate(timesteps):
+            sigma = sigmas[i]
+            out = self.model.unet(x * c_in[i], t, encoder_hidden_states=cond.embeds, return_dict=False, **extra)[0]
             if self.prediction == "epsilon":
                 x0 = x - sigma * out
             elif self.prediction == "v_prediction":
                 x0 = out * (-sigma / (sigma * sigma + 1.0) ** 0.5) + x / (sigma * sigma + 1.0)
             else:
                 x0 = out
-            if i + 1 < len(self.timesteps):
-                x = x + (x - x0) / sigma * (self.sigmas[i + 1] - sigma)
+            if i + 1 < len(timesteps):
+                x = x + (x - x0) / sigma * (sigmas[i + 1] - sigma)
         return x0
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
@@ -119,13 +296,23 @@ class StreamLoop:
         img = self.model.vae.decode(z, return_dict=False)[0]
         return (img.float() / 2 + 0.5).clamp(0, 1)
 
-    # -- a whole frame ----------------------------------------------------------------------
-    def frame(self, snap: Snapshot) -> np.ndarray:
-        """One generated image, (H, W, 3) uint8, row 0 at the top. Raises NonFiniteFrame on NaN/Inf."""
+    # -- a whole frame ----------------------------------------------------------------------------
+    def frame(self, snap: Snapshot) -> np.ndarray | None:
+        """One generated image, (H, W, 3) uint8, row 0 at the top; None when the similarity filter
+        skipped it (the last one stays). Raises NonFiniteFrame on NaN/Inf."""
         with torch.inference_mode():
-            x0 = self.denoise(self.latents(snap), self.conditioning(snap))
+            start, strength = None, 1.0
+            if self.input is not None:
+                img = self._input_image(snap)
+                if img is not None:
+                    if self.input.external and self._hardly_changed(snap, img):
+                        return None
+                    start, strength = self.encode_image(img), snap.values.get("strength", 0.5)
+            x0 = self.denoise(self.latents(snap), self.conditioning(snap), start, strength)
             if not bool(torch.isfinite(x0).all()):
                 raise NonFiniteFrame("the model produced NaN/Inf latents")
             img = self.decode(x0)
+            if self.input is not None:
+                self.input.produced(img)
             pixels = (img[0] * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous()
         return pixels.cpu().numpy()

@@ -46,15 +46,16 @@ class GeneratorConfig:
     threads: int | None = None  # torch CPU threads; None: see device.configure_threads
     wrap: str | None = None  # "module:callable" wrapping the loop: the fault-injection hook tests use
     tiny_vae: bool = False  # decode with TAESD
+    input: str | None = None  # image-to-image: "feedback", "camera:N" or a video file (None: text-to-image)
 
 
 def pack(snap: Snapshot) -> tuple:
-    return (snap.index, snap.t, dict(snap.values), snap.prompts, snap.seed, snap.audio)
+    return (snap.index, snap.t, dict(snap.values), snap.prompts, snap.seed, snap.audio, snap.seeds)
 
 
 def unpack(p: tuple) -> Snapshot:
-    index, t, values, prompts, seed, audio = p
-    return Snapshot(index, t, MappingProxyType(values), prompts, seed, audio)
+    index, t, values, prompts, seed, audio, seeds = p
+    return Snapshot(index, t, MappingProxyType(values), prompts, seed, audio, seeds)
 
 
 # -- the child ----------------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def _child_main(cfg: GeneratorConfig, snaps_in, events_out) -> None:
         dev, dtype = torch_device.pick(cfg.device)
         torch_device.configure_threads(dev, cfg.threads)
         model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=cfg.tiny_vae)
-        loop = StreamLoop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed)
+        loop = StreamLoop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed, live=True, input=cfg.input)
         w, h = loop.size
         if cfg.wrap:
             mod, _, fn = cfg.wrap.partition(":")
@@ -142,9 +143,11 @@ def _child_main(cfg: GeneratorConfig, snaps_in, events_out) -> None:
             packed = box.wait(0.25)
             if packed is None:
                 continue
+            errors = gen.errors
             frame = gen.produce(unpack(packed))
             if frame is None:
-                events_out.send(("error", gen.errors, gen.last_error))
+                if gen.errors != errors:
+                    events_out.send(("error", gen.errors, gen.last_error))
                 continue
             with lock:
                 k = free.pop() if free else None
@@ -152,15 +155,18 @@ def _child_main(cfg: GeneratorConfig, snaps_in, events_out) -> None:
                 dropped += 1
                 events_out.send(("dropped", dropped))
                 continue
-            px = frame.pixels
+            px = frame.pixels  # smaller than the slot after an out-of-memory shrink: it still fits
             view = np.ndarray(px.shape, np.uint8, buffer=shm.buf, offset=k * slot_bytes)
             view[...] = px
             del view
-            events_out.send(("frame", k, frame.index, frame.t_snapshot, frame.gen_ms))
+            events_out.send(("frame", k, frame.index, frame.t_snapshot, frame.gen_ms, px.shape[1], px.shape[0]))
     except (BrokenPipeError, EOFError, OSError):
         pass  # the parent went away
     finally:
         shm.close()
+        loop_close = getattr(loop, "close", None)
+        if loop_close is not None:
+            loop_close()  # an input's ffmpeg or camera
 
 
 # -- the parent side ------------------------------------------------------------------------------
@@ -227,7 +233,7 @@ class ProcessGenerator:
                 raise VJError(f"the generator did not start within {timeout:g} s")
 
     def _handle_events(self) -> tuple | None:
-        """Read every pending event; returns the newest ("frame", slot, index, t_snapshot, gen_ms)."""
+        """Read every pending event; returns the newest ("frame", slot, index, t_snapshot, gen_ms, w, h)."""
         newest = None
         try:
             while self._ev_r.poll():
@@ -316,8 +322,8 @@ class ProcessGenerator:
         self._check_alive()
         if msg is None or self._shm is None:
             return None
-        _, k, index, t_snap, gen_ms = msg
-        w, h = self.size
+        _, k, index, t_snap, gen_ms, w, h = msg
+        self.size = (w, h)
         px = np.ndarray((h, w, 3), np.uint8, buffer=self._shm.buf, offset=k * self._slot_bytes).copy()
         self._release(k)
         self.frames += 1

@@ -1,18 +1,28 @@
-"""Prompt conditioning: text is encoded once (diffusers' own encode_prompt) and cached.
+"""Prompt conditioning: text is encoded once (diffusers' own encode_prompt), cached, and blended.
 
-Blending is a weighted sum of the cached embeddings, every weight a parameter
-(`prompt.<n>.weight`): a move of a fader re-encodes nothing.
+- The cache encodes new text off the hot path: live, `get()` never waits; it asks a background
+  thread and returns None until the embedding is ready (the loop keeps the old one meanwhile and
+  fades the new one in). Offline (`vj render`) it encodes at once, so renders repeat frame for frame.
+- Blending: the weighted sum of the cached embeddings, or a slerp (per token, along the great circle
+  between embeddings), or anything between (`prompt.slerp`); every weight is a parameter.
+- Chaos: pushes the blend away from the empty prompt (extrapolation, as guidance does in latent
+  space) and adds a slowly turning noise in embedding space. Small chaos, small change; large chaos,
+  images the prompts never asked for.
 """
 
 from __future__ import annotations
 
 import collections
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 
+from vj.generate.noise import NoiseField
 from vj.generate.registry import LoadedModel
+from vj.log import Throttled
 
 
 @dataclass(frozen=True)
@@ -20,11 +30,55 @@ class Conditioning:
     embeds: torch.Tensor  # (1, 77, D): token states the UNet cross-attends to
     pooled: torch.Tensor | None = None  # (1, P): SDXL's pooled text embedding
 
+    def lerp(self, other: "Conditioning", t: float) -> "Conditioning":
+        pooled = None if self.pooled is None else self.pooled + t * (other.pooled - self.pooled)
+        return Conditioning(self.embeds + t * (other.embeds - self.embeds), pooled)
+
     @staticmethod
-    def blend(parts: Sequence[tuple[float, "Conditioning"]]) -> "Conditioning":
+    def blend(parts: Sequence[tuple[float, "Conditioning"]], slerp: float = 0.0) -> "Conditioning":
+        """Weighted sum (slerp 0), per-token slerp (1), or between. Weights need not sum to 1: their
+        total is a gain in both (weights outside 0..1 extrapolate)."""
         embeds = sum(w * c.embeds for w, c in parts)
         pooled = None if parts[0][1].pooled is None else sum(w * c.pooled for w, c in parts)
-        return Conditioning(embeds, pooled)
+        linear = Conditioning(embeds, pooled)
+        if slerp <= 0.0 or len(parts) < 2:
+            return linear
+        arced = _slerp_all(parts)
+        return linear if arced is None else linear.lerp(arced, min(1.0, slerp))
+
+
+def _slerp_rows(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Slerp of each row (last axis) of a towards b; the norm moves linearly between theirs."""
+    a32, b32 = a.float(), b.float()
+    na, nb = a32.norm(dim=-1, keepdim=True), b32.norm(dim=-1, keepdim=True)
+    ua, ub = a32 / na.clamp_min(1e-8), b32 / nb.clamp_min(1e-8)
+    dot = (ua * ub).sum(-1, keepdim=True).clamp(-1.0, 1.0)
+    omega = torch.arccos(dot)
+    so = torch.sin(omega)
+    straight = so < 1e-4  # (anti)parallel rows: plain lerp of the directions
+    safe = torch.where(straight, torch.ones_like(so), so)
+    wa = torch.where(straight, torch.full_like(so, 1.0 - t), torch.sin((1.0 - t) * omega) / safe)
+    wb = torch.where(straight, torch.full_like(so, t), torch.sin(t * omega) / safe)
+    direction = wa * ua + wb * ub
+    direction = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    return (direction * (na + t * (nb - na))).to(a.dtype)
+
+
+def _slerp_all(parts: Sequence[tuple[float, Conditioning]]) -> Conditioning | None:
+    """Fold the parts in one by one (each step a slerp by its share of the weight so far), then
+    scale by the total weight. None when the weights cancel (no direction to speak of)."""
+    w0, c0 = parts[0]
+    total = w0
+    embeds, pooled = c0.embeds, c0.pooled
+    for w, c in parts[1:]:
+        if abs(total + w) < 1e-3:
+            return None
+        t = w / (total + w)
+        embeds = _slerp_rows(embeds, c.embeds, t)
+        if pooled is not None:
+            pooled = _slerp_rows(pooled, c.pooled, t)
+        total += w
+    return Conditioning(embeds * total, None if pooled is None else pooled * total)
 
 
 def encode(model: LoadedModel, text: str) -> Conditioning:
@@ -39,22 +93,115 @@ def encode(model: LoadedModel, text: str) -> Conditioning:
 
 
 class PromptCache:
-    """text -> Conditioning, least recently used out first: bounded, so a night of new prompts can't grow it."""
+    """text -> Conditioning, least recently used out first (bounded: a night of new prompts can't
+    grow it). With background=True new text is encoded on a thread of its own."""
 
-    def __init__(self, model: LoadedModel, capacity: int = 64) -> None:
+    def __init__(self, model: LoadedModel, capacity: int = 64, background: bool = False, encoder=encode) -> None:
         self.model = model
         self.capacity = capacity
+        self.background = background
+        self._encoder = encoder  # (model, text) -> Conditioning: tests slow it down to show nothing waits
         self._cache: collections.OrderedDict[str, Conditioning] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)  # notified whenever an encoding lands or fails
+        self._pending: set[str] = set()
+        self._failed: dict[str, str] = {}
+        self._queue: queue.Queue[str] = queue.Queue(maxsize=8)  # bounded: a full queue means "ask again"
+        self._thread: threading.Thread | None = None
+        self._report = Throttled(10.0)
         self.encoded = 0  # how many times text really went through the text encoder
 
-    def get(self, text: str) -> Conditioning:
-        c = self._cache.get(text)
-        if c is None:
-            c = encode(self.model, text)
+    def get(self, text: str, wait: bool | None = None) -> Conditioning | None:
+        """The conditioning for `text`; None while it is being encoded in the background (unless
+        `wait`: then this thread encodes it, or waits for the encoder thread that already is)."""
+        wait = (not self.background) if wait is None else wait
+        with self._ready:
+            while True:
+                c = self._cache.get(text)
+                if c is not None:
+                    self._cache.move_to_end(text)
+                    return c
+                if text in self._failed:
+                    return None
+                if text not in self._pending:
+                    break
+                if not wait:
+                    return None
+                self._ready.wait(1.0)
+            if not wait:
+                try:
+                    self._queue.put_nowait(text)
+                except queue.Full:
+                    return None  # asked again next frame
+                self._pending.add(text)
+        if wait:
+            return self._store(text, self._encoder(self.model, text))
+        self._start()
+        return None
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def _store(self, text: str, c: Conditioning) -> Conditioning:
+        with self._lock:
             self.encoded += 1
             self._cache[text] = c
+            self._pending.discard(text)
             if len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(text)
+            self._ready.notify_all()
         return c
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="vj-prompt-encoder", daemon=True)
+            self._thread.start()
+
+    def _work(self) -> None:
+        stream = torch.cuda.Stream(self.model.device) if self.model.device.type == "cuda" else None
+        while True:
+            text = self._queue.get()
+            try:
+                if stream is not None:  # its own CUDA stream: the frames' kernels don't queue behind it
+                    with torch.cuda.stream(stream):
+                        c = self._encoder(self.model, text)
+                    stream.synchronize()
+                else:
+                    c = self._encoder(self.model, text)
+                self._store(text, c)
+            except Exception as e:  # one line, and the old prompt stays
+                with self._lock:
+                    self._pending.discard(text)
+                    self._failed[text] = str(e)
+                    self._ready.notify_all()
+                self._report(30, f"generator: prompt {text[:60]!r} could not be encoded ({type(e).__name__}: {e}); "
+                                f"keeping the previous one")
+
+
+class Chaos:
+    """Perturbation and extrapolation in embedding space, continuous in `amount` (0: nothing)."""
+
+    NOISE = 0.5  # noise, in units of the embeddings' own spread, at amount 1
+
+    def __init__(self, neutral: Conditioning, seed: int) -> None:
+        self.neutral = neutral  # the empty prompt: what "away from" means
+        e = neutral.embeds.float()
+        self.spread = float(e.std())
+        self.noise = NoiseField(tuple(e.shape), (seed ^ 0x5EED_CA05,), e.device, neutral.embeds.dtype)
+        self.pooled_noise = None
+        if neutral.pooled is not None:
+            p = neutral.pooled
+            self.pooled_spread = float(p.float().std())
+            self.pooled_noise = NoiseField(tuple(p.shape), (seed ^ 0x5EED_CA06,), p.device, p.dtype)
+
+    def apply(self, c: Conditioning, amount: float, phase: float) -> Conditioning:
+        if amount == 0.0:
+            return c
+        embeds = c.embeds + amount * (c.embeds - self.neutral.embeds) \
+            + (amount * self.NOISE * self.spread) * self.noise.at(phase, 0.0)
+        pooled = c.pooled
+        if pooled is not None and self.pooled_noise is not None:
+            pooled = pooled + amount * (pooled - self.neutral.pooled) \
+                + (amount * self.NOISE * self.pooled_spread) * self.pooled_noise.at(phase, 0.0)
+        return Conditioning(embeds, pooled)

@@ -5,7 +5,8 @@
     produce(snapshot) the same work synchronously: used by the thread and by offline render
 
 A frame that raises or comes out NaN/Inf is dropped and logged (rate-limited); the renderer
-keeps showing the last good frame. The thread itself never dies of a bad frame.
+keeps showing the last good frame. The thread itself never dies of a bad frame. Out of GPU
+memory, the loop is asked to make smaller frames (`shrink()`), and says so.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Generator:
         self._stop = threading.Event()
         self.frames = 0
         self.errors = 0
+        self.skipped = 0  # frames the loop chose not to make (its input hardly changed)
         self.last_error = ""
         self._report = Throttled(5.0)
         self._rate = RateMeter()
@@ -53,12 +55,32 @@ class Generator:
         except Exception as e:  # the show goes on: log one line, keep the last good frame
             self.errors += 1
             self.last_error = f"{type(e).__name__}: {e}".splitlines()[0][:200]
-            self._report(30, f"generator: frame {snap.index} failed ({self.last_error}); keeping the last good frame")
+            if is_out_of_memory(e):
+                self._out_of_memory()
+            else:
+                self._report(30, f"generator: frame {snap.index} failed ({self.last_error}); keeping the last good frame")
+            return None
+        if pixels is None:
+            self.skipped += 1
             return None
         t1 = time.perf_counter()
         self.frames += 1
         self._rate.tick()
         return GenFrame(pixels, snap.index, snap.t, (t1 - t0) * 1e3)
+
+    def _out_of_memory(self) -> None:
+        before = getattr(self.loop, "size", None)
+        shrink = getattr(self.loop, "shrink", None)
+        after = shrink() if shrink is not None else None
+        _free_cached_memory()
+        if after is None:
+            self.last_error = "out of GPU memory at the smallest size"
+            self._report(40, f"generator: out of GPU memory at {_wxh(before)}, the smallest size it goes to; "
+                             f"keeping the last good frame (close other GPU programs, or use --tiny-vae)")
+        else:
+            self.size = after
+            self.last_error = f"out of GPU memory: lowered the size from {_wxh(before)} to {_wxh(after)}"
+            log.warning(f"generator: out of GPU memory at {_wxh(before)}; now making {_wxh(after)} frames")
 
     def fps(self) -> float:
         return self._rate.fps()
@@ -94,4 +116,26 @@ class Generator:
             if self._thread.is_alive():
                 log.warning("generator: still busy with a frame at shutdown; leaving it behind")
             self._thread = None
+        close = getattr(self.loop, "close", None)
+        if close is not None:
+            close()
         self.state = "stopped"
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """torch.cuda.OutOfMemoryError, or the RuntimeError older paths raise with the same words."""
+    return type(e).__name__ == "OutOfMemoryError" or "out of memory" in str(e).lower()
+
+
+def _free_cached_memory() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:
+        pass
+
+
+def _wxh(size) -> str:
+    return f"{size[0]}x{size[1]}" if size else "?"

@@ -1,0 +1,239 @@
+"""Image-to-image inputs: what the loop starts from instead of pure noise.
+
+    feedback        the loop's own previous image, transformed (zoom/rotate/translate) and fed back:
+                    controlled degeneration, on the device, no copy to the host and back
+    <file>          a video file, decoded by ffmpeg at the generator's size, looped
+    camera:<N>      a camera through OpenCV (the `camera` extra), newest frame wins
+
+Every input is framed by the same parameters (`input.zoom`, `input.rotate`, `input.x`, `input.y`)
+before it is encoded; with feedback they compound frame after frame, which is the point.
+A source never blocks a live frame: file and camera frames are read on threads of their own and
+the loop takes the newest one. Offline (`vj render`) a file is read frame-exact at the frame's time.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vj.errors import VJError
+from vj.log import log
+
+FILE_FPS = 30.0  # a file is read at this rate (ffmpeg drops or repeats frames to get there)
+
+
+def declare_params():
+    from vj.control.params import ParamSpec
+
+    return [
+        ParamSpec("strength", 0.05, 1.0, 0.5, "", 0.1, "image-to-image: how far from the input (1: only noise left of it)"),
+        ParamSpec("input.zoom", 0.5, 2.0, 1.0, "x", 0.1, "scale of the input (feedback: per frame)"),
+        ParamSpec("input.rotate", -45.0, 45.0, 0.0, "deg", 0.1, "rotation of the input (feedback: per frame)"),
+        ParamSpec("input.x", -0.5, 0.5, 0.0, "width", 0.1, "shift of the input, right is positive"),
+        ParamSpec("input.y", -0.5, 0.5, 0.0, "height", 0.1, "shift of the input, up is positive"),
+        ParamSpec("input.similarity", 0.9, 1.0, 0.98, "", 0.0,
+                  "skip a generation when the camera/file image is this similar to the last one (1: never skip)"),
+    ]
+
+
+def transform(img: torch.Tensor, zoom: float, rotate_deg: float, x: float, y: float) -> torch.Tensor:
+    """(1, 3, H, W) -> the same framed: scaled about the centre, rotated, shifted (edges mirror)."""
+    if zoom == 1.0 and rotate_deg == 0.0 and x == 0.0 and y == 0.0:
+        return img
+    _, _, h, w = img.shape
+    a = math.radians(rotate_deg)
+    ca, sa = math.cos(a) / zoom, math.sin(a) / zoom
+    aspect = w / h
+    sx, sy = 2.0 * x * aspect, 2.0 * y  # the shift in units of half the height (square units)
+    # An output point P (square units, y up) shows the input at Q = R(-a) (P - shift) / zoom;
+    # written back in grid_sample's coordinates (x in [-1, 1] across the width, y down):
+    theta = torch.tensor([[ca, -sa / aspect, -(ca * sx + sa * sy) / aspect],
+                          [sa * aspect, ca, -sa * sx + ca * sy]], dtype=torch.float32, device=img.device)
+    grid = F.affine_grid(theta.unsqueeze(0), [1, 3, h, w], align_corners=False)
+    return F.grid_sample(img.float(), grid, mode="bilinear", padding_mode="reflection",
+                         align_corners=False).to(img.dtype)
+
+
+def to_tensor(pixels: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1] on the device."""
+    t = torch.from_numpy(np.ascontiguousarray(pixels)).to(device, non_blocking=True)
+    return t.permute(2, 0, 1).unsqueeze(0).float() / 255.0
+
+
+class FeedbackInput:
+    name = "feedback"
+    external = False  # the similarity filter would freeze a loop that feeds itself: not for this one
+
+    def __init__(self) -> None:
+        self.last: torch.Tensor | None = None
+
+    def image(self, t: float, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
+        return self.last  # None on the first frame: that one is made from noise alone
+
+    def produced(self, img: torch.Tensor) -> None:
+        self.last = img
+
+    def close(self) -> None:
+        self.last = None
+
+
+class VideoFileInput:
+    """A video file decoded by ffmpeg to raw RGB at the generator's size, looped forever."""
+
+    external = True
+
+    def __init__(self, path: Path, size: tuple[int, int], live: bool) -> None:
+        if not path.is_file():
+            raise VJError(f"input video {path}: no such file")
+        self.path, self.size, self.live = path, size, live
+        self.name = f"video {path.name}"
+        self._proc: subprocess.Popen | None = None
+        self._index = -1  # offline: the index of the frame last read
+        self._frame: np.ndarray | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._open()
+        if live:
+            self._thread = threading.Thread(target=self._pump, name="vj-input-video", daemon=True)
+            self._thread.start()
+
+    def _open(self) -> None:
+        w, h = self.size
+        cmd = ["ffmpeg", "-v", "error", "-nostdin"] + (["-re"] if self.live else []) + [
+            "-stream_loop", "-1", "-i", str(self.path), "-an",
+            "-vf", f"fps={FILE_FPS:g},scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+        try:
+            self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except FileNotFoundError:
+            raise VJError("input video: ffmpeg is not installed (apt install ffmpeg)") from None
+        self._index = -1
+
+    def _read(self) -> np.ndarray | None:
+        w, h = self.size
+        n = w * h * 3
+        data = self._proc.stdout.read(n) if self._proc and self._proc.stdout else b""
+        if len(data) < n:
+            err = self._proc.stderr.read().decode(errors="replace").strip().splitlines() if self._proc else []
+            raise VJError(f"input video {self.path.name}: ffmpeg stopped ({err[-1] if err else 'no frames'})")
+        return np.frombuffer(data, np.uint8).reshape(h, w, 3)
+
+    def _pump(self) -> None:  # live: ffmpeg -re paces the reads at the file's rate
+        try:
+            while not self._stop.is_set():
+                frame = self._read()
+                with self._lock:
+                    self._frame = frame
+        except VJError as e:
+            if not self._stop.is_set():
+                log.error(f"{e}; the loop goes on from noise")
+
+    def frame(self, t: float) -> np.ndarray | None:
+        if self.live:
+            with self._lock:
+                return self._frame
+        want = int(math.floor(t * FILE_FPS + 1e-6))
+        if want < self._index:  # time went back (a second render): start again
+            self.close()
+            self._open()
+        while self._index < want:
+            self._frame = self._read()
+            self._index += 1
+        return self._frame
+
+    def image(self, t: float, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
+        px = self.frame(t)
+        return None if px is None else to_tensor(px, device)
+
+    def produced(self, img: torch.Tensor) -> None:
+        pass
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            for f in (self._proc.stdout, self._proc.stderr):
+                if f:
+                    f.close()
+            self._proc = None
+        if self._thread is not None:
+            self._thread.join(2.0)
+            self._thread = None
+        self._stop.clear()
+
+
+class CameraInput:
+    """A camera through OpenCV, read on its own thread; the loop takes the newest frame."""
+
+    external = True
+
+    def __init__(self, index: int, size: tuple[int, int]) -> None:
+        try:
+            import cv2
+        except ImportError:
+            raise VJError("--camera needs OpenCV: pip install 'demontage[camera]' (opencv-python-headless)") from None
+        self._cv2 = cv2
+        self.name = f"camera {index}"
+        self.size = size
+        self._cap = cv2.VideoCapture(index)
+        if not self._cap.isOpened():
+            raise VJError(f"camera {index}: can't be opened (see `v4l2-ctl --list-devices`; another program may hold it)")
+        self._frame: np.ndarray | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, name="vj-input-camera", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        cv2 = self._cv2
+        misses = 0
+        while not self._stop.is_set():
+            ok, bgr = self._cap.read()
+            if not ok:
+                misses += 1
+                if misses == 30:
+                    log.error(f"{self.name}: no frames; the loop goes on with the last one")
+                self._stop.wait(0.05)
+                continue
+            misses = 0
+            h, w = bgr.shape[:2]
+            tw, th = self.size
+            scale = max(tw / w, th / h)  # cover the generator's frame, crop the rest
+            bgr = cv2.resize(bgr, (max(tw, round(w * scale)), max(th, round(h * scale))), interpolation=cv2.INTER_AREA)
+            y0, x0 = (bgr.shape[0] - th) // 2, (bgr.shape[1] - tw) // 2
+            rgb = cv2.cvtColor(bgr[y0:y0 + th, x0:x0 + tw], cv2.COLOR_BGR2RGB)
+            with self._lock:
+                self._frame = rgb
+
+    def image(self, t: float, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
+        with self._lock:
+            px = self._frame
+        return None if px is None else to_tensor(px, device)
+
+    def produced(self, img: torch.Tensor) -> None:
+        pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+        self._cap.release()
+
+
+def open_input(spec: str, size: tuple[int, int], live: bool):
+    """'feedback', 'camera:N' or a video file path -> an input source."""
+    if spec == "feedback":
+        return FeedbackInput()
+    if spec.startswith("camera:"):
+        idx = spec.split(":", 1)[1]
+        if not idx.isdigit():
+            raise VJError(f"input {spec!r}: camera:N takes a device number (camera:0)")
+        return CameraInput(int(idx), size)
+    return VideoFileInput(Path(spec).expanduser(), size, live)
