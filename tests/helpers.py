@@ -108,6 +108,27 @@ def write_wav(path: Path, audio: np.ndarray, sr: int = 48000) -> Path:
     return path
 
 
+class OutOfMemoryLoop(FaultInjectingLoop):
+    """Raises CUDA's out-of-memory error (constructible without a GPU) while frames are larger than
+    `fits` pixels, as a card with too little memory would; passes shrink() on to the real loop."""
+
+    def __init__(self, loop, fits: int) -> None:
+        super().__init__(loop, set())
+        self.fits = fits
+
+    def frame(self, snap):
+        import torch
+
+        w, h = self.loop.size
+        if w * h > self.fits:
+            raise torch.cuda.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {w * h // 100} MiB")
+        return self.loop.frame(snap)
+
+    def shrink(self):
+        self.size = self.loop.shrink()
+        return self.size
+
+
 # Loop wrappers for the generator process (GeneratorConfig.wrap = "helpers:<name>"): the child
 # imports them by name, so they are plain module-level functions.
 def fail_every_third_frame(loop):
@@ -173,3 +194,7 @@ class Jack:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+def out_of_memory_above_96x96(loop):
+    return OutOfMemoryLoop(loop, 96 * 96)

@@ -20,7 +20,7 @@ def test_demo_set_loads_and_its_audio_is_beside_it():
 
 def test_find_set_by_name_path_and_error():
     assert find_set("demo.toml") == find_set("sets/demo.toml") == find_set("demo")
-    with pytest.raises(ConfigError, match="shipped sets: demo"):
+    with pytest.raises(ConfigError, match="shipped sets: degenerate, demo"):
         find_set("nonesuch")
 
 

@@ -11,7 +11,7 @@ from vj.generate.noise import NoiseField
 from vj.generate.prompts import Conditioning
 from vj.generate.worker import Generator
 from vj.snapshot import Snapshot
-from helpers import FaultInjectingLoop
+from helpers import FaultInjectingLoop, OutOfMemoryLoop
 
 
 def snap(index=0, phase=0.1, kick=0.0, prompts=("a flooded cathedral",), weights=None, seed=7):
@@ -133,3 +133,21 @@ def test_generator_thread_serves_the_newest_snapshot_and_survives_faults(tiny_mo
     finally:
         g.stop()
     assert g._thread is None
+
+
+def test_out_of_memory_lowers_the_size_and_says_so(tiny_model, caplog):
+    loop = StreamLoop(tiny_model, (128, 128), 1, seed=1)
+    g = Generator(OutOfMemoryLoop(loop, 96 * 96))
+    assert g.produce(snap(0)) is None
+    assert g.errors == 1 and "lowered the size from 128x128 to 96x96" in g.last_error
+    assert "out of GPU memory at 128x128; now making 96x96 frames" in caplog.text
+    f = g.produce(snap(1))
+    assert f is not None and f.pixels.shape == (96, 96, 3) and g.size == (96, 96)
+
+
+def test_out_of_memory_at_the_smallest_size_keeps_the_last_frame_and_says_why(tiny_model, caplog):
+    loop = StreamLoop(tiny_model, (16, 16), 1, seed=1)
+    g = Generator(OutOfMemoryLoop(loop, 0))
+    assert g.produce(snap(0)) is None and g.produce(snap(1)) is None
+    assert g.last_error == "out of GPU memory at the smallest size" and loop.size == (16, 16)
+    assert "the smallest size it goes to" in caplog.text

@@ -44,6 +44,14 @@ def test_frame_faults_in_the_child_are_counted_and_frames_keep_coming(gl_ctx):
     assert "injected fault" in e.generator.last_error
 
 
+def test_out_of_memory_in_the_child_lowers_the_size_and_frames_keep_coming(gl_ctx):
+    e, s, out = live(gl_ctx, wrap="helpers:out_of_memory_above_96x96")
+    g = e.generator
+    assert g.size == (96, 96) and s.gen_frames > 3
+    assert "lowered the size from 128x128 to 96x96" in g.last_error
+    assert out.frames[-1].std() > 2
+
+
 def test_a_crashed_generator_process_is_restarted_and_the_show_goes_on(gl_ctx):
     e, s, out = live(gl_ctx, wrap="helpers:crash_at_frame_20", seconds=20.0)
     g = e.generator

@@ -131,7 +131,7 @@ def test_vj_list_answers_python_osc_and_a_given_port(show):
 
     items = collect(osc("/vj/list"))
     listed = {args[0]: args for address, args in items if address == "/vj/list/item"}
-    assert len(listed) == len(show.c.params.names()) + 2 + 5  # parameters, two prompts, scene/seed/bpm/tap/learn
+    assert len(listed) == len(show.c.params.names()) + 2 + 6  # parameters, two prompts, resample/scene/seed/bpm/tap/learn
     assert listed["/vj/param/noise.walk"] == ["/vj/param/noise.walk", "f", 0.0, 60.0, 3.0]
     assert listed["/vj/prompt/1"][4] == show.c.prompts[0]
     # Max's udpsend and Pd's netsend send from a port nobody listens on: `/vj/list <port>`

@@ -458,7 +458,7 @@ def cmd_params(args) -> int:
     for name in p.names():
         s = p.spec(name)
         print(f"{name:<24} {p.value(name):8.3g} {f'[{s.lo:g}, {s.hi:g}]':>17}  {s.unit:<10} {s.doc}")
-    print("\nmodulation sources (for [[route]]): " + ", ".join(SOURCES))
+    print("\nmodulation sources (for [[route]]): " + ", ".join(SOURCES + ("audio.bar",)))
     return 0
 
 

@@ -206,7 +206,8 @@ class OscRouter:
         text = cls._one_text(args)
         try:
             parse_template(text)
-        except TemplateError as e:
+        except TemplateError as e:  # typed by a person, rare: worth a visible line, unlike a bad number
+            log.warning(f"osc: prompt {text[:60]!r} refused: {e}")
             raise BadArgs(f"prompt template: {e}") from None
         return text
 

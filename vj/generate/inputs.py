@@ -3,7 +3,8 @@
     feedback        the loop's own previous image, transformed (zoom/rotate/translate) and fed back:
                     controlled degeneration, on the device, no copy to the host and back
     <file>          a video file, decoded by ffmpeg at the generator's size, looped
-    camera:<N>      a camera through OpenCV (the `camera` extra), newest frame wins
+    camera:<N>      a camera through OpenCV (the `camera` extra), newest frame wins; camera:<URL>
+                    is anything OpenCV opens: an IP camera's rtsp:// stream, /dev/video2
 
 Every input is framed by the same parameters (`input.zoom`, `input.rotate`, `input.x`, `input.y`)
 before it is encoded; with feedback they compound frame after frame, which is the point.
@@ -123,7 +124,7 @@ class VideoFileInput:
         if len(data) < n:
             err = self._proc.stderr.read().decode(errors="replace").strip().splitlines() if self._proc else []
             raise VJError(f"input video {self.path.name}: ffmpeg stopped ({err[-1] if err else 'no frames'})")
-        return np.frombuffer(data, np.uint8).reshape(h, w, 3)
+        return np.frombuffer(bytearray(data), np.uint8).reshape(h, w, 3)  # writable: torch takes it as is
 
     def _pump(self) -> None:  # live: ffmpeg -re paces the reads at the file's rate
         try:
@@ -175,7 +176,7 @@ class CameraInput:
 
     external = True
 
-    def __init__(self, index: int, size: tuple[int, int]) -> None:
+    def __init__(self, index: int | str, size: tuple[int, int]) -> None:
         try:
             import cv2
         except ImportError:
@@ -186,6 +187,7 @@ class CameraInput:
         self._cap = cv2.VideoCapture(index)
         if not self._cap.isOpened():
             raise VJError(f"camera {index}: can't be opened (see `v4l2-ctl --list-devices`; another program may hold it)")
+        self.frames = 0  # frames read from the device
         self._frame: np.ndarray | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -212,6 +214,7 @@ class CameraInput:
             rgb = cv2.cvtColor(bgr[y0:y0 + th, x0:x0 + tw], cv2.COLOR_BGR2RGB)
             with self._lock:
                 self._frame = rgb
+                self.frames += 1
 
     def image(self, t: float, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
         with self._lock:
@@ -233,7 +236,7 @@ def open_input(spec: str, size: tuple[int, int], live: bool):
         return FeedbackInput()
     if spec.startswith("camera:"):
         idx = spec.split(":", 1)[1]
-        if not idx.isdigit():
-            raise VJError(f"input {spec!r}: camera:N takes a device number (camera:0)")
-        return CameraInput(int(idx), size)
+        if not idx:
+            raise VJError(f"input {spec!r}: camera:N takes a device number (camera:0) or a stream URL")
+        return CameraInput(int(idx) if idx.isdigit() else idx, size)
     return VideoFileInput(Path(spec).expanduser(), size, live)
