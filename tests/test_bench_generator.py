@@ -16,3 +16,11 @@ def test_bench_generator_prints_both_sides_and_their_ratio():
     assert out["ours"]["frames"] == out["plain"]["frames"] == 2 and out["size"] == "128x128" and out["steps"] == 1
     text = vj("bench", "generator", "--model", "tiny-random", "--size", "128x128", "--frames", "1", "--full-vae")
     assert text.returncode == 0 and "ratio:" in text.stdout and "full VAE" in text.stdout
+
+
+def test_bench_generator_image_to_image_runs_both_sides():
+    r = vj("bench", "generator", "--model", "tiny-random", "--size", "128x128", "--frames", "2", "--img2img", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["mode"] == "img2img" and out["ours_fps"] > 0 and out["plain_fps"] > 0
+    assert out["ours"]["frames"] == out["plain"]["frames"] == 2

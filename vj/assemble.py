@@ -67,7 +67,9 @@ def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):
     from vj.generate.loop import StreamLoop
     from vj.generate.worker import Generator
 
-    loop = StreamLoop(model, show.gen_size or model.spec.native_size, show.steps, seed, input=show.input)
+    batch = show.stream_batch if show.stream_batch is not None else model.device.type == "cuda"
+    loop = StreamLoop(model, show.gen_size or model.spec.native_size, show.steps, seed, input=show.input, batch=batch,
+                      deep_cache=show.deep_cache)
     return Generator(wrap_loop(loop) if wrap_loop else loop)
 
 
@@ -77,7 +79,7 @@ def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: i
     from vj.generate.process import GeneratorConfig, ProcessGenerator
 
     return ProcessGenerator(GeneratorConfig(show.model, device, show.steps, show.gen_size, seed, threads, wrap,
-                                            show.tiny_vae, show.input))
+                                            show.tiny_vae, show.input, show.stream_batch, show.deep_cache))
 
 
 def make_engine(controls: Controls, compositor, generator, *, clock, audio, outputs):

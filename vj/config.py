@@ -69,6 +69,8 @@ class ShowSet:
     seed: int | None = None  # None: a fresh seed from the OS each run
     more_seeds: tuple[int, ...] = ()  # `seeds = [a, b, c]`: b, c (weights noise.seed.<n>.weight; a is `seed`)
     input: str | None = None  # image-to-image: "feedback", "camera:N" or a video file; None: text-to-image
+    stream_batch: bool | None = None  # 2-4 steps in one UNet call per frame (n-1 frames later); None: on CUDA
+    deep_cache: int = 1  # N > 1: reuse the UNet's deep features for N-1 frames of N (faster, coarser motion)
     prompts: tuple[PromptSpec, ...] = (PromptSpec("a field of possibilities"),)
     effect: str | None = None  # a shader in shaders/ (its file stem), applied after the feedback
     params: Mapping[str, float] = field(default_factory=dict)  # initial parameter values
@@ -96,7 +98,7 @@ class ShowSet:
 
 _SECTIONS = {
     "show": {"name", "size", "fps", "audio"},
-    "generator": {"model", "steps", "size", "seed", "seeds", "tiny_vae", "input"},
+    "generator": {"model", "steps", "size", "seed", "seeds", "tiny_vae", "input", "stream_batch", "deep_cache"},
     "prompt": {"text", "weight", "resample"},
     "compositor": {"effect"},
     "params": None,  # free-form: names checked against the namespace once it is built
@@ -197,10 +199,13 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
                 p = path.parent / p  # relative to the set file
             src = str(p)
         kw["input"] = src
-    if "tiny_vae" in gen:
-        if not isinstance(gen["tiny_vae"], bool):
-            raise ConfigError(f"{w}: tiny_vae = true or false")
-        kw["tiny_vae"] = gen["tiny_vae"]
+    if "deep_cache" in gen:
+        kw["deep_cache"] = as_int(w, "deep_cache", gen["deep_cache"], 1, 8)
+    for key in ("tiny_vae", "stream_batch"):
+        if key in gen:
+            if not isinstance(gen[key], bool):
+                raise ConfigError(f"{w}: {key} = true or false")
+            kw[key] = gen[key]
 
     prompts = data.get("prompt")
     if prompts is not None:

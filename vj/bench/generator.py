@@ -7,6 +7,12 @@ in one run, on the same model, size, steps, device, dtype and threads.
     plain   pipe(prompt, num_inference_steps=steps, guidance_scale=0, height, width).images[0]:
             what a diffusers user writes (text encoding, scheduler set-up, the full VAE, a PIL image)
 
+With --img2img both sides start each frame from an image at strength 0.5 and run `steps` UNet
+steps on it: ours feeds its own last image back (encode, noise, denoise, decode: the work a camera
+frame costs, without a camera); plain is AutoPipelineForImage2Image on the same components, given
+the previous frame as a PIL image, with num_inference_steps = steps / strength (so that it too
+runs `steps` steps).
+
 Both sides return a finished image per call, so per-call latency is per-frame latency.
 """
 
@@ -29,7 +35,7 @@ def _stats(times_s: list[float]) -> dict:
 
 def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, device: str = "auto",
         dtype: str = "auto", frames: int = 8, tiny_vae: bool = True, threads: int | None = None,
-        progress=lambda s: None) -> dict:
+        img2img: bool = False, stream_batch: bool = False, deep_cache: int = 1, progress=lambda s: None) -> dict:
     import torch
 
     from vj.config import parse_size
@@ -39,6 +45,10 @@ def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, d
     from vj.snapshot import Snapshot
 
     w, h = parse_size(size, "--size")
+    if not 1 <= deep_cache <= 8:
+        from vj.errors import VJError
+
+        raise VJError(f"--deep-cache {deep_cache}: 1 (off) to 8")
     spec = registry.resolve(model)
     dev, dt = torch_device.pick(device)
     if dtype != "auto":
@@ -49,11 +59,13 @@ def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, d
     progress(f"model ready in {time.perf_counter() - t0:.1f} s")
     prompt = "a flooded cathedral of glass, cinematic light"
     second = "a burning cathedral of circuitry, macro photograph"
-    loop = StreamLoop(m, (w, h), steps, seed=1)
+    strength = 0.5
+    loop = StreamLoop(m, (w, h), steps, seed=1, input="feedback" if img2img else None, batch=stream_batch,
+                      deep_cache=deep_cache)
 
     def snap(i: int) -> Snapshot:
         values = {"noise.phase": 0.01 * i, "noise.kick": 0.0, "prompt.1.weight": 1.0,
-                  "prompt.2.weight": 0.5 + 0.25 * ((i % 8) / 8)}
+                  "prompt.2.weight": 0.5 + 0.25 * ((i % 8) / 8), "strength": strength, "input.zoom": 1.01}
         return Snapshot(i, i / 30, MappingProxyType(values), (prompt, second), 1)
 
     def sync() -> None:
@@ -72,7 +84,19 @@ def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, d
     progress(f"ours: {len(ours) / sum(ours):.2f} fps; plain pipeline: warming up")
 
     pipe = m.pipe
-    plain_call = lambda: pipe(prompt, num_inference_steps=steps, guidance_scale=0.0, height=h, width=w).images[0]  # noqa: E731
+    if img2img:
+        from diffusers import AutoPipelineForImage2Image
+
+        i2i = AutoPipelineForImage2Image.from_pipe(pipe)
+        i2i.set_progress_bar_config(disable=True)
+        last = [i2i.image_processor.numpy_to_pil(loop.frame(snap(0))[None].astype("float32") / 255.0)[0]]
+
+        def plain_call():
+            last[0] = i2i(prompt, image=last[0], strength=strength, num_inference_steps=round(steps / strength),
+                          guidance_scale=0.0).images[0]
+    else:
+        def plain_call():
+            pipe(prompt, num_inference_steps=steps, guidance_scale=0.0, height=h, width=w).images[0]
     with torch.inference_mode():
         plain_call()
         plain = []
@@ -84,6 +108,8 @@ def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, d
     o, p = _stats(ours), _stats(plain)
     return {"model": model, "size": f"{w}x{h}", "steps": steps, "device": torch_device.describe_device(dev),
             "dtype": str(dt).replace("torch.", ""), "threads": torch.get_num_threads(), "tiny_vae": tiny_vae,
+            "mode": "img2img" if img2img else "txt2img", "stream_batch": stream_batch,
+            "deep_cache": deep_cache,
             "ours_fps": o["fps"], "plain_fps": p["fps"], "ratio": round(o["fps"] / p["fps"], 2), "ours": o, "plain": p}
 
 
@@ -91,12 +117,14 @@ def main(args) -> int:
     from vj.log import log
 
     r = run(args.model, args.size, args.steps, args.device, args.dtype, args.frames, not args.full_vae, args.threads,
-            progress=log.info)
+            args.img2img, args.stream_batch, args.deep_cache, progress=log.info)
     if args.json:
         print(json.dumps(r))
         return 0
-    print(f"{r['model']} at {r['size']}, {r['steps']} step(s), {r['device']}, {r['dtype']}, {r['threads']} threads; "
-          f"ours decodes with {'TAESD' if r['tiny_vae'] else 'the full VAE'}")
+    print(f"{r['mode']}: {r['model']} at {r['size']}, {r['steps']} step(s), {r['device']}, {r['dtype']}, {r['threads']} threads; "
+          f"ours decodes with {'TAESD' if r['tiny_vae'] else 'the full VAE'}"
+          + (", stream batch" if r["stream_batch"] else "")
+          + (f", deep cache every {r['deep_cache']} frames" if r["deep_cache"] > 1 else ""))
     for side in ("ours", "plain"):
         s = r[side]
         print(f"{side:>5}: {s['fps']:.3f} fps, latency p50 {s['latency_p50_ms']} ms, max {s['latency_max_ms']} ms "

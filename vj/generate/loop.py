@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from vj.errors import VJError
 from vj.generate import inputs
+from vj.generate.deepcache import DeepCacheUNet
 from vj.generate.noise import NoiseField
 from vj.generate.prompts import Chaos, Conditioning, PromptCache
 from vj.generate.registry import LoadedModel
@@ -72,10 +73,15 @@ class _Slot:
 
 class StreamLoop:
     def __init__(self, model: LoadedModel, size: tuple[int, int], steps: int, seed: int, *, live: bool = False,
-                 input: str | None = None) -> None:
+                 input: str | None = None, batch: bool = False, deep_cache: int = 1) -> None:
         if not 1 <= steps <= 50:
             raise VJError(f"steps = {steps}: use 1..4 for turbo models")
         self.model, self.steps, self.live = model, steps, live
+        self.batch = batch  # stream batch for 2-4 steps (see _denoise_batched)
+        # deep_cache N > 1: the UNet's deep features are reused for N-1 frames out of N (deepcache.py)
+        self.unet = DeepCacheUNet(model.unet, deep_cache) if deep_cache > 1 else model.unet
+        self._flight: tuple | None = None  # (schedule, the latents in flight) with the stream batch
+        self._batch_consts: dict = {}
         self.device, self.dtype = model.device, model.dtype
         self.multiple = model.vae_scale * 2 ** (len(model.unet.config.block_out_channels) - 1)
 
@@ -85,6 +91,7 @@ class StreamLoop:
         self.sigmas = [float(s) for s in sched.sigmas]  # steps + 1 values, the last 0
         self.c_in = [1.0 / (s * s + 1.0) ** 0.5 for s in self.sigmas[:-1]]
         self.init_sigma = float(sched.init_noise_sigma)
+        self._t2i = (self.timesteps, self.sigmas, self.c_in)  # one object: the stream batch knows it by identity
         self.prediction = sched.config.prediction_type
         if self.prediction not in ("epsilon", "v_prediction", "sample"):
             raise VJError(f"model {model.spec.name}: unsupported prediction type {self.prediction!r}")
@@ -127,6 +134,7 @@ class StreamLoop:
         self.time_ids = (torch.tensor([[h, w, 0, 0, h, w]], dtype=self.dtype, device=self.device)
                          if self.model.family == "sdxl" else None)
         self.noise = None
+        self._flight = None
         if self.input is not None:
             self.input.close()
         self.input = inputs.open_input(self.input_spec, self.size, self.live) if self.input_spec else None
@@ -260,27 +268,66 @@ class StreamLoop:
                 strength: float = 1.0) -> torch.Tensor:
         """Noise (and, image-to-image, a clean start latent) -> predicted clean latent (Euler)."""
         if start is None:
-            timesteps, sigmas, c_in = self.timesteps, self.sigmas, self.c_in
+            schedule = self._t2i
             x = noise * self.init_sigma
         else:
-            timesteps, sigmas, c_in = self._schedule(max(1, min(1000, round(strength * 1000))))
-            x = start + sigmas[0] * noise
-        extra = {}
-        if self.time_ids is not None:
-            extra["added_cond_kwargs"] = {"text_embeds": cond.pooled, "time_ids": self.time_ids}
-        x0 = x
+            schedule = self._schedule(max(1, min(1000, round(strength * 1000))))
+            x = start + schedule[1][0] * noise
+        if self.batch and len(schedule[0]) > 1:
+            return self._denoise_batched(x, cond, schedule)
+        return self._denoise_steps(x, cond, schedule)[0]
+
+    def _extra(self, cond: Conditioning, n: int) -> dict:
+        if self.time_ids is None:
+            return {}
+        return {"added_cond_kwargs": {"text_embeds": cond.pooled.expand(n, -1), "time_ids": self.time_ids.expand(n, -1)}}
+
+    def _x0(self, x, out, sigma):
+        """The clean latent the model predicts (sigma a float, or one per row of a batch)."""
+        if self.prediction == "epsilon":
+            return x - sigma * out
+        if self.prediction == "v_prediction":
+            return out * (-sigma / (sigma * sigma + 1.0) ** 0.5) + x / (sigma * sigma + 1.0)
+        return out
+
+    def _denoise_steps(self, x: torch.Tensor, cond: Conditioning, schedule) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The steps one after the other; returns x0 and the latent entering each step."""
+        timesteps, sigmas, c_in = schedule
+        extra = self._extra(cond, 1)
+        x0, entering = x, []
         for i, t in enumerate(timesteps):
+            entering.append(x)
             sigma = sigmas[i]
-            out = self.model.unet(x * c_in[i], t, encoder_hidden_states=cond.embeds, return_dict=False, **extra)[0]
-            if self.prediction == "epsilon":
-                x0 = x - sigma * out
-            elif self.prediction == "v_prediction":
-                x0 = out * (-sigma / (sigma * sigma + 1.0) ** 0.5) + x / (sigma * sigma + 1.0)
-            else:
-                x0 = out
+            out = self.unet(x * c_in[i], t, encoder_hidden_states=cond.embeds, return_dict=False, **extra)[0]
+            x0 = self._x0(x, out, sigma)
             if i + 1 < len(timesteps):
                 x = x + (x - x0) / sigma * (sigmas[i + 1] - sigma)
-        return x0
+        return x0, entering
+
+    def _denoise_batched(self, x: torch.Tensor, cond: Conditioning, schedule) -> torch.Tensor:
+        """Stream batch (after StreamDiffusion): the n steps of n consecutive frames in one UNet call.
+        Row 0 is this frame entering at the first step, row k the frame from k frames ago entering
+        step k; the last row leaves finished. One UNet call per frame instead of n, for n-1 frames of
+        delay. A new schedule (strength moved) or size starts the pipeline again from this frame."""
+        timesteps, sigmas, c_in = schedule
+        n = len(timesteps)
+        if self._flight is None or self._flight[0] is not schedule or self._flight[1].shape[2:] != x.shape[2:]:
+            x0, entering = self._denoise_steps(x, cond, schedule)
+            self._flight = (schedule, torch.cat(entering[1:]))  # this frame's own later steps stand in
+            return x0
+        consts = self._batch_consts.get(id(schedule))
+        if consts is None:
+            rows = lambda v: torch.tensor(v, dtype=self.dtype, device=self.device).view(n, 1, 1, 1)  # noqa: E731
+            consts = (torch.stack([t.reshape(()) for t in timesteps]), rows(sigmas[:-1]), rows(sigmas[1:]), rows(c_in))
+            self._batch_consts = {id(schedule): consts}
+        t_rows, sig, sig_next, cin = consts
+        xs = torch.cat([x, self._flight[1]])
+        out = self.unet(xs * cin, t_rows, encoder_hidden_states=cond.embeds.expand(n, -1, -1),
+                              return_dict=False, **self._extra(cond, n))[0]
+        x0 = self._x0(xs, out, sig)
+        advanced = xs + (xs - x0) / sig * (sig_next - sig)
+        self._flight = (schedule, advanced[:-1])
+        return x0[-1:]
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         """Clean latent -> image tensor (1, 3, H, W) in [0, 1]."""

@@ -47,6 +47,8 @@ class GeneratorConfig:
     wrap: str | None = None  # "module:callable" wrapping the loop: the fault-injection hook tests use
     tiny_vae: bool = False  # decode with TAESD
     input: str | None = None  # image-to-image: "feedback", "camera:N" or a video file (None: text-to-image)
+    stream_batch: bool | None = None  # None: on CUDA (see StreamLoop._denoise_batched)
+    deep_cache: int = 1  # see deepcache.py
 
 
 def pack(snap: Snapshot) -> tuple:
@@ -115,7 +117,9 @@ def _child_main(cfg: GeneratorConfig, snaps_in, events_out) -> None:
         dev, dtype = torch_device.pick(cfg.device)
         torch_device.configure_threads(dev, cfg.threads)
         model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=cfg.tiny_vae)
-        loop = StreamLoop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed, live=True, input=cfg.input)
+        batch = cfg.stream_batch if cfg.stream_batch is not None else dev.type == "cuda"
+        loop = StreamLoop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed, live=True, input=cfg.input,
+                          batch=batch, deep_cache=cfg.deep_cache)
         w, h = loop.size
         if cfg.wrap:
             mod, _, fn = cfg.wrap.partition(":")
