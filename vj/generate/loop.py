@@ -356,10 +356,11 @@ class StreamLoop:
                         return None
                     start, strength = self.encode_image(img), snap.values.get("strength", 0.5)
             x0 = self.denoise(self.latents(snap), self.conditioning(snap), start, strength)
-            if not bool(torch.isfinite(x0).all()):
-                raise NonFiniteFrame("the model produced NaN/Inf latents")
+            finite = torch.isfinite(x0).all()  # read after the pixels' copy: one wait for the GPU a frame, not two
             img = self.decode(x0)
+            pixels = (img[0] * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+            if not bool(finite):
+                raise NonFiniteFrame("the model produced NaN/Inf latents")
             if self.input is not None:
-                self.input.produced(img)
-            pixels = (img[0] * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous()
-        return pixels.cpu().numpy()
+                self.input.produced(img)  # only a good image is fed back
+        return pixels
