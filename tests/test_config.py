@@ -60,7 +60,7 @@ def test_unknown_parameter_and_route_fail_before_anything_loads():
     with pytest.raises(ConfigError, match=r"unknown source 'audio.bas' \(did you mean 'audio.bass'\?\)"):
         build_controls(parse_set({"route": [{"source": "audio.bas", "target": "noise.kick"}]}))
     with pytest.raises(ConfigError, match=r"no parameter named 'fx.kaleido.sides'"):
-        build_controls(ShowSet(None, effect=None, params={"fx.kaleido.sides": 3}))
+        build_controls(ShowSet(None, effects=(), params={"fx.kaleido.sides": 3}))
 
 
 def test_parse_size():

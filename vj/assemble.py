@@ -19,6 +19,7 @@ from vj.control.routes import Routes
 from vj.errors import ConfigError
 from vj.generate import loop as gen_loop
 from vj.render import compositor as comp
+from vj.render.layers import DEFAULT_STACK
 from vj.render.shaders import load_fragment
 
 
@@ -34,8 +35,11 @@ def resolve_seed(cli_seed: int | None, show: ShowSet) -> tuple[int, bool]:
 def build_controls(show: ShowSet, seed: int = 0) -> Controls:
     """Declare every parameter, apply the set's values, check its routes, modulators and scenes
     (no GL, no model: a typo in a set fails in a second)."""
-    effect = load_fragment(show.effect) if show.effect else None
-    params = ParamSpace(gen_loop.declare_params() + comp.declare_params(effect))
+    if len(set(show.effects)) < len(show.effects):
+        raise ConfigError(f"{show.where()} [compositor]: an effect is in the chain twice (its fx.* parameters would be shared)")
+    shader_layers = [l.arg for l in show.layers if l.kind == "shader"]
+    fragments = [load_fragment(name) for name in dict.fromkeys(list(show.effects) + shader_layers)]
+    params = ParamSpace(gen_loop.declare_params() + comp.declare_params(fragments, show.layers or DEFAULT_STACK))
     for i, p in enumerate(show.prompts, 1):
         params.declare(ParamSpec(f"prompt.{i}.weight", -4.0, 4.0, p.weight, "", 0.1, f"weight of {p.text!r}"))
     if show.more_seeds:  # a seed list: each seed's share of the noise (equal-power mix, see generate/noise.py)
@@ -80,6 +84,11 @@ def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: i
 
     return ProcessGenerator(GeneratorConfig(show.model, device, show.steps, show.gen_size, seed, threads, wrap,
                                             show.tiny_vae, show.input, show.stream_batch, show.deep_cache))
+
+
+def make_compositor(ctx, show: ShowSet):
+    """The compositor for a set: its layer stack and its master effect chain."""
+    return comp.Compositor(ctx, show.size, effects=list(show.effects), layers=show.layers or DEFAULT_STACK)
 
 
 def make_engine(controls: Controls, compositor, generator, *, clock, audio, outputs):

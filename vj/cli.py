@@ -189,7 +189,6 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
     from vj import assemble
     from vj.generate import device as torch_device
     from vj.generate import registry
-    from vj.render.compositor import Compositor
     from vj.render.context import display_available, open_surface
 
     if show.fps <= 0 or not math.isfinite(show.fps):
@@ -199,7 +198,7 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
     spec = registry.resolve(show.model)
     headless = not live or args.headless or not display_available()
     surface = open_surface(headless, show.size, getattr(args, "fullscreen", None))
-    compositor = Compositor(surface.ctx, show.size, show.effect)
+    compositor = assemble.make_compositor(surface.ctx, show)
     if spec.fixture:
         log.warning(f"model {spec.label}")
     window = None

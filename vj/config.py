@@ -72,7 +72,8 @@ class ShowSet:
     stream_batch: bool | None = None  # 2-4 steps in one UNet call per frame (n-1 frames later); None: on CUDA
     deep_cache: int = 1  # N > 1: reuse the UNet's deep features for N-1 frames of N (faster, coarser motion)
     prompts: tuple[PromptSpec, ...] = (PromptSpec("a field of possibilities"),)
-    effect: str | None = None  # a shader in shaders/ (its file stem), applied after the feedback
+    effects: tuple[str, ...] = ()  # the master effect chain: shaders in shaders/ (file stems), in order
+    layers: tuple = ()  # LayerSpec (vj.render.layers), bottom first; empty: the generated frame alone
     params: Mapping[str, float] = field(default_factory=dict)  # initial parameter values
     routes: tuple[RouteSpec, ...] = ()
     audio_edges: tuple[float, float] = (250.0, 2000.0)  # Hz: bass | mid | high
@@ -85,6 +86,11 @@ class ShowSet:
     scenes: tuple[SceneSpec, ...] = ()
     osc: OscSettings = field(default_factory=OscSettings)
     midi: MidiSettings = field(default_factory=MidiSettings)
+
+    @property
+    def effect(self) -> str | None:
+        """The first effect of the chain (or None)."""
+        return self.effects[0] if self.effects else None
 
     def where(self) -> str:
         return str(self.path) if self.path else "set"
@@ -100,7 +106,8 @@ _SECTIONS = {
     "show": {"name", "size", "fps", "audio"},
     "generator": {"model", "steps", "size", "seed", "seeds", "tiny_vae", "input", "stream_batch", "deep_cache"},
     "prompt": {"text", "weight", "resample"},
-    "compositor": {"effect"},
+    "compositor": {"effect", "effects"},
+    "layer": {"source", "blend", "opacity", "group"},
     "params": None,  # free-form: names checked against the namespace once it is built
     "route": {"source", "target", "amount", "offset", "range", "curve", "attack", "release"},
     "audio": {"edges", "sensitivity", "hit_sensitivity", "bpm_range", "channel"},
@@ -225,8 +232,18 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
     comp = data.get("compositor", {})
     w = f"{where} [compositor]"
     check_keys(w, comp, _SECTIONS["compositor"])
+    if "effect" in comp and "effects" in comp:
+        raise ConfigError(f"{w}: give effect = \"name\" or effects = [\"a\", \"b\"], not both")
     if "effect" in comp:
-        kw["effect"] = as_str(w, "effect", comp["effect"])
+        kw["effects"] = (as_str(w, "effect", comp["effect"]),)
+    if "effects" in comp:
+        fx = comp["effects"]
+        if not isinstance(fx, list) or not all(isinstance(x, str) and x for x in fx):
+            raise ConfigError(f"{w}: effects = [\"kaleido\", \"rgbsplit\"]: shader names from shaders/, in order")
+        kw["effects"] = tuple(fx)
+    layers = _tables(data, "layer", where)
+    if layers:
+        kw["layers"] = tuple(_layer(f"{where} [[layer]] #{i}", t, path) for i, t in enumerate(layers, 1))
 
     aud = data.get("audio", {})
     w = f"{where} [audio]"
@@ -376,3 +393,28 @@ def _triggers(where: str, value: Any) -> tuple[str, ...]:
                               f"{', '.join(known)}, midi.<channel>.note.<n>")
         out.append(name)
     return tuple(out)
+
+
+def _layer(where: str, t: Mapping[str, Any], path: Path | None):
+    from vj.render.layers import BLEND_MODES, SOURCES, LayerSpec
+
+    check_keys(where, t, _SECTIONS["layer"])
+    source = as_str(where, "source", t.get("source", "generator"))
+    kind, _, arg = source.partition(":")
+    if kind not in SOURCES or (kind != "generator" and not arg):
+        raise ConfigError(f"{where}: source {source!r}{suggest(kind, SOURCES)}; sources: generator, image:<file>, "
+                          f"shader:<name>")
+    if kind == "image":
+        p = Path(arg).expanduser()
+        if not p.is_absolute() and path is not None:
+            p = path.parent / p  # relative to the set file
+        if not p.is_file():
+            raise ConfigError(f"{where}: image {p}: no such file")
+        source = f"image:{p}"
+    blend = as_str(where, "blend", t.get("blend", "normal"))
+    if blend not in BLEND_MODES:
+        raise ConfigError(f"{where}: blend {blend!r}{suggest(blend, BLEND_MODES)}; modes: {', '.join(BLEND_MODES)}")
+    group = as_str(where, "group", t.get("group", "A"))
+    if group not in ("A", "B"):
+        raise ConfigError(f"{where}: group = \"A\" or \"B\" (the sides of the crossfader)")
+    return LayerSpec(source, blend, as_number(where, "opacity", t.get("opacity", 1.0), 0, 1), group)

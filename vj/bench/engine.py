@@ -49,7 +49,6 @@ def run(model_name: str = "tiny-random", size: str = "1280x720", gen_size: str |
     from vj.config import load_set, parse_size, with_overrides
     from vj.generate import device as torch_device
     from vj.generate import registry
-    from vj.render.compositor import Compositor
     from vj.render.context import open_headless
     from vj.resources import find_set
 
@@ -64,7 +63,7 @@ def run(model_name: str = "tiny-random", size: str = "1280x720", gen_size: str |
 
     def engine(clock, gen=None):
         gen = gen or assemble.local_generator(show, model, 1)
-        return assemble.make_engine(controls, Compositor(surface.ctx, show.size, show.effect), gen,
+        return assemble.make_engine(controls, assemble.make_compositor(surface.ctx, show), gen,
                                     clock=clock, audio=SilentInput(), outputs=[ReadbackOutput()])
 
     # generator alone

@@ -1,39 +1,59 @@
 """The compositor: generated frames in, the program image out, all on the GPU (moderngl).
 
-Per render frame, two passes at the output size:
+Per render frame:
 
-    feedback stage   the newest generated frame, scaled to cover the output, mixed with the
-                     previous program image (zoomed/rotated): feedback.amount / .zoom / .rotate
-    effect stage     one effect shader from shaders/ (its @param uniforms are fx.<effect>.*)
+    stack pass    every layer (the generated frame, stills, shader generators) transformed, blended
+                  into its crossfader group by its mode and opacity, the groups crossfaded, and the
+                  result mixed with the previous program image (feedback.amount / .zoom / .rotate):
+                  one pass, generated for the stack (layers.py)
+    effect chain  the master effects from shaders/, one pass each (their @param uniforms are
+                  fx.<effect>.*); an effect whose file is saved is recompiled live, and one that no
+                  longer compiles keeps its last good program and says where the error is
 
-Both passes see the audio uniforms (see shaders/common.glsl). Intermediate images are 16-bit
-float so that long feedback trails do not band. The program image ping-pongs between two
-framebuffers: this frame's output is next frame's feedback input.
+Every shader sees the audio uniforms and the spectrum texture (shaders/common.glsl). Intermediate
+images are 16-bit float so that long feedback trails do not band. The program image ping-pongs
+between two framebuffers: this frame's output is next frame's feedback input.
+
+When the generator runs slower than the display, the newest generated frame dissolves in over the
+generator's own frame interval (`gen.interpolate`): the picture moves at the display rate.
 """
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 
 from vj.control.params import ParamSpec
-from vj.render.shaders import FragmentSource, compile_program, load_fragment
+from vj.log import log
+from vj.render import layers as stack
+from vj.render.shaders import FragmentSource, ShaderError, compile_program, load_fragment, shader_program
 from vj.snapshot import Snapshot
 
 
-def declare_params(effect: FragmentSource | None) -> list[ParamSpec]:
+def declare_params(effects: FragmentSource | list[FragmentSource] | None,
+                   layer_specs: tuple[stack.LayerSpec, ...] = stack.DEFAULT_STACK) -> list[ParamSpec]:
+    if isinstance(effects, FragmentSource):
+        effects = [effects]
     specs = [
         ParamSpec("feedback.amount", 0.0, 0.99, 0.0, "", 0.05, "how much of the previous image stays"),
         ParamSpec("feedback.zoom", 0.8, 1.25, 1.0, "x/frame", 0.05, "scale of the feedback per frame"),
         ParamSpec("feedback.rotate", -10.0, 10.0, 0.0, "deg/frame", 0.05, "rotation of the feedback per frame"),
-    ]
-    if effect is not None:
+        ParamSpec("gen.interpolate", 0.0, 1.0, 1.0, "", 0.0,
+                  "dissolve each generated frame in over the generator's interval (0: cut)"),
+    ] + stack.declare_params(layer_specs)
+    for effect in effects or []:
         specs += [ParamSpec(f"fx.{effect.name}.{u.name}", u.lo, u.hi, u.default, "", 0.05, u.doc) for u in effect.params]
     return specs
 
 
 AUDIO_UNIFORMS = ("level", "bass", "mid", "high", "bass_pulse", "mid_pulse", "high_pulse", "bass_time", "mid_time",
                   "high_time", "centroid", "beat_phase", "bar_phase", "bpm")
-SPECTRUM_UNIT = 7  # texture unit of u_spectrum (0 and 1 are the stage inputs)
+SPECTRUM_UNIT = 7  # texture unit of u_spectrum
+GEN_PREV_UNIT = 6  # the generated frame before the newest
+PREV_UNIT = 5  # the previous program image
+RELOAD_EVERY = 0.5  # seconds between looks at the effect files' modification times
 
 
 def _set(prog, name: str, value) -> None:
@@ -42,14 +62,58 @@ def _set(prog, name: str, value) -> None:
         prog[name].value = value
 
 
+class _Effect:
+    """One effect of the chain: its source, its program, and the file time it was compiled from."""
+
+    def __init__(self, ctx, name: str) -> None:
+        self.ctx = ctx
+        self.source = load_fragment(name)
+        self.prog = compile_program(ctx, self.source)
+        self.vao = ctx.vertex_array(self.prog, [])
+        self.mtime = _mtime(self.source.path)
+        self.error: str | None = None  # the last compile error of a saved file, while it stands
+
+    def reload_if_changed(self) -> bool:
+        m = _mtime(self.source.path)
+        if m == self.mtime:
+            return False
+        self.mtime = m
+        try:
+            source = load_fragment(self.source.name, self.source.path.parent)
+            prog = compile_program(self.ctx, source)
+        except Exception as e:  # ShaderError or a bad @param header: keep the old program running
+            self.error = str(e).splitlines()[0]
+            log.error(f"shader {self.error}; the previous version keeps running")
+            return True
+        if [(u.name, u.lo, u.hi) for u in source.params] != [(u.name, u.lo, u.hi) for u in self.source.params]:
+            log.warning(f"shader {source.path.name}: its @param header changed; new parameters need a restart "
+                        f"(the code is live now)")
+        self.vao.release()
+        self.prog.release()
+        self.source, self.prog, self.error = source, prog, None
+        self.vao = self.ctx.vertex_array(prog, [])
+        log.info(f"shader {source.path.name}: reloaded")
+        return True
+
+
+def _mtime(path) -> float:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
+
+
 class Compositor:
-    def __init__(self, ctx, size: tuple[int, int], effect: str | None = None) -> None:
+    def __init__(self, ctx, size: tuple[int, int], effect: str | None = None, *, effects: list[str] | None = None,
+                 layers: tuple[stack.LayerSpec, ...] = stack.DEFAULT_STACK) -> None:
         self.ctx = ctx
         self.size = size
-        self._feedback = compile_program(ctx, load_fragment("feedback"))
-        self.effect = load_fragment(effect) if effect else None
-        self._effect = compile_program(ctx, self.effect or load_fragment("passthrough"))
-        self._vaos = {id(p): ctx.vertex_array(p, []) for p in (self._feedback, self._effect)}
+        self.layers = tuple(layers) or stack.DEFAULT_STACK
+        names = list(effects) if effects is not None else ([effect] if effect else [])
+        self.chain = [_Effect(ctx, n) for n in names]
+        self.effect = self.chain[0].source if self.chain else None  # the first effect (older callers)
+        self._stage = shader_program(ctx, "stack", stack.stage_source(self.layers))
+        self._stage_vao = ctx.vertex_array(self._stage, [])
 
         def target():
             tex = ctx.texture(size, 4, dtype="f2")
@@ -57,19 +121,48 @@ class Compositor:
             tex.filter = (ctx.LINEAR, ctx.LINEAR)
             return tex, ctx.framebuffer(color_attachments=[tex])
 
-        self._mix_tex, self._mix_fbo = target()
+        self._work = [target(), target()]  # the effect chain ping-pongs here
         self._prog = [target(), target()]
         self._cur = 0
         for _, fbo in self._prog:
             fbo.clear(0.0, 0.0, 0.0, 1.0)
-        self._gen_tex = None
-        self._gen_size = (0, 0)
+        self._gen = [None, None]  # [newest, the one before]
+        self._gen_sizes = [(0, 0), (0, 0)]
+        self._arrived = False  # a frame was uploaded since the last render
+        self._t_arrival: float | None = None
+        self._gen_interval = 0.0  # seconds between generated frames (smoothed)
+        self._frame_dt = 0.0  # seconds between render frames (smoothed)
+        self._last_t: float | None = None
+        self._sources = [self._open_source(i, l) for i, l in enumerate(self.layers)]
         self._spectrum = ctx.texture((64, 1), 1, dtype="f4")
         self._spectrum.filter = (ctx.LINEAR, ctx.LINEAR)
         self._spectrum.repeat_x = self._spectrum.repeat_y = False
         self._spectrum.write(np.zeros(64, np.float32))
         self._last_spectrum = None
+        self._next_reload = 0.0
         self.upload(self._warmup_pattern())  # something alive on screen before the first frame
+        self.upload(self._warmup_pattern())
+
+    # -- sources ------------------------------------------------------------------------------------
+    def _open_source(self, i: int, layer: stack.LayerSpec):
+        """(texture, (w, h), flip) for an image or shader layer; None for the generator."""
+        if layer.kind == "generator":
+            return None
+        if layer.kind == "image":
+            from PIL import Image
+
+            img = np.asarray(Image.open(layer.arg).convert("RGBA"))
+            h, w = img.shape[:2]
+            tex = self.ctx.texture((w, h), 4, np.ascontiguousarray(img).tobytes())
+            tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+            return [tex, (w, h), 1.0, None]
+        if layer.kind == "shader":  # a generator shader: drawn into its own texture each frame
+            src = load_fragment(layer.arg)
+            prog = compile_program(self.ctx, src)
+            tex = self.ctx.texture(self.size, 4, dtype="f2")
+            tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+            return [tex, self.size, 0.0, (src, prog, self.ctx.vertex_array(prog, []), self.ctx.framebuffer([tex]))]
+        raise ValueError(f"layer {i + 1}: source {layer.source!r}")
 
     @staticmethod
     def _warmup_pattern() -> np.ndarray:
@@ -79,17 +172,26 @@ class Compositor:
         return (img * 255).astype(np.uint8)
 
     def upload(self, pixels: np.ndarray) -> None:
-        """A generated frame, (h, w, 3) uint8 with row 0 at the top."""
+        """A generated frame, (h, w, 3) uint8 with row 0 at the top. The newest becomes the one before."""
         h, w = pixels.shape[:2]
-        if self._gen_tex is None or self._gen_size != (w, h):
-            if self._gen_tex is not None:
-                self._gen_tex.release()
-            self._gen_tex = self.ctx.texture((w, h), 3, alignment=1)
-            self._gen_tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
-            self._gen_tex.repeat_x = self._gen_tex.repeat_y = False
-            self._gen_size = (w, h)
-        self._gen_tex.write(np.ascontiguousarray(pixels))
+        self._gen.reverse()
+        self._gen_sizes.reverse()
+        tex = self._gen[0]
+        if tex is None or self._gen_sizes[0] != (w, h):
+            if tex is not None:
+                tex.release()
+            tex = self.ctx.texture((w, h), 3, alignment=1)
+            tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+            tex.repeat_x = tex.repeat_y = False
+            self._gen[0], self._gen_sizes[0] = tex, (w, h)
+        tex.write(np.ascontiguousarray(pixels))
+        self._arrived = True
 
+    @property
+    def _gen_size(self) -> tuple[int, int]:
+        return self._gen_sizes[0]
+
+    # -- uniforms -----------------------------------------------------------------------------------
     def _common_uniforms(self, prog, snap: Snapshot) -> None:
         """What every shader gets (see shaders/common.glsl)."""
         a = snap.audio
@@ -108,38 +210,105 @@ class Compositor:
             self._spectrum.write(np.ascontiguousarray(spec, np.float32))
             self._last_spectrum = spec
 
+    def _gen_mix(self, snap: Snapshot) -> float:
+        """How far the newest generated frame has dissolved in (1: fully)."""
+        t = snap.t
+        if self._last_t is not None and t > self._last_t:
+            dt = t - self._last_t
+            self._frame_dt = dt if self._frame_dt == 0 else 0.9 * self._frame_dt + 0.1 * dt
+        self._last_t = t
+        if self._arrived:
+            self._arrived = False
+            if self._t_arrival is not None and t > self._t_arrival:
+                gap = t - self._t_arrival
+                self._gen_interval = gap if self._gen_interval == 0 else 0.8 * self._gen_interval + 0.2 * gap
+            self._t_arrival = t
+        amount = snap.values.get("gen.interpolate", 1.0)
+        span = self._gen_interval * amount
+        # the generator keeps up with the display (or interpolation is off): no dissolve, no added lag
+        if span <= 0.0 or self._gen_interval <= 1.5 * self._frame_dt or self._t_arrival is None:
+            return 1.0
+        return min(1.0, (t - self._t_arrival + self._frame_dt) / span)
+
+    # -- a frame --------------------------------------------------------------------------------------
     def render(self, snap: Snapshot):
         """Composite one frame; returns the program texture (valid until the next render)."""
         v = snap.values
         self._upload_spectrum(snap)
+        self._maybe_reload()
         prev_tex, _ = self._prog[self._cur]
         out_tex, out_fbo = self._prog[1 - self._cur]
+        self._draw_shader_layers(snap)
 
-        p = self._feedback
+        p = self._stage
         self._common_uniforms(p, snap)
-        _set(p, "u_gen_size", self._gen_size)
         _set(p, "u_amount", v.get("feedback.amount", 0.0))
         _set(p, "u_zoom", v.get("feedback.zoom", 1.0))
         _set(p, "u_rotate", v.get("feedback.rotate", 0.0))
-        _set(p, "u_gen", 0)
-        _set(p, "u_prev", 1)
-        self._gen_tex.use(0)
-        prev_tex.use(1)
-        self._mix_fbo.use()
-        self._vaos[id(p)].render(vertices=3)
-
-        e = self._effect
-        self._common_uniforms(e, snap)
-        if self.effect is not None:
-            for u in self.effect.params:
-                _set(e, u.name, v.get(f"fx.{self.effect.name}.{u.name}", u.default))
-        _set(e, "u_input", 0)
-        self._mix_tex.use(0)
-        out_fbo.use()
-        self._vaos[id(e)].render(vertices=3)
-
+        _set(p, "u_crossfade", v.get("mixer.crossfade", 0.0))
+        _set(p, "u_gen_mix", self._gen_mix(snap))
+        _set(p, "u_prev", PREV_UNIT)
+        _set(p, "u_gen_prev", GEN_PREV_UNIT)
+        prev_tex.use(PREV_UNIT)
+        self._gen[1].use(GEN_PREV_UNIT)
+        for i, (layer, src) in enumerate(zip(self.layers, self._sources)):
+            n = i + 1
+            if src is None:
+                tex, size, flip = self._gen[0], self._gen_sizes[0], 1.0
+            else:
+                tex, size, flip = src[0], src[1], src[2]
+            tex.use(i)
+            _set(p, f"u_src{i}", i)
+            _set(p, f"u_size{i}", size)
+            _set(p, f"u_flip{i}", flip)
+            _set(p, f"u_mode{i}", int(round(v.get(f"layer.{n}.blend", stack.BLEND_MODES.index(layer.blend)))))
+            _set(p, f"u_opacity{i}", v.get(f"layer.{n}.opacity", layer.opacity))
+            _set(p, f"u_xf{i}", (v.get(f"layer.{n}.scale", 1.0), v.get(f"layer.{n}.rotate", 0.0),
+                                  v.get(f"layer.{n}.x", 0.0), v.get(f"layer.{n}.y", 0.0)))
+        if not self.chain:
+            out_fbo.use()
+            self._stage_vao.render(vertices=3)
+        else:
+            src_tex = self._work[0][0]
+            self._work[0][1].use()
+            self._stage_vao.render(vertices=3)
+            for k, eff in enumerate(self.chain):
+                last = k == len(self.chain) - 1
+                dst_fbo = out_fbo if last else self._work[(k + 1) % 2][1]
+                e = eff.prog
+                self._common_uniforms(e, snap)
+                for u in eff.source.params:
+                    _set(e, u.name, v.get(f"fx.{eff.source.name}.{u.name}", u.default))
+                _set(e, "u_input", 0)
+                src_tex.use(0)
+                dst_fbo.use()
+                eff.vao.render(vertices=3)
+                src_tex = self._work[(k + 1) % 2][0]
         self._cur = 1 - self._cur
         return out_tex
+
+    def _draw_shader_layers(self, snap: Snapshot) -> None:
+        for src in self._sources:
+            if src is None or src[3] is None:
+                continue
+            fragment, prog, vao, fbo = src[3]
+            self._common_uniforms(prog, snap)
+            for u in fragment.params:
+                _set(prog, u.name, snap.values.get(f"fx.{fragment.name}.{u.name}", u.default))
+            fbo.use()
+            vao.render(vertices=3)
+
+    def _maybe_reload(self) -> None:
+        now = time.monotonic()
+        if now < self._next_reload or not self.chain:
+            return
+        self._next_reload = now + RELOAD_EVERY
+        for eff in self.chain:
+            eff.reload_if_changed()
+
+    def shader_errors(self) -> list[str]:
+        """Compile errors of saved effect files that are standing (for the status line)."""
+        return [e.error for e in self.chain if e.error]
 
     @property
     def output(self):
@@ -153,3 +322,6 @@ class Compositor:
         """The program image as (h, w, 3) uint8, row 0 at the top (for tests and snapshots)."""
         w, h = self.size
         return np.frombuffer(self.read_rgb(), np.uint8).reshape(h, w, 3)[::-1]
+
+
+__all__ = ["Compositor", "ShaderError", "declare_params"]

@@ -51,7 +51,7 @@ def shader_dir() -> Path:
 
 def available_effects(folder: Path | None = None) -> list[str]:
     folder = folder or shader_dir()
-    internal = {"feedback", "present"}
+    internal = {"present"}
     return sorted(p.stem for p in folder.glob("*.frag") if p.stem not in internal)
 
 
@@ -86,6 +86,16 @@ def load_fragment(name: str, folder: Path | None = None) -> FragmentSource:
     if not prelude.endswith("\n"):
         prelude += "\n"
     return FragmentSource(name, path, prelude + text, parse_params(text, path), prelude.count("\n"))
+
+
+def shader_program(ctx, name: str, body: str, folder: Path | None = None):
+    """Compile generated fragment code (the layer stack) with the common prelude."""
+    folder = folder or shader_dir()
+    prelude = (folder / "common.glsl").read_text()
+    if not prelude.endswith("\n"):
+        prelude += "\n"
+    frag = FragmentSource(name, folder / f"<generated {name}>", prelude + body, (), prelude.count("\n"))
+    return compile_program(ctx, frag, folder)
 
 
 def vertex_source(folder: Path | None = None) -> str:

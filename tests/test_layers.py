@@ -1,0 +1,209 @@
+"""The layer stack on real OpenGL (EGL): blend modes against their formulas, opacity, transforms,
+the crossfader, shader layers, the effect chain and live reloading of effect files."""
+
+import os
+import shutil
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vj.config import parse_set
+from vj.errors import ConfigError
+from vj.render import compositor as comp_mod
+from vj.render.compositor import Compositor
+from vj.render.layers import BLEND_MODES, LayerSpec
+from vj.render.shaders import available_effects, compile_program, load_fragment
+from vj.snapshot import Snapshot
+
+W, H = 64, 48
+
+FORMULAS = {
+    "normal": lambda b, t: t,
+    "add": lambda b, t: np.minimum(b + t, 1),
+    "screen": lambda b, t: 1 - (1 - b) * (1 - t),
+    "multiply": lambda b, t: b * t,
+    "overlay": lambda b, t: np.where(b < 0.5, 2 * b * t, 1 - 2 * (1 - b) * (1 - t)),
+    "difference": lambda b, t: np.abs(b - t),
+    "subtract": lambda b, t: np.maximum(b - t, 0),
+    "lighten": np.maximum,
+    "darken": np.minimum,
+}
+
+
+def snap(values=None, t=0.0):
+    return Snapshot(0, t, values or {}, ("x",), 1)
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory):
+    """Two images at the output size whose channels sweep 0..1 in different directions."""
+    d = tmp_path_factory.mktemp("layers")
+    y, x = np.mgrid[0:H, 0:W]
+    base = np.stack([x / (W - 1), y / (H - 1), np.full((H, W), 0.3)], -1)
+    top = np.stack([y / (H - 1), 1 - x / (W - 1), np.full((H, W), 0.7)], -1)
+    paths = []
+    for name, img in (("base", base), ("top", top)):
+        p = d / f"{name}.png"
+        Image.fromarray((img * 255).round().astype(np.uint8)).save(p)
+        paths.append(p)
+    return [np.asarray(Image.open(p).convert("RGB")).astype(float) / 255 for p in paths], paths
+
+
+@pytest.mark.parametrize("mode", BLEND_MODES)
+def test_every_blend_mode_computes_its_formula(gl_ctx, pictures, mode):
+    (base, top), (pb, pt) = pictures
+    for opacity in (1.0, 0.5):
+        c = Compositor(gl_ctx, (W, H), layers=(LayerSpec(f"image:{pb}"), LayerSpec(f"image:{pt}", mode, opacity)))
+        c.render(snap())
+        got = c.read_frame().astype(float) / 255
+        want = base + opacity * (FORMULAS[mode](base, top) - base)
+        assert np.abs(got - want).max() <= 2.5 / 255, (mode, opacity)
+
+
+def test_blend_mode_and_opacity_are_parameters(gl_ctx, pictures):
+    (base, top), (pb, pt) = pictures
+    c = Compositor(gl_ctx, (W, H), layers=(LayerSpec(f"image:{pb}"), LayerSpec(f"image:{pt}")))
+    c.render(snap({"layer.2.blend": BLEND_MODES.index("multiply"), "layer.2.opacity": 0.25}))
+    got = c.read_frame().astype(float) / 255
+    assert np.abs(got - (base + 0.25 * (base * top - base))).max() <= 2.5 / 255
+
+
+def test_crossfader_moves_between_groups(gl_ctx, pictures):
+    (base, top), (pb, pt) = pictures
+    layers = (LayerSpec(f"image:{pb}", group="A"), LayerSpec(f"image:{pt}", group="B"))
+    c = Compositor(gl_ctx, (W, H), layers=layers)
+    for x in (0.0, 0.3, 1.0):
+        c.render(snap({"mixer.crossfade": x}))
+        got = c.read_frame().astype(float) / 255
+        assert np.abs(got - ((1 - x) * base + x * top)).max() <= 2.5 / 255
+
+
+def test_a_layer_transform_moves_and_turns_it(gl_ctx, tmp_path):
+    img = np.zeros((H, W, 3), np.uint8)
+    img[20:28, 44:52] = 255  # a white block right of centre
+    p = tmp_path / "block.png"
+    Image.fromarray(img).save(p)
+    c = Compositor(gl_ctx, (W, H), layers=(LayerSpec(f"image:{p}"),))
+
+    def centre(values):
+        c.render(snap(values))
+        ys, xs = np.nonzero(c.read_frame()[..., 0] > 128)
+        return ys.mean(), xs.mean()
+
+    y0, x0 = centre({})
+    assert abs(x0 - 47.5) < 1 and abs(y0 - 23.5) < 1
+    y, x = centre({"layer.1.x": -0.25})  # a quarter of the width to the left
+    assert abs(x - (x0 - 16)) < 1 and abs(y - y0) < 1
+    y, x = centre({"layer.1.rotate": 90.0})  # counterclockwise: right of centre goes to the top
+    assert abs(x - 31.5) < 1.5 and y < y0 - 8
+
+
+def test_a_shader_layer_draws_itself(gl_ctx):
+    c = Compositor(gl_ctx, (W, H), layers=(LayerSpec("shader:plasma"),))
+    c.render(snap({}, t=0.0))
+    a = c.read_frame().astype(int)
+    c.render(snap({}, t=1.0))
+    b = c.read_frame().astype(int)
+    assert a.std() > 10 and np.abs(a - b).mean() > 2  # an image, and it moves with time
+
+
+def test_the_effect_chain_runs_in_order(gl_ctx, pictures):
+    (base, top), (pb, pt) = pictures
+    c = Compositor(gl_ctx, (W, H), effects=["posterize", "color"], layers=(LayerSpec(f"image:{pb}"),))
+    c.render(snap({"fx.posterize.levels": 2, "fx.color.brightness": 0.1}))
+    got = c.read_frame().astype(float) / 255
+    want = np.clip(np.floor(base + 0.5) + 0.1, 0, 1)  # two levels, then brighter
+    assert np.abs(got - want).max() <= 3 / 255
+
+
+def test_every_shipped_effect_compiles_and_moves_the_image(gl_ctx, tmp_path):
+    y, x = np.mgrid[0:H, 0:W]
+    checker = np.where(((x // 8 + y // 8) % 2)[..., None] == 1, [230, 180, 40], [20, 60, 200]).astype(np.uint8)
+    pb = tmp_path / "checker.png"
+    Image.fromarray(checker).save(pb)
+    base = checker.astype(float) / 255
+    effects = [e for e in available_effects() if e != "passthrough"]
+    assert {"kaleido", "mirror", "rgbsplit", "color", "posterize", "pixelate", "glow", "strobe", "displace"} <= set(effects)
+    for name in effects:
+        src = load_fragment(name)
+        compile_program(gl_ctx, src)
+        assert src.params, name
+    # with settings that must show, each one changes the picture
+    settings = {"mirror": {}, "rgbsplit": {"fx.rgbsplit.offset": 0.05}, "color": {"fx.color.hue": 120.0},
+                "posterize": {"fx.posterize.levels": 2}, "pixelate": {"fx.pixelate.size": 16},
+                "glow": {"fx.glow.glow": 0.0, "fx.glow.radius": 8}, "kaleido": {},
+                "strobe": {"fx.strobe.amount": 1.0}, "displace": {"fx.displace.amount": 0.2, "fx.displace.wave": 1.0}}
+    from vj.audio.features import Features
+
+    for name, values in settings.items():
+        c = Compositor(gl_ctx, (W, H), effects=[name], layers=(LayerSpec(f"image:{pb}"),))
+        c.render(Snapshot(0, 0.3, values, ("x",), 1, Features(bpm=120.0, beat_phase=0.0)))
+        got = c.read_frame().astype(float) / 255
+        assert np.abs(got - base).mean() > 0.02, name
+
+
+def test_a_saved_effect_is_reloaded_and_a_broken_one_keeps_the_old(gl_ctx, pictures, tmp_path, monkeypatch, caplog):
+    from vj.render import shaders
+
+    folder = tmp_path / "shaders"
+    shutil.copytree(shaders.shader_dir(), folder)
+    monkeypatch.setattr(shaders, "shader_dir", lambda: folder)
+    monkeypatch.setattr(comp_mod, "RELOAD_EVERY", 0.0)
+    (base, _), (pb, _) = pictures
+    path = folder / "tint.frag"
+    path.write_text("uniform sampler2D u_input;\nvoid main() { frag_color = vec4(1.0, 0.0, 0.0, 1.0); }\n")
+    c = Compositor(gl_ctx, (W, H), effects=["tint"], layers=(LayerSpec(f"image:{pb}"),))
+    c.render(snap())
+    assert c.read_frame()[..., 0].min() == 255
+
+    def save(text):
+        path.write_text(text)
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a later time, whatever the clock's grain
+
+    save("uniform sampler2D u_input;\n// a comment\nvoid main() {\n  frag_color = vec4(oops, 0.0, 0.0, 1.0);\n}\n")
+    c.render(snap())  # the broken file: the old program runs on, the error names the line
+    assert c.read_frame()[..., 0].min() == 255
+    assert c.shader_errors() and "tint.frag:4" in c.shader_errors()[0] and "oops" in c.shader_errors()[0]
+    assert "tint.frag:4" in caplog.text
+    save("uniform sampler2D u_input;\nvoid main() { frag_color = vec4(0.0, 0.0, 1.0, 1.0); }\n")
+    c.render(snap())
+    f = c.read_frame()
+    assert f[..., 2].min() == 255 and f[..., 0].max() == 0 and not c.shader_errors()
+
+
+def test_generated_frames_dissolve_in_when_the_generator_is_slower_than_the_display(gl_ctx):
+    c = Compositor(gl_ctx, (W, H))
+    red, blue = np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)
+    red[..., 0], blue[..., 2] = 255, 255
+    seen = []
+    for i in range(13):  # display at 60 fps, a generated frame every 4th frame (15 fps)
+        if i % 4 == 0:
+            c.upload(red if (i // 4) % 2 == 0 else blue)
+        c.render(snap(t=i / 60))
+        seen.append(c.read_frame()[H // 2, W // 2].astype(int))
+    # after the first frames the interval is known: between arrivals the picture moves every frame
+    later = seen[8:12]  # a red frame arrives at 8 over the blue: it comes in step by step
+    reds = [px[0] for px in later]
+    assert reds == sorted(reds) and reds[0] < reds[-1] and len(set(reds)) == 4
+    c2 = Compositor(gl_ctx, (W, H))
+    for i in range(13):
+        if i % 4 == 0:
+            c2.upload(red if (i // 4) % 2 == 0 else blue)
+        c2.render(snap({"gen.interpolate": 0.0}, t=i / 60))
+    px = c2.read_frame()[H // 2, W // 2]
+    assert px[2] == 255 and px[0] == 0  # off: the blue frame that just arrived, whole (a cut)
+
+
+def test_layers_in_a_set_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[\[layer\]\] #1: blend 'screne' \(did you mean 'screen'\?\)"):
+        parse_set({"layer": [{"source": "generator", "blend": "screne"}]})
+    with pytest.raises(ConfigError, match=r"image .*nope.png: no such file"):
+        parse_set({"layer": [{"source": "image:nope.png"}]})
+    with pytest.raises(ConfigError, match="sources: generator, image:<file>, shader:<name>"):
+        parse_set({"layer": [{"source": "camera"}]})
+    s = parse_set({"layer": [{"source": "generator"}, {"source": "shader:plasma", "blend": "screen", "group": "B"}],
+                   "compositor": {"effects": ["mirror", "rgbsplit"]}})
+    assert s.effects == ("mirror", "rgbsplit") and s.layers[1].group == "B"
