@@ -3,6 +3,10 @@
 // @param saturation 0    3   1  0: grey, 1: as it is
 // @param contrast   0    3   1  around mid grey
 // @param brightness -1   1   0  added
+// @bypass hue 0
+// @bypass saturation 1
+// @bypass contrast 1
+// @bypass brightness 0
 uniform sampler2D u_input;
 uniform float hue;
 uniform float saturation;

@@ -2,6 +2,7 @@
 // (bass at the bottom, highs at the top); a slow wave keeps it moving in silence.
 // @param amount 0 0.2 0.04  largest push, in fractions of the width
 // @param wave   0 1   0.2   the slow wave's share
+// @bypass amount 0
 uniform sampler2D u_input;
 uniform float amount;
 uniform float wave;

@@ -3,6 +3,7 @@
 // @param spin  -4    4  0.25 turns per minute, plus a push from the bass
 // @param zoom  0.25  4  1    scale of the source inside each segment
 // @param amount 0    1  1    0: the input as it is, 1: only the kaleidoscope
+// @bypass amount 0
 uniform sampler2D u_input;
 uniform float sides;
 uniform float spin;
@@ -21,5 +22,5 @@ void main() {
     vec2 uv = q / vec2(aspect, 1.0) + 0.5;
     uv = abs(mod(uv + 1.0, 2.0) - 1.0);  // mirror-repeat outside the frame
     vec4 k = texture(u_input, uv);
-    frag_color = mix(texture(u_input, v_uv), k, amount);
+    frag_color = amount >= 1.0 ? k : mix(texture(u_input, v_uv), k, amount);  // one fetch at full
 }

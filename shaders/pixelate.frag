@@ -1,6 +1,7 @@
 // Pixelate: square blocks; the high band makes them finer.
 // @param size 1 128 12   block size, pixels
 // @param react 0 1 0     how much the high band shrinks the blocks
+// @bypass size 1
 uniform sampler2D u_input;
 uniform float size;
 uniform float react;

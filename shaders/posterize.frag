@@ -1,6 +1,7 @@
 // Posterize: a few levels per channel.
 // @param levels 2 32 6   levels per channel
 // @param amount 0 1  1   0: the input as it is
+// @bypass amount 0
 uniform sampler2D u_input;
 uniform float levels;
 uniform float amount;

@@ -2,6 +2,7 @@
 // @param offset 0   0.05 0.006  distance, in fractions of the width
 // @param angle  -180 180 0      direction, degrees
 // @param punch  0   4    1      how much a bass hit adds
+// @bypass offset 0
 uniform sampler2D u_input;
 uniform float offset;
 uniform float angle;

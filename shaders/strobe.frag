@@ -2,6 +2,7 @@
 // @param amount  0 1 0.6   strength of the flash
 // @param decay   1 40 10   how fast it fades (higher: shorter)
 // @param invert  0 1 0     1: the flash inverts the image instead of whitening it
+// @bypass amount 0
 uniform sampler2D u_input;
 uniform float amount;
 uniform float decay;

@@ -207,3 +207,15 @@ def test_layers_in_a_set_are_checked(tmp_path):
     s = parse_set({"layer": [{"source": "generator"}, {"source": "shader:plasma", "blend": "screen", "group": "B"}],
                    "compositor": {"effects": ["mirror", "rgbsplit"]}})
     assert s.effects == ("mirror", "rgbsplit") and s.layers[1].group == "B"
+
+
+def test_bench_compositor_prints_what_the_issue_asks_for():
+    import json
+
+    from helpers import vj
+
+    r = vj("bench", "compositor", "--size", "320x180", "--frames", "5", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["size"] == "320x180" and out["ms_per_frame"] > 0 and out["renderer"]
+    assert out["layers"] == 4 and out["effects"] == 3

@@ -141,6 +141,10 @@ def parser() -> argparse.ArgumentParser:
     gen.add_argument("--stream-batch", action="store_true", help="ours runs the steps of consecutive frames in one "
                      "UNet call (for --steps 2..4)")
     gen.add_argument("--json", action="store_true", help="one JSON object: ours_fps, plain_fps, ratio, device, ...")
+    cmp = bsub.add_parser("compositor", help="ms per composited frame: 4 layers, 3 effects, readback, headless")
+    cmp.add_argument("--size", default="1280x720", metavar="WxH")
+    cmp.add_argument("--frames", type=int, default=200)
+    cmp.add_argument("--json", action="store_true", help="one JSON object: ms_per_frame, size, renderer, ...")
     ctl = bsub.add_parser("control", help="OSC and MIDI to a parameter, with a render loop running: latency, bursts")
     ctl.add_argument("--rate", type=float, default=1000.0, help="OSC messages a second")
     ctl.add_argument("--seconds", type=float, default=5.0)
@@ -520,11 +524,15 @@ def cmd_bench(args) -> int:
         from vj.bench import control as bench_control
 
         return bench_control.main(args)
+    if args.what == "compositor":
+        from vj.bench import compositor as bench_compositor
+
+        return bench_compositor.main(args)
     if args.what == "generator":
         from vj.bench import generator as bench_generator
 
         return bench_generator.main(args)
-    raise VJError("vj bench: say what to measure: engine, generator, audio or control")
+    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio or control")
 
 
 def main(argv: list[str] | None = None) -> int:

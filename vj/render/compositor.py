@@ -73,6 +73,15 @@ class _Effect:
         self.mtime = _mtime(self.source.path)
         self.error: str | None = None  # the last compile error of a saved file, while it stands
 
+    def bypassed(self, values) -> bool:
+        """True when the effect's parameters put it at its identity (its @bypass lines): no pass."""
+        name = self.source.name
+        return bool(self.source.bypass) and all(
+            values.get(f"fx.{name}.{u}", self._default(u)) == x for u, x in self.source.bypass)
+
+    def _default(self, uniform: str) -> float:
+        return next(p.default for p in self.source.params if p.name == uniform)
+
     def reload_if_changed(self) -> bool:
         m = _mtime(self.source.path)
         if m == self.mtime:
@@ -140,6 +149,7 @@ class Compositor:
         self._spectrum.write(np.zeros(64, np.float32))
         self._last_spectrum = None
         self._next_reload = 0.0
+        self._readback = None  # an 8-bit copy of the program image, made for reading back
         self.upload(self._warmup_pattern())  # something alive on screen before the first frame
         self.upload(self._warmup_pattern())
 
@@ -243,8 +253,9 @@ class Compositor:
         p = self._stage
         self._common_uniforms(p, snap)
         _set(p, "u_amount", v.get("feedback.amount", 0.0))
-        _set(p, "u_zoom", v.get("feedback.zoom", 1.0))
-        _set(p, "u_rotate", v.get("feedback.rotate", 0.0))
+        m, o = stack.feedback_uv(self.size, v.get("feedback.zoom", 1.0), v.get("feedback.rotate", 0.0))
+        _set(p, "u_fb_m", m)
+        _set(p, "u_fb_o", o)
         _set(p, "u_crossfade", v.get("mixer.crossfade", 0.0))
         _set(p, "u_gen_mix", self._gen_mix(snap))
         _set(p, "u_prev", PREV_UNIT)
@@ -259,21 +270,26 @@ class Compositor:
                 tex, size, flip = src[0], src[1], src[2]
             tex.use(i)
             _set(p, f"u_src{i}", i)
-            _set(p, f"u_size{i}", size)
-            _set(p, f"u_flip{i}", flip)
+            m, o = stack.layer_uv(self.size, size, flip > 0.5, v.get(f"layer.{n}.scale", 1.0),
+                                  v.get(f"layer.{n}.rotate", 0.0), v.get(f"layer.{n}.x", 0.0), v.get(f"layer.{n}.y", 0.0))
+            _set(p, f"u_m{i}", m)
+            _set(p, f"u_o{i}", o)
             _set(p, f"u_mode{i}", int(round(v.get(f"layer.{n}.blend", stack.BLEND_MODES.index(layer.blend)))))
             _set(p, f"u_opacity{i}", v.get(f"layer.{n}.opacity", layer.opacity))
-            _set(p, f"u_xf{i}", (v.get(f"layer.{n}.scale", 1.0), v.get(f"layer.{n}.rotate", 0.0),
-                                  v.get(f"layer.{n}.x", 0.0), v.get(f"layer.{n}.y", 0.0)))
         if not self.chain:
             out_fbo.use()
             self._stage_vao.render(vertices=3)
         else:
             src_tex = self._work[0][0]
-            self._work[0][1].use()
-            self._stage_vao.render(vertices=3)
-            for k, eff in enumerate(self.chain):
-                last = k == len(self.chain) - 1
+            if any(not eff.bypassed(v) for eff in self.chain):
+                self._work[0][1].use()
+                self._stage_vao.render(vertices=3)
+            live = [eff for eff in self.chain if not eff.bypassed(v)]
+            if not live:  # every effect is at its identity: the stack goes straight to the program image
+                out_fbo.use()
+                self._stage_vao.render(vertices=3)
+            for k, eff in enumerate(live):
+                last = k == len(live) - 1
                 dst_fbo = out_fbo if last else self._work[(k + 1) % 2][1]
                 e = eff.prog
                 self._common_uniforms(e, snap)
@@ -315,8 +331,13 @@ class Compositor:
         return self._prog[self._cur][0]
 
     def read_rgb(self) -> bytes:
-        """The program image as packed RGB bytes, bottom row first (GL order)."""
-        return self._prog[self._cur][1].read(components=3, alignment=1)
+        """The program image as packed RGB bytes, bottom row first (GL order). Blitted to 8 bits on
+        the GPU first: reading a 16-bit float image back costs several times more (BENCHMARKS.md)."""
+        if self._readback is None:
+            tex = self.ctx.texture(self.size, 4)
+            self._readback = (tex, self.ctx.framebuffer([tex]))
+        self.ctx.copy_framebuffer(self._readback[1], self._prog[self._cur][1])
+        return self._readback[1].read(components=3, alignment=1)
 
     def read_frame(self) -> np.ndarray:
         """The program image as (h, w, 3) uint8, row 0 at the top (for tests and snapshots)."""

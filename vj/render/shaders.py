@@ -5,8 +5,12 @@ An effect declares its controllable uniforms in comment lines at the top:
     // @param sides  2  24  6   mirrored segments
     //        name   lo hi  default  description
 
-and each becomes the parameter `fx.<effect>.<name>`, with no Python code. Compile errors are
-reported with the effect file's own line numbers.
+and each becomes the parameter `fx.<effect>.<name>`, with no Python code. An effect may also say
+when it does nothing, so that its pass is skipped (every such line must hold):
+
+    // @bypass amount 0
+
+Compile errors are reported with the effect file's own line numbers.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from vj.errors import ConfigError, VJError
 from vj.resources import data_dir
 
 _PARAM = re.compile(r"^\s*//\s*@param\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*(.*)$")
+_BYPASS = re.compile(r"^\s*//\s*@bypass\s+(\S+)\s+(\S+)\s*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _GL_LINE = re.compile(r"^\s*\d+[:(](\d+)\)?")  # Mesa "0:12(5): error", NVIDIA "0(12) : error"
 
@@ -43,6 +48,7 @@ class FragmentSource:
     code: str  # what goes to the GL compiler: the prelude, then the file
     params: tuple[UniformParam, ...]
     prelude_lines: int  # lines before the file's first line in `code`
+    bypass: tuple[tuple[str, float], ...] = ()  # (uniform, value): at these values the effect is the identity
 
 
 def shader_dir() -> Path:
@@ -85,7 +91,25 @@ def load_fragment(name: str, folder: Path | None = None) -> FragmentSource:
     text = path.read_text()
     if not prelude.endswith("\n"):
         prelude += "\n"
-    return FragmentSource(name, path, prelude + text, parse_params(text, path), prelude.count("\n"))
+    params = parse_params(text, path)
+    return FragmentSource(name, path, prelude + text, params, prelude.count("\n"), parse_bypass(text, path, params))
+
+
+def parse_bypass(text: str, path: Path, params) -> tuple[tuple[str, float], ...]:
+    names = {p.name for p in params}
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if "@bypass" not in line:
+            continue
+        m = _BYPASS.match(line)
+        if not m or m.group(1) not in names:
+            raise ConfigError(f"{path}:{n}: '@bypass' needs a declared @param and the value at which the effect "
+                              f"does nothing, e.g. // @bypass amount 0")
+        try:
+            out.append((m.group(1), float(m.group(2))))
+        except ValueError:
+            raise ConfigError(f"{path}:{n}: @bypass {m.group(1)}: the value must be a number") from None
+    return tuple(out)
 
 
 def shader_program(ctx, name: str, body: str, folder: Path | None = None):

@@ -1,0 +1,64 @@
+"""What each piece of the compositor costs on this machine's GL (1280x720): the figures in
+BENCHMARKS.md's compositor section come from this script.
+
+    .venv/bin/python bench/compositor_pieces.py
+
+Each line is render() + ctx.finish() over 30 ping-pong frames (a real frame: the previous program
+image is sampled, so a software renderer cannot drop covered draws), then the readback alone.
+"""
+
+import pathlib
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image
+
+from vj.render.compositor import Compositor
+from vj.render.context import open_headless
+from vj.render.layers import LayerSpec
+from vj.snapshot import Snapshot
+
+W, H = 1280, 720
+
+
+def main() -> None:
+    surface = open_headless()
+    ctx = surface.ctx
+    still = pathlib.Path(tempfile.mkdtemp()) / "still.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (H, W, 3), dtype=np.uint8)).save(still)
+    gen = np.random.default_rng(2).integers(0, 255, (512, 512, 3), dtype=np.uint8)
+    print(f"GL {surface.renderer}, {W}x{H}")
+
+    def piece(label, layers, effects, values, n=30):
+        c = Compositor(ctx, (W, H), effects=effects, layers=layers)
+
+        def frame(i):
+            if i % 2 == 0:
+                c.upload(gen)
+            c.render(Snapshot(i, i / 60, values, ("x",), 1))
+            ctx.finish()
+
+        for i in range(5):
+            frame(i)
+        t0 = time.perf_counter()
+        for i in range(n):
+            frame(i)
+        render_ms = (time.perf_counter() - t0) / n * 1e3
+        t0 = time.perf_counter()
+        for _ in range(10):
+            c.read_rgb()
+        print(f"{label:28} render {render_ms:6.2f} ms   readback {(time.perf_counter() - t0) / 10 * 1e3:5.2f} ms")
+
+    g = LayerSpec("generator")
+    piece("generated frame", (g,), [], {})
+    piece("+ feedback 0.5", (g,), [], {"feedback.amount": 0.5})
+    piece("+ a still (screen)", (g, LayerSpec(f"image:{still}", "screen", 0.5)), [], {})
+    piece("+ plasma source (overlay)", (g, LayerSpec("shader:plasma", "overlay", 0.4)), [], {})
+    piece("+ color", (g,), ["color"], {"fx.color.hue": 30.0})
+    piece("+ mirror", (g,), ["mirror"], {})
+    piece("+ rgbsplit", (g,), ["rgbsplit"], {"fx.rgbsplit.offset": 0.01})
+
+
+if __name__ == "__main__":
+    main()
