@@ -67,6 +67,8 @@ def parser() -> argparse.ArgumentParser:
                      "substring), 'default' or 'none' (default: the default input if there is one)")
     run.add_argument("--headless", action="store_true", help="no window: render through EGL (club rigs, servers)")
     run.add_argument("--out", type=Path, metavar="FILE.mp4", help="also record the program output")
+    run.add_argument("--stream", action="append", metavar="URL", help="also send the program as a live stream: "
+                     "udp://HOST:PORT, srt://HOST:PORT or rtmp://HOST/APP/KEY (repeatable)")
     run.add_argument("--fullscreen", type=int, metavar="N", help="fullscreen on monitor N (see `vj devices`)")
     run.add_argument("--no-monitor", action="store_true", help="with --audio FILE: analyse it without playing it out loud")
     run.add_argument("--osc-port", type=int, metavar="N", help="listen for OSC on this UDP port (default 9000; 0: any free one)")
@@ -350,6 +352,10 @@ def cmd_run(args) -> int:
 
     show = _load_show(args)
     _check_out(args.out)
+    from vj.output.ffmpeg import check_stream_url
+
+    for url in args.stream or []:
+        check_stream_url(url)
     acfg = _analyzer_config(show, args)
     kw = dict(live=True, config=acfg, channel=args.audio_channel or show.audio_channel, samplerate=args.audio_rate,
               blocksize=args.audio_block, monitor=not args.no_monitor)
@@ -372,6 +378,8 @@ def cmd_run(args) -> int:
         if args.out:
             recorder.append(FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, offline=False))
             outs.append(recorder[0])
+        for url in args.stream or []:
+            outs.append(FfmpegOutput(url, show.size, show.fps))
         if not outs and surface.window is None:
             log.warning("headless with no --out: the program goes nowhere (add --out FILE.mp4)")
         return outs

@@ -1,4 +1,6 @@
-"""Recording the program to a video file through ffmpeg (H.264 + AAC in .mp4, .mkv, .mov).
+"""Recording the program to a video file through ffmpeg (H.264 + AAC in .mp4, .mkv, .mov), and
+sending it as a network stream (`--stream udp://... | srt://... | rtmp://...`: H.264, tuned for
+latency, MPEG-TS over UDP/SRT, FLV over RTMP).
 
 Two ways to feed it:
 - offline (`vj render`): every frame is written, in order, waiting for ffmpeg if it is slower.
@@ -62,12 +64,36 @@ def command(path: Path, size: tuple[int, int], fps: float, audio: AudioTrack | N
     return cmd + [str(path)]
 
 
+STREAM_SCHEMES = {"udp": "mpegts", "srt": "mpegts", "rtmp": "flv", "rtmps": "flv", "tcp": "mpegts"}
+
+
+def stream_command(url: str, size: tuple[int, int], fps: float) -> list[str]:
+    """A live stream: no B-frames, a keyframe every second (a receiver that joins late waits at most
+    that), x264 tuned for latency; the container the protocol expects."""
+    w, h = size
+    scheme = url.split("://", 1)[0].lower()
+    return [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", f"{fps:g}", "-i", "pipe:0",
+            "-vf", "vflip", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
+            "-g", str(max(1, round(fps))), "-bf", "0", "-threads", "2", "-flush_packets", "1",
+            "-f", STREAM_SCHEMES[scheme], url]
+
+
+def check_stream_url(url: str) -> str:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in STREAM_SCHEMES:
+        raise VJError(f"--stream {url}: give a URL such as udp://192.168.1.20:5000, srt://host:9000 or "
+                      f"rtmp://host/live/key ({', '.join(STREAM_SCHEMES)})")
+    return url
+
+
 class FfmpegOutput(Output):
-    def __init__(self, path: Path, size: tuple[int, int], fps: float, *, audio: AudioTrack | None = None,
+    def __init__(self, path: Path | str, size: tuple[int, int], fps: float, *, audio: AudioTrack | None = None,
                  duration: float | None = None, offline: bool = False, queue_frames: int = 8) -> None:
-        self.path = Path(path)
-        self.name = f"file {self.path}"
-        if not self.path.parent.is_dir():
+        self.stream = isinstance(path, str) and "://" in path  # a network stream, not a file
+        self.path = check_stream_url(path) if self.stream else Path(path)
+        self.name = f"stream {self.path}" if self.stream else f"file {self.path}"
+        if not self.stream and not self.path.parent.is_dir():
             raise VJError(f"--out {path}: folder {self.path.parent} does not exist")
         self.size, self.fps, self.offline = size, fps, offline
         self.frames_written = 0
@@ -78,7 +104,9 @@ class FfmpegOutput(Output):
         self._stderr = tempfile.TemporaryFile()
         # Its own session: a Ctrl-C in the terminal is the show's to handle; ffmpeg is finished
         # cleanly by closing its input, so the file is complete.
-        self._proc = subprocess.Popen(command(self.path, size, fps, audio, duration, live=not offline),
+        cmd = stream_command(self.path, size, fps) if self.stream else command(self.path, size, fps, audio, duration,
+                                                                                live=not offline)
+        self._proc = subprocess.Popen(cmd,
                                       stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr,
                                       start_new_session=True)
         self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=queue_frames)
@@ -99,6 +127,9 @@ class FfmpegOutput(Output):
         except (BrokenPipeError, OSError, ValueError):
             self._proc.wait(timeout=5)
             raise OutputLost(f"ffmpeg stopped writing {self.path} (exit {self._proc.returncode}: {self._ffmpeg_said()})") from None
+        except subprocess.TimeoutExpired:  # its pipe broke but it is still there: end it
+            self._proc.kill()
+            raise OutputLost(f"ffmpeg stopped taking frames for {self.path}") from None
         self.frames_written += 1
 
     def _writer(self) -> None:
@@ -137,7 +168,8 @@ class FfmpegOutput(Output):
             self._fill_until(t_end - 1e-9)
 
     def status(self) -> str:
-        return f"rec {self.frames_written} frames" + (f", {self.dropped} dropped" if self.dropped else "")
+        what = "stream" if self.stream else "rec"
+        return f"{what} {self.frames_written} frames" + (f", {self.dropped} dropped" if self.dropped else "")
 
     def close(self) -> None:
         if self._thread is not None:
@@ -155,7 +187,8 @@ class FfmpegOutput(Output):
         except subprocess.TimeoutExpired:
             self._proc.kill()
             rc = -9
-        if rc != 0:
-            log.error(f"recording {self.path} failed (ffmpeg exit {rc}: {self._ffmpeg_said()})")
+        if rc != 0 and not self._error:
+            what = "stream" if self.stream else "recording"
+            log.error(f"{what} {self.path} failed (ffmpeg exit {rc}: {self._ffmpeg_said()})")
         self.complete = rc == 0 and self._error is None
         self._stderr.close()
