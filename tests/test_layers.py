@@ -100,6 +100,15 @@ def test_a_layer_transform_moves_and_turns_it(gl_ctx, tmp_path):
     assert abs(x - 31.5) < 1.5 and y < y0 - 8
 
 
+def test_a_layer_scaled_down_shows_what_lies_beneath(gl_ctx, pictures):
+    (base, top), (pb, pt) = pictures
+    c = Compositor(gl_ctx, (W, H), layers=(LayerSpec(f"image:{pb}"), LayerSpec(f"image:{pt}")))
+    c.render(snap({"layer.2.scale": 0.5}))
+    got = c.read_frame().astype(float) / 255
+    assert np.abs(got[2, 2] - base[2, 2]).max() <= 2.5 / 255  # a corner: the base layer, no tiling
+    assert np.abs(got[H // 2, W // 2] - top[H // 2, W // 2]).max() <= 4 / 255  # the centre: the top layer
+
+
 def test_a_shader_layer_draws_itself(gl_ctx):
     c = Compositor(gl_ctx, (W, H), layers=(LayerSpec("shader:plasma"),))
     c.render(snap({}, t=0.0))

@@ -110,6 +110,8 @@ def stage_source(layers: tuple[LayerSpec, ...]) -> str:
             lines.append(f"    if (u_gen_mix < 1.0) s = mix(texture(u_gen_prev, uv), s, u_gen_mix);")
         else:
             lines.append(f"    s = texture(u_src{i}, uv);")
+        # outside its frame (scaled down, shifted) a layer is transparent: what lies beneath shows
+        lines.append("    if (any(lessThan(uv, vec2(0.0))) || any(greaterThan(uv, vec2(1.0)))) s = vec4(0.0);")
         lines.append(f"    {acc} = mix({acc}, blend_rgb(u_mode{i}, {acc}, s.rgb), u_opacity{i} * s.a);")
     groups = {layer.group for layer in layers}
     mixed = "mix(acc_a, acc_b, u_crossfade)" if groups == {"A", "B"} else ("acc_b" if groups == {"B"} else "acc_a")
