@@ -109,6 +109,25 @@ def test_a_layer_scaled_down_shows_what_lies_beneath(gl_ctx, pictures):
     assert np.abs(got[H // 2, W // 2] - top[H // 2, W // 2]).max() <= 4 / 255  # the centre: the top layer
 
 
+def test_a_video_layer_follows_the_clock_frame_exact(gl_ctx, tmp_path):
+    import subprocess
+
+    clip = tmp_path / "rgb.mp4"
+    cmd = ["ffmpeg", "-v", "error", "-y"]
+    for colour in ("red", "lime", "blue"):
+        cmd += ["-f", "lavfi", "-i", f"color=c={colour}:s=96x64:r=30:d=1"]
+    subprocess.run(cmd + ["-filter_complex", "[0][1][2]concat=n=3:v=1:a=0", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    c = Compositor(gl_ctx, (W, H), layers=(LayerSpec(f"video:{clip}"),))
+    try:
+        seen = []
+        for t in (0.5, 1.5, 2.5, 3.5):
+            c.render(snap(t=t))
+            seen.append(int(np.argmax(c.read_frame()[H // 2, W // 2])))
+        assert seen == [0, 1, 2, 0]  # red, green, blue, and round again
+    finally:
+        c.close()
+
+
 def test_a_shader_layer_draws_itself(gl_ctx):
     c = Compositor(gl_ctx, (W, H), layers=(LayerSpec("shader:plasma"),))
     c.render(snap({}, t=0.0))
@@ -211,7 +230,7 @@ def test_layers_in_a_set_are_checked(tmp_path):
         parse_set({"layer": [{"source": "generator", "blend": "screne"}]})
     with pytest.raises(ConfigError, match=r"image .*nope.png: no such file"):
         parse_set({"layer": [{"source": "image:nope.png"}]})
-    with pytest.raises(ConfigError, match="sources: generator, image:<file>, shader:<name>"):
+    with pytest.raises(ConfigError, match="sources: generator, image:<file>, video:<file>, shader:<name>"):
         parse_set({"layer": [{"source": "camera"}]})
     s = parse_set({"layer": [{"source": "generator"}, {"source": "shader:plasma", "blend": "screen", "group": "B"}],
                    "compositor": {"effects": ["mirror", "rgbsplit"]}})

@@ -86,9 +86,9 @@ def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: i
                                             show.tiny_vae, show.input, show.stream_batch, show.deep_cache))
 
 
-def make_compositor(ctx, show: ShowSet):
+def make_compositor(ctx, show: ShowSet, live: bool = False):
     """The compositor for a set: its layer stack and its master effect chain."""
-    return comp.Compositor(ctx, show.size, effects=list(show.effects), layers=show.layers or DEFAULT_STACK)
+    return comp.Compositor(ctx, show.size, effects=list(show.effects), layers=show.layers or DEFAULT_STACK, live=live)
 
 
 def make_engine(controls: Controls, compositor, generator, *, clock, audio, outputs):

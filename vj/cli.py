@@ -204,7 +204,7 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
     spec = registry.resolve(show.model)
     headless = not live or args.headless or not display_available()
     surface = open_surface(headless, show.size, getattr(args, "fullscreen", None))
-    compositor = assemble.make_compositor(surface.ctx, show)
+    compositor = assemble.make_compositor(surface.ctx, show, live)
     if spec.fixture:
         log.warning(f"model {spec.label}")
     window = None
@@ -333,6 +333,9 @@ def _close(engine) -> None:
         except Exception as e:
             log.error(f"{out.name}: closing failed: {e}")
     engine.audio.close()
+    close = getattr(engine.compositor, "close", None)
+    if close is not None:
+        close()
 
 
 def _report(summary, what: str) -> None:

@@ -403,14 +403,14 @@ def _layer(where: str, t: Mapping[str, Any], path: Path | None):
     kind, _, arg = source.partition(":")
     if kind not in SOURCES or (kind != "generator" and not arg):
         raise ConfigError(f"{where}: source {source!r}{suggest(kind, SOURCES)}; sources: generator, image:<file>, "
-                          f"shader:<name>")
-    if kind == "image":
+                          f"video:<file>, shader:<name>")
+    if kind in ("image", "video"):
         p = Path(arg).expanduser()
         if not p.is_absolute() and path is not None:
             p = path.parent / p  # relative to the set file
         if not p.is_file():
-            raise ConfigError(f"{where}: image {p}: no such file")
-        source = f"image:{p}"
+            raise ConfigError(f"{where}: {kind} {p}: no such file")
+        source = f"{kind}:{p}"
     blend = as_str(where, "blend", t.get("blend", "normal"))
     if blend not in BLEND_MODES:
         raise ConfigError(f"{where}: blend {blend!r}{suggest(blend, BLEND_MODES)}; modes: {', '.join(BLEND_MODES)}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -114,8 +115,9 @@ def _mtime(path) -> float:
 
 class Compositor:
     def __init__(self, ctx, size: tuple[int, int], effect: str | None = None, *, effects: list[str] | None = None,
-                 layers: tuple[stack.LayerSpec, ...] = stack.DEFAULT_STACK) -> None:
+                 layers: tuple[stack.LayerSpec, ...] = stack.DEFAULT_STACK, live: bool = False) -> None:
         self.ctx = ctx
+        self.live = live  # video layers: paced by the clock on a thread (live) or read frame-exact (offline)
         self.size = size
         self.layers = tuple(layers) or stack.DEFAULT_STACK
         names = list(effects) if effects is not None else ([effect] if effect else [])
@@ -166,6 +168,14 @@ class Compositor:
             tex = self.ctx.texture((w, h), 4, np.ascontiguousarray(img).tobytes())
             tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
             return [tex, (w, h), 1.0, None]
+        if layer.kind == "video":  # decoded at the output size on its own; uploaded when a new frame is there
+            from vj.media import VideoFile
+
+            video = VideoFile(Path(layer.arg), self.size, self.live)
+            tex = self.ctx.texture(self.size, 3, alignment=1)
+            tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+            tex.write(np.zeros((self.size[1], self.size[0], 3), np.uint8))
+            return [tex, self.size, 1.0, None, video, -1]
         if layer.kind == "shader":  # a generator shader: drawn into its own texture each frame
             src = load_fragment(layer.arg)
             prog = compile_program(self.ctx, src)
@@ -248,7 +258,7 @@ class Compositor:
         self._maybe_reload()
         prev_tex, _ = self._prog[self._cur]
         out_tex, out_fbo = self._prog[1 - self._cur]
-        self._draw_shader_layers(snap)
+        self._update_sources(snap)
 
         p = self._stage
         self._common_uniforms(p, snap)
@@ -303,8 +313,16 @@ class Compositor:
         self._cur = 1 - self._cur
         return out_tex
 
-    def _draw_shader_layers(self, snap: Snapshot) -> None:
+    def _update_sources(self, snap: Snapshot) -> None:
+        """Video layers take their newest frame; shader layers draw themselves."""
         for src in self._sources:
+            if src is not None and len(src) > 4:  # a video layer: the newest frame, if it moved
+                video = src[4]
+                px = video.frame(snap.t)
+                if px is not None and video.serial != src[5]:
+                    src[0].write(px)
+                    src[5] = video.serial
+                continue
             if src is None or src[3] is None:
                 continue
             fragment, prog, vao, fbo = src[3]
@@ -325,6 +343,12 @@ class Compositor:
     def shader_errors(self) -> list[str]:
         """Compile errors of saved effect files that are standing (for the status line)."""
         return [e.error for e in self.chain if e.error]
+
+    def close(self) -> None:
+        """Stop what reads files for the layers (video decoders)."""
+        for src in self._sources:
+            if src is not None and len(src) > 4:
+                src[4].close()
 
     @property
     def output(self):

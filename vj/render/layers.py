@@ -4,7 +4,7 @@ A set lists layers bottom first; each belongs to group A or B of the crossfader 
 channels). The generated frame is always layer 1 unless the set says otherwise.
 
     [[layer]]
-    source = "image:stills/moon.png"   # generator | image:<file> | shader:<name> (shaders/<name>.frag)
+    source = "image:stills/moon.png"   # generator | image:<file> | video:<file> (looped) | shader:<name>
     blend = "screen"                   # normal add screen multiply overlay difference subtract lighten darken
     opacity = 0.6                      # layer.<n>.opacity
     group = "B"                        # A (default) or B: mixer.crossfade 0 shows A, 1 shows B
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 
 BLEND_MODES = ("normal", "add", "screen", "multiply", "overlay", "difference", "subtract", "lighten", "darken")
-SOURCES = ("generator", "image", "shader")
+SOURCES = ("generator", "image", "video", "shader")
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    source: str = "generator"  # generator | image:<path> | shader:<name>
+    source: str = "generator"  # generator | image:<path> | video:<path> | shader:<name>
     blend: str = "normal"  # one of BLEND_MODES (also the parameter layer.<n>.blend, by index)
     opacity: float = 1.0  # starting value of layer.<n>.opacity
     group: str = "A"  # A or B: the side of the crossfader
