@@ -74,6 +74,21 @@ def test_a_lost_output_is_dropped_and_the_others_go_on(gl_ctx, tiny_model):
     s = e.render_offline(10, 24.0)
     assert s.frames == 10 and len(good.frames) == 10
     assert bad.closed and bad not in e.outputs
+    info = e.overlay_info()  # the operator sees it on the preview
+    assert f"{bad.name}: lost" in info.warnings and info.lines[0].startswith("render ")
+
+
+def test_the_overlay_draws_warnings_in_red_and_meters():
+    from vj.render.overlay import Overlay, OverlayInfo
+    from vj.render.context import open_headless
+
+    o = Overlay(open_headless().ctx)
+    calm = o.image(OverlayInfo(("render 60 fps",), (("lvl", 0.0),)))
+    alarm = o.image(OverlayInfo(("render 60 fps",), (("lvl", 1.0),), ("generator errors 3",)))
+    red = lambda a: int(((a[..., 0] > 200) & (a[..., 1] < 120) & (a[..., 3] == 255)).sum())  # noqa: E731
+    green = lambda a: int(((a[..., 1] > 200) & (a[..., 0] < 120) & (a[..., 3] == 255)).sum())  # noqa: E731
+    assert red(calm) == 0 and red(alarm) > 20
+    assert green(calm) == 0 and green(alarm) > 100  # the level meter filled
 
 
 def test_loud_audio_changes_the_image_and_silence_does_not(gl_ctx, tiny_model, tmp_path):

@@ -67,6 +67,8 @@ def parser() -> argparse.ArgumentParser:
                      "substring), 'default' or 'none' (default: the default input if there is one)")
     run.add_argument("--headless", action="store_true", help="no window: render through EGL (club rigs, servers)")
     run.add_argument("--out", type=Path, metavar="FILE.mp4", help="also record the program output")
+    run.add_argument("--overlay", action=argparse.BooleanOptionalAction, default=None,
+                     help="the status overlay on the window (default: on in a window, off fullscreen; key I toggles)")
     run.add_argument("--stream", action="append", metavar="URL", help="also send the program as a live stream: "
                      "udp://HOST:PORT, srt://HOST:PORT or rtmp://HOST/APP/KEY (repeatable)")
     run.add_argument("--fullscreen", type=int, metavar="N", help="fullscreen on monitor N (see `vj devices`)")
@@ -211,7 +213,9 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
     if surface.window is not None:
         from vj.output.window import WindowOutput
 
-        window = WindowOutput(surface, on_tap=getattr(audio, "tap", None))
+        overlay = getattr(args, "overlay", None)
+        window = WindowOutput(surface, on_tap=getattr(audio, "tap", None),
+                              overlay=overlay if overlay is not None else getattr(args, "fullscreen", None) is None)
     if live and args.generator == "process":
         generator = assemble.process_generator(show, seed, args.device, args.threads)
         # The model loads over there; its errors end the show before it starts. Meanwhile the window
@@ -224,6 +228,8 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
         generator = assemble.local_generator(show, model, seed)
     engine = assemble.make_engine(controls, compositor, generator, clock=clock, audio=audio,
                                   outputs=([window] if window else []) + outputs_for(surface))
+    if window is not None:
+        window.info = engine.overlay_info
     w, h = generator.size
     log.info(f"seed {seed}" + (f" (drawn fresh; pass --seed {seed} to see this show again)" if drawn else ""))
     log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {w}x{h}, "

@@ -61,6 +61,7 @@ class Engine:
         self._last_t: float | None = None
         self._latency = collections.deque(maxlen=1024)  # seconds, snapshot -> shown
         self._render_rate = RateMeter()
+        self.lost_outputs: list[str] = []  # names of outputs dropped after a failure (for the overlay)
 
     # -- one frame ---------------------------------------------------------------------------
     def beat_position(self, t: float, feats: Features) -> float:
@@ -110,6 +111,7 @@ class Engine:
             except Exception as e:  # one lost output must not stop the others
                 log.error(f"{out.name}: lost ({type(e).__name__}: {e}); the other outputs go on")
                 self.outputs.remove(out)
+                self.lost_outputs.append(out.name)
                 try:
                     out.close()
                 except Exception:
@@ -201,6 +203,30 @@ class Engine:
         parts += [s for s in (o.status() for o in self.outputs) if s]
         parts += [s for s in (f() for f in self.status_parts) if s]
         return " | ".join(parts)
+
+    def overlay_info(self):
+        """What the status overlay shows (render thread)."""
+        from vj.render.overlay import OverlayInfo
+
+        g = self.generator
+        p50, p95 = self.latency_ms(0.5), self.latency_ms(0.95)
+        lat = f"   latency {p50:.0f}/{p95:.0f} ms" if p50 is not None else ""
+        a = self._audio
+        lines = (f"render {self.render_fps():.0f} fps   gen {g.fps():.1f} fps{lat}",
+                 f"scene {self.controls.scene or '-'}   " + (f"{a.bpm:.1f} BPM" if a.bpm else "no tempo yet")
+                 + f"   t {self.clock.now():.0f} s")
+        warnings = []
+        state = getattr(g, "state", "running")
+        if state not in ("running", "ready"):
+            warnings.append(f"generator {state}")
+        if g.errors:
+            warnings.append(f"generator errors {g.errors}: {g.last_error[:60]}")
+        if getattr(self.audio, "lost", False):
+            warnings.append(f"audio input lost ({self.audio.name})")
+        warnings += [f"shader {e[:70]}" for e in getattr(self.compositor, "shader_errors", lambda: [])()]
+        warnings += [f"{name}: lost" for name in self.lost_outputs]
+        meters = (("lvl", a.level), ("bass", a.bass), ("mid", a.mid), ("high", a.high))
+        return OverlayInfo(lines, meters, tuple(warnings))
 
     def summary(self, seconds: float) -> Summary:
         return Summary(self.rendered, seconds, self.generator.frames, self.generator.errors,

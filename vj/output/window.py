@@ -1,6 +1,8 @@
 """The projector/preview window (glfw). Letterboxes the program image into any window size.
 
-Keys: Esc or Q quits; F toggles fullscreen on the window's monitor; T (or space) taps the tempo.
+Keys: Esc or Q quits; F toggles fullscreen on the window's monitor; T (or space) taps the tempo;
+I shows or hides the status overlay (on by default in a window, off fullscreen: the projector
+shows the program image only, unless --overlay asks).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from vj.render.shaders import compile_program, load_fragment
 class WindowOutput(Output):
     name = "window"
 
-    def __init__(self, surface, on_tap=None) -> None:
+    def __init__(self, surface, on_tap=None, overlay: bool = True) -> None:
         import glfw
+
+        from vj.render.overlay import Overlay
 
         self.on_tap = on_tap  # called on the render thread when the performer taps the tempo
         self.glfw = glfw
@@ -22,6 +26,9 @@ class WindowOutput(Output):
         self._prog = compile_program(self.ctx, load_fragment("present"))
         self._vao = self.ctx.vertex_array(self._prog, [])
         self._windowed_geometry = None
+        self.show_overlay = overlay
+        self.info = None  # () -> OverlayInfo, set once the engine exists
+        self._overlay = Overlay(self.ctx)
         glfw.set_key_callback(self.win, self._on_key)
 
     def _on_key(self, win, key, scancode, action, mods) -> None:
@@ -34,6 +41,8 @@ class WindowOutput(Output):
             self._toggle_fullscreen()
         elif key in (glfw.KEY_T, glfw.KEY_SPACE) and self.on_tap is not None:
             self.on_tap()
+        elif key == glfw.KEY_I:
+            self.show_overlay = not self.show_overlay
 
     def _toggle_fullscreen(self) -> None:
         glfw = self.glfw
@@ -59,6 +68,9 @@ class WindowOutput(Output):
             self._prog["u_input"].value = 0
             frame.texture.use(0)
             self._vao.render(vertices=3)
+            if self.show_overlay and self.info is not None:
+                self._overlay.update(self.info(), frame.t)
+                self._overlay.draw((w, h))
             glfw.swap_buffers(self.win)
         glfw.poll_events()
         if glfw.window_should_close(self.win):
