@@ -128,6 +128,27 @@ def test_a_video_layer_follows_the_clock_frame_exact(gl_ctx, tmp_path):
         c.close()
 
 
+def test_a_camera_layer_through_opencv(gl_ctx, tmp_path):
+    """No camera here: OpenCV opens a file the way it opens a stream URL (camera:rtsp://...)."""
+    pytest.importorskip("cv2", reason="the camera extra: pip install 'demontage[camera]'")
+    import subprocess
+
+    clip = tmp_path / "orange.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=orange:s=64x64:r=30:d=2",
+                    "-pix_fmt", "yuv420p", str(clip)], check=True)
+    c = Compositor(gl_ctx, (W, H), layers=(LayerSpec(f"camera:{clip}"),), live=True)
+    try:
+        deadline = time.monotonic() + 10
+        px = np.zeros(3)
+        while px[0] < 200 and time.monotonic() < deadline:
+            c.render(snap())
+            px = c.read_frame()[H // 2, W // 2].astype(int)
+            time.sleep(0.02)
+        assert px[0] > 240 and 140 < px[1] < 190 and px[2] < 30  # orange, upright RGB
+    finally:
+        c.close()
+
+
 def test_a_shader_layer_draws_itself(gl_ctx):
     c = Compositor(gl_ctx, (W, H), layers=(LayerSpec("shader:plasma"),))
     c.render(snap({}, t=0.0))
@@ -144,6 +165,21 @@ def test_the_effect_chain_runs_in_order(gl_ctx, pictures):
     got = c.read_frame().astype(float) / 255
     want = np.clip(np.floor(base + 0.5) + 0.1, 0, 1)  # two levels, then brighter
     assert np.abs(got - want).max() <= 3 / 255
+
+
+def test_a_layer_has_its_own_effect_chain(gl_ctx, pictures):
+    (base, top), (pb, pt) = pictures
+    layers = (LayerSpec(f"image:{pb}"), LayerSpec(f"image:{pt}", "normal", 1.0, "A", ("posterize", "color")))
+    c = Compositor(gl_ctx, (W, H), effects=["color"], layers=layers)
+    c.render(snap({"layer.2.fx.posterize.levels": 2, "layer.2.fx.color.brightness": 0.1, "layer.2.scale": 0.5}))
+    got = c.read_frame().astype(float) / 255
+    assert np.abs(got[2, 2] - base[2, 2]).max() <= 2.5 / 255  # outside the scaled layer: the base, untouched
+    # inside, away from the level edges: red was low (-> 0 + 0.1), green and blue high (-> 1, clipped)
+    patch = np.round(got[13:18, 18:23] * 255).reshape(-1, 3)
+    assert set(patch[:, 0]) <= {25.0, 26.0} and (patch[:, 1:] == 255).all()
+    # the master color effect stays at identity (its parameters are fx.color.*, apart from the layer's)
+    c.render(snap({"layer.2.fx.posterize.levels": 2, "layer.2.scale": 0.5, "fx.color.brightness": -1.0}))
+    assert c.read_frame().max() == 0
 
 
 def test_every_shipped_effect_compiles_and_moves_the_image(gl_ctx, tmp_path):
@@ -230,7 +266,7 @@ def test_layers_in_a_set_are_checked(tmp_path):
         parse_set({"layer": [{"source": "generator", "blend": "screne"}]})
     with pytest.raises(ConfigError, match=r"image .*nope.png: no such file"):
         parse_set({"layer": [{"source": "image:nope.png"}]})
-    with pytest.raises(ConfigError, match="sources: generator, image:<file>, video:<file>, shader:<name>"):
+    with pytest.raises(ConfigError, match="sources: generator, image:<file>, video:<file>, camera:<N\\|URL>, shader:<name>"):
         parse_set({"layer": [{"source": "camera"}]})
     s = parse_set({"layer": [{"source": "generator"}, {"source": "shader:plasma", "blend": "screen", "group": "B"}],
                    "compositor": {"effects": ["mirror", "rgbsplit"]}})

@@ -107,7 +107,7 @@ _SECTIONS = {
     "generator": {"model", "steps", "size", "seed", "seeds", "tiny_vae", "input", "stream_batch", "deep_cache"},
     "prompt": {"text", "weight", "resample"},
     "compositor": {"effect", "effects"},
-    "layer": {"source", "blend", "opacity", "group"},
+    "layer": {"source", "blend", "opacity", "group", "effects"},
     "params": None,  # free-form: names checked against the namespace once it is built
     "route": {"source", "target", "amount", "offset", "range", "curve", "attack", "release"},
     "audio": {"edges", "sensitivity", "hit_sensitivity", "bpm_range", "channel"},
@@ -242,6 +242,8 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
             raise ConfigError(f"{w}: effects = [\"kaleido\", \"rgbsplit\"]: shader names from shaders/, in order")
         kw["effects"] = tuple(fx)
     layers = _tables(data, "layer", where)
+    if len(layers) > 12:
+        raise ConfigError(f"{where}: {len(layers)} layers; the stack takes at most 12")
     if layers:
         kw["layers"] = tuple(_layer(f"{where} [[layer]] #{i}", t, path) for i, t in enumerate(layers, 1))
 
@@ -403,7 +405,7 @@ def _layer(where: str, t: Mapping[str, Any], path: Path | None):
     kind, _, arg = source.partition(":")
     if kind not in SOURCES or (kind != "generator" and not arg):
         raise ConfigError(f"{where}: source {source!r}{suggest(kind, SOURCES)}; sources: generator, image:<file>, "
-                          f"video:<file>, shader:<name>")
+                          f"video:<file>, camera:<N|URL>, shader:<name>")
     if kind in ("image", "video"):
         p = Path(arg).expanduser()
         if not p.is_absolute() and path is not None:
@@ -417,4 +419,7 @@ def _layer(where: str, t: Mapping[str, Any], path: Path | None):
     group = as_str(where, "group", t.get("group", "A"))
     if group not in ("A", "B"):
         raise ConfigError(f"{where}: group = \"A\" or \"B\" (the sides of the crossfader)")
-    return LayerSpec(source, blend, as_number(where, "opacity", t.get("opacity", 1.0), 0, 1), group)
+    fx = t.get("effects", [])
+    if not isinstance(fx, list) or not all(isinstance(x, str) and x for x in fx) or len(set(fx)) < len(fx):
+        raise ConfigError(f"{where}: effects = [\"mirror\", \"color\"]: shader names, each once")
+    return LayerSpec(source, blend, as_number(where, "opacity", t.get("opacity", 1.0), 0, 1), group, tuple(fx))

@@ -1,4 +1,5 @@
-"""Video files as frames, with no torch: ffmpeg decodes to raw RGB at the size asked for, looped.
+"""Video files and cameras as frames, with no torch. A file: ffmpeg decodes to raw RGB at the size
+asked for, looped. A camera (or a stream URL): OpenCV, the `camera` extra.
 
 Live, ffmpeg paces itself at the file's rate (-re) and a thread keeps the newest frame: taking it
 never waits. Offline (`vj render`), frame(t) reads forward to the frame at t, exactly. Used by the
@@ -99,3 +100,61 @@ class VideoFile:
             self._thread.join(2.0)
             self._thread = None
         self._stop.clear()
+
+
+class Camera:
+    """A camera (or a stream URL) through OpenCV, read on its own thread, covered and cropped to
+    `size`; frame() gives the newest frame and never waits."""
+
+    def __init__(self, index: int | str, size: tuple[int, int]) -> None:
+        try:
+            import cv2
+        except ImportError:
+            raise VJError("--camera needs OpenCV: pip install 'demontage[camera]' (opencv-python-headless)") from None
+        self._cv2 = cv2
+        self.name = f"camera {index}"
+        self.size = size
+        self._cap = cv2.VideoCapture(index)
+        if not self._cap.isOpened():
+            raise VJError(f"camera {index}: can't be opened (see `v4l2-ctl --list-devices`; another program may hold it)")
+        self.frames = 0  # frames read from the device
+        self._frame: np.ndarray | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, name="vj-input-camera", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        cv2 = self._cv2
+        misses = 0
+        while not self._stop.is_set():
+            ok, bgr = self._cap.read()
+            if not ok:
+                misses += 1
+                if misses == 30:
+                    log.error(f"{self.name}: no frames; the loop goes on with the last one")
+                self._stop.wait(0.05)
+                continue
+            misses = 0
+            h, w = bgr.shape[:2]
+            tw, th = self.size
+            scale = max(tw / w, th / h)  # cover the generator's frame, crop the rest
+            bgr = cv2.resize(bgr, (max(tw, round(w * scale)), max(th, round(h * scale))), interpolation=cv2.INTER_AREA)
+            y0, x0 = (bgr.shape[0] - th) // 2, (bgr.shape[1] - tw) // 2
+            rgb = cv2.cvtColor(bgr[y0:y0 + th, x0:x0 + tw], cv2.COLOR_BGR2RGB)
+            with self._lock:
+                self._frame = rgb
+                self.frames += 1
+
+    @property
+    def serial(self) -> int:
+        return self.frames
+
+    def frame(self, t: float = 0.0) -> np.ndarray | None:
+        with self._lock:
+            return self._frame
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+        self._cap.release()

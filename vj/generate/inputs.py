@@ -15,7 +15,6 @@ the loop takes the newest one. Offline (`vj render`) a file is read frame-exact 
 from __future__ import annotations
 
 import math
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from vj.errors import VJError
-from vj.log import log
-from vj.media import FILE_FPS, VideoFile  # noqa: F401  (FILE_FPS: the rate a file is read at)
+from vj.media import FILE_FPS, Camera, VideoFile  # noqa: F401  (FILE_FPS: the rate a file is read at)
 
 
 def declare_params():
@@ -95,63 +93,17 @@ class VideoFileInput(VideoFile):
         pass
 
 
-class CameraInput:
-    """A camera through OpenCV, read on its own thread; the loop takes the newest frame."""
+class CameraInput(Camera):
+    """A camera as the loop's input (see vj/media.py for the reading)."""
 
     external = True
 
-    def __init__(self, index: int | str, size: tuple[int, int]) -> None:
-        try:
-            import cv2
-        except ImportError:
-            raise VJError("--camera needs OpenCV: pip install 'demontage[camera]' (opencv-python-headless)") from None
-        self._cv2 = cv2
-        self.name = f"camera {index}"
-        self.size = size
-        self._cap = cv2.VideoCapture(index)
-        if not self._cap.isOpened():
-            raise VJError(f"camera {index}: can't be opened (see `v4l2-ctl --list-devices`; another program may hold it)")
-        self.frames = 0  # frames read from the device
-        self._frame: np.ndarray | None = None
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._pump, name="vj-input-camera", daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        cv2 = self._cv2
-        misses = 0
-        while not self._stop.is_set():
-            ok, bgr = self._cap.read()
-            if not ok:
-                misses += 1
-                if misses == 30:
-                    log.error(f"{self.name}: no frames; the loop goes on with the last one")
-                self._stop.wait(0.05)
-                continue
-            misses = 0
-            h, w = bgr.shape[:2]
-            tw, th = self.size
-            scale = max(tw / w, th / h)  # cover the generator's frame, crop the rest
-            bgr = cv2.resize(bgr, (max(tw, round(w * scale)), max(th, round(h * scale))), interpolation=cv2.INTER_AREA)
-            y0, x0 = (bgr.shape[0] - th) // 2, (bgr.shape[1] - tw) // 2
-            rgb = cv2.cvtColor(bgr[y0:y0 + th, x0:x0 + tw], cv2.COLOR_BGR2RGB)
-            with self._lock:
-                self._frame = rgb
-                self.frames += 1
-
     def image(self, t: float, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
-        with self._lock:
-            px = self._frame
+        px = self.frame(t)
         return None if px is None else to_tensor(px, device)
 
     def produced(self, img: torch.Tensor) -> None:
         pass
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2.0)
-        self._cap.release()
 
 
 def open_input(spec: str, size: tuple[int, int], live: bool):

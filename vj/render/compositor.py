@@ -51,9 +51,9 @@ def declare_params(effects: FragmentSource | list[FragmentSource] | None,
 
 AUDIO_UNIFORMS = ("level", "bass", "mid", "high", "bass_pulse", "mid_pulse", "high_pulse", "bass_time", "mid_time",
                   "high_time", "centroid", "beat_phase", "bar_phase", "bpm")
-SPECTRUM_UNIT = 7  # texture unit of u_spectrum
-GEN_PREV_UNIT = 6  # the generated frame before the newest
-PREV_UNIT = 5  # the previous program image
+SPECTRUM_UNIT = 15  # texture unit of u_spectrum (GL 3.3 guarantees 16 per shader)
+GEN_PREV_UNIT = 14  # the generated frame before the newest
+PREV_UNIT = 13  # the previous program image; layers take units 0..MAX_LAYERS-1
 RELOAD_EVERY = 0.5  # seconds between looks at the effect files' modification times
 
 
@@ -66,8 +66,9 @@ def _set(prog, name: str, value) -> None:
 class _Effect:
     """One effect of the chain: its source, its program, and the file time it was compiled from."""
 
-    def __init__(self, ctx, name: str) -> None:
+    def __init__(self, ctx, name: str, prefix: str = "fx.") -> None:
         self.ctx = ctx
+        self.prefix = prefix  # its parameters are <prefix><effect>.<uniform>: fx.* (master), layer.<n>.fx.*
         self.source = load_fragment(name)
         self.prog = compile_program(ctx, self.source)
         self.vao = ctx.vertex_array(self.prog, [])
@@ -78,7 +79,7 @@ class _Effect:
         """True when the effect's parameters put it at its identity (its @bypass lines): no pass."""
         name = self.source.name
         return bool(self.source.bypass) and all(
-            values.get(f"fx.{name}.{u}", self._default(u)) == x for u, x in self.source.bypass)
+            values.get(f"{self.prefix}{name}.{u}", self._default(u)) == x for u, x in self.source.bypass)
 
     def _default(self, uniform: str) -> float:
         return next(p.default for p in self.source.params if p.name == uniform)
@@ -145,6 +146,12 @@ class Compositor:
         self._frame_dt = 0.0  # seconds between render frames (smoothed)
         self._last_t: float | None = None
         self._sources = [self._open_source(i, l) for i, l in enumerate(self.layers)]
+        # a layer's own effect chain: its source is covered into a frame-sized image, then the effects
+        self._layer_fx = [[_Effect(ctx, name, f"layer.{i + 1}.fx.") for name in l.effects] for i, l in enumerate(self.layers)]
+        self._layer_work = {i: (target(), target()) for i, fx in enumerate(self._layer_fx) if fx}
+        if self._layer_work:
+            self._cover = compile_program(ctx, load_fragment("cover"))
+            self._cover_vao = ctx.vertex_array(self._cover, [])
         self._spectrum = ctx.texture((64, 1), 1, dtype="f4")
         self._spectrum.filter = (ctx.LINEAR, ctx.LINEAR)
         self._spectrum.repeat_x = self._spectrum.repeat_y = False
@@ -168,10 +175,12 @@ class Compositor:
             tex = self.ctx.texture((w, h), 4, np.ascontiguousarray(img).tobytes())
             tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
             return [tex, (w, h), 1.0, None]
-        if layer.kind == "video":  # decoded at the output size on its own; uploaded when a new frame is there
-            from vj.media import VideoFile
+        if layer.kind in ("video", "camera"):  # read at the output size on a thread (a file offline: in step);
+            from vj.media import Camera, VideoFile  # uploaded when a new frame is there
 
-            video = VideoFile(Path(layer.arg), self.size, self.live)
+            arg = layer.arg
+            video = (VideoFile(Path(arg), self.size, self.live) if layer.kind == "video"
+                     else Camera(int(arg) if arg.isdigit() else arg, self.size))
             tex = self.ctx.texture(self.size, 3, alignment=1)
             tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
             tex.write(np.zeros((self.size[1], self.size[0], 3), np.uint8))
@@ -272,9 +281,12 @@ class Compositor:
         _set(p, "u_gen_prev", GEN_PREV_UNIT)
         prev_tex.use(PREV_UNIT)
         self._gen[1].use(GEN_PREV_UNIT)
+        layer_inputs = self._run_layer_effects(snap)
         for i, (layer, src) in enumerate(zip(self.layers, self._sources)):
             n = i + 1
-            if src is None:
+            if i in layer_inputs:
+                tex, size, flip = layer_inputs[i], self.size, 0.0
+            elif src is None:
                 tex, size, flip = self._gen[0], self._gen_sizes[0], 1.0
             else:
                 tex, size, flip = src[0], src[1], src[2]
@@ -298,25 +310,54 @@ class Compositor:
             if not live:  # every effect is at its identity: the stack goes straight to the program image
                 out_fbo.use()
                 self._stage_vao.render(vertices=3)
-            for k, eff in enumerate(live):
-                last = k == len(live) - 1
-                dst_fbo = out_fbo if last else self._work[(k + 1) % 2][1]
-                e = eff.prog
-                self._common_uniforms(e, snap)
-                for u in eff.source.params:
-                    _set(e, u.name, v.get(f"fx.{eff.source.name}.{u.name}", u.default))
-                _set(e, "u_input", 0)
-                src_tex.use(0)
-                dst_fbo.use()
-                eff.vao.render(vertices=3)
-                src_tex = self._work[(k + 1) % 2][0]
+            self._run_chain(live, src_tex, self._work, out_fbo, snap)
         self._cur = 1 - self._cur
         return out_tex
+
+    def _run_chain(self, effects, src_tex, work, out_fbo, snap: Snapshot) -> None:
+        """Effects one after the other, ping-ponging between the two `work` targets; the last one
+        draws into out_fbo."""
+        v = snap.values
+        for k, eff in enumerate(effects):
+            last = k == len(effects) - 1
+            dst_fbo = out_fbo if last else work[(k + 1) % 2][1]
+            e = eff.prog
+            self._common_uniforms(e, snap)
+            for u in eff.source.params:
+                _set(e, u.name, v.get(f"{eff.prefix}{eff.source.name}.{u.name}", u.default))
+            _set(e, "u_input", 0)
+            src_tex.use(0)
+            dst_fbo.use()
+            eff.vao.render(vertices=3)
+            src_tex = work[(k + 1) % 2][0]
+
+    def _run_layer_effects(self, snap: Snapshot) -> dict:
+        """Layers with effects of their own: source -> covered frame -> effects. Returns the
+        finished image per layer index (a layer whose effects are all at identity is left out)."""
+        out = {}
+        for i, work in self._layer_work.items():
+            live = [eff for eff in self._layer_fx[i] if not eff.bypassed(snap.values)]
+            if not live:
+                continue
+            src = self._sources[i]
+            tex, size, flip = (self._gen[0], self._gen_sizes[0], 1.0) if src is None else (src[0], src[1], src[2])
+            m, o = stack.layer_uv(self.size, size, flip > 0.5, 1.0, 0.0, 0.0, 0.0)
+            c = self._cover
+            _set(c, "u_m", m)
+            _set(c, "u_o", o)
+            _set(c, "u_input", 0)
+            tex.use(0)
+            work[0][1].use()
+            self._cover_vao.render(vertices=3)
+            final = work[len(live) % 2]  # where the last effect lands
+            self._run_chain(live, work[0][0], work, final[1], snap)
+            out[i] = final[0]
+        return out
 
     def _update_sources(self, snap: Snapshot) -> None:
         """Video layers take their newest frame; shader layers draw themselves."""
         for src in self._sources:
-            if src is not None and len(src) > 4:  # a video layer: the newest frame, if it moved
+            if src is not None and len(src) > 4:  # a video or camera layer: the newest frame, if it moved
                 video = src[4]
                 px = video.frame(snap.t)
                 if px is not None and video.serial != src[5]:
@@ -334,18 +375,18 @@ class Compositor:
 
     def _maybe_reload(self) -> None:
         now = time.monotonic()
-        if now < self._next_reload or not self.chain:
+        if now < self._next_reload or not (self.chain or self._layer_work):
             return
         self._next_reload = now + RELOAD_EVERY
-        for eff in self.chain:
+        for eff in self.chain + [e for fx in self._layer_fx for e in fx]:
             eff.reload_if_changed()
 
     def shader_errors(self) -> list[str]:
         """Compile errors of saved effect files that are standing (for the status line)."""
-        return [e.error for e in self.chain if e.error]
+        return [e.error for e in self.chain + [e for fx in self._layer_fx for e in fx] if e.error]
 
     def close(self) -> None:
-        """Stop what reads files for the layers (video decoders)."""
+        """Stop what reads for the layers (video decoders, cameras)."""
         for src in self._sources:
             if src is not None and len(src) > 4:
                 src[4].close()

@@ -4,10 +4,12 @@ A set lists layers bottom first; each belongs to group A or B of the crossfader 
 channels). The generated frame is always layer 1 unless the set says otherwise.
 
     [[layer]]
-    source = "image:stills/moon.png"   # generator | image:<file> | video:<file> (looped) | shader:<name>
+    source = "image:stills/moon.png"   # generator | image:<file> | video:<file> (looped) | camera:<N|URL>
+                                       # | shader:<name>
     blend = "screen"                   # normal add screen multiply overlay difference subtract lighten darken
     opacity = 0.6                      # layer.<n>.opacity
     group = "B"                        # A (default) or B: mixer.crossfade 0 shows A, 1 shows B
+    effects = ["pixelate"]             # its own chain: layer.<n>.fx.pixelate.size ...
 
 Why one pass: on a software renderer (Mesa llvmpipe, the club rig without a GPU) every full-screen
 pass costs milliseconds, most of it in texture filtering (BENCHMARKS.md), so the whole stack is
@@ -22,15 +24,16 @@ from dataclasses import dataclass
 import numpy as np
 
 BLEND_MODES = ("normal", "add", "screen", "multiply", "overlay", "difference", "subtract", "lighten", "darken")
-SOURCES = ("generator", "image", "video", "shader")
+SOURCES = ("generator", "image", "video", "camera", "shader")
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    source: str = "generator"  # generator | image:<path> | video:<path> | shader:<name>
+    source: str = "generator"  # generator | image:<path> | video:<path> | camera:<N or URL> | shader:<name>
     blend: str = "normal"  # one of BLEND_MODES (also the parameter layer.<n>.blend, by index)
     opacity: float = 1.0  # starting value of layer.<n>.opacity
     group: str = "A"  # A or B: the side of the crossfader
+    effects: tuple[str, ...] = ()  # the layer's own effect chain (parameters layer.<n>.fx.<effect>.<uniform>)
 
     @property
     def kind(self) -> str:
@@ -46,6 +49,7 @@ DEFAULT_STACK = (LayerSpec(),)
 
 def declare_params(layers: tuple[LayerSpec, ...]):
     from vj.control.params import ParamSpec
+    from vj.render.shaders import load_fragment
 
     specs = [ParamSpec("mixer.crossfade", 0.0, 1.0, 0.0, "", 0.05, "A/B crossfader: 0 shows group A, 1 group B")]
     if layers == DEFAULT_STACK:
@@ -60,6 +64,9 @@ def declare_params(layers: tuple[LayerSpec, ...]):
             ParamSpec(f"layer.{n}.x", -1.0, 1.0, 0.0, "width", 0.05, f"shift of layer {n}, right is positive"),
             ParamSpec(f"layer.{n}.y", -1.0, 1.0, 0.0, "height", 0.05, f"shift of layer {n}, up is positive"),
         ]
+        for name in layer.effects:
+            fx = load_fragment(name)
+            specs += [ParamSpec(f"layer.{n}.fx.{name}.{u.name}", u.lo, u.hi, u.default, "", 0.05, u.doc) for u in fx.params]
     return specs
 
 
@@ -104,7 +111,7 @@ def stage_source(layers: tuple[LayerSpec, ...]) -> str:
     for i, layer in enumerate(layers):
         acc = "acc_b" if layer.group == "B" else "acc_a"
         lines.append(f"    uv = u_m{i} * v_uv + u_o{i};")
-        if layer.kind == "generator":  # the newest frame dissolved in over the generator's own interval
+        if layer.kind == "generator" and not layer.effects:  # the newest frame dissolves in over the generator's interval
             # (branches on uniforms cost nothing; a texture fetch costs milliseconds on a software renderer)
             lines.append(f"    s = texture(u_src{i}, uv);")
             lines.append(f"    if (u_gen_mix < 1.0) s = mix(texture(u_gen_prev, uv), s, u_gen_mix);")

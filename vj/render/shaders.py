@@ -57,7 +57,7 @@ def shader_dir() -> Path:
 
 def available_effects(folder: Path | None = None) -> list[str]:
     folder = folder or shader_dir()
-    internal = {"present", "overlay"}
+    internal = {"present", "overlay", "cover"}
     return sorted(p.stem for p in folder.glob("*.frag") if p.stem not in internal)
 
 
