@@ -36,7 +36,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e '.[test,camera]'
+	$(BIN)/python -m pip install -q -e '.[test,camera,ndi]'
 	touch $@
 
 demo: setup

@@ -67,6 +67,7 @@ def parser() -> argparse.ArgumentParser:
                      "substring), 'default' or 'none' (default: the default input if there is one)")
     run.add_argument("--headless", action="store_true", help="no window: render through EGL (club rigs, servers)")
     run.add_argument("--out", type=Path, metavar="FILE.mp4", help="also record the program output")
+    run.add_argument("--ndi", metavar="NAME", help="also send the program as an NDI source called NAME (the ndi extra)")
     run.add_argument("--overlay", action=argparse.BooleanOptionalAction, default=None,
                      help="the status overlay on the window (default: on in a window, off fullscreen; key I toggles)")
     run.add_argument("--stream", action="append", metavar="URL", help="also send the program as a live stream: "
@@ -389,6 +390,10 @@ def cmd_run(args) -> int:
             outs.append(recorder[0])
         for url in args.stream or []:
             outs.append(FfmpegOutput(url, show.size, show.fps))
+        if args.ndi:
+            from vj.output.ndi import NdiOutput
+
+            outs.append(NdiOutput(args.ndi, show.size, show.fps))
         if not outs and surface.window is None:
             log.warning("headless with no --out: the program goes nowhere (add --out FILE.mp4)")
         return outs

@@ -27,6 +27,12 @@ class ProgramFrame:
             self._rgb = self.compositor.read_rgb()
         return self._rgb
 
+    def rgba_top_first(self):
+        """(h, w, 4) uint8, row 0 at the top: what NDI and virtual cameras take."""
+        if getattr(self, "_rgba", None) is None:
+            self._rgba = self.compositor.read_rgba_top_first()
+        return self._rgba
+
 
 class Output(ABC):
     name = "output"

@@ -398,11 +398,19 @@ class Compositor:
     def read_rgb(self) -> bytes:
         """The program image as packed RGB bytes, bottom row first (GL order). Blitted to 8 bits on
         the GPU first: reading a 16-bit float image back costs several times more (BENCHMARKS.md)."""
+        return self._blit_8bit().read(components=3, alignment=1)
+
+    def _blit_8bit(self):
         if self._readback is None:
             tex = self.ctx.texture(self.size, 4)
             self._readback = (tex, self.ctx.framebuffer([tex]))
         self.ctx.copy_framebuffer(self._readback[1], self._prog[self._cur][1])
-        return self._readback[1].read(components=3, alignment=1)
+        return self._readback[1]
+
+    def read_rgba_top_first(self) -> np.ndarray:
+        """The program image as (h, w, 4) uint8, row 0 at the top (a copy the caller may keep)."""
+        w, h = self.size
+        return np.frombuffer(self._blit_8bit().read(components=4, alignment=1), np.uint8).reshape(h, w, 4)[::-1].copy()
 
     def read_frame(self) -> np.ndarray:
         """The program image as (h, w, 3) uint8, row 0 at the top (for tests and snapshots)."""
