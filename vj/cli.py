@@ -68,6 +68,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--headless", action="store_true", help="no window: render through EGL (club rigs, servers)")
     run.add_argument("--out", type=Path, metavar="FILE.mp4", help="also record the program output")
     run.add_argument("--ndi", metavar="NAME", help="also send the program as an NDI source called NAME (the ndi extra)")
+    run.add_argument("--virtualcam", nargs="?", const="", metavar="DEVICE", help="also send the program to a virtual "
+                     "camera (v4l2loopback / OBS; the virtualcam extra); DEVICE e.g. /dev/video2")
     run.add_argument("--overlay", action=argparse.BooleanOptionalAction, default=None,
                      help="the status overlay on the window (default: on in a window, off fullscreen; key I toggles)")
     run.add_argument("--stream", action="append", metavar="URL", help="also send the program as a live stream: "
@@ -394,6 +396,10 @@ def cmd_run(args) -> int:
             from vj.output.ndi import NdiOutput
 
             outs.append(NdiOutput(args.ndi, show.size, show.fps))
+        if args.virtualcam is not None:
+            from vj.output.virtualcam import VirtualCameraOutput
+
+            outs.append(VirtualCameraOutput(show.size, show.fps, args.virtualcam or None))
         if not outs and surface.window is None:
             log.warning("headless with no --out: the program goes nowhere (add --out FILE.mp4)")
         return outs
