@@ -49,3 +49,51 @@ class Output(ABC):
 
     def status(self) -> str:
         return ""
+
+
+class SenderThreadOutput(Output):
+    """An output whose sink may block (a network sender, a device): the render thread drops the
+    newest frame's pixels into a latest-value mailbox and a thread of its own delivers them.
+    A failure there is raised by the next present(), so the engine logs it and drops the output.
+    Subclasses give `_pixels(frame)` (on the render thread) and `_deliver(pixels)` (on the thread)."""
+
+    thread_name = "vj-output"
+
+    def _start_sender(self) -> None:
+        import threading
+
+        from vj.mailbox import Mailbox
+
+        self.frames_sent = 0
+        self._box: Mailbox = Mailbox()
+        self._error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._send, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def _send(self) -> None:
+        while not self._stop.is_set():
+            px = self._box.wait(0.25)
+            if px is None:
+                continue
+            try:
+                self._deliver(px)
+                self.frames_sent += 1
+            except Exception as e:
+                self._error = f"{type(e).__name__}: {e}"
+                return
+
+    def present(self, frame: ProgramFrame) -> None:
+        if self._error:
+            raise RuntimeError(self._error)
+        self._box.put(self._pixels(frame))
+
+    def _stop_sender(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+
+    def _pixels(self, frame: ProgramFrame):
+        raise NotImplementedError
+
+    def _deliver(self, pixels) -> None:
+        raise NotImplementedError

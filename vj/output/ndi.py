@@ -12,16 +12,16 @@ the receivers' or senders' addresses in NDI's config: $NDI_CONFIG_DIR/ndi-config
 
 from __future__ import annotations
 
-import threading
 from fractions import Fraction
 
 from vj.errors import VJError
 from vj.log import log
-from vj.mailbox import Mailbox
-from vj.output.base import Output, ProgramFrame
+from vj.output.base import ProgramFrame, SenderThreadOutput
 
 
-class NdiOutput(Output):
+class NdiOutput(SenderThreadOutput):
+    thread_name = "vj-ndi"
+
     def __init__(self, source_name: str, size: tuple[int, int], fps: float) -> None:
         try:
             from cyndilib.sender import Sender
@@ -39,36 +39,19 @@ class NdiOutput(Output):
         self._sender = Sender(source_name, clock_video=False)  # the show's clock paces; NDI must not block
         self._sender.set_video_frame(vf)
         self._sender.open()
-        self.frames_sent = 0
-        self._box: Mailbox = Mailbox()
-        self._error: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._send, name="vj-ndi", daemon=True)
-        self._thread.start()
+        self._start_sender()
 
-    def _send(self) -> None:
-        while not self._stop.is_set():
-            px = self._box.wait(0.25)
-            if px is None:
-                continue
-            try:
-                self._sender.write_video(px.reshape(-1))
-                self.frames_sent += 1
-            except Exception as e:  # reported by the next present(); the engine drops this output
-                self._error = f"{type(e).__name__}: {e}"
-                return
+    def _pixels(self, frame: ProgramFrame):
+        return frame.rgba_top_first()
 
-    def present(self, frame: ProgramFrame) -> None:
-        if self._error:
-            raise RuntimeError(self._error)
-        self._box.put(frame.rgba_top_first())
+    def _deliver(self, pixels) -> None:
+        self._sender.write_video(pixels.reshape(-1))
 
     def status(self) -> str:
         return f"ndi {self.frames_sent} frames"
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2.0)
+        self._stop_sender()
         try:
             self._sender.close()
         except Exception as e:

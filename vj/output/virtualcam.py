@@ -9,12 +9,9 @@ of its own sends it, so a slow consumer never holds the show.
 
 from __future__ import annotations
 
-import threading
-
 from vj.errors import VJError
 from vj.log import log
-from vj.mailbox import Mailbox
-from vj.output.base import Output, ProgramFrame
+from vj.output.base import ProgramFrame, SenderThreadOutput
 
 
 def _open_camera(size: tuple[int, int], fps: float, device: str | None):
@@ -29,40 +26,25 @@ def _open_camera(size: tuple[int, int], fps: float, device: str | None):
         raise VJError(f"virtual camera: {e} (Linux: sudo modprobe v4l2loopback devices=1 exclusive_caps=1)") from None
 
 
-class VirtualCameraOutput(Output):
+class VirtualCameraOutput(SenderThreadOutput):
+    thread_name = "vj-virtualcam"
+
     def __init__(self, size: tuple[int, int], fps: float, device: str | None = None, opener=_open_camera) -> None:
         self._cam = opener(size, fps, device)  # opener: the boundary a test replaces (no loopback device there)
         self.name = f"virtual camera {getattr(self._cam, 'device', device or '')}".strip()
-        self.frames_sent = 0
-        self._box: Mailbox = Mailbox()
-        self._error: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._send, name="vj-virtualcam", daemon=True)
-        self._thread.start()
+        self._start_sender()
 
-    def _send(self) -> None:
-        while not self._stop.is_set():
-            px = self._box.wait(0.25)
-            if px is None:
-                continue
-            try:
-                self._cam.send(px)
-                self.frames_sent += 1
-            except Exception as e:  # reported by the next present(); the engine drops this output
-                self._error = f"{type(e).__name__}: {e}"
-                return
+    def _pixels(self, frame: ProgramFrame):
+        return frame.rgba_top_first()[..., :3].copy()
 
-    def present(self, frame: ProgramFrame) -> None:
-        if self._error:
-            raise RuntimeError(self._error)
-        self._box.put(frame.rgba_top_first()[..., :3].copy())
+    def _deliver(self, pixels) -> None:
+        self._cam.send(pixels)
 
     def status(self) -> str:
         return f"vcam {self.frames_sent} frames"
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2.0)
+        self._stop_sender()
         try:
             self._cam.close()
         except Exception as e:
