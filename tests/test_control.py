@@ -12,7 +12,7 @@ import pytest
 from vj import assemble
 from vj.config import load_set
 from vj.control import params as params_mod
-from vj.control.mapping import Control, Mapping, load_mapping, parse_mapping
+from vj.control.mapping import Control, load_mapping
 from vj.control.midi import MidiClock, MidiControl, _Port, fit_to, write_learned
 from vj.control.modulators import EnvelopeSpec, LfoSpec, Modulators
 from vj.control.osc import OscRouter, build_message

@@ -2,7 +2,6 @@
 a virtual JACK MIDI port, into the control process as `vj run --midi NAME` starts it."""
 
 import json
-import os
 import re
 import socket
 import subprocess

@@ -4,7 +4,6 @@ The receiving side is what `vj run` runs: the set's controls and the control pro
 OSC listener); a test "frame" is what the engine does before each snapshot (apply_pending pulls
 the control store). The last test runs `vj run` itself."""
 
-import json
 import os
 import random
 import re
@@ -25,7 +24,7 @@ from vj.control.osc import build_message
 from vj.control.process import ControlProcess
 from vj.resources import find_set
 
-from helpers import ROOT, vj
+from helpers import ROOT
 
 
 def tool(name: str) -> str:

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from vj.errors import VJError
-from vj.media import FILE_FPS, Camera, VideoFile  # noqa: F401  (FILE_FPS: the rate a file is read at)
+from vj.media import Camera, VideoFile
 
 
 def declare_params():
@@ -80,23 +80,10 @@ class FeedbackInput:
         self.last = None
 
 
-class VideoFileInput(VideoFile):
-    """A video file as the loop's input (see vj/media.py for the reading)."""
+class _ReaderInput:
+    """A vj/media.py reader (frame(t) -> pixels) as the loop's input: the newest frame, on the device."""
 
-    external = True
-
-    def image(self, t: float, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
-        px = self.frame(t)
-        return None if px is None else to_tensor(px, device)
-
-    def produced(self, img: torch.Tensor) -> None:
-        pass
-
-
-class CameraInput(Camera):
-    """A camera as the loop's input (see vj/media.py for the reading)."""
-
-    external = True
+    external = True  # the similarity filter applies
 
     def image(self, t: float, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
         px = self.frame(t)
@@ -104,6 +91,14 @@ class CameraInput(Camera):
 
     def produced(self, img: torch.Tensor) -> None:
         pass
+
+
+class VideoFileInput(_ReaderInput, VideoFile):
+    """A video file as the loop's input."""
+
+
+class CameraInput(_ReaderInput, Camera):
+    """A camera (or stream URL) as the loop's input."""
 
 
 def open_input(spec: str, size: tuple[int, int], live: bool):

@@ -31,7 +31,6 @@ from vj.generate.deepcache import DeepCacheUNet
 from vj.generate.noise import NoiseField
 from vj.generate.prompts import Chaos, Conditioning, PromptCache
 from vj.generate.registry import LoadedModel
-from vj.log import log
 from vj.snapshot import Snapshot
 
 MAX_SKIPS = 10  # the similarity filter skips at most this many frames in a row

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from vj.log import log
+
 
 class ProgramFrame:
     """The program image of one render frame. Reading it back from the GPU happens at most once,
@@ -88,12 +90,19 @@ class SenderThreadOutput(Output):
             raise RuntimeError(self._error)
         self._box.put(self._pixels(frame))
 
-    def _stop_sender(self) -> None:
+    def close(self) -> None:
         self._stop.set()
         self._thread.join(2.0)
+        try:
+            self._close_sink()
+        except Exception as e:
+            log.warning(f"{self.name}: closing: {e}")
 
     def _pixels(self, frame: ProgramFrame):
         raise NotImplementedError
 
     def _deliver(self, pixels) -> None:
+        raise NotImplementedError
+
+    def _close_sink(self) -> None:
         raise NotImplementedError

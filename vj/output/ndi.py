@@ -15,7 +15,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 from vj.errors import VJError
-from vj.log import log
 from vj.output.base import ProgramFrame, SenderThreadOutput
 
 
@@ -50,9 +49,5 @@ class NdiOutput(SenderThreadOutput):
     def status(self) -> str:
         return f"ndi {self.frames_sent} frames"
 
-    def close(self) -> None:
-        self._stop_sender()
-        try:
-            self._sender.close()
-        except Exception as e:
-            log.warning(f"{self.name}: closing: {e}")
+    def _close_sink(self) -> None:
+        self._sender.close()

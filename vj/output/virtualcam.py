@@ -10,7 +10,6 @@ of its own sends it, so a slow consumer never holds the show.
 from __future__ import annotations
 
 from vj.errors import VJError
-from vj.log import log
 from vj.output.base import ProgramFrame, SenderThreadOutput
 
 
@@ -43,9 +42,5 @@ class VirtualCameraOutput(SenderThreadOutput):
     def status(self) -> str:
         return f"vcam {self.frames_sent} frames"
 
-    def close(self) -> None:
-        self._stop_sender()
-        try:
-            self._cam.close()
-        except Exception as e:
-            log.warning(f"{self.name}: closing: {e}")
+    def _close_sink(self) -> None:
+        self._cam.close()

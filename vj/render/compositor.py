@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -114,6 +116,18 @@ def _mtime(path) -> float:
         return -1
 
 
+@dataclass
+class _Source:
+    """A layer's own image (the generator layer has none: it reads the uploaded frames)."""
+
+    tex: Any  # the texture the stack samples
+    size: tuple[int, int]  # its size, pixels
+    flip: float  # 1: rows top-first (uploaded pixels), 0: drawn by GL
+    shader: tuple | None = None  # a shader layer: (fragment, program, vao, framebuffer) drawing into tex
+    reader: Any = None  # a video or camera layer: its VideoFile / Camera
+    serial: int = -1  # the reader's frame last uploaded
+
+
 class Compositor:
     def __init__(self, ctx, size: tuple[int, int], effect: str | None = None, *, effects: list[str] | None = None,
                  layers: tuple[stack.LayerSpec, ...] = stack.DEFAULT_STACK, live: bool = False) -> None:
@@ -123,7 +137,6 @@ class Compositor:
         self.layers = tuple(layers) or stack.DEFAULT_STACK
         names = list(effects) if effects is not None else ([effect] if effect else [])
         self.chain = [_Effect(ctx, n) for n in names]
-        self.effect = self.chain[0].source if self.chain else None  # the first effect (older callers)
         self._stage = shader_program(ctx, "stack", stack.stage_source(self.layers))
         self._stage_vao = ctx.vertex_array(self._stage, [])
 
@@ -163,8 +176,8 @@ class Compositor:
         self.upload(self._warmup_pattern())
 
     # -- sources ------------------------------------------------------------------------------------
-    def _open_source(self, i: int, layer: stack.LayerSpec):
-        """(texture, (w, h), flip) for an image or shader layer; None for the generator."""
+    def _open_source(self, i: int, layer: stack.LayerSpec) -> _Source | None:
+        """The image of a still, video, camera or shader layer; None for the generator."""
         if layer.kind == "generator":
             return None
         if layer.kind == "image":
@@ -174,7 +187,7 @@ class Compositor:
             h, w = img.shape[:2]
             tex = self.ctx.texture((w, h), 4, np.ascontiguousarray(img).tobytes())
             tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
-            return [tex, (w, h), 1.0, None]
+            return _Source(tex, (w, h), 1.0)
         if layer.kind in ("video", "camera"):  # read at the output size on a thread (a file offline: in step);
             from vj.media import Camera, VideoFile  # uploaded when a new frame is there
 
@@ -184,14 +197,22 @@ class Compositor:
             tex = self.ctx.texture(self.size, 3, alignment=1)
             tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
             tex.write(np.zeros((self.size[1], self.size[0], 3), np.uint8))
-            return [tex, self.size, 1.0, None, video, -1]
+            return _Source(tex, self.size, 1.0, reader=video)
         if layer.kind == "shader":  # a generator shader: drawn into its own texture each frame
             src = load_fragment(layer.arg)
             prog = compile_program(self.ctx, src)
             tex = self.ctx.texture(self.size, 4, dtype="f2")
             tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
-            return [tex, self.size, 0.0, (src, prog, self.ctx.vertex_array(prog, []), self.ctx.framebuffer([tex]))]
+            return _Source(tex, self.size, 0.0, shader=(src, prog, self.ctx.vertex_array(prog, []), self.ctx.framebuffer([tex])))
         raise ValueError(f"layer {i + 1}: source {layer.source!r}")
+
+    def _image(self, i: int) -> tuple[Any, tuple[int, int], float]:
+        """(texture, size, flip) layer i shows before its own effects."""
+        src = self._sources[i]
+        return (self._gen[0], self._gen_sizes[0], 1.0) if src is None else (src.tex, src.size, src.flip)
+
+    def _all_effects(self) -> list[_Effect]:
+        return self.chain + [e for fx in self._layer_fx for e in fx]
 
     @staticmethod
     def _warmup_pattern() -> np.ndarray:
@@ -282,14 +303,9 @@ class Compositor:
         prev_tex.use(PREV_UNIT)
         self._gen[1].use(GEN_PREV_UNIT)
         layer_inputs = self._run_layer_effects(snap)
-        for i, (layer, src) in enumerate(zip(self.layers, self._sources)):
+        for i, layer in enumerate(self.layers):
             n = i + 1
-            if i in layer_inputs:
-                tex, size, flip = layer_inputs[i], self.size, 0.0
-            elif src is None:
-                tex, size, flip = self._gen[0], self._gen_sizes[0], 1.0
-            else:
-                tex, size, flip = src[0], src[1], src[2]
+            tex, size, flip = (layer_inputs[i], self.size, 0.0) if i in layer_inputs else self._image(i)
             tex.use(i)
             _set(p, f"u_src{i}", i)
             m, o = stack.layer_uv(self.size, size, flip > 0.5, v.get(f"layer.{n}.scale", 1.0),
@@ -339,8 +355,7 @@ class Compositor:
             live = [eff for eff in self._layer_fx[i] if not eff.bypassed(snap.values)]
             if not live:
                 continue
-            src = self._sources[i]
-            tex, size, flip = (self._gen[0], self._gen_sizes[0], 1.0) if src is None else (src[0], src[1], src[2])
+            tex, size, flip = self._image(i)
             m, o = stack.layer_uv(self.size, size, flip > 0.5, 1.0, 0.0, 0.0, 0.0)
             c = self._cover
             _set(c, "u_m", m)
@@ -357,16 +372,17 @@ class Compositor:
     def _update_sources(self, snap: Snapshot) -> None:
         """Video layers take their newest frame; shader layers draw themselves."""
         for src in self._sources:
-            if src is not None and len(src) > 4:  # a video or camera layer: the newest frame, if it moved
-                video = src[4]
-                px = video.frame(snap.t)
-                if px is not None and video.serial != src[5]:
-                    src[0].write(px)
-                    src[5] = video.serial
+            if src is None:
                 continue
-            if src is None or src[3] is None:
+            if src.reader is not None:  # a video or camera layer: the newest frame, if it moved
+                px = src.reader.frame(snap.t)
+                if px is not None and src.reader.serial != src.serial:
+                    src.tex.write(px)
+                    src.serial = src.reader.serial
                 continue
-            fragment, prog, vao, fbo = src[3]
+            if src.shader is None:
+                continue
+            fragment, prog, vao, fbo = src.shader
             self._common_uniforms(prog, snap)
             for u in fragment.params:
                 _set(prog, u.name, snap.values.get(f"fx.{fragment.name}.{u.name}", u.default))
@@ -378,18 +394,18 @@ class Compositor:
         if now < self._next_reload or not (self.chain or self._layer_work):
             return
         self._next_reload = now + RELOAD_EVERY
-        for eff in self.chain + [e for fx in self._layer_fx for e in fx]:
+        for eff in self._all_effects():
             eff.reload_if_changed()
 
     def shader_errors(self) -> list[str]:
         """Compile errors of saved effect files that are standing (for the status line)."""
-        return [e.error for e in self.chain + [e for fx in self._layer_fx for e in fx] if e.error]
+        return [e.error for e in self._all_effects() if e.error]
 
     def close(self) -> None:
         """Stop what reads for the layers (video decoders, cameras)."""
         for src in self._sources:
-            if src is not None and len(src) > 4:
-                src[4].close()
+            if src is not None and src.reader is not None:
+                src.reader.close()
 
     @property
     def output(self):

@@ -111,12 +111,10 @@ def stage_source(layers: tuple[LayerSpec, ...]) -> str:
     for i, layer in enumerate(layers):
         acc = "acc_b" if layer.group == "B" else "acc_a"
         lines.append(f"    uv = u_m{i} * v_uv + u_o{i};")
+        lines.append(f"    s = texture(u_src{i}, uv);")
         if layer.kind == "generator" and not layer.effects:  # the newest frame dissolves in over the generator's interval
             # (branches on uniforms cost nothing; a texture fetch costs milliseconds on a software renderer)
-            lines.append(f"    s = texture(u_src{i}, uv);")
-            lines.append(f"    if (u_gen_mix < 1.0) s = mix(texture(u_gen_prev, uv), s, u_gen_mix);")
-        else:
-            lines.append(f"    s = texture(u_src{i}, uv);")
+            lines.append("    if (u_gen_mix < 1.0) s = mix(texture(u_gen_prev, uv), s, u_gen_mix);")
         # outside its frame (scaled down, shifted) a layer is transparent: what lies beneath shows
         lines.append("    if (any(lessThan(uv, vec2(0.0))) || any(greaterThan(uv, vec2(1.0)))) s = vec4(0.0);")
         lines.append(f"    {acc} = mix({acc}, blend_rgb(u_mode{i}, {acc}, s.rgb), u_opacity{i} * s.a);")
