@@ -3,7 +3,7 @@ BENCHMARKS.md's compositor section come from this script.
 
     .venv/bin/python bench/compositor_pieces.py
 
-Each line is render() + ctx.finish() over 30 ping-pong frames (a real frame: the previous program
+Each line is render() + ctx.finish() over 30 ping-pong frames after warm_up() (a real frame: the previous program
 image is sampled, so a software renderer cannot drop covered draws), then the readback alone.
 """
 
@@ -32,6 +32,7 @@ def main() -> None:
 
     def piece(label, layers, effects, values, n=30):
         c = Compositor(ctx, (W, H), effects=effects, layers=layers)
+        c.warm_up()  # every variant compiled, as in a show
 
         def frame(i):
             if i % 2 == 0:
@@ -47,8 +48,8 @@ def main() -> None:
         render_ms = (time.perf_counter() - t0) / n * 1e3
         t0 = time.perf_counter()
         for _ in range(10):
-            c.read_rgb()
-        print(f"{label:28} render {render_ms:6.2f} ms   readback {(time.perf_counter() - t0) / 10 * 1e3:5.2f} ms")
+            c.read_rgba()
+        print(f"{label:40} render {render_ms:6.2f} ms   readback {(time.perf_counter() - t0) / 10 * 1e3:5.2f} ms")
 
     g = LayerSpec("generator")
     piece("generated frame", (g,), [], {})
@@ -58,6 +59,13 @@ def main() -> None:
     piece("+ color", (g,), ["color"], {"fx.color.hue": 30.0})
     piece("+ mirror", (g,), ["mirror"], {})
     piece("+ rgbsplit", (g,), ["rgbsplit"], {"fx.rgbsplit.offset": 0.01})
+    full = (g, LayerSpec(f"image:{still}", "screen", 0.5), LayerSpec("shader:plasma", "overlay", 0.4),
+            LayerSpec(f"image:{still}", "normal", 1.0, "B"))
+    bench_values = {"feedback.amount": 0.5, "feedback.zoom": 1.02, "mixer.crossfade": 0.5, "fx.color.hue": 30.0,
+                    "fx.rgbsplit.offset": 0.01, "layer.2.rotate": 10.0}
+    piece("bench scene, no effects", full, [], bench_values)
+    piece("bench scene + color, mirror", full, ["color", "mirror"], bench_values)
+    piece("bench scene + color, mirror, rgbsplit", full, ["color", "mirror", "rgbsplit"], bench_values)
 
 
 if __name__ == "__main__":

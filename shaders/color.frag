@@ -7,14 +7,13 @@
 // @bypass saturation 1
 // @bypass contrast 1
 // @bypass brightness 0
-uniform sampler2D u_input;
 uniform float hue;
 uniform float saturation;
 uniform float contrast;
 uniform float brightness;
 
-void main() {
-    vec4 c = texture(u_input, v_uv);
+vec4 effect(vec2 uv) {
+    vec4 c = fetch(uv);
     // hue: rotate about the grey axis (Rodrigues), saturation: away from luma
     float a = radians(hue);
     vec3 k = vec3(0.57735);
@@ -22,5 +21,5 @@ void main() {
     float luma = dot(rgb, vec3(0.2126, 0.7152, 0.0722));
     rgb = mix(vec3(luma), rgb, saturation);
     rgb = (rgb - 0.5) * contrast + 0.5 + brightness;
-    frag_color = vec4(clamp(rgb, 0.0, 1.0), c.a);
+    return vec4(clamp(rgb, 0.0, 1.0), c.a);
 }

@@ -3,13 +3,12 @@
 // @param amount 0 0.2 0.04  largest push, in fractions of the width
 // @param wave   0 1   0.2   the slow wave's share
 // @bypass amount 0
-uniform sampler2D u_input;
 uniform float amount;
 uniform float wave;
 
-void main() {
-    float band = texture(u_spectrum, vec2(v_uv.y, 0.5)).r;
-    float w = sin(v_uv.y * 12.0 + u_time * 1.3);
+vec4 effect(vec2 uv) {
+    float band = texture(u_spectrum, vec2(uv.y, 0.5)).r;
+    float w = sin(uv.y * 12.0 + u_time * 1.3);
     float dx = amount * ((1.0 - wave) * (band - 0.25) + wave * w);
-    frag_color = texture(u_input, vec2(v_uv.x + dx, v_uv.y));
+    return fetch(vec2(uv.x + dx, uv.y));
 }

@@ -1,3 +1,2 @@
 // No effect: the input as it is.
-uniform sampler2D u_input;
-void main() { frag_color = texture(u_input, v_uv); }
+vec4 effect(vec2 uv) { return fetch(uv); }

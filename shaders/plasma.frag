@@ -6,11 +6,10 @@ uniform float speed;
 uniform float scale;
 uniform float swell;
 
-void main() {
+vec4 effect(vec2 uv) {
     float aspect = u_resolution.x / u_resolution.y;
-    vec2 p = (v_uv - 0.5) * vec2(aspect, 1.0) * scale * (1.0 + swell * u_bass);
+    vec2 p = (uv - 0.5) * vec2(aspect, 1.0) * scale * (1.0 + swell * u_bass);
     float t = u_time * speed;
     float v = sin(p.x + t) + sin(p.y * 1.3 - t * 0.7) + sin(length(p) * 1.7 + t * 1.1);
-    vec3 c = 0.5 + 0.5 * cos(v * 1.6 + vec3(0.0, 2.1, 4.2));
-    frag_color = vec4(c, 1.0);
+    return vec4(0.5 + 0.5 * cos(v * 1.6 + vec3(0.0, 2.1, 4.2)), 1.0);
 }

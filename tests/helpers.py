@@ -31,7 +31,7 @@ class MemoryOutput(Output):
 
     def present(self, frame: ProgramFrame) -> None:
         w, h = frame.size
-        self.frames.append(np.frombuffer(frame.rgb(), np.uint8).reshape(h, w, 3)[::-1].copy())
+        self.frames.append(np.frombuffer(frame.rgba(), np.uint8).reshape(h, w, 4)[::-1, :, :3].copy())
         self.times.append(frame.t)
 
     def close(self) -> None:
@@ -76,6 +76,21 @@ class FaultInjectingLoop:
 
             raise NonFiniteFrame("the model produced NaN/Inf latents")
         return self.loop.frame(snap)
+
+
+def red_over_blue(ctx, size=(64, 48)):
+    """A compositor that has drawn one frame: red on the top half, blue below (orientation tests)."""
+    from vj.render.compositor import Compositor
+    from vj.snapshot import Snapshot
+
+    c = Compositor(ctx, size)
+    img = np.zeros((32, 32, 3), np.uint8)
+    img[:16] = (255, 0, 0)
+    img[16:] = (0, 0, 255)
+    c.upload(img)
+    c.upload(img)
+    c.render(Snapshot(0, 0.0, {}, ("x",), 1))
+    return c
 
 
 def vj(*args: str, env: dict | None = None, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess:

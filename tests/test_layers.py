@@ -217,7 +217,7 @@ def test_a_saved_effect_is_reloaded_and_a_broken_one_keeps_the_old(gl_ctx, pictu
     monkeypatch.setattr(comp_mod, "RELOAD_EVERY", 0.0)
     (base, _), (pb, _) = pictures
     path = folder / "tint.frag"
-    path.write_text("uniform sampler2D u_input;\nvoid main() { frag_color = vec4(1.0, 0.0, 0.0, 1.0); }\n")
+    path.write_text("vec4 effect(vec2 uv) { return vec4(1.0, 0.0, 0.0, 1.0); }\n")
     c = Compositor(gl_ctx, (W, H), effects=["tint"], layers=(LayerSpec(f"image:{pb}"),))
     c.render(snap())
     assert c.read_frame()[..., 0].min() == 255
@@ -227,12 +227,12 @@ def test_a_saved_effect_is_reloaded_and_a_broken_one_keeps_the_old(gl_ctx, pictu
         st = os.stat(path)
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a later time, whatever the clock's grain
 
-    save("uniform sampler2D u_input;\n// a comment\nvoid main() {\n  frag_color = vec4(oops, 0.0, 0.0, 1.0);\n}\n")
+    save("// a tint\n// a comment\nvec4 effect(vec2 uv) {\n  return vec4(oops, 0.0, 0.0, 1.0);\n}\n")
     c.render(snap())  # the broken file: the old program runs on, the error names the line
     assert c.read_frame()[..., 0].min() == 255
     assert c.shader_errors() and "tint.frag:4" in c.shader_errors()[0] and "oops" in c.shader_errors()[0]
     assert "tint.frag:4" in caplog.text
-    save("uniform sampler2D u_input;\nvoid main() { frag_color = vec4(0.0, 0.0, 1.0, 1.0); }\n")
+    save("vec4 effect(vec2 uv) { return vec4(0.0, 0.0, 1.0, 1.0); }\n")
     c.render(snap())
     f = c.read_frame()
     assert f[..., 2].min() == 255 and f[..., 0].max() == 0 and not c.shader_errors()

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from helpers import red_over_blue
 from vj.output.base import ProgramFrame
 from vj.output.virtualcam import VirtualCameraOutput
 from vj.render.compositor import Compositor
@@ -32,13 +33,7 @@ class FakeCamera:
 
 
 def test_the_program_goes_to_the_camera_upright_in_rgb(gl_ctx):
-    c = Compositor(gl_ctx, (64, 48))
-    img = np.zeros((32, 32, 3), np.uint8)
-    img[:16] = (255, 0, 0)  # red on top
-    img[16:] = (0, 0, 255)
-    c.upload(img)
-    c.upload(img)
-    c.render(Snapshot(0, 0.0, {}, ("x",), 1))
+    c = red_over_blue(gl_ctx)
     cam = FakeCamera()
     out = VirtualCameraOutput((64, 48), 30.0, opener=lambda size, fps, dev: cam)
     try:

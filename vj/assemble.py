@@ -20,7 +20,7 @@ from vj.errors import ConfigError
 from vj.generate import loop as gen_loop
 from vj.render import compositor as comp
 from vj.render.layers import DEFAULT_STACK
-from vj.render.shaders import load_fragment
+from vj.render.shaders import load_effect
 
 
 def resolve_seed(cli_seed: int | None, show: ShowSet) -> tuple[int, bool]:
@@ -38,7 +38,7 @@ def build_controls(show: ShowSet, seed: int = 0) -> Controls:
     if len(set(show.effects)) < len(show.effects):
         raise ConfigError(f"{show.where()} [compositor]: an effect is in the chain twice (its fx.* parameters would be shared)")
     shader_layers = [l.arg for l in show.layers if l.kind == "shader"]
-    fragments = [load_fragment(name) for name in dict.fromkeys(list(show.effects) + shader_layers)]
+    fragments = [load_effect(name) for name in dict.fromkeys(list(show.effects) + shader_layers)]
     params = ParamSpace(gen_loop.declare_params() + comp.declare_params(fragments, show.layers or DEFAULT_STACK))
     for i, p in enumerate(show.prompts, 1):
         params.declare(ParamSpec(f"prompt.{i}.weight", -4.0, 4.0, p.weight, "", 0.1, f"weight of {p.text!r}"))
@@ -88,7 +88,8 @@ def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: i
 
 def make_compositor(ctx, show: ShowSet, live: bool = False):
     """The compositor for a set: its layer stack and its master effect chain."""
-    return comp.Compositor(ctx, show.size, effects=list(show.effects), layers=show.layers or DEFAULT_STACK, live=live)
+    return comp.Compositor(ctx, show.size, effects=list(show.effects), layers=show.layers or DEFAULT_STACK, live=live,
+                           precision=show.precision)
 
 
 def make_engine(controls: Controls, compositor, generator, *, clock, audio, outputs):

@@ -70,6 +70,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--ndi", metavar="NAME", help="also send the program as an NDI source called NAME (the ndi extra)")
     run.add_argument("--virtualcam", nargs="?", const="", metavar="DEVICE", help="also send the program to a virtual "
                      "camera (v4l2loopback / OBS; the virtualcam extra); DEVICE e.g. /dev/video2")
+    run.add_argument("--spout", nargs="?", const="demontage", metavar="NAME", help="also share the program "
+                     "texture as a Spout sender NAME (default demontage; Windows, the spout extra)")
+    run.add_argument("--syphon", nargs="?", const="demontage", metavar="NAME", help="also share the program "
+                     "texture as a Syphon server NAME (default demontage; macOS, the syphon extra)")
     run.add_argument("--overlay", action=argparse.BooleanOptionalAction, default=None,
                      help="the status overlay on the window (default: on in a window, off fullscreen; key I toggles)")
     run.add_argument("--stream", action="append", metavar="URL", help="also send the program as a live stream: "
@@ -223,8 +227,19 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
         generator = assemble.process_generator(show, seed, args.device, args.threads)
         # The model loads over there; its errors end the show before it starts. Meanwhile the window
         # shows the compositor's own warm-up image and answers the window manager.
-        generator.start(wait_ready=True, on_wait=(lambda: _warm_up(compositor, controls, window)) if window else None)
+        warmed = []
+
+        def on_wait() -> None:
+            if not warmed:  # every shader variant compiled while the model loads in the other process
+                compositor.warm_up()
+                warmed.append(True)
+            if window:
+                _warm_up(compositor, controls, window)
+
+        generator.start(wait_ready=True, on_wait=on_wait)
     else:
+        if live:  # no first-use compile in the middle of the show
+            compositor.warm_up()
         dev, dtype = torch_device.pick(args.device)
         torch_device.configure_threads(dev, args.threads)
         model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=show.tiny_vae)
@@ -368,6 +383,15 @@ def cmd_run(args) -> int:
 
     for url in args.stream or []:
         check_stream_url(url)
+    # a missing package or the wrong OS is said now, not after the model has loaded
+    if args.spout is not None:
+        from vj.output.spout import load_spoutgl
+
+        load_spoutgl()
+    if args.syphon is not None:
+        from vj.output.syphon import load_syphon
+
+        load_syphon()
     acfg = _analyzer_config(show, args)
     kw = dict(live=True, config=acfg, channel=args.audio_channel or show.audio_channel, samplerate=args.audio_rate,
               blocksize=args.audio_block, monitor=not args.no_monitor)
@@ -400,6 +424,14 @@ def cmd_run(args) -> int:
             from vj.output.virtualcam import VirtualCameraOutput
 
             outs.append(VirtualCameraOutput(show.size, show.fps, args.virtualcam or None))
+        if args.spout is not None:  # made here, on the render thread's GL context, which they share
+            from vj.output.spout import SpoutOutput
+
+            outs.append(SpoutOutput(args.spout))
+        if args.syphon is not None:
+            from vj.output.syphon import SyphonOutput
+
+            outs.append(SyphonOutput(args.syphon))
         if not outs and surface.window is None:
             log.warning("headless with no --out: the program goes nowhere (add --out FILE.mp4)")
         return outs

@@ -73,6 +73,7 @@ class ShowSet:
     deep_cache: int = 1  # N > 1: reuse the UNet's deep features for N-1 frames of N (faster, coarser motion)
     prompts: tuple[PromptSpec, ...] = (PromptSpec("a field of possibilities"),)
     effects: tuple[str, ...] = ()  # the master effect chain: shaders in shaders/ (file stems), in order
+    precision: int = 8  # bits per channel of the compositor's images (8 or 16)
     layers: tuple = ()  # LayerSpec (vj.render.layers), bottom first; empty: the generated frame alone
     params: Mapping[str, float] = field(default_factory=dict)  # initial parameter values
     routes: tuple[RouteSpec, ...] = ()
@@ -106,7 +107,7 @@ _SECTIONS = {
     "show": {"name", "size", "fps", "audio"},
     "generator": {"model", "steps", "size", "seed", "seeds", "tiny_vae", "input", "stream_batch", "deep_cache"},
     "prompt": {"text", "weight", "resample"},
-    "compositor": {"effect", "effects"},
+    "compositor": {"effect", "effects", "precision"},
     "layer": {"source", "blend", "opacity", "group", "effects"},
     "params": None,  # free-form: names checked against the namespace once it is built
     "route": {"source", "target", "amount", "offset", "range", "curve", "attack", "release"},
@@ -241,6 +242,10 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
         if not isinstance(fx, list) or not all(isinstance(x, str) and x for x in fx):
             raise ConfigError(f"{w}: effects = [\"kaleido\", \"rgbsplit\"]: shader names from shaders/, in order")
         kw["effects"] = tuple(fx)
+    if "precision" in comp:
+        if comp["precision"] not in (8, 16) or isinstance(comp["precision"], bool):
+            raise ConfigError(f"{w}: precision = 8 (the default: fastest, feedback dithered) or 16 (float images)")
+        kw["precision"] = comp["precision"]
     layers = _tables(data, "layer", where)
     if len(layers) > 12:
         raise ConfigError(f"{where}: {len(layers)} layers; the stack takes at most 12")

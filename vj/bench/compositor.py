@@ -41,6 +41,7 @@ def run(size: str = "1280x720", frames: int = 200) -> dict:
         layers = (LayerSpec("generator"), LayerSpec(f"image:{stills[0]}", "screen", 0.5),
                   LayerSpec("shader:plasma", "overlay", 0.4), LayerSpec(f"image:{stills[1]}", "normal", 1.0, "B"))
         c = Compositor(surface.ctx, (w, h), effects=EFFECTS, layers=layers)
+        c.warm_up()  # as `vj run` does before the show: every shader variant compiled
     gen_frames = [rng.integers(0, 255, (512, 512, 3), dtype=np.uint8) for _ in range(2)]
     values = {"feedback.amount": 0.5, "feedback.zoom": 1.02, "mixer.crossfade": 0.5, "fx.color.hue": 30.0,
               "fx.rgbsplit.offset": 0.01, "layer.2.rotate": 10.0}
@@ -49,7 +50,7 @@ def run(size: str = "1280x720", frames: int = 200) -> dict:
         if i % 2 == 0:
             c.upload(gen_frames[(i // 2) % 2])
         c.render(Snapshot(i, i / 60, values, ("x",), 1))
-        c.read_rgb()
+        c.read_rgba()  # what a recorder or a stream reads
 
     for i in range(10):
         frame(i)

@@ -110,7 +110,7 @@ class _RenderLoad:
             controls.apply_pending()  # pulls the control store, as the engine does before a snapshot
             snap = Snapshot(i, i * period, MappingProxyType(dict(controls.params.values())), tuple(controls.prompts), 1)
             self.comp.render(snap)
-            self.comp.read_rgb()
+            self.comp.read_rgba()
             self.frames.append(time.perf_counter())
             i += 1
             nxt += period

@@ -24,7 +24,7 @@ class ReadbackOutput(Output):
     name = "readback"
 
     def present(self, frame: ProgramFrame) -> None:
-        frame.rgb()
+        frame.rgba()
 
     def close(self) -> None:
         pass
@@ -71,7 +71,7 @@ def run(model_name: str = "tiny-random", size: str = "1280x720", gen_size: str |
     snap = e.snapshot()
     gen_ms = _median_ms(lambda: e.generator.loop.frame(snap), 30)
     # compositor alone (render + readback)
-    comp_ms = _median_ms(lambda: (e.compositor.render(snap), e.compositor.read_rgb()), 60)
+    comp_ms = _median_ms(lambda: (e.compositor.render(snap), e.compositor.read_rgba()), 60)
     # offline loop (generator in step with the renderer)
     e = engine(ManualClock())
     n_off = 48

@@ -11,6 +11,22 @@ from abc import ABC, abstractmethod
 from vj.log import log
 
 
+def import_for_platform(module: str, flag: str, platform: str, system: str, extra: str):
+    """An output's package, or one clear line saying why not: the wrong system, or not installed."""
+    import importlib
+    import sys
+
+    from vj.errors import VJError
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        if sys.platform == platform:
+            raise VJError(f"{flag} needs {extra}: pip install 'demontage[{extra}]'") from None
+        raise VJError(f"{flag}: {system} only (this is {sys.platform}); there: pip install 'demontage[{extra}]'; "
+                      f"here use --ndi or --virtualcam") from None
+
+
 class ProgramFrame:
     """The program image of one render frame. Reading it back from the GPU happens at most once,
     and only if an output asks for the pixels."""
@@ -21,18 +37,27 @@ class ProgramFrame:
         self.size = compositor.size
         self.t = t  # clock time of the frame, seconds
         self.index = index
-        self._rgb: bytes | None = None
+        self._rgba_gl: bytes | None = None  # read back at most once a frame, whoever asks first
+        self._rgba = None
 
-    def rgb(self) -> bytes:
-        """Packed RGB bytes, bottom row first (GL order)."""
-        if self._rgb is None:
-            self._rgb = self.compositor.read_rgb()
-        return self._rgb
+    def rgba(self) -> bytes:
+        """RGBA bytes, bottom row first (GL order): what recorders and streams take."""
+        if self._rgba_gl is None:
+            self._rgba_gl = self.compositor.read_rgba()
+        return self._rgba_gl
+
+    @property
+    def read_back(self) -> bool:
+        """Whether an output has made the pixels come back from the GPU this frame."""
+        return self._rgba_gl is not None
 
     def rgba_top_first(self):
         """(h, w, 4) uint8, row 0 at the top: what NDI and virtual cameras take."""
-        if getattr(self, "_rgba", None) is None:
-            self._rgba = self.compositor.read_rgba_top_first()
+        if self._rgba is None:
+            import numpy as np
+
+            w, h = self.size
+            self._rgba = np.frombuffer(self.rgba(), np.uint8).reshape(h, w, 4)[::-1].copy()
         return self._rgba
 
 

@@ -43,7 +43,7 @@ def command(path: Path, size: tuple[int, int], fps: float, audio: AudioTrack | N
             live: bool = False) -> list[str]:
     w, h = size
     cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-           "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", f"{fps:g}", "-i", "pipe:0"]
+           "-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{w}x{h}", "-framerate", f"{fps:g}", "-i", "pipe:0"]
     if audio is not None:
         if audio.offset > 0:
             cmd += ["-ss", f"{audio.offset:.6f}"]
@@ -73,7 +73,7 @@ def stream_command(url: str, size: tuple[int, int], fps: float) -> list[str]:
     w, h = size
     scheme = url.split("://", 1)[0].lower()
     return [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", f"{fps:g}", "-i", "pipe:0",
+            "-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{w}x{h}", "-framerate", f"{fps:g}", "-i", "pipe:0",
             "-vf", "vflip", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
             "-g", str(max(1, round(fps))), "-bf", "0", "-threads", "2", "-flush_packets", "1",
             "-f", STREAM_SCHEMES[scheme], url]
@@ -100,7 +100,7 @@ class FfmpegOutput(Output):
         self.dropped = 0
         self.complete = False  # True once ffmpeg has finished the file cleanly
         self._next_t: float | None = None
-        self._last = None  # the newest frame's rgb() (bound method: reads back at most once)
+        self._last = None  # the newest frame's rgba() (bound method: reads back at most once)
         self._stderr = tempfile.TemporaryFile()
         # Its own session: a Ctrl-C in the terminal is the show's to handle; ffmpeg is finished
         # cleanly by closing its input, so the file is complete.
@@ -147,11 +147,11 @@ class FfmpegOutput(Output):
         if self._error:
             raise OutputLost(self._error)
         if self.offline:
-            self._write(frame.rgb())
+            self._write(frame.rgba())
             return
         if self._next_t is None:
             self._next_t = frame.t
-        self._last = frame.rgb
+        self._last = frame.rgba
         self._fill_until(frame.t + 1e-9)
 
     def _fill_until(self, t: float) -> None:

@@ -1,18 +1,22 @@
 """The compositor: generated frames in, the program image out, all on the GPU (moderngl).
 
-Per render frame:
+Per render frame, as few passes as the chains allow (compose.py plans them):
 
-    stack pass    every layer (the generated frame, stills, shader generators) transformed, blended
-                  into its crossfader group by its mode and opacity, the groups crossfaded, and the
-                  result mixed with the previous program image (feedback.amount / .zoom / .rotate):
-                  one pass, generated for the stack (layers.py)
-    effect chain  the master effects from shaders/, one pass each (their @param uniforms are
-                  fx.<effect>.*); an effect whose file is saved is recompiled live, and one that no
-                  longer compiles keeps its last good program and says where the error is
+    stack pass    every layer (the generated frame, stills, videos, cameras, shader sources and
+                  their own effects) transformed, blended into its crossfader group by its mode and
+                  opacity, the groups crossfaded, the previous program image mixed in
+                  (feedback.amount / .zoom / .rotate), and the master effects composed on top, up
+                  to the first one that needs its input as an image (a blur, an RGB split)
+    later passes  one per such effect, with the effects after it composed in
 
-Every shader sees the audio uniforms and the spectrum texture (shaders/common.glsl). Intermediate
-images are 16-bit float so that long feedback trails do not band. The program image ping-pongs
-between two framebuffers: this frame's output is next frame's feedback input.
+Effects are functions in shaders/ (their @param uniforms are fx.<effect>.*); a saved file is
+recompiled live, and one that no longer compiles keeps the last good programs and says where the
+error is. Every shader sees the audio uniforms and the spectrum texture (shaders/common.glsl).
+
+Images between passes are 8 bits a channel (`precision = 16` in the set for 16-bit float): the
+cheapest to filter on a software renderer; feedback is dithered so that its trails still fade.
+The program image ping-pongs between two framebuffers: this frame's output is next frame's
+feedback input.
 
 When the generator runs slower than the display, the newest generated frame dissolves in over the
 generator's own frame interval (`gen.interpolate`): the picture moves at the display rate.
@@ -31,7 +35,9 @@ import numpy as np
 from vj.control.params import ParamSpec
 from vj.log import log
 from vj.render import layers as stack
-from vj.render.shaders import FragmentSource, ShaderError, compile_program, load_fragment, shader_program
+from vj.render import compose
+from vj.render.shaders import (FragmentSource, ShaderError, compile_program, compile_text, load_effect, shader_dir,
+                               prelude)
 from vj.snapshot import Snapshot
 
 
@@ -66,19 +72,17 @@ def _set(prog, name: str, value) -> None:
 
 
 class _Effect:
-    """One effect of the chain: its source, its program, and the file time it was compiled from."""
+    """One effect of a chain (or a shader layer): its source and the file time it was read at."""
 
     def __init__(self, ctx, name: str, prefix: str = "fx.") -> None:
         self.ctx = ctx
         self.prefix = prefix  # its parameters are <prefix><effect>.<uniform>: fx.* (master), layer.<n>.fx.*
-        self.source = load_fragment(name)
-        self.prog = compile_program(ctx, self.source)
-        self.vao = ctx.vertex_array(self.prog, [])
+        self.source = load_effect(name)
         self.mtime = _mtime(self.source.path)
         self.error: str | None = None  # the last compile error of a saved file, while it stands
 
     def bypassed(self, values) -> bool:
-        """True when the effect's parameters put it at its identity (its @bypass lines): no pass."""
+        """True when the effect's parameters put it at its identity (its @bypass lines)."""
         name = self.source.name
         return bool(self.source.bypass) and all(
             values.get(f"{self.prefix}{name}.{u}", self._default(u)) == x for u, x in self.source.bypass)
@@ -87,25 +91,22 @@ class _Effect:
         return next(p.default for p in self.source.params if p.name == uniform)
 
     def reload_if_changed(self) -> bool:
+        """True when the file was saved and its new version compiles on its own."""
         m = _mtime(self.source.path)
         if m == self.mtime:
             return False
         self.mtime = m
         try:
-            source = load_fragment(self.source.name, self.source.path.parent)
-            prog = compile_program(self.ctx, source)
-        except Exception as e:  # ShaderError or a bad @param header: keep the old program running
+            source = load_effect(self.source.name, self.source.path.parent)
+            compile_program(self.ctx, source).release()  # checked alone: its error names its own line
+        except Exception as e:  # ShaderError or a bad header: keep the old version running
             self.error = str(e).splitlines()[0]
             log.error(f"shader {self.error}; the previous version keeps running")
-            return True
+            return False
         if [(u.name, u.lo, u.hi) for u in source.params] != [(u.name, u.lo, u.hi) for u in self.source.params]:
             log.warning(f"shader {source.path.name}: its @param header changed; new parameters need a restart "
                         f"(the code is live now)")
-        self.vao.release()
-        self.prog.release()
-        self.source, self.prog, self.error = source, prog, None
-        self.vao = self.ctx.vertex_array(prog, [])
-        log.info(f"shader {source.path.name}: reloaded")
+        self.source, self.error = source, None
         return True
 
 
@@ -130,27 +131,35 @@ class _Source:
 
 class Compositor:
     def __init__(self, ctx, size: tuple[int, int], effect: str | None = None, *, effects: list[str] | None = None,
-                 layers: tuple[stack.LayerSpec, ...] = stack.DEFAULT_STACK, live: bool = False) -> None:
+                 layers: tuple[stack.LayerSpec, ...] = stack.DEFAULT_STACK, live: bool = False,
+                 precision: int = 8) -> None:
         self.ctx = ctx
         self.live = live  # video layers: paced by the clock on a thread (live) or read frame-exact (offline)
         self.size = size
+        self.precision = precision  # bits per channel of the images between passes (16: no dither needed)
         self.layers = tuple(layers) or stack.DEFAULT_STACK
         names = list(effects) if effects is not None else ([effect] if effect else [])
         self.chain = [_Effect(ctx, n) for n in names]
-        self._stage = shader_program(ctx, "stack", stack.stage_source(self.layers))
-        self._stage_vao = ctx.vertex_array(self._stage, [])
+        # a layer's own effect chain runs in the layer's frame, before its transform
+        self._layer_fx = [[_Effect(ctx, name, f"layer.{i + 1}.fx.") for name in l.effects] for i, l in enumerate(self.layers)]
+        self._shader_fx = {i: _Effect(ctx, l.arg) for i, l in enumerate(self.layers) if l.kind == "shader"}
 
         def target():
-            tex = ctx.texture(size, 4, dtype="f2")
+            tex = ctx.texture(size, 4, dtype="f1" if precision == 8 else "f2")
             tex.repeat_x = tex.repeat_y = False
             tex.filter = (ctx.LINEAR, ctx.LINEAR)
             return tex, ctx.framebuffer(color_attachments=[tex])
 
-        self._work = [target(), target()]  # the effect chain ping-pongs here
-        self._prog = [target(), target()]
+        self._target = target
+        self._prog = [target(), target()]  # the program image ping-pongs: this frame's is next frame's feedback
         self._cur = 0
         for _, fbo in self._prog:
             fbo.clear(0.0, 0.0, 0.0, 1.0)
+        self._work: list = []  # images between the master chain's passes
+        self._layer_work: dict = {}  # the same for each layer whose chain has passes of its own
+        self._programs: dict[str, tuple] = {}  # shader text -> (program, vao): each compiled once
+        self._plans: dict[tuple, compose.Plan] = {}  # (variant, effects left out) -> plan
+        self._plan = self._plan_for(compose.Variant(), ())  # checks every file now: errors before the show
         self._gen = [None, None]  # [newest, the one before]
         self._gen_sizes = [(0, 0), (0, 0)]
         self._arrived = False  # a frame was uploaded since the last render
@@ -159,26 +168,84 @@ class Compositor:
         self._frame_dt = 0.0  # seconds between render frames (smoothed)
         self._last_t: float | None = None
         self._sources = [self._open_source(i, l) for i, l in enumerate(self.layers)]
-        # a layer's own effect chain: its source is covered into a frame-sized image, then the effects
-        self._layer_fx = [[_Effect(ctx, name, f"layer.{i + 1}.fx.") for name in l.effects] for i, l in enumerate(self.layers)]
-        self._layer_work = {i: (target(), target()) for i, fx in enumerate(self._layer_fx) if fx}
-        if self._layer_work:
-            self._cover = compile_program(ctx, load_fragment("cover"))
-            self._cover_vao = ctx.vertex_array(self._cover, [])
         self._spectrum = ctx.texture((64, 1), 1, dtype="f4")
         self._spectrum.filter = (ctx.LINEAR, ctx.LINEAR)
         self._spectrum.repeat_x = self._spectrum.repeat_y = False
         self._spectrum.write(np.zeros(64, np.float32))
         self._last_spectrum = None
         self._next_reload = 0.0
+        self._build_error: str | None = None  # a saved file that compiles alone but not in its chain
         self._readback = None  # an 8-bit copy of the program image, made for reading back
         self.upload(self._warmup_pattern())  # something alive on screen before the first frame
         self.upload(self._warmup_pattern())
 
+    def _variant(self, values, gen_mix: float) -> tuple[compose.Variant, tuple]:
+        """What this frame needs compiled in, and which pass-starting effects sit at their identity
+        (left out: no pass). The key of the plan."""
+        fb = values.get("feedback.amount", 0.0) > 0.0
+        modes = tuple(int(round(values.get(f"layer.{i + 1}.blend", stack.BLEND_MODES.index(l.blend))))
+                      for i, l in enumerate(self.layers))
+        declared = tuple(stack.BLEND_MODES.index(l.blend) for l in self.layers)
+        v = compose.Variant(fb, gen_mix < 1.0, modes if modes == declared else None, fb and self.precision == 8)
+        off = tuple(k for k, e in enumerate(self._all_effects()) if e.source.own_pass and e.bypassed(values))
+        return v, off
+
+    def _plan_for(self, v: compose.Variant, off: tuple) -> compose.Plan:
+        key = self._plan_key = (v, off)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._build(v, off, self._programs)
+            self._plans[key] = plan
+        return plan
+
+    def _build(self, v: compose.Variant, off: tuple, programs: dict) -> compose.Plan:
+        """The passes for a variant, their programs taken from `programs` (by shader text) or
+        compiled into it. Raises ShaderError naming the file and line."""
+        folder = shader_dir()
+        gone = {id(e) for k, e in enumerate(self._all_effects()) if k in off}
+        frags = {i: e.source for i, e in self._shader_fx.items()}
+        plan = compose.plan(prelude(folder), folder / "common.glsl", self.layers,
+                            [[e for e in fx if id(e) not in gone] for fx in self._layer_fx],
+                            [e for e in self.chain if id(e) not in gone], frags, v)
+        for code in plan.passes:
+            text = code.text.code
+            if text not in programs:
+                prog = compile_text(self.ctx, code.text, folder)
+                programs[text] = (prog, self.ctx.vertex_array(prog, []))
+            code.prog, code.vao = programs[text]
+        if plan.master and not self._work:
+            self._work = [self._target(), self._target()]
+        for i in plan.layer_passes:
+            if i not in self._layer_work:
+                self._layer_work[i] = (self._target(), self._target())
+        return plan
+
+    def warm_up(self) -> None:
+        """Compile and run once every plan a show is likely to meet (feedback on and off, a frame
+        dissolving in or not, the blend modes as set or moved, the pass-starting effects on and
+        off): on a software renderer the first draw of a shader compiles it to machine code,
+        hundreds of milliseconds that must not fall in the middle of a show."""
+        import itertools
+
+        declared = tuple(stack.BLEND_MODES.index(l.blend) for l in self.layers)
+        toggles = [k for k, e in enumerate(self._all_effects()) if e.source.own_pass and e.source.bypass]
+        offs = [()] + ([tuple(toggles)] if toggles else [])
+        small = self.ctx.texture((4, 4), 4, dtype="f1" if self.precision == 8 else "f2")
+        fbo = self.ctx.framebuffer([small])
+        fbo.use()
+        for fb, interp, modes, off in itertools.product((False, True), (False, True), (declared, None), offs):
+            plan = self._plan_for(compose.Variant(fb, interp, modes, fb and self.precision == 8), off)
+            for code in plan.passes:
+                code.vao.render(vertices=3)
+        self.ctx.finish()
+        fbo.release()
+        small.release()
+
     # -- sources ------------------------------------------------------------------------------------
     def _open_source(self, i: int, layer: stack.LayerSpec) -> _Source | None:
-        """The image of a still, video, camera or shader layer; None for the generator."""
-        if layer.kind == "generator":
+        """The image of a still, video or camera layer; None for the generator and shader layers
+        (a shader layer is a function inside the stack's shader)."""
+        if layer.kind in ("generator", "shader"):
             return None
         if layer.kind == "image":
             from PIL import Image
@@ -187,6 +254,7 @@ class Compositor:
             h, w = img.shape[:2]
             tex = self.ctx.texture((w, h), 4, np.ascontiguousarray(img).tobytes())
             tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+            tex.repeat_x = tex.repeat_y = False
             return _Source(tex, (w, h), 1.0)
         if layer.kind in ("video", "camera"):  # read at the output size on a thread (a file offline: in step);
             from vj.media import Camera, VideoFile  # uploaded when a new frame is there
@@ -196,23 +264,20 @@ class Compositor:
                      else Camera(int(arg) if arg.isdigit() else arg, self.size))
             tex = self.ctx.texture(self.size, 3, alignment=1)
             tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+            tex.repeat_x = tex.repeat_y = False
             tex.write(np.zeros((self.size[1], self.size[0], 3), np.uint8))
             return _Source(tex, self.size, 1.0, reader=video)
-        if layer.kind == "shader":  # a generator shader: drawn into its own texture each frame
-            src = load_fragment(layer.arg)
-            prog = compile_program(self.ctx, src)
-            tex = self.ctx.texture(self.size, 4, dtype="f2")
-            tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
-            return _Source(tex, self.size, 0.0, shader=(src, prog, self.ctx.vertex_array(prog, []), self.ctx.framebuffer([tex])))
         raise ValueError(f"layer {i + 1}: source {layer.source!r}")
 
     def _image(self, i: int) -> tuple[Any, tuple[int, int], float]:
-        """(texture, size, flip) layer i shows before its own effects."""
+        """(texture, size, flip) of layer i's own image (None for a shader layer)."""
         src = self._sources[i]
-        return (self._gen[0], self._gen_sizes[0], 1.0) if src is None else (src.tex, src.size, src.flip)
+        if src is None:
+            return (self._gen[0], self._gen_sizes[0], 1.0) if self.layers[i].kind == "generator" else (None, self.size, 0.0)
+        return src.tex, src.size, src.flip
 
     def _all_effects(self) -> list[_Effect]:
-        return self.chain + [e for fx in self._layer_fx for e in fx]
+        return self.chain + [e for fx in self._layer_fx for e in fx] + list(self._shader_fx.values())
 
     @staticmethod
     def _warmup_pattern() -> np.ndarray:
@@ -286,120 +351,118 @@ class Compositor:
         v = snap.values
         self._upload_spectrum(snap)
         self._maybe_reload()
+        self._update_sources(snap)
         prev_tex, _ = self._prog[self._cur]
         out_tex, out_fbo = self._prog[1 - self._cur]
-        self._update_sources(snap)
-
-        p = self._stage
-        self._common_uniforms(p, snap)
+        gen_mix = self._gen_mix(snap)
+        try:
+            self._plan = plan = self._plan_for(*self._variant(v, gen_mix))
+        except ShaderError as e:  # not expected (the files compiled at start); the last plan goes on
+            log.error(f"shader {str(e).splitlines()[0]}")
+            plan = self._plan
+        dither = 1.0 / 255.0
+        self._gen[1].use(GEN_PREV_UNIT)
+        for i, passes in plan.layer_passes.items():  # layers whose chains need passes of their own
+            self._run_passes(passes, self._layer_work[i], self._layer_work[i][(len(passes) - 1) % 2][1], snap,
+                             gen_mix, 0.0)
+        p = plan.stack.prog
         _set(p, "u_amount", v.get("feedback.amount", 0.0))
         m, o = stack.feedback_uv(self.size, v.get("feedback.zoom", 1.0), v.get("feedback.rotate", 0.0))
         _set(p, "u_fb_m", m)
         _set(p, "u_fb_o", o)
         _set(p, "u_crossfade", v.get("mixer.crossfade", 0.0))
-        _set(p, "u_gen_mix", self._gen_mix(snap))
         _set(p, "u_prev", PREV_UNIT)
-        _set(p, "u_gen_prev", GEN_PREV_UNIT)
         prev_tex.use(PREV_UNIT)
-        self._gen[1].use(GEN_PREV_UNIT)
-        layer_inputs = self._run_layer_effects(snap)
         for i, layer in enumerate(self.layers):
             n = i + 1
-            tex, size, flip = (layer_inputs[i], self.size, 0.0) if i in layer_inputs else self._image(i)
-            tex.use(i)
-            _set(p, f"u_src{i}", i)
-            m, o = stack.layer_uv(self.size, size, flip > 0.5, v.get(f"layer.{n}.scale", 1.0),
+            if i in plan.layer_passes:  # the last of its passes left the layer's image in its frame
+                self._layer_work[i][(len(plan.layer_passes[i]) - 1) % 2][0].use(i)
+                _set(p, f"u_src{i}", i)
+            else:
+                self._bind_source(p, i)
+            m, o = stack.layer_uv(self.size, self.size, False, v.get(f"layer.{n}.scale", 1.0),
                                   v.get(f"layer.{n}.rotate", 0.0), v.get(f"layer.{n}.x", 0.0), v.get(f"layer.{n}.y", 0.0))
             _set(p, f"u_m{i}", m)
             _set(p, f"u_o{i}", o)
             _set(p, f"u_mode{i}", int(round(v.get(f"layer.{n}.blend", stack.BLEND_MODES.index(layer.blend)))))
             _set(p, f"u_opacity{i}", v.get(f"layer.{n}.opacity", layer.opacity))
-        if not self.chain:
-            out_fbo.use()
-            self._stage_vao.render(vertices=3)
-        else:
-            src_tex = self._work[0][0]
-            if any(not eff.bypassed(v) for eff in self.chain):
-                self._work[0][1].use()
-                self._stage_vao.render(vertices=3)
-            live = [eff for eff in self.chain if not eff.bypassed(v)]
-            if not live:  # every effect is at its identity: the stack goes straight to the program image
-                out_fbo.use()
-                self._stage_vao.render(vertices=3)
-            self._run_chain(live, src_tex, self._work, out_fbo, snap)
+        self._run_passes([plan.stack] + plan.master, self._work, out_fbo, snap, gen_mix, dither)
         self._cur = 1 - self._cur
         return out_tex
 
-    def _run_chain(self, effects, src_tex, work, out_fbo, snap: Snapshot) -> None:
-        """Effects one after the other, ping-ponging between the two `work` targets; the last one
-        draws into out_fbo."""
-        v = snap.values
-        for k, eff in enumerate(effects):
-            last = k == len(effects) - 1
-            dst_fbo = out_fbo if last else work[(k + 1) % 2][1]
-            e = eff.prog
-            self._common_uniforms(e, snap)
-            for u in eff.source.params:
-                _set(e, u.name, v.get(f"{eff.prefix}{eff.source.name}.{u.name}", u.default))
-            _set(e, "u_input", 0)
-            src_tex.use(0)
-            dst_fbo.use()
-            eff.vao.render(vertices=3)
-            src_tex = work[(k + 1) % 2][0]
+    def _bind_source(self, prog, i: int) -> None:
+        """Layer i's own image on texture unit i, with the map that covers it into the frame."""
+        tex, size, flip = self._image(i)
+        if tex is None:  # a shader layer draws itself
+            return
+        tex.use(i)
+        _set(prog, f"u_src{i}", i)
+        m, o = stack.layer_uv(self.size, size, flip > 0.5, 1.0, 0.0, 0.0, 0.0)
+        _set(prog, f"u_c{i}", m)
+        _set(prog, f"u_co{i}", o)
 
-    def _run_layer_effects(self, snap: Snapshot) -> dict:
-        """Layers with effects of their own: source -> covered frame -> effects. Returns the
-        finished image per layer index (a layer whose effects are all at identity is left out)."""
-        out = {}
-        for i, work in self._layer_work.items():
-            live = [eff for eff in self._layer_fx[i] if not eff.bypassed(snap.values)]
-            if not live:
-                continue
-            tex, size, flip = self._image(i)
-            m, o = stack.layer_uv(self.size, size, flip > 0.5, 1.0, 0.0, 0.0, 0.0)
-            c = self._cover
-            _set(c, "u_m", m)
-            _set(c, "u_o", o)
-            _set(c, "u_input", 0)
-            tex.use(0)
-            work[0][1].use()
-            self._cover_vao.render(vertices=3)
-            final = work[len(live) % 2]  # where the last effect lands
-            self._run_chain(live, work[0][0], work, final[1], snap)
-            out[i] = final[0]
-        return out
+    def _run_passes(self, passes, work, out_fbo, snap: Snapshot, gen_mix: float, dither: float) -> None:
+        """Passes one after the other, each reading the last one's image (ping-ponging between the
+        two `work` targets); the last one draws into out_fbo."""
+        v = snap.values
+        for k, code in enumerate(passes):
+            p = code.prog
+            self._common_uniforms(p, snap)
+            _set(p, "u_gen_mix", gen_mix)
+            _set(p, "u_gen_prev", GEN_PREV_UNIT)
+            _set(p, "u_dither", dither)
+            for eff, prefix in code.fused:
+                for u in eff.source.params:
+                    _set(p, prefix + u.name, v.get(f"{eff.prefix}{eff.source.name}.{u.name}", u.default))
+            for i, prefix in code.sources:  # a shader layer's parameters are fx.<shader>.<uniform>
+                frag = self._shader_fx[i].source
+                for u in frag.params:
+                    _set(p, prefix + u.name, v.get(f"fx.{frag.name}.{u.name}", u.default))
+            if k > 0:
+                work[(k - 1) % 2][0].use(compose.IN_UNIT)
+                _set(p, "u_in", compose.IN_UNIT)
+            else:
+                for i in range(len(self.layers)):
+                    if f"u_src{i}" in p and code is not self._plan.stack:  # a layer pass: its source
+                        self._bind_source(p, i)
+            (out_fbo if k == len(passes) - 1 else work[k % 2][1]).use()
+            code.vao.render(vertices=3)
 
     def _update_sources(self, snap: Snapshot) -> None:
-        """Video layers take their newest frame; shader layers draw themselves."""
+        """Video and camera layers take their newest frame."""
         for src in self._sources:
-            if src is None:
-                continue
-            if src.reader is not None:  # a video or camera layer: the newest frame, if it moved
+            if src is not None and src.reader is not None:
                 px = src.reader.frame(snap.t)
                 if px is not None and src.reader.serial != src.serial:
                     src.tex.write(px)
                     src.serial = src.reader.serial
-                continue
-            if src.shader is None:
-                continue
-            fragment, prog, vao, fbo = src.shader
-            self._common_uniforms(prog, snap)
-            for u in fragment.params:
-                _set(prog, u.name, snap.values.get(f"fx.{fragment.name}.{u.name}", u.default))
-            fbo.use()
-            vao.render(vertices=3)
 
     def _maybe_reload(self) -> None:
         now = time.monotonic()
-        if now < self._next_reload or not (self.chain or self._layer_work):
+        effects = self._all_effects()
+        if now < self._next_reload or not effects:
             return
         self._next_reload = now + RELOAD_EVERY
-        for eff in self._all_effects():
-            eff.reload_if_changed()
+        if not [eff for eff in effects if eff.reload_if_changed()]:
+            return
+        programs: dict[str, tuple] = {}
+        try:  # the plan in use, with the new code; the other variants compile when they are met
+            plan = self._build(*self._plan_key, programs)
+        except ShaderError as e:  # compiles alone, not in the chain: the old programs run on
+            self._build_error = str(e).splitlines()[0]
+            log.error(f"shader {self._build_error}; the previous version keeps running")
+            return
+        for prog, vao in self._programs.values():
+            vao.release()
+            prog.release()
+        self._programs, self._plans = programs, {self._plan_key: plan}
+        self._plan, self._build_error = plan, None
+        log.info("shaders reloaded: " + ", ".join(sorted({e.source.path.name for e in effects})))
 
     def shader_errors(self) -> list[str]:
         """Compile errors of saved effect files that are standing (for the status line)."""
-        return [e.error for e in self._all_effects() if e.error]
+        errors = [e.error for e in self._all_effects() if e.error]
+        return errors + ([self._build_error] if self._build_error else [])
 
     def close(self) -> None:
         """Stop what reads for the layers (video decoders, cameras)."""
@@ -408,25 +471,37 @@ class Compositor:
                 src.reader.close()
 
     @property
+    def passes(self) -> int:
+        """Full-screen passes the last frame took (layers' own, the stack, the master chain's)."""
+        return len(self._plan.passes)
+
+    @property
+    def programs_compiled(self) -> int:
+        return len(self._programs)
+
+    @property
     def output(self):
         return self._prog[self._cur][0]
 
     def read_rgb(self) -> bytes:
-        """The program image as packed RGB bytes, bottom row first (GL order). Blitted to 8 bits on
-        the GPU first: reading a 16-bit float image back costs several times more (BENCHMARKS.md)."""
-        return self._blit_8bit().read(components=3, alignment=1)
+        """The program image as packed RGB bytes, bottom row first (GL order)."""
+        return self._readable().read(components=3, alignment=1)
 
-    def _blit_8bit(self):
+    def read_rgba(self) -> bytes:
+        """The program image as RGBA bytes, bottom row first: what recorders take (the driver
+        copies 4-byte pixels as they are; dropping alpha costs it a conversion, 3-4x the time)."""
+        return self._readable().read(components=4, alignment=1)
+
+    def _readable(self):
+        """The program image's framebuffer in 8 bits: itself, or a copy made on the GPU when images
+        are 16-bit (reading floats back costs several times more, BENCHMARKS.md)."""
+        if self.precision == 8:
+            return self._prog[self._cur][1]
         if self._readback is None:
             tex = self.ctx.texture(self.size, 4)
             self._readback = (tex, self.ctx.framebuffer([tex]))
         self.ctx.copy_framebuffer(self._readback[1], self._prog[self._cur][1])
         return self._readback[1]
-
-    def read_rgba_top_first(self) -> np.ndarray:
-        """The program image as (h, w, 4) uint8, row 0 at the top (a copy the caller may keep)."""
-        w, h = self.size
-        return np.frombuffer(self._blit_8bit().read(components=4, alignment=1), np.uint8).reshape(h, w, 4)[::-1].copy()
 
     def read_frame(self) -> np.ndarray:
         """The program image as (h, w, 3) uint8, row 0 at the top (for tests and snapshots)."""

@@ -1,16 +1,23 @@
 """Shader files: found in shaders/, given the common prelude, their parameters read from a header.
 
-An effect declares its controllable uniforms in comment lines at the top:
+An effect is a function of the image it is given, written in one file:
 
     // @param sides  2  24  6   mirrored segments
     //        name   lo hi  default  description
+    uniform float sides;
+    vec4 effect(vec2 uv) {          // uv: 0..1 over the frame, origin at the bottom left
+        return fetch(uv * 2.0);     // fetch(uv): the image before this effect, at any place
+    }
 
-and each becomes the parameter `fx.<effect>.<name>`, with no Python code. An effect may also say
-when it does nothing, so that its pass is skipped (every such line must hold):
+Each @param becomes the parameter `fx.<effect>.<name>`, with no Python code. A source (a layer
+that draws itself, such as plasma) is the same without fetch(). An effect may say when it does
+nothing (every such line must hold):
 
     // @bypass amount 0
 
-Compile errors are reported with the effect file's own line numbers.
+Because an effect is a function and not a pass, the compositor can run a chain of them inside one
+fragment shader (compose.py); only an effect that fetches its input more than once (a blur, an RGB
+split) gets a pass of its own. Compile errors name the effect file and its own line.
 """
 
 from __future__ import annotations
@@ -25,7 +32,11 @@ from vj.resources import data_dir
 _PARAM = re.compile(r"^\s*//\s*@param\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*(.*)$")
 _BYPASS = re.compile(r"^\s*//\s*@bypass\s+(\S+)\s+(\S+)\s*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_GL_LINE = re.compile(r"^\s*\d+[:(](\d+)\)?")  # Mesa "0:12(5): error", NVIDIA "0(12) : error"
+_SWIZZLE = re.compile(r"^([xyzw]{1,4}|[rgba]{1,4}|[stpq]{1,4})$")
+_GL_LINE = re.compile(r"^\s*(\d+)[:(](\d+)\)?")  # Mesa "0:12(5): error", NVIDIA "0(12) : error": string, line
+_FETCH = re.compile(r"\bfetch\s*\(")
+_LOOP = re.compile(r"\b(for|while)\b")
+INTERNAL = {"present", "overlay"}  # whole programs the compositor and the window use, not effects
 
 
 class ShaderError(VJError):
@@ -45,10 +56,28 @@ class UniformParam:
 class FragmentSource:
     name: str  # file stem: "kaleido"
     path: Path
-    code: str  # what goes to the GL compiler: the prelude, then the file
+    text: str  # the file as written
+    prelude: str  # common.glsl (starts with #version)
     params: tuple[UniformParam, ...]
-    prelude_lines: int  # lines before the file's first line in `code`
     bypass: tuple[tuple[str, float], ...] = ()  # (uniform, value): at these values the effect is the identity
+    names: tuple[str, ...] = ()  # its top-level names (uniforms, functions, constants): private when fused
+
+    @property
+    def is_effect(self) -> bool:
+        """An effect or source (defines effect()); otherwise a whole program (internal shaders)."""
+        return "effect" in self.names
+
+    @property
+    def fetches(self) -> int:
+        return len(_FETCH.findall(strip_comments(self.text)))
+
+    @property
+    def own_pass(self) -> bool:
+        """Reads its input at more than one place (or in a loop): its input must be an image,
+        so it starts a pass; an effect that fetches once is fused with what comes before it."""
+        code = strip_comments(self.text)
+        n = len(_FETCH.findall(code))
+        return n > 1 or (n == 1 and bool(_LOOP.search(code)))
 
 
 def shader_dir() -> Path:
@@ -57,8 +86,57 @@ def shader_dir() -> Path:
 
 def available_effects(folder: Path | None = None) -> list[str]:
     folder = folder or shader_dir()
-    internal = {"present", "overlay", "cover"}
-    return sorted(p.stem for p in folder.glob("*.frag") if p.stem not in internal)
+    return sorted(p.stem for p in folder.glob("*.frag") if p.stem not in INTERNAL)
+
+
+def strip_comments(code: str) -> str:
+    code = re.sub(r"/\*.*?\*/", " ", code, flags=re.S)
+    return re.sub(r"//[^\n]*", "", code)
+
+
+def top_level_names(code: str) -> tuple[str, ...]:
+    """Names declared outside any function body: `uniform float a, b;`, `const vec3 K = ...;`,
+    `vec3 pal(float t) {...}`. Fused into one program, two effects' names must not meet."""
+    text = "\n".join(ln for ln in strip_comments(code).splitlines() if not ln.lstrip().startswith("#"))
+    names: list[str] = []
+    depth, head = 0, []
+    for ch in text:
+        if ch == "{":
+            if depth == 0:
+                names += _declared("".join(head))
+                head = []
+            depth += 1
+        elif ch == "}":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            if ch == ";":
+                names += _declared("".join(head))
+                head = []
+            else:
+                head.append(ch)
+    return tuple(dict.fromkeys(names))
+
+
+def _declared(head: str) -> list[str]:
+    head = " ".join(head.split())
+    if not head or head.startswith(("precision", "struct", "layout")):
+        return []
+    paren, eq = head.find("("), head.find("=")
+    if paren >= 0 and (eq < 0 or paren < eq):  # a function: the name before its parameter list
+        m = re.search(r"(\w+)\s*$", head[:paren])
+        return [m.group(1)] if m else []
+    while True:  # drop initialisers' calls, then take each declarator's name
+        simpler = re.sub(r"\([^()]*\)", "", head)
+        if simpler == head:
+            break
+        head = simpler
+    out = []
+    for k, part in enumerate(head.split(",")):
+        part = part.split("=")[0].split("[")[0].strip()
+        words = re.findall(r"\w+", part)
+        if words:
+            out.append(words[-1] if k == 0 else words[0])
+    return out
 
 
 def parse_params(text: str, path: Path) -> tuple[UniformParam, ...]:
@@ -72,6 +150,8 @@ def parse_params(text: str, path: Path) -> tuple[UniformParam, ...]:
         name, *nums, doc = m.groups()
         if not _NAME.match(name):
             raise ConfigError(f"{path}:{n}: @param name {name!r} is not a GLSL identifier")
+        if _SWIZZLE.match(name):  # fused effects rename their uniforms: .x or .rgb would be renamed too
+            raise ConfigError(f"{path}:{n}: @param name {name!r} reads like a swizzle (.{name}); give it a longer name")
         try:
             lo, hi, default = (float(x) for x in nums)
         except ValueError:
@@ -82,17 +162,29 @@ def parse_params(text: str, path: Path) -> tuple[UniformParam, ...]:
     return tuple(params)
 
 
+def prelude(folder: Path) -> str:
+    text = (folder / "common.glsl").read_text()
+    return text if text.endswith("\n") else text + "\n"
+
+
 def load_fragment(name: str, folder: Path | None = None) -> FragmentSource:
     folder = folder or shader_dir()
     path = folder / f"{name}.frag"
     if not path.is_file():
         raise ConfigError(f"effect {name!r} not found in {folder}; effects: {', '.join(available_effects(folder))}")
-    prelude = (folder / "common.glsl").read_text()
     text = path.read_text()
-    if not prelude.endswith("\n"):
-        prelude += "\n"
     params = parse_params(text, path)
-    return FragmentSource(name, path, prelude + text, params, prelude.count("\n"), parse_bypass(text, path, params))
+    return FragmentSource(name, path, text, prelude(folder), params, parse_bypass(text, path, params),
+                          top_level_names(text))
+
+
+def load_effect(name: str, folder: Path | None = None) -> FragmentSource:
+    """An effect or source file: refused with one line when it is not written as effect(uv)."""
+    frag = load_fragment(name, folder)
+    if not frag.is_effect:
+        raise ConfigError(f"{frag.path}: an effect is written as `vec4 effect(vec2 uv) {{ ... fetch(uv) ... }}` "
+                          f"(see shaders/README.md); this file has no effect()")
+    return frag
 
 
 def parse_bypass(text: str, path: Path, params) -> tuple[tuple[str, float], ...]:
@@ -112,14 +204,42 @@ def parse_bypass(text: str, path: Path, params) -> tuple[tuple[str, float], ...]
     return tuple(out)
 
 
-def shader_program(ctx, name: str, body: str, folder: Path | None = None):
-    """Compile generated fragment code (the layer stack) with the common prelude."""
-    folder = folder or shader_dir()
-    prelude = (folder / "common.glsl").read_text()
-    if not prelude.endswith("\n"):
-        prelude += "\n"
-    frag = FragmentSource(name, folder / f"<generated {name}>", prelude + body, (), prelude.count("\n"))
-    return compile_program(ctx, frag, folder)
+class GlslText:
+    """A fragment shader put together from pieces. Each file's lines are numbered from a block of
+    its own (`#line 200001` for the second file...): drivers report the line but not always the
+    source-string number, so the block tells the file and the rest its own line."""
+
+    BLOCK = 100000
+
+    def __init__(self, prelude: str, prelude_path: Path, label: str) -> None:
+        self.files = [prelude_path, Path(f"<{label}>")]  # block 0: the prelude, 1: generated code
+        self.parts = [prelude, f"#line {self.BLOCK + 1}"]
+
+    def add(self, code: str) -> None:
+        self.parts.append(code)
+
+    def add_file(self, path: Path, text: str) -> None:
+        self.parts += [f"#line {len(self.files) * self.BLOCK + 1}", text, f"#line {self.BLOCK + 1}"]
+        self.files.append(path)
+
+    def where(self, line: int) -> str:
+        k, n = divmod(line, self.BLOCK)
+        return f"{self.files[k] if k < len(self.files) else self.files[1]}:{n}"
+
+    @property
+    def code(self) -> str:
+        return "\n".join(self.parts) + "\n"
+
+
+def fragment_text(frag: FragmentSource) -> GlslText:
+    """The program for one file alone: a whole program as written, or an effect on one input."""
+    g = GlslText(frag.prelude, frag.path.parent / "common.glsl", f"wrapper of {frag.path.name}")
+    if frag.is_effect:
+        g.add("uniform sampler2D u_input;\nvec4 fetch(vec2 uv) { return texture(u_input, uv); }")
+    g.add_file(frag.path, frag.text)
+    if frag.is_effect:
+        g.add("void main() { frag_color = effect(v_uv); }")
+    return g
 
 
 def vertex_source(folder: Path | None = None) -> str:
@@ -127,22 +247,24 @@ def vertex_source(folder: Path | None = None) -> str:
 
 
 def compile_program(ctx, frag: FragmentSource, folder: Path | None = None):
-    """Compile a fragment shader with the full-screen vertex shader; errors name the file and line."""
+    """Compile one shader file with the full-screen vertex shader; errors name the file and line."""
+    return compile_text(ctx, fragment_text(frag), folder or frag.path.parent)
+
+
+def compile_text(ctx, text: GlslText, folder: Path | None = None):
     import moderngl
 
     try:
-        return ctx.program(vertex_shader=vertex_source(folder), fragment_shader=frag.code)
+        return ctx.program(vertex_shader=vertex_source(folder), fragment_shader=text.code)
     except moderngl.Error as e:
-        raise ShaderError(_first_error(str(e), frag)) from None
+        raise ShaderError(_first_error(str(e), text)) from None
 
 
-def _first_error(log: str, frag: FragmentSource) -> str:
+def _first_error(log: str, text: GlslText) -> str:
     for line in log.splitlines():
         m = _GL_LINE.match(line)
         if m and "error" in line.lower():
-            n = int(m.group(1)) - frag.prelude_lines
             msg = line[m.end():].lstrip(":) ").strip()
-            where = f"{frag.path}:{n}" if n > 0 else f"{frag.path.parent / 'common.glsl'}:{int(m.group(1))}"
-            return f"{where}: {msg}"
+            return f"{text.where(int(m.group(2)))}: {msg}"
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
-    return f"{frag.path}: does not compile: {lines[-1] if lines else 'no message from the driver'}"
+    return f"{text.files[-1]}: does not compile: {lines[-1] if lines else 'no message from the driver'}"

@@ -1,0 +1,136 @@
+"""Fused effect chains (vj/render/compose.py) on real OpenGL: a chain of effects that each read
+their input once is one pass, an effect that reads it at several places starts a pass (and is left
+out at its identity), names of fused files never meet, errors name the file and its line, what is
+off is not in the code, and 8-bit feedback still fades where it should."""
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vj.render.compositor import Compositor
+from vj.render.layers import LayerSpec
+from vj.render.shaders import ShaderError, top_level_names
+from vj.snapshot import Snapshot
+
+W, H = 64, 48
+
+
+def snap(values=None, t=0.0, index=0):
+    return Snapshot(index, t, values or {}, ("x",), 1)
+
+
+@pytest.fixture()
+def still(tmp_path):
+    y, x = np.mgrid[0:H, 0:W]
+    img = np.stack([x / (W - 1), y / (H - 1), np.full((H, W), 0.5)], -1)
+    p = tmp_path / "still.png"
+    Image.fromarray((img * 255).round().astype(np.uint8)).save(p)
+    return p, np.asarray(Image.open(p).convert("RGB")).astype(float) / 255
+
+
+@pytest.fixture()
+def shader_folder(tmp_path, monkeypatch):
+    from vj.render import shaders
+
+    folder = tmp_path / "shaders"
+    shutil.copytree(shaders.shader_dir(), folder)
+    monkeypatch.setattr(shaders, "shader_dir", lambda: folder)
+    return folder
+
+
+def test_a_chain_of_single_fetch_effects_is_one_pass_and_a_split_starts_another(gl_ctx, still):
+    p, base = still
+    c = Compositor(gl_ctx, (W, H), effects=["color", "mirror", "rgbsplit", "posterize"], layers=(LayerSpec(f"image:{p}"),))
+    c.render(snap({"fx.rgbsplit.offset": 0.05, "fx.mirror.amount": 0.0}))
+    assert c.passes == 2  # [stack, color, mirror] -> [rgbsplit, posterize]
+    split = c.read_frame().astype(float) / 255
+    c.render(snap({"fx.rgbsplit.offset": 0.0, "fx.mirror.amount": 0.0}))
+    assert c.passes == 1  # at its identity the split is left out: no pass at all
+    plain = c.read_frame().astype(float) / 255
+    levels = np.floor(base * 5 + 0.5) / 5  # posterize's default 6 levels, run on the stack as it is
+    assert np.abs(plain - levels).max() <= 1.5 / 255
+    assert np.abs(split[..., 0] - plain[..., 0]).mean() > 0.02  # red moved
+    assert np.abs(split[..., 1] - plain[..., 1]).max() <= 1.5 / 255  # green did not
+
+
+def test_fused_files_keep_their_names_to_themselves(gl_ctx, still, shader_folder):
+    """Two effects with the same helper and uniform names, one of them twice (master and layer)."""
+    p, base = still
+    (shader_folder / "lift.frag").write_text(
+        "// @param amount 0 1 0.1\nuniform float amount;\n"
+        "vec3 shape(vec3 c) { return c + amount; }\n"
+        "vec4 effect(vec2 uv) { vec4 c = fetch(uv); return vec4(shape(c.rgb), c.a); }\n")
+    (shader_folder / "gain.frag").write_text(
+        "// @param amount 0 4 1\nuniform float amount;\nconst float ONE = 1.0, TWO = 2.0;\n"
+        "vec3 shape(vec3 c) { return c * amount * ONE; }\n"
+        "vec4 effect(vec2 uv) { vec4 c = fetch(uv); return vec4(shape(c.rgb), c.a); }\n")
+    layers = (LayerSpec(f"image:{p}", effects=("gain",)),)
+    c = Compositor(gl_ctx, (W, H), effects=["lift", "gain"], layers=layers)
+    c.render(snap({"fx.lift.amount": 0.1, "fx.gain.amount": 0.5, "layer.1.fx.gain.amount": 0.8}))
+    assert c.passes == 1
+    want = np.clip((base * 0.8 + 0.1) * 0.5, 0, 1)  # layer gain, then the master's lift and gain
+    assert np.abs(c.read_frame().astype(float) / 255 - want).max() <= 1.5 / 255
+
+
+def test_top_level_names_are_found_in_the_ways_glsl_declares_them():
+    code = """
+    // a comment { with a brace
+    uniform float a, b;
+    const vec2 K = vec2(1.0, 2.0), L = vec2(0.0);
+    float arr[3];
+    vec3 pal(float t) { float inner = t; return vec3(inner); }
+    /* vec4 hidden(vec2 p) { } */
+    vec4 effect(vec2 uv) { return fetch(uv); }
+    """
+    assert top_level_names(code) == ("a", "b", "K", "L", "arr", "pal", "effect")
+
+
+def test_an_error_in_a_chain_names_the_file_and_its_line(gl_ctx, still, shader_folder):
+    p, _ = still
+    (shader_folder / "broken.frag").write_text("// fine\n// fine\nvec4 effect(vec2 uv) {\n    return fetch(uv) * nope;\n}\n")
+    with pytest.raises(ShaderError, match=r"broken\.frag:4: .*nope"):
+        Compositor(gl_ctx, (W, H), effects=["color", "broken"], layers=(LayerSpec(f"image:{p}"),))
+
+
+def test_what_is_off_is_not_in_the_code(gl_ctx, still):
+    """A software renderer runs both arms of a branch: a feedback fetch behind `if` would cost as
+    much unused as used. With feedback at 0 the stack's shader does not read the previous image."""
+    p, _ = still
+    c = Compositor(gl_ctx, (W, H), layers=(LayerSpec(f"image:{p}"), LayerSpec(f"image:{p}", "screen", 0.5)))
+    c.render(snap({"feedback.amount": 0.0}))
+    off = c._plan.stack.text.code
+    c.render(snap({"feedback.amount": 0.5}))
+    on = c._plan.stack.text.code
+    assert "u_prev" not in off.split("void main")[0].split("vec4 stage")[1] and "texture(u_prev" in on
+    assert "blend_rgb(" not in on  # the set's blend modes compiled in
+    c.render(snap({"feedback.amount": 0.5, "layer.2.blend": 3}))  # moved: the general blend
+    assert "blend_rgb(u_mode1" in c._plan.stack.text.code
+
+
+def test_warm_up_compiles_what_a_show_meets(gl_ctx, still):
+    p, _ = still
+    c = Compositor(gl_ctx, (W, H), effects=["color", "rgbsplit"], layers=(LayerSpec(f"image:{p}"), LayerSpec("generator")))
+    c.warm_up()
+    n = c.programs_compiled
+    for i, values in enumerate([{"feedback.amount": 0.5}, {"fx.rgbsplit.offset": 0.0}, {"layer.2.blend": 4},
+                                {"feedback.amount": 0.3, "fx.rgbsplit.offset": 0.0, "layer.1.blend": 2}]):
+        if i % 2 == 0:
+            c.upload(np.full((8, 8, 3), 40 * i, np.uint8))
+        c.render(snap(values, t=i / 60, index=i))
+    assert c.programs_compiled == n
+
+
+@pytest.mark.parametrize("precision", [8, 16])
+def test_long_feedback_trails_fade_to_the_picture(gl_ctx, precision):
+    """feedback 0.9 from white onto grey 100: rounding to 8 bits alone sticks about 5 steps away
+    (0.1 x 5 < half a step); dithered, the trail ends where it should."""
+    c = Compositor(gl_ctx, (W, H), precision=precision)
+    c.upload(np.full((8, 8, 3), 255, np.uint8))
+    c.render(snap({"feedback.amount": 0.0}))
+    c.upload(np.full((8, 8, 3), 100, np.uint8))
+    c.upload(np.full((8, 8, 3), 100, np.uint8))  # both frames grey: nothing left to dissolve
+    for i in range(1, 150):
+        c.render(snap({"feedback.amount": 0.9}, t=i / 60, index=i))
+    assert c.read_frame().astype(float).mean() == pytest.approx(100, abs=1.0)
