@@ -61,7 +61,7 @@ def run(size: str = "1280x720", frames: int = 200) -> dict:
         times.append((time.perf_counter() - t0) * 1e3)
     times.sort()
     return {"ms_per_frame": round(statistics.median(times), 2), "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2),
-            "size": f"{w}x{h}", "renderer": surface.renderer, "layers": len(layers), "effects": len(EFFECTS),
+            "size": f"{w}x{h}", "renderer": surface.renderer, "layers": len(layers), "effects": len(EFFECTS), "passes": c.passes,
             "frames": frames}
 
 
@@ -72,5 +72,6 @@ def main(args) -> int:
         return 0
     print(f"compositor at {r['size']}, {r['layers']} layers + {r['effects']} effects + feedback, readback every "
           f"frame; GL {r['renderer']}")
-    print(f"{r['ms_per_frame']} ms per frame (median), p95 {r['p95_ms']} ms ({r['frames']} frames)")
+    print(f"{r['ms_per_frame']} ms per frame (median), p95 {r['p95_ms']} ms ({r['frames']} frames, "
+          f"{r['passes']} full-screen passes a frame)")
     return 0
