@@ -97,6 +97,58 @@ def test_window_shows_the_composited_image(tmp_path, xvfb):
     assert max(white(f) for f in frames) < 5
 
 
+@pytest.mark.display
+def test_split_view_shows_the_input_feed_beside_the_program_and_records_only_the_program(tmp_path, xvfb):
+    """Image-to-image from an orange video: the window's left half shows the input as the generator
+    process read it (through its shared memory), the right half the program; the file gets the
+    program alone."""
+    import os
+    import threading
+
+    clip, rec = tmp_path / "orange.mp4", tmp_path / "rec.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=0xFF8000:s=96x96:r=30:d=30",
+                    "-pix_fmt", "yuv420p", str(clip)], check=True)
+    proc = subprocess.Popen([sys.executable, "-m", "vj", "run", "--duration", "10", "--audio", "none", "--model",
+                             "tiny-random", "--seed", "5", "--size", "320x180", "--input", str(clip), "--split",
+                             "--out", str(rec)],
+                            cwd=ROOT, env={**os.environ, "DISPLAY": xvfb}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
+    reader.start()
+    try:
+        geom, deadline = None, time.monotonic() + 60
+        while geom is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            geom = _window_geometry(xvfb)
+        assert geom, "no démontage window appeared"
+        wid, w, h, _, _ = geom
+        while not any("playing" in ln for ln in lines) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(3)
+        shot = tmp_path / "shot.png"
+        subprocess.run(["import", "-window", wid, str(shot)], env={"DISPLAY": xvfb}, check=True, timeout=30)
+        raw = subprocess.run(["convert", str(shot), "-depth", "8", "rgb:-"], capture_output=True, check=True).stdout
+        img = np.frombuffer(raw, np.uint8).reshape(h, w, 3).astype(np.float64)
+    finally:
+        proc.wait(timeout=60)
+        reader.join(10)
+    assert proc.returncode == 0, "".join(lines)
+    orange = np.array([255, 128, 0])
+    feed = img[120:165, 30:130]  # the left half, below the status overlay
+    assert np.abs(feed - orange).max(axis=-1).mean() < 24, feed.mean(axis=(0, 1))
+    # the right half: the program letterboxed into 160x90 (rows 45..135); each window pixel is the
+    # average of a 2x2 block of the program
+    frames = decode(rec, (320, 180)).astype(np.float64)
+    assert frames.shape[1:3] == (180, 320)  # the recording is the program, whole
+    halves = frames.reshape(-1, 90, 2, 160, 2, 3).mean(axis=(2, 4))
+    right = img[100:135, 160:320]
+    best = min(np.abs(f[55:90] - right).mean() for f in halves)
+    typical = np.mean([np.abs(halves[i][55:90] - halves[j][55:90]).mean() for i, j in ((10, 100), (50, 200))])
+    assert best < 8.0 and best < typical, (best, typical)
+    assert all(np.abs(f[120:165, 30:130] - orange).max(axis=-1).mean() > 40 for f in frames[::10])
+
+
 def test_a_recording_that_dies_is_logged_kept_and_the_show_goes_on(tmp_path):
     out = tmp_path / "cut.mp4"
     import os

@@ -74,6 +74,8 @@ def parser() -> argparse.ArgumentParser:
                      "texture as a Spout sender NAME (default demontage; Windows, the spout extra)")
     run.add_argument("--syphon", nargs="?", const="demontage", metavar="NAME", help="also share the program "
                      "texture as a Syphon server NAME (default demontage; macOS, the syphon extra)")
+    run.add_argument("--split", action="store_true", help="the window shows the input feed (camera, video, or "
+                     "the generated frame) beside the program; key S toggles it; never in recordings or streams")
     run.add_argument("--overlay", action=argparse.BooleanOptionalAction, default=None,
                      help="the status overlay on the window (default: on in a window, off fullscreen; key I toggles)")
     run.add_argument("--stream", action="append", metavar="URL", help="also send the program as a live stream: "
@@ -222,7 +224,10 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
 
         overlay = getattr(args, "overlay", None)
         window = WindowOutput(surface, on_tap=getattr(audio, "tap", None),
-                              overlay=overlay if overlay is not None else getattr(args, "fullscreen", None) is None)
+                              overlay=overlay if overlay is not None else getattr(args, "fullscreen", None) is None,
+                              split=getattr(args, "split", False))
+    if getattr(args, "split", False) and window is None:
+        log.warning("--split: no window here (headless); the split view is for the window only")
     if live and args.generator == "process":
         generator = assemble.process_generator(show, seed, args.device, args.threads)
         # The model loads over there; its errors end the show before it starts. Meanwhile the window

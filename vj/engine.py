@@ -103,6 +103,8 @@ class Engine:
     def present(self, snap: Snapshot, gen: GenFrame | None) -> None:
         if gen is not None:
             self.compositor.upload(gen.pixels)
+            if gen.input is not None:
+                self.compositor.upload_input(gen.input)
         self.compositor.render(snap)
         frame = ProgramFrame(self.compositor, snap.t, snap.index)
         for out in list(self.outputs):

@@ -84,10 +84,14 @@ class _ReaderInput:
     """A vj/media.py reader (frame(t) -> pixels) as the loop's input: the newest frame, on the device."""
 
     external = True  # the similarity filter applies
+    pixels = None  # the newest frame as read, (h, w, 3) uint8: the preview's input feed
 
     def image(self, t: float, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
         px = self.frame(t)
-        return None if px is None else to_tensor(px, device)
+        if px is None:
+            return None
+        self.pixels = px
+        return to_tensor(px, device)
 
     def produced(self, img: torch.Tensor) -> None:
         pass

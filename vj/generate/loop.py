@@ -348,12 +348,14 @@ class StreamLoop:
         skipped it (the last one stays). Raises NonFiniteFrame on NaN/Inf."""
         with torch.inference_mode():
             start, strength = None, 1.0
+            self.frame_input = None
             if self.input is not None:
                 img = self._input_image(snap)
                 if img is not None:
                     if self.input.external and self._hardly_changed(snap, img):
                         return None
                     start, strength = self.encode_image(img), snap.values.get("strength", 0.5)
+                    self.frame_input = getattr(self.input, "pixels", None)  # a camera or a file: the feed
             x0 = self.denoise(self.latents(snap), self.conditioning(snap), start, strength)
             finite = torch.isfinite(x0).all()  # read after the pixels' copy: one wait for the GPU a frame, not two
             img = self.decode(x0)

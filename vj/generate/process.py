@@ -13,7 +13,9 @@ is restarted while the compositor keeps playing the last frame.
               --- ("release", slot) -----------> the slot is free again
 
 Frames travel through shared memory (three slots: one being read, one being written, one
-spare); the pipes carry only small messages, so neither side ever waits for the other.
+spare; with a camera or video input a slot also holds the input image the frame was made from,
+for the preview's split view); the pipes carry only small messages, so neither side ever waits
+for the other.
 Snapshots are sent only once the child has said hello (its reader thread drains the pipe).
 """
 
@@ -162,8 +164,14 @@ def _child_main(cfg: GeneratorConfig, snaps_in, events_out) -> None:
             px = frame.pixels  # smaller than the slot after an out-of-memory shrink: it still fits
             view = np.ndarray(px.shape, np.uint8, buffer=shm.buf, offset=k * slot_bytes)
             view[...] = px
+            inp = frame.input
+            with_input = inp is not None and inp.shape == px.shape and 2 * px.nbytes <= slot_bytes
+            if with_input:
+                view = np.ndarray(px.shape, np.uint8, buffer=shm.buf, offset=k * slot_bytes + px.nbytes)
+                view[...] = inp
             del view
-            events_out.send(("frame", k, frame.index, frame.t_snapshot, frame.gen_ms, px.shape[1], px.shape[0]))
+            events_out.send(("frame", k, frame.index, frame.t_snapshot, frame.gen_ms, px.shape[1], px.shape[0],
+                             with_input))
     except (BrokenPipeError, EOFError, OSError):
         pass  # the parent went away
     finally:
@@ -237,7 +245,8 @@ class ProcessGenerator:
                 raise VJError(f"the generator did not start within {timeout:g} s")
 
     def _handle_events(self) -> tuple | None:
-        """Read every pending event; returns the newest ("frame", slot, index, t_snapshot, gen_ms, w, h)."""
+        """Read every pending event; returns the newest ("frame", slot, index, t_snapshot, gen_ms, w, h,
+        with_input)."""
         newest = None
         try:
             while self._ev_r.poll():
@@ -269,7 +278,7 @@ class ProcessGenerator:
     def _attach(self, w: int, h: int) -> None:
         from multiprocessing import shared_memory
 
-        slot_bytes = w * h * 3
+        slot_bytes = w * h * 3 * (2 if self.cfg.input not in (None, "feedback") else 1)  # + the input image
         if self._shm is None or self._slot_bytes != slot_bytes:
             self._drop_shm()
             self._shm = shared_memory.SharedMemory(create=True, size=SLOTS * slot_bytes)
@@ -326,14 +335,16 @@ class ProcessGenerator:
         self._check_alive()
         if msg is None or self._shm is None:
             return None
-        _, k, index, t_snap, gen_ms, w, h = msg
+        _, k, index, t_snap, gen_ms, w, h, with_input = msg
         self.size = (w, h)
         px = np.ndarray((h, w, 3), np.uint8, buffer=self._shm.buf, offset=k * self._slot_bytes).copy()
+        inp = (np.ndarray((h, w, 3), np.uint8, buffer=self._shm.buf, offset=k * self._slot_bytes + px.nbytes).copy()
+               if with_input else None)
         self._release(k)
         self.frames += 1
         self.last_index = index
         self._rate.tick()
-        return GenFrame(px, index, t_snap, gen_ms)
+        return GenFrame(px, index, t_snap, gen_ms, inp)
 
     def fps(self) -> float:
         return self._rate.fps()

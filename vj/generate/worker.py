@@ -29,6 +29,7 @@ class GenFrame:
     index: int  # the render frame whose snapshot it was made from
     t_snapshot: float  # clock time of that snapshot, seconds
     gen_ms: float  # wall time to make it
+    input: np.ndarray | None = None  # the camera or video image it was made from (the preview's feed)
 
 
 class Generator:
@@ -66,7 +67,7 @@ class Generator:
         t1 = time.perf_counter()
         self.frames += 1
         self._rate.tick()
-        return GenFrame(pixels, snap.index, snap.t, (t1 - t0) * 1e3)
+        return GenFrame(pixels, snap.index, snap.t, (t1 - t0) * 1e3, getattr(self.loop, "frame_input", None))
 
     def _out_of_memory(self) -> None:
         before = getattr(self.loop, "size", None)

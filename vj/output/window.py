@@ -2,7 +2,11 @@
 
 Keys: Esc or Q quits; F toggles fullscreen on the window's monitor; T (or space) taps the tempo;
 I shows or hides the status overlay (on by default in a window, off fullscreen: the projector
-shows the program image only, unless --overlay asks).
+shows the program image only, unless --overlay asks); S splits the window: the input feed on the
+left (the generator's camera or video input, else a camera or video layer, else the generated
+frame as it came), the program on the right, as the two monitors of a set where a camera is
+transformed live (`--split` starts that way). Only the window shows it: recordings, streams and
+senders always get the program image alone.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from vj.render.shaders import compile_program, load_fragment
 class WindowOutput(Output):
     name = "window"
 
-    def __init__(self, surface, on_tap=None, overlay: bool = True) -> None:
+    def __init__(self, surface, on_tap=None, overlay: bool = True, split: bool = False) -> None:
         import glfw
 
         from vj.render.overlay import Overlay
@@ -27,6 +31,7 @@ class WindowOutput(Output):
         self._vao = self.ctx.vertex_array(self._prog, [])
         self._windowed_geometry = None
         self.show_overlay = overlay
+        self.split = split
         self.info = None  # () -> OverlayInfo, set once the engine exists
         self._overlay = Overlay(self.ctx)
         glfw.set_key_callback(self.win, self._on_key)
@@ -43,6 +48,8 @@ class WindowOutput(Output):
             self.on_tap()
         elif key == glfw.KEY_I:
             self.show_overlay = not self.show_overlay
+        elif key == glfw.KEY_S:
+            self.split = not self.split
 
     def _toggle_fullscreen(self) -> None:
         glfw = self.glfw
@@ -61,13 +68,15 @@ class WindowOutput(Output):
         if w > 0 and h > 0:  # minimised: nothing to draw
             screen = self.ctx.screen
             screen.use()
+            if self.split:
+                screen.viewport = (0, 0, w, h)
+                screen.clear(0.0, 0.0, 0.0, 1.0)
+                tex, size, _ = frame.compositor.input_feed()
+                self._draw(tex, size, True, (0, 0, w // 2, h))
+                self._draw(frame.texture, frame.size, False, (w // 2, 0, w - w // 2, h))
+            else:
+                self._draw(frame.texture, frame.size, False, (0, 0, w, h))
             screen.viewport = (0, 0, w, h)
-            if "u_resolution" in self._prog:
-                self._prog["u_resolution"].value = (w, h)
-            self._prog["u_src_size"].value = frame.size
-            self._prog["u_input"].value = 0
-            frame.texture.use(0)
-            self._vao.render(vertices=3)
             if self.show_overlay and self.info is not None:
                 self._overlay.update(self.info(), frame.t)
                 self._overlay.draw((w, h))
@@ -75,6 +84,18 @@ class WindowOutput(Output):
         glfw.poll_events()
         if glfw.window_should_close(self.win):
             self.wants_stop = True
+
+    def _draw(self, tex, size, top_first: bool, viewport) -> None:
+        """One image letterboxed into a part of the window."""
+        self.ctx.screen.viewport = viewport
+        p = self._prog
+        if "u_resolution" in p:
+            p["u_resolution"].value = viewport[2:]
+        p["u_src_size"].value = size
+        p["u_flip"].value = 1.0 if top_first else 0.0
+        p["u_input"].value = 0
+        tex.use(0)
+        self._vao.render(vertices=3)
 
     def close(self) -> None:
         self.glfw.destroy_window(self.win)

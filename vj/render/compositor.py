@@ -176,6 +176,7 @@ class Compositor:
         self._next_reload = 0.0
         self._build_error: str | None = None  # a saved file that compiles alone but not in its chain
         self._readback = None  # an 8-bit copy of the program image, made for reading back
+        self._input = None  # the generator's camera or video input (upload_input), for the preview
         self.upload(self._warmup_pattern())  # something alive on screen before the first frame
         self.upload(self._warmup_pattern())
 
@@ -301,6 +302,27 @@ class Compositor:
             self._gen[0], self._gen_sizes[0] = tex, (w, h)
         tex.write(np.ascontiguousarray(pixels))
         self._arrived = True
+
+    def upload_input(self, pixels: np.ndarray) -> None:
+        """The camera or video image the newest generated frame was made from, (h, w, 3) uint8 with
+        row 0 at the top: shown beside the program in the preview's split view."""
+        h, w = pixels.shape[:2]
+        if self._input is None or self._input.size != (w, h):
+            if self._input is not None:
+                self._input.release()
+            self._input = self.ctx.texture((w, h), 3, alignment=1)
+            self._input.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+        self._input.write(np.ascontiguousarray(pixels))
+
+    def input_feed(self) -> tuple[Any, tuple[int, int], str]:
+        """(texture, size, what) to show beside the program, rows top-first: the generator's camera
+        or video input, else the first camera or video layer, else the generated frame as it came."""
+        if self._input is not None:
+            return self._input, self._input.size, "generator input"
+        for layer, src in zip(self.layers, self._sources):
+            if src is not None and src.reader is not None:
+                return src.tex, src.size, layer.source
+        return self._gen[0], self._gen_sizes[0], "generated frame"
 
     @property
     def _gen_size(self) -> tuple[int, int]:
