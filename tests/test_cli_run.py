@@ -45,26 +45,23 @@ def _window_geometry(display):
     return None
 
 
-@pytest.mark.display
-def test_window_shows_the_composited_image(tmp_path, xvfb):
-    rec = tmp_path / "rec.mp4"
-    env = {"DISPLAY": xvfb}
+def _screenshot_of_a_run(tmp_path, display, args):
+    """Start `vj run ARGS` in the X server, screenshot its window 3 s after it starts playing, wait
+    for it to end. Returns (the screenshot as (h, w, 3) float, its stderr, its exit code)."""
     import os
-
-    proc = subprocess.Popen([sys.executable, "-m", "vj", "run", "--duration", "10", "--audio", "none", "--model",
-                             "tiny-random", "--seed", "5", "--size", "320x180", "--out", str(rec)],
-                            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines = []
     import threading
 
+    proc = subprocess.Popen([sys.executable, "-m", "vj", "run", *args], cwd=ROOT,
+                            env={**os.environ, "DISPLAY": display}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    lines = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
     reader.start()
     try:
-        geom = None
-        deadline = time.monotonic() + 60
+        geom, deadline = None, time.monotonic() + 60
         while geom is None and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
-            geom = _window_geometry(xvfb)
+            geom = _window_geometry(display)
         assert geom, "no démontage window appeared"
         wid, w, h, _, _ = geom
         assert (w, h) == (320, 180)
@@ -72,14 +69,22 @@ def test_window_shows_the_composited_image(tmp_path, xvfb):
             time.sleep(0.1)  # the model loads first (the window shows the warm-up image meanwhile)
         time.sleep(3)  # let the generator's frames arrive
         shot = tmp_path / "shot.png"
-        subprocess.run(["import", "-window", wid, str(shot)], env={"DISPLAY": xvfb}, check=True, timeout=30)
+        subprocess.run(["import", "-window", wid, str(shot)], env={"DISPLAY": display}, check=True, timeout=30)
         raw = subprocess.run(["convert", str(shot), "-depth", "8", "rgb:-"], capture_output=True, check=True).stdout
         img = np.frombuffer(raw, np.uint8).reshape(h, w, 3).astype(np.float64)
     finally:
         proc.wait(timeout=60)
         reader.join(10)
-    err = "".join(lines)
-    assert proc.returncode == 0, err
+    return img, "".join(lines), proc.returncode
+
+
+@pytest.mark.display
+def test_window_shows_the_composited_image(tmp_path, xvfb):
+    rec = tmp_path / "rec.mp4"
+    img, err, code = _screenshot_of_a_run(tmp_path, xvfb, ["--duration", "10", "--audio", "none", "--model",
+                                                           "tiny-random", "--seed", "5", "--size", "320x180",
+                                                           "--out", str(rec)])
+    assert code == 0, err
     assert "no display" not in err  # it really used the window
     assert img.mean() > 10 and img.std() > 5  # a picture, not black, not flat
     # The window shows the program: below the status overlay the screenshot matches one of the
@@ -102,38 +107,13 @@ def test_split_view_shows_the_input_feed_beside_the_program_and_records_only_the
     """Image-to-image from an orange video: the window's left half shows the input as the generator
     process read it (through its shared memory), the right half the program; the file gets the
     program alone."""
-    import os
-    import threading
-
     clip, rec = tmp_path / "orange.mp4", tmp_path / "rec.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=0xFF8000:s=96x96:r=30:d=30",
                     "-pix_fmt", "yuv420p", str(clip)], check=True)
-    proc = subprocess.Popen([sys.executable, "-m", "vj", "run", "--duration", "10", "--audio", "none", "--model",
-                             "tiny-random", "--seed", "5", "--size", "320x180", "--input", str(clip), "--split",
-                             "--out", str(rec)],
-                            cwd=ROOT, env={**os.environ, "DISPLAY": xvfb}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    lines = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
-    reader.start()
-    try:
-        geom, deadline = None, time.monotonic() + 60
-        while geom is None and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-            geom = _window_geometry(xvfb)
-        assert geom, "no démontage window appeared"
-        wid, w, h, _, _ = geom
-        while not any("playing" in ln for ln in lines) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(3)
-        shot = tmp_path / "shot.png"
-        subprocess.run(["import", "-window", wid, str(shot)], env={"DISPLAY": xvfb}, check=True, timeout=30)
-        raw = subprocess.run(["convert", str(shot), "-depth", "8", "rgb:-"], capture_output=True, check=True).stdout
-        img = np.frombuffer(raw, np.uint8).reshape(h, w, 3).astype(np.float64)
-    finally:
-        proc.wait(timeout=60)
-        reader.join(10)
-    assert proc.returncode == 0, "".join(lines)
+    img, err, code = _screenshot_of_a_run(tmp_path, xvfb, ["--duration", "10", "--audio", "none", "--model",
+                                                           "tiny-random", "--seed", "5", "--size", "320x180",
+                                                           "--input", str(clip), "--split", "--out", str(rec)])
+    assert code == 0, err
     orange = np.array([255, 128, 0])
     feed = img[120:165, 30:130]  # the left half, below the status overlay
     assert np.abs(feed - orange).max(axis=-1).mean() < 24, feed.mean(axis=(0, 1))
