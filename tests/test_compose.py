@@ -134,3 +134,42 @@ def test_long_feedback_trails_fade_to_the_picture(gl_ctx, precision):
     for i in range(1, 150):
         c.render(snap({"feedback.amount": 0.9}, t=i / 60, index=i))
     assert c.read_frame().astype(float).mean() == pytest.approx(100, abs=1.0)
+
+
+def test_chains_with_several_passes_on_layers_of_every_kind(gl_ctx, still):
+    """Pre-passes ping-pong right: a still whose chain needs three images, a generator layer whose
+    chain starts a pass while a frame dissolves in, a shader source with a blur."""
+    p, base = still
+    layers = (LayerSpec("generator", effects=("rgbsplit",)), LayerSpec(f"image:{p}", "screen", 1.0, "A", ("glow", "rgbsplit", "posterize")),
+              LayerSpec("shader:plasma", "normal", 0.5, "B", ("glow",)))
+    c = Compositor(gl_ctx, (W, H), effects=["glow", "color"], layers=layers)
+    values = {"layer.1.fx.rgbsplit.offset": 0.02, "layer.2.fx.rgbsplit.offset": 0.02, "layer.2.fx.glow.radius": 4,
+              "layer.3.fx.glow.radius": 4, "fx.glow.radius": 2, "mixer.crossfade": 0.5}
+    frames = []
+    for i in range(8):  # a frame every 4th: the newest dissolves in over the one before
+        if i % 4 == 0:
+            c.upload(np.full((16, 16, 3), 60 * (i // 4 + 1), np.uint8))
+        c.render(snap(values, t=i / 60, index=i))
+        frames.append(c.read_frame().astype(float))
+    # layer passes: generator 1 (cover), still 2 (cover, glow), plasma 1 (its glow's input); stack; master 1
+    assert c.passes == 1 + 2 + 1 + 1 + 1
+    assert all(f.std() > 5 for f in frames)
+    assert np.abs(frames[-1] - frames[-2]).mean() > 0.2  # the dissolve and the plasma move it
+
+
+def test_a_saved_shader_source_is_reloaded(gl_ctx, shader_folder, monkeypatch):
+    from vj.render import compositor as comp_mod
+
+    monkeypatch.setattr(comp_mod, "RELOAD_EVERY", 0.0)
+    src = shader_folder / "flat.frag"
+    src.write_text("vec4 effect(vec2 uv) { return vec4(1.0, 0.0, 0.0, 1.0); }\n")
+    c = Compositor(gl_ctx, (W, H), layers=(LayerSpec("shader:flat"),))
+    c.render(snap())
+    assert tuple(c.read_frame()[H // 2, W // 2]) == (255, 0, 0)
+    import os
+
+    src.write_text("vec4 effect(vec2 uv) { return vec4(0.0, 1.0, 0.0, 1.0); }\n")
+    st = os.stat(src)
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    c.render(snap())
+    assert tuple(c.read_frame()[H // 2, W // 2]) == (0, 255, 0)
