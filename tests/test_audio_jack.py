@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from vj.audio.synth import drum_pattern
-from helpers import ROOT, Jack, write_wav
+from helpers import ROOT, Jack, probe, write_wav
 
 
 @pytest.fixture
@@ -56,12 +56,24 @@ def played_into(jack, proc, wav):
     return proc.returncode, out, err
 
 
-def test_sound_through_jack_moves_the_features(jack, drums, tmp_path):
-    code, _, err = played_into(jack, vj_run(jack, "--out", str(tmp_path / "o.mp4"), seconds=11), drums)
+def test_sound_through_jack_moves_the_features_and_is_recorded(jack, drums, tmp_path):
+    out = tmp_path / "o.mp4"
+    code, _, err = played_into(jack, vj_run(jack, "--out", str(out), seconds=11), drums)
     assert code == 0, err
     assert "audio: input 'system'" in err
     lv = levels(err)
     assert lv and max(lv) > 0.2, err  # the drums reached the analysis
+    # the live input is in the recording, as long as the picture, and the tape beside it is gone
+    streams = probe(out)["streams"]
+    video = next(s for s in streams if s["codec_type"] == "video")
+    audio = [s for s in streams if s["codec_type"] == "audio"]
+    assert len(audio) == 1, streams
+    assert abs(float(audio[0]["duration"]) - float(video["duration"])) < 1.5, (audio[0]["duration"], video["duration"])
+    pcm = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-map", "0:a", "-ac", "1", "-f", "f32le", "-"],
+                         capture_output=True, check=True).stdout
+    sound = np.frombuffer(pcm, np.float32)
+    assert np.abs(sound).max() > 0.2  # the drums, not silence
+    assert not (tmp_path / "o.audio.wav").exists()
 
 
 def test_silence_through_jack_reads_zero(jack, tmp_path):

@@ -417,7 +417,13 @@ def cmd_run(args) -> int:
     def outputs_for(surface):
         outs = []
         if args.out:
-            recorder.append(FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, offline=False))
+            tape = None
+            if audio.track is None and hasattr(audio, "capture"):  # a sound card: tape it beside the video
+                from vj.audio.tape import AudioTape
+
+                tape = audio.tape = AudioTape(args.out.with_name(args.out.stem + ".audio.wav"), audio.samplerate,
+                                              audio.channels)
+            recorder.append(FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, offline=False, tape=tape))
             outs.append(recorder[0])
         for url in args.stream or []:
             outs.append(FfmpegOutput(url, show.size, show.fps))

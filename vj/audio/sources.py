@@ -195,6 +195,7 @@ class StreamInput:
         self.status = name
         self.lost = False
         self.listener = None  # called with every hop's Features, on the analysis thread (vj features)
+        self.tape = None  # an AudioTape: the input recorded beside the show (vj run --out)
         self._taps: BoundedInbox[bool] = BoundedInbox(16)  # from the performer, applied on the analysis thread
 
     # -- the real-time side: called from the sound card's (or the player's) callback ------------
@@ -304,6 +305,8 @@ class DeviceInput(StreamInput):
             self._apply_taps()
             while cap.available() >= self.config.hop:
                 cap.read(hop)
+                if self.tape is not None:
+                    self.tape.put(hop)
                 f = self.analyzer.process(_mix(hop, self.channel))
                 self.bus.publish(f)
                 if self.listener is not None:

@@ -9,7 +9,8 @@ Two ways to feed it:
   handed to a writer thread through a small bounded queue; if ffmpeg can't keep up, frames are
   dropped and counted, never queued without end, and the show never waits.
 
-The audio track (a file and its offset) is muxed in by the same ffmpeg process.
+The audio track (a file and its offset) is muxed in by the same ffmpeg process. A live input
+(a sound card) is taped beside the video (vj/audio/tape.py) and muxed in when the show ends.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from vj.audio.sources import AudioTrack
@@ -89,7 +91,7 @@ def check_stream_url(url: str) -> str:
 
 class FfmpegOutput(Output):
     def __init__(self, path: Path | str, size: tuple[int, int], fps: float, *, audio: AudioTrack | None = None,
-                 duration: float | None = None, offline: bool = False, queue_frames: int = 8) -> None:
+                 duration: float | None = None, offline: bool = False, queue_frames: int = 8, tape=None) -> None:
         self.stream = isinstance(path, str) and "://" in path  # a network stream, not a file
         self.path = check_stream_url(path) if self.stream else Path(path)
         self.name = f"stream {self.path}" if self.stream else f"file {self.path}"
@@ -100,6 +102,8 @@ class FfmpegOutput(Output):
         self.dropped = 0
         self.complete = False  # True once ffmpeg has finished the file cleanly
         self._next_t: float | None = None
+        self.tape = tape  # a live input's AudioTape: muxed in at close
+        self._t_first: float | None = None  # time.monotonic() of the first frame (the tape aligns to it)
         self._last = None  # the newest frame's rgba() (bound method: reads back at most once)
         self._stderr = tempfile.TemporaryFile()
         # Its own session: a Ctrl-C in the terminal is the show's to handle; ffmpeg is finished
@@ -151,6 +155,7 @@ class FfmpegOutput(Output):
             return
         if self._next_t is None:
             self._next_t = frame.t
+            self._t_first = time.monotonic()
         self._last = frame.rgba
         self._fill_until(frame.t + 1e-9)
 
@@ -192,3 +197,31 @@ class FfmpegOutput(Output):
             log.error(f"{what} {self.path} failed (ffmpeg exit {rc}: {self._ffmpeg_said()})")
         self.complete = rc == 0 and self._error is None
         self._stderr.close()
+        if self.tape is not None:
+            self.tape.close()
+            if self.complete:
+                self._mux_tape()
+
+    def _mux_tape(self) -> None:
+        """The taped live input into the finished video; the WAV is kept if that fails."""
+        tape = self.tape
+        if not tape.frames or tape.t_first is None or self._t_first is None:
+            tape.path.unlink(missing_ok=True)
+            return
+        offset = tape.t_first - self._t_first  # > 0: the sound started after the first frame
+        shift = ["-itsoffset", f"{offset:.6f}"] if offset > 0 else ["-ss", f"{-offset:.6f}"]
+        tmp = self.path.with_name(self.path.stem + ".muxing" + self.path.suffix)
+        cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(self.path),
+               *shift, "-i", str(tape.path), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac",
+               "-b:a", "192k", "-shortest"]
+        if self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+            cmd += ["-movflags", "+faststart"]
+        r = subprocess.run(cmd + [str(tmp)], capture_output=True, text=True)
+        if r.returncode != 0:
+            tmp.unlink(missing_ok=True)
+            said = (r.stderr.strip().splitlines() or ["no message"])[-1]
+            log.error(f"recording {self.path}: the sound could not be added ({said}); it is in {tape.path}")
+            self.complete = False
+            return
+        tmp.replace(self.path)
+        tape.path.unlink(missing_ok=True)
