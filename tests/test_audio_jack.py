@@ -2,9 +2,7 @@
 ecasound into the sounddevice input of `vj run` / `vj features`, and a server that dies mid-show."""
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
