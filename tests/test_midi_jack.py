@@ -83,6 +83,18 @@ channel = 1
 action = "scene"
 
 [[control]]
+type = "note"
+channel = 1
+number = 40
+action = "scene:storm"
+
+[[control]]
+type = "note"
+channel = 1
+number = 41
+action = "scene:2"
+
+[[control]]
 type = "cc"
 channel = 1
 number = 16
@@ -126,6 +138,13 @@ def rig(tmp_path, monkeypatch):
     listening to it (MIDI and OSC) — everything `vj run --midi fakectl` sets up."""
     jack = Jack(period=64)
     jack.start()
+    try:
+        yield from _rig(jack, tmp_path, monkeypatch)
+    finally:  # also when the setup fails: a server left behind would answer the next test's clients
+        jack.stop()
+
+
+def _rig(jack, tmp_path, monkeypatch):
     for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION"):
         monkeypatch.setenv(k, jack.env[k])
     monkeypatch.setenv("MIDO_BACKEND", JACK_MIDI)
@@ -145,11 +164,12 @@ def rig(tmp_path, monkeypatch):
     r = Rig()
     r.jack, r.ctl, r.c, r.proc, r.env, r.tmp = jack, ctl, c, proc, env, tmp_path
     r.until = lambda cond, timeout=10.0: frames_until(c, cond, timeout)
-    yield r
-    proc.stop()
-    if r.ctl.proc.poll() is None:
-        r.ctl.unplug()
-    jack.stop()
+    try:
+        yield r
+    finally:
+        proc.stop()
+        if r.ctl.proc.poll() is None:
+            r.ctl.unplug()
 
 
 def frames_until(c, cond, timeout=10.0) -> bool:
@@ -195,11 +215,40 @@ def test_toggles_light_the_controllers_pads_through_its_output_port(rig):
     rig.ctl.send(["note_on", {"note": 36, "velocity": 100}])
     assert rig.until(lambda: rig.c.params.target("fx.kaleido.amount") == 0.0)
     deadline = time.monotonic() + 5
-    while len(rig.ctl.leds()) < 3 and time.monotonic() < deadline:
+    while len([m for m in rig.ctl.leds() if m[1] == 36]) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    leds = rig.ctl.leds()
+    leds = [m for m in rig.ctl.leds() if m[1] == 36]  # the toggle's pad (the scene pads have their own test)
     # note on, channel 7: dark when the show opened the port (if that message made it), lit green, dark
     assert leds[-2:] == [[0x96, 36, 21], [0x96, 36, 0]] and leds[:-2] in ([], [[0x96, 36, 0]])
+
+
+def test_scene_pads_light_the_scene_that_plays(rig):
+    deadline = time.monotonic() + 10
+    while "fakectl-leds" not in _connections(rig.jack.env) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    rig.ctl.send(["note_on", {"note": 40, "velocity": 100}], ["note_off", {"note": 40}])
+    assert rig.until(lambda: rig.c.scene == "storm")
+
+    def lit():
+        """The newest light of each scene pad (note on, channel 7)."""
+        last = {}
+        for status, note, vel in rig.ctl.leds():
+            if status == 0x96 and note in (40, 41):
+                last[note] = vel
+        return last
+
+    deadline = time.monotonic() + 5
+    while lit() != {40: 21, 41: 0} and time.monotonic() < deadline:
+        rig.c.apply_pending()  # the show's frames: they tell the control process which scene plays
+        time.sleep(0.05)
+    assert lit() == {40: 21, 41: 0}
+    rig.ctl.send(["note_on", {"note": 41, "velocity": 100}])  # scene 2 by its index: "drowned"
+    assert rig.until(lambda: rig.c.scene == "drowned")
+    deadline = time.monotonic() + 5
+    while lit() != {40: 0, 41: 21} and time.monotonic() < deadline:
+        rig.c.apply_pending()
+        time.sleep(0.05)
+    assert lit() == {40: 0, 41: 21}
 
 
 def _connections(env) -> str:
@@ -228,7 +277,7 @@ def test_learn_over_osc_writes_the_mapping_and_binds_the_knob(rig):
     assert rig.until(lambda: rig.proc.store.counter_dict().get("midi_learned") == 1, timeout=5)
     learned = [x for x in load_mapping(path).controls if x.target == "noise.walk"]
     assert [(x.type, x.channel, x.number) for x in learned] == [("cc", 1, 21)]
-    assert len(load_mapping(path).controls) == 7  # the mapping in use, plus the new binding
+    assert len(load_mapping(path).controls) == 9  # the mapping in use, plus the new binding
     rig.ctl.send(cc(21, 0), cc(21, 64))  # picks up near 3 of 0..60, then moves it
     assert rig.until(lambda: rig.c.params.target("noise.walk") == pytest.approx(60 * 64 / 127))
 

@@ -218,6 +218,17 @@ class _Port:
         for key, ctl in self.bindings.items():
             if ctl.mode in ("toggle", "momentary") and ctl.target is not None:
                 self.owner._led(self, ctl, self.states.get(key, _State()).on)
+        self.scene_leds(self.owner.scene)
+
+    def scene_leds(self, scene: str | None) -> None:
+        """Pads bound to scene:<name> (or scene:<index>): lit for the scene that plays, dark for the rest."""
+        names = self.owner.controls.scene_names()
+        for ctl in self.bindings.values():
+            if ctl.action and ctl.action.startswith("scene:"):
+                which = ctl.action.split(":", 1)[1]
+                if which.isdigit():
+                    which = names[int(which)] if int(which) < len(names) else None
+                self.owner._led(self, ctl, which is not None and which == scene)
 
     def close(self) -> None:
         for p in (self.input, self.output):
@@ -249,6 +260,8 @@ class MidiControl:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._led_lock = threading.Lock()  # LEDs are sent from the MIDI thread and on the show's scene changes
+        self.scene: str | None = None  # the scene that plays, as the show last said
         controls.learn_handler = self.learn
         self.params.on_change(self._param_changed)
 
@@ -481,13 +494,27 @@ class MidiControl:
 
         ch = (m.led_channel or ctl.channel) - 1
         v = m.led_on if on else m.led_off
+        if ctl.type == "note":
+            msg = mido.Message("note_on", channel=ch, note=ctl.number, velocity=v)
+        elif ctl.type == "cc":
+            msg = mido.Message("control_change", channel=ch, control=ctl.number, value=v)
+        else:
+            return
         try:
-            if ctl.type == "note":
-                port.output.send(mido.Message("note_on", channel=ch, note=ctl.number, velocity=v))
-            elif ctl.type == "cc":
-                port.output.send(mido.Message("control_change", channel=ch, control=ctl.number, value=v))
+            with self._led_lock:
+                port.output.send(msg)
         except Exception:
             self.counters.add("midi_led_errors")
+
+    def show_scene(self, scene: str | None) -> None:
+        """The show moved to another scene: the pads bound to scenes say which."""
+        if scene == self.scene:
+            return
+        self.scene = scene
+        with self._lock:
+            ports = list(self.ports.values())
+        for port in ports:
+            port.scene_leds(scene)
 
     def _param_changed(self, name: str, value: float, source: str) -> None:
         """A scene, OSC or the set moved a parameter: knobs bound to it must pick it up again."""

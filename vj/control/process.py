@@ -186,6 +186,7 @@ def _child(cfg: ControlConfig, store_name: str, to_parent, from_parent) -> None:
 
     controls = RemoteControls(cfg, store, send)
     started = []
+    midi = None
     try:
         info = {}
         if cfg.osc is not None:
@@ -224,6 +225,8 @@ def _child(cfg: ControlConfig, store_name: str, to_parent, from_parent) -> None:
             controls.params.declare(msg[1], msg[2])
         elif kind == "state":
             controls.prompts, controls.scene, controls.seed = list(msg[1]), msg[2], msg[3]
+            if midi is not None:
+                midi.show_scene(controls.scene)  # pads bound to scenes light the one that plays
     for s in started:
         s.stop()
     if cfg.trace and controls.trace is not None:
