@@ -173,3 +173,13 @@ def test_a_saved_shader_source_is_reloaded(gl_ctx, shader_folder, monkeypatch):
     os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     c.render(snap())
     assert tuple(c.read_frame()[H // 2, W // 2]) == (0, 255, 0)
+
+
+def test_an_effect_written_as_a_whole_program_is_one_clear_line(gl_ctx, shader_folder):
+    from vj.errors import ConfigError
+
+    (shader_folder / "old.frag").write_text("uniform sampler2D u_input;\nvoid main() { frag_color = texture(u_input, v_uv); }\n")
+    with pytest.raises(ConfigError) as e:
+        Compositor(gl_ctx, (W, H), effects=["old"])
+    msg = str(e.value)
+    assert "old.frag" in msg and "vec4 effect(vec2 uv)" in msg and "\n" not in msg

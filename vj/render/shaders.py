@@ -183,7 +183,7 @@ def load_effect(name: str, folder: Path | None = None) -> FragmentSource:
     frag = load_fragment(name, folder)
     if not frag.is_effect:
         raise ConfigError(f"{frag.path}: an effect is written as `vec4 effect(vec2 uv) {{ ... fetch(uv) ... }}` "
-                          f"(see shaders/README.md); this file has no effect()")
+                          f"(README.md, 'Writing an effect'); this file has no effect()")
     return frag
 
 
