@@ -266,7 +266,7 @@ def test_layers_in_a_set_are_checked(tmp_path):
         parse_set({"layer": [{"source": "generator", "blend": "screne"}]})
     with pytest.raises(ConfigError, match=r"image .*nope.png: no such file"):
         parse_set({"layer": [{"source": "image:nope.png"}]})
-    with pytest.raises(ConfigError, match="sources: generator, image:<file>, video:<file>, camera:<N\\|URL>, shader:<name>"):
+    with pytest.raises(ConfigError, match="sources: generator, feedback, image:<file>, video:<file>, camera:<N\\|URL>, shader:<name>"):
         parse_set({"layer": [{"source": "camera"}]})
     s = parse_set({"layer": [{"source": "generator"}, {"source": "shader:plasma", "blend": "screen", "group": "B"}],
                    "compositor": {"effects": ["mirror", "rgbsplit"]}})
@@ -283,3 +283,23 @@ def test_bench_compositor_prints_what_the_issue_asks_for():
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["size"] == "320x180" and out["ms_per_frame"] > 0 and out["renderer"]
     assert out["layers"] == 4 and out["effects"] == 3
+
+
+def test_the_program_fed_back_is_a_layer_of_its_own(gl_ctx, pictures):
+    """source = "feedback": the last program image, with its own transform, blend and effects."""
+    (base, _), (pb, _) = pictures
+    c = Compositor(gl_ctx, (W, H), layers=(LayerSpec(f"image:{pb}"), LayerSpec("feedback", "normal", 0.5)))
+    want = np.zeros_like(base)  # the program starts black
+    for _ in range(3):
+        c.render(snap())
+        want = base + 0.5 * (want - base)  # half of the picture, half of the frame before
+        assert np.abs(c.read_frame().astype(float) / 255 - want).max() <= 2.5 / 255
+    # scaled down and shifted, it leaves the base alone outside its frame
+    c2 = Compositor(gl_ctx, (W, H), layers=(LayerSpec(f"image:{pb}"), LayerSpec("feedback", "add", 1.0, "A",
+                                                                                  ("posterize",))))
+    for _ in range(2):  # the first frame adds the black start: the base; the second adds it, posterized
+        c2.render(snap({"layer.2.scale": 0.5, "layer.2.fx.posterize.levels": 2}))
+    got = c2.read_frame().astype(float) / 255
+    assert np.abs(got[1, 1] - base[1, 1]).max() <= 2.5 / 255  # outside the layer's frame
+    y, x = H // 2, 38  # inside: it shows the last image at 0.7 of the width, where red > 0.5 -> 1
+    assert got[y, x, 0] == 1.0 and base[y, x, 0] < 0.7

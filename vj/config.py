@@ -408,9 +408,9 @@ def _layer(where: str, t: Mapping[str, Any], path: Path | None):
     check_keys(where, t, _SECTIONS["layer"])
     source = as_str(where, "source", t.get("source", "generator"))
     kind, _, arg = source.partition(":")
-    if kind not in SOURCES or (kind != "generator" and not arg):
-        raise ConfigError(f"{where}: source {source!r}{suggest(kind, SOURCES)}; sources: generator, image:<file>, "
-                          f"video:<file>, camera:<N|URL>, shader:<name>")
+    if kind not in SOURCES or (kind not in ("generator", "feedback") and not arg):
+        raise ConfigError(f"{where}: source {source!r}{suggest(kind, SOURCES)}; sources: generator, feedback, "
+                          f"image:<file>, video:<file>, camera:<N|URL>, shader:<name>")
     if kind in ("image", "video"):
         p = Path(arg).expanduser()
         if not p.is_absolute() and path is not None:

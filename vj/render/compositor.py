@@ -244,9 +244,9 @@ class Compositor:
 
     # -- sources ------------------------------------------------------------------------------------
     def _open_source(self, i: int, layer: stack.LayerSpec) -> _Source | None:
-        """The image of a still, video or camera layer; None for the generator and shader layers
-        (a shader layer is a function inside the stack's shader)."""
-        if layer.kind in ("generator", "shader"):
+        """The image of a still, video or camera layer; None for the generator, the feedback and
+        shader layers (a shader layer is a function inside the stack's shader)."""
+        if layer.kind in ("generator", "shader", "feedback"):
             return None
         if layer.kind == "image":
             from PIL import Image
@@ -273,8 +273,13 @@ class Compositor:
     def _image(self, i: int) -> tuple[Any, tuple[int, int], float]:
         """(texture, size, flip) of layer i's own image (None for a shader layer)."""
         src = self._sources[i]
+        kind = self.layers[i].kind
+        if kind == "generator":
+            return self._gen[0], self._gen_sizes[0], 1.0
+        if kind == "feedback":  # the program image of the frame before (drawn by GL: bottom row first)
+            return self._prog[self._cur][0], self.size, 0.0
         if src is None:
-            return (self._gen[0], self._gen_sizes[0], 1.0) if self.layers[i].kind == "generator" else (None, self.size, 0.0)
+            return None, self.size, 0.0
         return src.tex, src.size, src.flip
 
     def _all_effects(self) -> list[_Effect]:

@@ -4,8 +4,8 @@ A set lists layers bottom first; each belongs to group A or B of the crossfader 
 channels). The generated frame is always layer 1 unless the set says otherwise.
 
     [[layer]]
-    source = "image:stills/moon.png"   # generator | image:<file> | video:<file> (looped) | camera:<N|URL>
-                                       # | shader:<name>
+    source = "image:stills/moon.png"   # generator | feedback (the last program image) | image:<file>
+                                       # | video:<file> (looped) | camera:<N|URL> | shader:<name>
     blend = "screen"                   # normal add screen multiply overlay difference subtract lighten darken
     opacity = 0.6                      # layer.<n>.opacity
     group = "B"                        # A (default) or B: mixer.crossfade 0 shows A, 1 shows B
@@ -23,12 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 
 BLEND_MODES = ("normal", "add", "screen", "multiply", "overlay", "difference", "subtract", "lighten", "darken")
-SOURCES = ("generator", "image", "video", "camera", "shader")
+SOURCES = ("generator", "feedback", "image", "video", "camera", "shader")
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    source: str = "generator"  # generator | image:<path> | video:<path> | camera:<N or URL> | shader:<name>
+    source: str = "generator"  # generator | feedback | image:<path> | video:<path> | camera:<N or URL> | shader:<name>
     blend: str = "normal"  # one of BLEND_MODES (also the parameter layer.<n>.blend, by index)
     opacity: float = 1.0  # starting value of layer.<n>.opacity
     group: str = "A"  # A or B: the side of the crossfader
