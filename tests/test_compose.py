@@ -123,16 +123,18 @@ def test_warm_up_compiles_what_a_show_meets(gl_ctx, still):
 
 
 @pytest.mark.parametrize("precision", [8, 16])
-def test_long_feedback_trails_fade_to_the_picture(gl_ctx, precision):
+@pytest.mark.parametrize("effects", [[], ["rgbsplit", "color"]])
+def test_long_feedback_trails_fade_to_the_picture(gl_ctx, precision, effects):
     """feedback 0.9 from white onto grey 100: rounding to 8 bits alone sticks about 5 steps away
-    (0.1 x 5 < half a step); dithered, the trail ends where it should."""
-    c = Compositor(gl_ctx, (W, H), precision=precision)
+    (0.1 x 5 < half a step); dithered, the trail ends where it should, also when the feedback is
+    mixed in a pass before others (an RGB split starts a pass)."""
+    c = Compositor(gl_ctx, (W, H), precision=precision, effects=effects)
     c.upload(np.full((8, 8, 3), 255, np.uint8))
     c.render(snap({"feedback.amount": 0.0}))
     c.upload(np.full((8, 8, 3), 100, np.uint8))
     c.upload(np.full((8, 8, 3), 100, np.uint8))  # both frames grey: nothing left to dissolve
     for i in range(1, 150):
-        c.render(snap({"feedback.amount": 0.9}, t=i / 60, index=i))
+        c.render(snap({"feedback.amount": 0.9, "fx.rgbsplit.offset": 1e-6}, t=i / 60, index=i))
     assert c.read_frame().astype(float).mean() == pytest.approx(100, abs=1.0)
 
 
@@ -183,3 +185,35 @@ def test_an_effect_written_as_a_whole_program_is_one_clear_line(gl_ctx, shader_f
         Compositor(gl_ctx, (W, H), effects=["old"])
     msg = str(e.value)
     assert "old.frag" in msg and "vec4 effect(vec2 uv)" in msg and "\n" not in msg
+
+
+def test_a_file_may_use_any_name_for_its_helpers(gl_ctx, still, shader_folder):
+    """A helper called `stage` (the stack's own function name) or an array constant: fetch still
+    reads the image before the effect."""
+    p, base = still
+    (shader_folder / "odd.frag").write_text(
+        "const float[2] WEIGHTS = float[2](0.5, 0.5);\n#define HALF 0.5\n"
+        "vec4 stage(vec2 uv) { return vec4(1.0, 0.0, 1.0, 1.0); }\n"
+        "vec4 effect(vec2 uv) { return fetch(uv) * (WEIGHTS[0] + WEIGHTS[1]) * (2.0 * HALF); }\n")
+    c = Compositor(gl_ctx, (W, H), effects=["odd", "posterize"], layers=(LayerSpec(f"image:{p}"),))
+    c.render(snap({"fx.posterize.amount": 0.0}))
+    assert np.abs(c.read_frame().astype(float) / 255 - base).max() <= 1.5 / 255
+
+
+def test_a_top_level_name_that_reads_like_a_swizzle_is_one_clear_line(gl_ctx, shader_folder):
+    from vj.errors import ConfigError
+
+    (shader_folder / "swz.frag").write_text("const float a = 0.5;\nvec4 effect(vec2 uv) { return fetch(uv) * a; }\n")
+    with pytest.raises(ConfigError, match=r"swz\.frag: the top-level name 'a' .*swizzle.*longer name"):
+        Compositor(gl_ctx, (W, H), effects=["swz"])
+
+
+def test_an_effect_reading_outside_the_frame_sees_its_edge_fused_or_after_a_pass(gl_ctx, still):
+    p, _ = still
+    frames = []
+    for offset in (0.0, 1e-6):  # rgbsplit at 0 is left out (displace fused on the stack); else a pass before it
+        c = Compositor(gl_ctx, (W, H), effects=["rgbsplit", "displace"], layers=(LayerSpec(f"image:{p}"),))
+        c.render(snap({"fx.rgbsplit.offset": offset, "fx.displace.amount": 0.2, "fx.displace.wave": 1.0}, t=0.3))
+        frames.append(c.read_frame().astype(int))
+    assert (frames[0].max(axis=-1) > 0).all()  # no black where the rows were pushed out of the frame
+    assert np.abs(frames[0] - frames[1]).max() <= 2

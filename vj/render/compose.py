@@ -51,15 +51,15 @@ BLEND_ONE = ("{t}", "min({b} + {t}, 1.0)", "1.0 - (1.0 - {b}) * (1.0 - {t})", "{
              "max({b} - {t}, 0.0)", "max({b}, {t})", "min({b}, {t})")
 assert len(BLEND_ONE) == len(BLEND_MODES)
 
-# Program-image passes in 8 bits add half a step of noise while feedback is on: rounding alone
+# Under feedback in 8 bits every pass adds half a step of noise before it rounds: rounding alone
 # would leave a trail stuck a few steps away from where it should fade to.
 DITHER_GLSL = """
 uniform float u_dither;
 vec4 dithered(vec4 c) {
     uvec2 q = uvec2(gl_FragCoord.xy);
-    uint h = q.x * 1973u + q.y * 9277u + uint(u_frame) * 26699u;
-    h = (h ^ (h >> 13u)) * 1274126177u;
-    return vec4(c.rgb + u_dither * (float((h >> 8u) & 255u) / 255.0 - 0.5), c.a);
+    uint h = q.x * 0x27d4eb2du ^ q.y * 0x165667b1u ^ uint(u_frame) * 0x9e3779b9u;
+    h ^= h >> 16u; h *= 0x7feb352du; h ^= h >> 15u; h *= 0x846ca68bu; h ^= h >> 16u;  // lowbias32
+    return vec4(c.rgb + u_dither * (float(h >> 8u) / 16777215.0 - 0.5), c.a);
 }
 """
 
@@ -110,10 +110,15 @@ class PassWriter:
         function `fetch`. Returns (prefix, name of its effect function)."""
         prefix = f"f{self._n}_"
         self._n += 1
-        names = list(frag.names) + (["fetch"] if fetch else [])
-        self.add("\n".join(f"#define {n} {fetch if n == 'fetch' else prefix + n}" for n in names))
+        names = list(frag.names)
+        if fetch:  # through a wrapper of its own: a macro's expansion is rescanned, and the upstream's
+            # name (stage, L0_src...) may be one of this file's own names, renamed in turn
+            self.add(f"vec4 {prefix}in(vec2 uv) {{ return {fetch}(uv); }}")
+            names.append("fetch")
+        self.add("\n".join(f"#define {n} {prefix + 'in' if n == 'fetch' else prefix + n}" for n in names))
         self.p.text.add_file(frag.path, frag.text)
-        self.add("\n".join(f"#undef {n}" for n in names))
+        # the file's own macros end with it too
+        self.add("\n".join(f"#undef {n}" for n in names + list(frag.macros)))
         return prefix, prefix + "effect"
 
     def chain(self, effects: list, input_fn: str) -> str:
@@ -144,7 +149,8 @@ def layer_source(w: PassWriter, i: int, layer, shader_frag, v: Variant) -> str:
         return fn
     # a texture, covered into the frame (cropped to the aspect, rows flipped for top-first images)
     lines = [f"uniform sampler2D u_src{i};", f"uniform mat2 u_c{i};", f"uniform vec2 u_co{i};",
-             f"vec4 L{i}_src(vec2 uv) {{", f"    vec2 t = u_c{i} * uv + u_co{i};", f"    vec4 s = texture(u_src{i}, t);"]
+             f"vec4 L{i}_src(vec2 uv) {{", f"    vec2 t = u_c{i} * clamp(uv, 0.0, 1.0) + u_co{i};  // the frame's edge, not the crop",
+             f"    vec4 s = texture(u_src{i}, t);"]
     if layer.kind == "generator" and v.interpolate:  # the newest frame dissolves in over the one before
         lines.append("    s = mix(texture(u_gen_prev, t), s, u_gen_mix);")
     w.add("\n".join(lines + ["    return s;", "}"]))
@@ -175,10 +181,12 @@ def stack_function(w: PassWriter, layers, layer_fx: list[list], shader_frags: di
               f"uniform mat2 u_m{i};  // output uv -> the layer's frame: its scale, rotation and shift\n"
               f"uniform vec2 u_o{i};")
         fns.append(fn)
-    lines = ["vec4 stage(vec2 uv) {", "    vec3 acc_a = vec3(0.0), acc_b = vec3(0.0);", "    vec2 q;", "    vec4 s;"]
+    lines = ["vec4 stage(vec2 uv) {",
+             "    uv = clamp(uv, 0.0, 1.0);  // an effect reading outside the frame sees its edge, as from a texture",
+             "    vec3 acc_a = vec3(0.0), acc_b = vec3(0.0);", "    vec2 q;", "    vec4 s;"]
     for i, layer in enumerate(layers):
         acc = "acc_b" if layer.group == "B" else "acc_a"
-        # outside its frame (scaled down, shifted) a layer is transparent and costs no fetch
+        # outside its frame (scaled down, shifted) a layer is transparent
         blend = (f"blend_rgb(u_mode{i}, {acc}, s.rgb)" if v.modes is None
                  else "(" + BLEND_ONE[v.modes[i]].format(b=acc, t="s.rgb") + ")")
         lines += [f"    q = u_m{i} * uv + u_o{i};",
@@ -230,9 +238,9 @@ def plan(prelude: str, prelude_path, layers, layer_fx: list[list], master_fx: li
     msegs = segments(master_fx)
     w = PassWriter(prelude, prelude_path, "stack")
     fn = w.chain(msegs[0], stack_function(w, layers, layer_fx, shader_frags, v))
-    stack = w.main(fn, dither=v.dither and len(msegs) == 1)
+    stack = w.main(fn, dither=v.dither)  # feedback is mixed here: its rounding is the one that sticks
     master = []
     for k, seg in enumerate(msegs[1:], 1):
         w = PassWriter(prelude, prelude_path, f"master pass {k + 1}")
-        master.append(w.main(w.chain(seg, w.texture_input()), dither=v.dither and k == len(msegs) - 1))
+        master.append(w.main(w.chain(seg, w.texture_input()), dither=v.dither))
     return Plan(layer_passes, stack, master)

@@ -159,6 +159,7 @@ class Compositor:
         self._layer_work: dict = {}  # the same for each layer whose chain has passes of its own
         self._programs: dict[str, tuple] = {}  # shader text -> (program, vao): each compiled once
         self._plans: dict[tuple, compose.Plan] = {}  # (variant, effects left out) -> plan
+        self._failed: dict[tuple, ShaderError] = {}  # variants that did not compile, until the files change
         self._plan = self._plan_for(compose.Variant(), ())  # checks every file now: errors before the show
         self._gen = [None, None]  # [newest, the one before]
         self._gen_sizes = [(0, 0), (0, 0)]
@@ -192,11 +193,20 @@ class Compositor:
         return v, off
 
     def _plan_for(self, v: compose.Variant, off: tuple) -> compose.Plan:
-        key = self._plan_key = (v, off)
+        """The plan for a variant: cached; built (and compiled) the first time. A variant whose
+        build failed raises its error again without compiling until the files change."""
+        key = (v, off)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._build(v, off, self._programs)
+            if key in self._failed:
+                raise self._failed[key]
+            try:
+                plan = self._build(v, off, self._programs)
+            except ShaderError as e:
+                self._failed[key] = e
+                raise
             self._plans[key] = plan
+        self._plan_key = key
         return plan
 
     def _build(self, v: compose.Variant, off: tuple, programs: dict) -> compose.Plan:
@@ -208,12 +218,21 @@ class Compositor:
         plan = compose.plan(prelude(folder), folder / "common.glsl", self.layers,
                             [[e for e in fx if id(e) not in gone] for fx in self._layer_fx],
                             [e for e in self.chain if id(e) not in gone], frags, v)
-        for code in plan.passes:
-            text = code.text.code
-            if text not in programs:
-                prog = compile_text(self.ctx, code.text, folder)
-                programs[text] = (prog, self.ctx.vertex_array(prog, []))
-            code.prog, code.vao = programs[text]
+        new = []
+        try:
+            for code in plan.passes:
+                text = code.text.code
+                if text not in programs:
+                    prog = compile_text(self.ctx, code.text, folder)
+                    programs[text] = (prog, self.ctx.vertex_array(prog, []))
+                    new.append(text)
+                code.prog, code.vao = programs[text]
+        except ShaderError:  # none of this build's programs stays behind
+            for text in new:
+                prog, vao = programs.pop(text)
+                vao.release()
+                prog.release()
+            raise
         if plan.master and not self._work:
             self._work = [self._target(), self._target()]
         for i in plan.layer_passes:
@@ -222,25 +241,34 @@ class Compositor:
         return plan
 
     def warm_up(self) -> None:
-        """Compile and run once every plan a show is likely to meet (feedback on and off, a frame
-        dissolving in or not, the blend modes as set or moved, the pass-starting effects on and
-        off): on a software renderer the first draw of a shader compiles it to machine code,
-        hundreds of milliseconds that must not fall in the middle of a show."""
+        """Render once every plan a show is likely to meet (feedback on and off, a frame dissolving
+        in or not, the blend modes as set or moved, the pass-starting effects on and off), with the
+        real images bound: on a software renderer the first draw of a shader compiles it to machine
+        code for the formats it samples, hundreds of milliseconds that must not fall in the middle
+        of a show. Then the program image is black again."""
         import itertools
 
-        declared = tuple(stack.BLEND_MODES.index(l.blend) for l in self.layers)
-        toggles = [k for k, e in enumerate(self._all_effects()) if e.source.own_pass and e.source.bypass]
-        offs = [()] + ([tuple(toggles)] if toggles else [])
-        small = self.ctx.texture((4, 4), 4, dtype="f1" if self.precision == 8 else "f2")
-        fbo = self.ctx.framebuffer([small])
-        fbo.use()
-        for fb, interp, modes, off in itertools.product((False, True), (False, True), (declared, None), offs):
-            plan = self._plan_for(compose.Variant(fb, interp, modes, fb and self.precision == 8), off)
-            for code in plan.passes:
-                code.vao.render(vertices=3)
+        effects = self._all_effects()
+        toggles = [k for k, e in enumerate(effects) if e.source.own_pass and e.source.bypass]
+        if len(toggles) <= 3:  # every combination of pass-starting effects on and off
+            offs = [c for r in range(len(toggles) + 1) for c in itertools.combinations(toggles, r)]
+        else:  # too many to try them all: each one off alone, and all off
+            offs = [()] + [(k,) for k in toggles] + [tuple(toggles)]
+        moved = {f"layer.{i + 1}.blend": (stack.BLEND_MODES.index(l.blend) + 1) % len(stack.BLEND_MODES)
+                 for i, l in enumerate(self.layers)}
+        for fb, mix, blends, off in itertools.product((0.0, 0.5), (1.0, 0.5), ({}, moved), offs):
+            values = {"feedback.amount": fb, **blends}
+            for k in toggles:  # at its identity, or (when that is its default) at the other end
+                e = effects[k]
+                for u, x in e.source.bypass:
+                    p = next(q for q in e.source.params if q.name == u)
+                    key = f"{e.prefix}{e.source.name}.{u}"
+                    values[key] = x if k in off else (p.default if p.default != x else (p.hi if p.hi != x else p.lo))
+            self._render(Snapshot(0, 0.0, values, (), 0), mix)
         self.ctx.finish()
-        fbo.release()
-        small.release()
+        self._cur = 0
+        for _, fbo in self._prog:
+            fbo.clear(0.0, 0.0, 0.0, 1.0)
 
     # -- sources ------------------------------------------------------------------------------------
     def _open_source(self, i: int, layer: stack.LayerSpec) -> _Source | None:
@@ -375,23 +403,25 @@ class Compositor:
     # -- a frame --------------------------------------------------------------------------------------
     def render(self, snap: Snapshot):
         """Composite one frame; returns the program texture (valid until the next render)."""
-        v = snap.values
         self._upload_spectrum(snap)
         self._maybe_reload()
         self._update_sources(snap)
+        return self._render(snap, self._gen_mix(snap))
+
+    def _render(self, snap: Snapshot, gen_mix: float):
+        v = snap.values
         prev_tex, _ = self._prog[self._cur]
         out_tex, out_fbo = self._prog[1 - self._cur]
-        gen_mix = self._gen_mix(snap)
         try:
             self._plan = plan = self._plan_for(*self._variant(v, gen_mix))
-        except ShaderError as e:  # not expected (the files compiled at start); the last plan goes on
-            log.error(f"shader {str(e).splitlines()[0]}")
+        except ShaderError as e:  # a variant that does not compile (a file saved since): the last plan goes on
+            self._report_build_error(e)
             plan = self._plan
         dither = 1.0 / 255.0
         self._gen[1].use(GEN_PREV_UNIT)
         for i, passes in plan.layer_passes.items():  # layers whose chains need passes of their own
             self._run_passes(passes, self._layer_work[i], self._layer_work[i][(len(passes) - 1) % 2][1], snap,
-                             gen_mix, 0.0)
+                             gen_mix, dither)
         p = plan.stack.prog
         _set(p, "u_amount", v.get("feedback.amount", 0.0))
         m, o = stack.feedback_uv(self.size, v.get("feedback.zoom", 1.0), v.get("feedback.rotate", 0.0))
@@ -482,9 +512,16 @@ class Compositor:
         for prog, vao in self._programs.values():
             vao.release()
             prog.release()
-        self._programs, self._plans = programs, {self._plan_key: plan}
+        self._programs, self._plans, self._failed = programs, {self._plan_key: plan}, {}
         self._plan, self._build_error = plan, None
         log.info("shaders reloaded: " + ", ".join(sorted({e.source.path.name for e in effects})))
+
+    def _report_build_error(self, e: ShaderError) -> None:
+        """One line when a variant does not compile (not one a frame); it stands in the status."""
+        line = str(e).splitlines()[0]
+        if line != self._build_error:
+            self._build_error = line
+            log.error(f"shader {line}; the show goes on with the programs that compile")
 
     def shader_errors(self) -> list[str]:
         """Compile errors of saved effect files that are standing (for the status line)."""

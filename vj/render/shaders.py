@@ -33,8 +33,10 @@ _PARAM = re.compile(r"^\s*//\s*@param\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*(.*)$")
 _BYPASS = re.compile(r"^\s*//\s*@bypass\s+(\S+)\s+(\S+)\s*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SWIZZLE = re.compile(r"^([xyzw]{1,4}|[rgba]{1,4}|[stpq]{1,4})$")
-_GL_LINE = re.compile(r"^\s*(\d+)[:(](\d+)\)?")  # Mesa "0:12(5): error", NVIDIA "0(12) : error": string, line
+_GL_LINE = re.compile(r"^\s*(\d+)[:(](\d+)\)?(?:\(\d+\))?")  # Mesa "0:12(5): error", NVIDIA "0(12) : error"
 _FETCH = re.compile(r"\bfetch\s*\(")
+_MACRO = re.compile(r"^\s*#\s*define\s+(\w+)", re.M)
+_SIGNATURE = re.compile(r"\bvec4\s+effect\s*\(\s*vec2\s+\w+\s*\)")
 _LOOP = re.compile(r"\b(for|while)\b")
 INTERNAL = {"present", "overlay"}  # whole programs the compositor and the window use, not effects
 
@@ -66,6 +68,11 @@ class FragmentSource:
     def is_effect(self) -> bool:
         """An effect or source (defines effect()); otherwise a whole program (internal shaders)."""
         return "effect" in self.names
+
+    @property
+    def macros(self) -> tuple[str, ...]:
+        """Names the file #defines (undefined after it when it is fused with others)."""
+        return tuple(_MACRO.findall(strip_comments(self.text)))
 
     @property
     def fetches(self) -> int:
@@ -118,7 +125,7 @@ def top_level_names(code: str) -> tuple[str, ...]:
 
 
 def _declared(head: str) -> list[str]:
-    head = " ".join(head.split())
+    head = re.sub(r"\[[^\]]*\]", "", " ".join(head.split()))  # float[3] w, w[3]: the name is w
     if not head or head.startswith(("precision", "struct", "layout")):
         return []
     paren, eq = head.find("("), head.find("=")
@@ -132,7 +139,7 @@ def _declared(head: str) -> list[str]:
         head = simpler
     out = []
     for k, part in enumerate(head.split(",")):
-        part = part.split("=")[0].split("[")[0].strip()
+        part = part.split("=")[0].strip()
         words = re.findall(r"\w+", part)
         if words:
             out.append(words[-1] if k == 0 else words[0])
@@ -181,9 +188,14 @@ def load_fragment(name: str, folder: Path | None = None) -> FragmentSource:
 def load_effect(name: str, folder: Path | None = None) -> FragmentSource:
     """An effect or source file: refused with one line when it is not written as effect(uv)."""
     frag = load_fragment(name, folder)
-    if not frag.is_effect:
+    if not frag.is_effect or not _SIGNATURE.search(strip_comments(frag.text)):
         raise ConfigError(f"{frag.path}: an effect is written as `vec4 effect(vec2 uv) {{ ... fetch(uv) ... }}` "
-                          f"(README.md, 'Writing an effect'); this file has no effect()")
+                          f"(README.md, 'Writing an effect'); this file has no such function")
+    for n in frag.names:  # fused with others, each name is renamed by a macro
+        if _SWIZZLE.match(n) or n.startswith("GL_"):
+            raise ConfigError(f"{frag.path}: the top-level name {n!r} can't be made private to the file "
+                              f"({'it reads like a swizzle, .' + n if _SWIZZLE.match(n) else 'GL_ names are reserved'}); "
+                              f"give it a longer name")
     return frag
 
 
