@@ -157,6 +157,8 @@ def parser() -> argparse.ArgumentParser:
     cmp = bsub.add_parser("compositor", help="ms per composited frame: 4 layers, 3 effects, readback, headless")
     cmp.add_argument("--size", default="1280x720", metavar="WxH")
     cmp.add_argument("--frames", type=int, default=200)
+    cmp.add_argument("--set", metavar="SET", help="measure this set's layers and effects (its [params] as set) "
+                     "instead of the standard scene")
     cmp.add_argument("--json", action="store_true", help="one JSON object: ms_per_frame, size, renderer, ...")
     ctl = bsub.add_parser("control", help="OSC and MIDI to a parameter, with a render loop running: latency, bursts")
     ctl.add_argument("--rate", type=float, default=1000.0, help="OSC messages a second")

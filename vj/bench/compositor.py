@@ -1,10 +1,12 @@
 """`vj bench compositor`: milliseconds per composited frame, headless, with readback.
 
-The scene: four layers (the generated frame, a still image, the plasma shader source, a second
-still on the B side of the crossfader, halfway across) and three master effects (color, mirror,
-rgbsplit), the feedback stage on, a new 512x512 generated frame uploaded every other frame (a
+The standard scene: four layers (the generated frame, a still image, the plasma shader source, a
+second still on the B side of the crossfader, halfway across) and three master effects (color,
+mirror, rgbsplit), the feedback stage on, a new 512x512 generated frame uploaded every other frame (a
 generator at half the display rate) and the program image read back from the GPU every frame
 (as a recorder or a stream output does). Median and p95 over --frames frames after a warm-up.
+`--set SET` measures a set's own layers and effects instead, its parameters as the set leaves
+them (what will my set cost on this machine?).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 EFFECTS = ["color", "mirror", "rgbsplit"]
 
 
-def run(size: str = "1280x720", frames: int = 200) -> dict:
+def run(size: str = "1280x720", frames: int = 200, set_name: str | None = None) -> dict:
     from PIL import Image
 
     from vj.config import parse_size
@@ -32,19 +34,30 @@ def run(size: str = "1280x720", frames: int = 200) -> dict:
     w, h = parse_size(size, "--size")
     surface = open_headless()
     rng = np.random.default_rng(1)
-    with tempfile.TemporaryDirectory() as d:
-        stills = []
-        for k in range(2):
-            p = Path(d) / f"still{k}.png"
-            Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(p)
-            stills.append(p)
-        layers = (LayerSpec("generator"), LayerSpec(f"image:{stills[0]}", "screen", 0.5),
-                  LayerSpec("shader:plasma", "overlay", 0.4), LayerSpec(f"image:{stills[1]}", "normal", 1.0, "B"))
-        c = Compositor(surface.ctx, (w, h), effects=EFFECTS, layers=layers)
-        c.warm_up()  # as `vj run` does before the show: every shader variant compiled
+    if set_name is None:
+        values = {"feedback.amount": 0.5, "feedback.zoom": 1.02, "mixer.crossfade": 0.5, "fx.color.hue": 30.0,
+                  "fx.rgbsplit.offset": 0.01, "layer.2.rotate": 10.0}
+        effects = EFFECTS
+        with tempfile.TemporaryDirectory() as d:
+            stills = []
+            for k in range(2):
+                p = Path(d) / f"still{k}.png"
+                Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(p)
+                stills.append(p)
+            layers = (LayerSpec("generator"), LayerSpec(f"image:{stills[0]}", "screen", 0.5),
+                      LayerSpec("shader:plasma", "overlay", 0.4), LayerSpec(f"image:{stills[1]}", "normal", 1.0, "B"))
+            c = Compositor(surface.ctx, (w, h), effects=effects, layers=layers)
+    else:  # a performer's own set: its stack, its chain, its parameters as the set leaves them
+        from vj import assemble
+        from vj.config import load_set, with_overrides
+        from vj.resources import find_set
+
+        show = with_overrides(load_set(find_set(set_name)), size=(w, h))
+        values = dict(assemble.build_controls(show).params.values())
+        c = assemble.make_compositor(surface.ctx, show)
+        layers, effects = c.layers, list(show.effects)
+    c.warm_up()  # as `vj run` does before the show: every shader variant compiled
     gen_frames = [rng.integers(0, 255, (512, 512, 3), dtype=np.uint8) for _ in range(2)]
-    values = {"feedback.amount": 0.5, "feedback.zoom": 1.02, "mixer.crossfade": 0.5, "fx.color.hue": 30.0,
-              "fx.rgbsplit.offset": 0.01, "layer.2.rotate": 10.0}
 
     def frame(i: int) -> None:
         if i % 2 == 0:
@@ -61,17 +74,20 @@ def run(size: str = "1280x720", frames: int = 200) -> dict:
         times.append((time.perf_counter() - t0) * 1e3)
     times.sort()
     return {"ms_per_frame": round(statistics.median(times), 2), "p95_ms": round(times[int(0.95 * (len(times) - 1))], 2),
-            "size": f"{w}x{h}", "renderer": surface.renderer, "layers": len(layers), "effects": len(EFFECTS), "passes": c.passes,
+            "size": f"{w}x{h}", "renderer": surface.renderer, "layers": len(layers), "effects": len(effects), "passes": c.passes,
+            "scene": set_name or "standard",
             "frames": frames}
 
 
 def main(args) -> int:
-    r = run(args.size, args.frames)
+    r = run(args.size, args.frames, args.set)
     if args.json:
         print(json.dumps(r))
         return 0
-    print(f"compositor at {r['size']}, {r['layers']} layers + {r['effects']} effects + feedback, readback every "
-          f"frame; GL {r['renderer']}")
+    what = "the standard scene" if r["scene"] == "standard" else f"set {r['scene']}"
+    n, m = r["layers"], r["effects"]
+    print(f"compositor at {r['size']}, {what}: {n} layer{'s' * (n != 1)} + {m} effect{'s' * (m != 1)}, readback "
+          f"every frame; GL {r['renderer']}")
     print(f"{r['ms_per_frame']} ms per frame (median), p95 {r['p95_ms']} ms ({r['frames']} frames, "
           f"{r['passes']} full-screen passes a frame)")
     return 0
