@@ -11,6 +11,8 @@ senders always get the program image alone.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from vj.output.base import Output, ProgramFrame
 from vj.render.shaders import compile_program, load_fragment
 
@@ -68,17 +70,21 @@ class WindowOutput(Output):
         if w > 0 and h > 0:  # minimised: nothing to draw
             screen = self.ctx.screen
             screen.use()
+            feed = None
             if self.split:
                 screen.viewport = (0, 0, w, h)
                 screen.clear(0.0, 0.0, 0.0, 1.0)
-                tex, size, _ = frame.compositor.input_feed()
+                tex, size, feed = frame.compositor.input_feed()
                 self._draw(tex, size, True, (0, 0, w // 2, h))
                 self._draw(frame.texture, frame.size, False, (w // 2, 0, w - w // 2, h))
             else:
                 self._draw(frame.texture, frame.size, False, (0, 0, w, h))
             screen.viewport = (0, 0, w, h)
             if self.show_overlay and self.info is not None:
-                self._overlay.update(self.info(), frame.t)
+                info = self.info()
+                if feed is not None:  # say what the left half is
+                    info = replace(info, lines=info.lines + (f"left: {feed}   right: program",))
+                self._overlay.update(info, frame.t)
                 self._overlay.draw((w, h))
             glfw.swap_buffers(self.win)
         glfw.poll_events()
