@@ -26,30 +26,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vj.render.layers import BLEND_MODES
-
 from vj.render.shaders import GlslText
 
 IN_UNIT = 12  # texture unit of a pass's input image (layers take 0..11)
 
-BLEND_GLSL = """
-vec3 blend_rgb(int mode, vec3 b, vec3 t) {
-    if (mode == 1) return min(b + t, 1.0);                          // add
-    if (mode == 2) return 1.0 - (1.0 - b) * (1.0 - t);              // screen
-    if (mode == 3) return b * t;                                    // multiply
-    if (mode == 4) return mix(2.0 * b * t, 1.0 - 2.0 * (1.0 - b) * (1.0 - t), step(0.5, b));  // overlay
-    if (mode == 5) return abs(b - t);                               // difference
-    if (mode == 6) return max(b - t, 0.0);                          // subtract
-    if (mode == 7) return max(b, t);                                // lighten
-    if (mode == 8) return min(b, t);                                // darken
-    return t;                                                       // normal
-}
-"""
-
-# one blend mode compiled in: what blend_rgb(mode, b, t) gives for it
+# each blend mode's formula (b: what lies beneath, t: the layer), compiled in when the mode is
+# the set's, or chosen by the uniform u_mode<i> in blend_rgb() once a performer moves it
 BLEND_ONE = ("{t}", "min({b} + {t}, 1.0)", "1.0 - (1.0 - {b}) * (1.0 - {t})", "{b} * {t}",
              "mix(2.0 * {b} * {t}, 1.0 - 2.0 * (1.0 - {b}) * (1.0 - {t}), step(0.5, {b}))", "abs({b} - {t})",
              "max({b} - {t}, 0.0)", "max({b}, {t})", "min({b}, {t})")
 assert len(BLEND_ONE) == len(BLEND_MODES)
+BLEND_GLSL = ("vec3 blend_rgb(int mode, vec3 b, vec3 t) {\n"
+              + "".join(f"    if (mode == {i}) return {f.format(b='b', t='t')};  // {BLEND_MODES[i]}\n"
+                        for i, f in enumerate(BLEND_ONE) if i)
+              + "    return t;  // normal\n}\n")
 
 # Under feedback in 8 bits every pass adds half a step of noise before it rounds: rounding alone
 # would leave a trail stuck a few steps away from where it should fade to.
