@@ -217,3 +217,18 @@ def test_an_effect_reading_outside_the_frame_sees_its_edge_fused_or_after_a_pass
         frames.append(c.read_frame().astype(int))
     assert (frames[0].max(axis=-1) > 0).all()  # no black where the rows were pushed out of the frame
     assert np.abs(frames[0] - frames[1]).max() <= 2
+
+
+def test_a_helper_that_fetches_counts_for_every_call():
+    from pathlib import Path
+
+    from vj.render.shaders import FragmentSource
+
+    def effect(text):
+        return FragmentSource("x", Path("x.frag"), text, "", ())
+
+    tap = "vec4 tap(vec2 p) { return fetch(p); }\n"
+    assert not effect(tap + "vec4 effect(vec2 uv) { return tap(uv); }").own_pass
+    assert effect(tap + "vec4 effect(vec2 uv) { return tap(uv) + tap(uv * 0.5); }").own_pass
+    assert effect(tap + "vec4 effect(vec2 uv) { vec4 c; for (int i = 0; i < 3; i++) c += tap(uv); return c; }").own_pass
+    assert not effect("vec4 effect(vec2 uv) { return fetch(uv); }\n// fetch(uv) in a comment\n").own_pass

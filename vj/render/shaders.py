@@ -75,16 +75,52 @@ class FragmentSource:
         return tuple(_MACRO.findall(strip_comments(self.text)))
 
     @property
-    def fetches(self) -> int:
-        return len(_FETCH.findall(strip_comments(self.text)))
-
-    @property
     def own_pass(self) -> bool:
         """Reads its input at more than one place (or in a loop): its input must be an image,
-        so it starts a pass; an effect that fetches once is fused with what comes before it."""
-        code = strip_comments(self.text)
-        n = len(_FETCH.findall(code))
-        return n > 1 or (n == 1 and bool(_LOOP.search(code)))
+        so it starts a pass; an effect that fetches once is fused with what comes before it.
+        A helper that fetches counts once for every call to it."""
+        bodies = function_bodies(self.text)
+        if "effect" not in bodies:
+            n = len(_FETCH.findall(strip_comments(self.text)))
+            return n > 1
+        n, looped = _fetch_sites("effect", bodies, ())
+        return n > 1 or (n == 1 and looped)
+
+
+def function_bodies(code: str) -> dict[str, str]:
+    """Each top-level function's body, by name (comments stripped)."""
+    text = strip_comments(code)
+    out, depth, head, start = {}, 0, [], 0
+    for i, ch in enumerate(text):
+        if ch == "{":
+            if depth == 0:
+                m = re.search(r"(\w+)\s*\([^()]*\)\s*$", "".join(head))
+                name, start = (m.group(1) if m else None), i + 1
+                head = []
+            depth += 1
+        elif ch == "}":
+            depth = max(0, depth - 1)
+            if depth == 0 and name:
+                out[name] = text[start:i]
+        elif depth == 0:
+            head = [] if ch == ";" else head + [ch]
+    return out
+
+
+def _fetch_sites(fn: str, bodies: dict[str, str], stack: tuple[str, ...]) -> tuple[int, bool]:
+    """(how many times calling fn fetches, whether a fetch happens inside a loop)."""
+    body = bodies[fn]
+    n = len(_FETCH.findall(body))
+    looped = n > 0 and bool(_LOOP.search(body))
+    for helper in bodies:
+        if helper == fn or helper in stack:
+            continue
+        calls = len(re.findall(rf"\b{helper}\s*\(", body))
+        if calls:
+            k, inner_loop = _fetch_sites(helper, bodies, stack + (fn,))
+            n += calls * k
+            looped = looped or inner_loop or (k > 0 and bool(_LOOP.search(body)))
+    return n, looped
 
 
 def shader_dir() -> Path:
