@@ -28,3 +28,25 @@ def test_hops_dropped_by_a_slow_disk_come_back_as_silence_in_place(tmp_path, mon
         assert np.allclose(block, h[0, 0], atol=1e-4) or np.allclose(block, 0.0)  # itself, or silence
     assert np.allclose(data[:512, 0], 0.01, atol=1e-4)  # the first always gets through
     t.put(hops[0])  # after close (a recording lost early): ignored
+
+
+def test_an_input_that_went_quiet_leaves_silence_in_its_place(tmp_path, monkeypatch):
+    """Lost for a second and back: what comes after is where it was played, not a second early."""
+    now = [100.0]
+    monkeypatch.setattr(tape_mod.time, "monotonic", lambda: now[0])
+    t = tape_mod.AudioTape(tmp_path / "x.wav", 48000, 1)
+    hop = 480  # 10 ms
+    for k in range(10):  # 0.1 s of sound, in real time
+        now[0] += hop / 48000
+        t.put(np.full((hop, 1), 0.5, np.float32))
+    now[0] += 1.0  # the input is gone for a second
+    for k in range(10):
+        now[0] += hop / 48000
+        t.put(np.full((hop, 1), 0.25, np.float32))
+    t.close()
+    data, _ = soundfile.read(tmp_path / "x.wav", dtype="float32")
+    assert abs(len(data) - 1.2 * 48000) <= hop  # 0.1 s + 1 s + 0.1 s
+    assert np.allclose(data[: 10 * hop], 0.5, atol=1e-4)
+    assert np.allclose(data[10 * hop: 10 * hop + 47000], 0.0)  # the silence
+    assert np.allclose(data[-10 * hop:], 0.25, atol=1e-4)  # the sound after, at its time
+    assert tape_mod.free_name(tmp_path / "x.wav") == tmp_path / "x-2.wav"  # never written over

@@ -232,3 +232,16 @@ def test_a_helper_that_fetches_counts_for_every_call():
     assert effect(tap + "vec4 effect(vec2 uv) { return tap(uv) + tap(uv * 0.5); }").own_pass
     assert effect(tap + "vec4 effect(vec2 uv) { vec4 c; for (int i = 0; i < 3; i++) c += tap(uv); return c; }").own_pass
     assert not effect("vec4 effect(vec2 uv) { return fetch(uv); }\n// fetch(uv) in a comment\n").own_pass
+
+
+def test_a_feedback_layer_is_dithered_too(gl_ctx):
+    """x <- 0.95 x through a feedback layer: rounding alone holds it about 10 steps above black."""
+    c = Compositor(gl_ctx, (W, H), layers=(LayerSpec("generator"), LayerSpec("feedback", "normal", 0.95)))
+    c.upload(np.full((8, 8, 3), 255, np.uint8))
+    c.upload(np.full((8, 8, 3), 255, np.uint8))
+    c.render(snap({"layer.2.opacity": 0.0}))
+    c.upload(np.zeros((8, 8, 3), np.uint8))
+    c.upload(np.zeros((8, 8, 3), np.uint8))
+    for i in range(1, 200):
+        c.render(snap({}, t=i / 60, index=i))
+    assert c.read_frame().astype(float).mean() < 1.0

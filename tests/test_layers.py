@@ -283,10 +283,10 @@ def test_bench_compositor_prints_what_the_issue_asks_for():
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["size"] == "320x180" and out["ms_per_frame"] > 0 and out["renderer"]
     assert out["layers"] == 4 and out["effects"] == 3 and out["scene"] == "standard" and out["passes"] == 2
-    r = vj("bench", "compositor", "--size", "160x96", "--frames", "3", "--json", "--set", "demo")
+    r = vj("bench", "compositor", "--frames", "3", "--json", "--set", "demo")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
-    assert out["scene"] == "demo" and out["layers"] == 1 and out["effects"] == 1 and out["size"] == "160x96"
+    assert out["scene"] == "demo" and out["layers"] == 1 and out["effects"] == 1 and out["size"] == "640x360"
 
 
 def test_the_program_fed_back_is_a_layer_of_its_own(gl_ctx, pictures):

@@ -155,7 +155,7 @@ def parser() -> argparse.ArgumentParser:
                      "UNet call (for --steps 2..4)")
     gen.add_argument("--json", action="store_true", help="one JSON object: ours_fps, plain_fps, ratio, device, ...")
     cmp = bsub.add_parser("compositor", help="ms per composited frame: 4 layers, 3 effects, readback, headless")
-    cmp.add_argument("--size", default="1280x720", metavar="WxH")
+    cmp.add_argument("--size", metavar="WxH", help="default: 1280x720, or the set's size with --set")
     cmp.add_argument("--frames", type=int, default=200)
     cmp.add_argument("--set", metavar="SET", help="measure this set's layers and effects (its [params] as set) "
                      "instead of the standard scene")
@@ -419,14 +419,14 @@ def cmd_run(args) -> int:
     def outputs_for(surface):
         outs = []
         if args.out:
-            tape = None
+            rec = FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, offline=False)
             if audio.track is None and hasattr(audio, "capture"):  # a sound card: tape it beside the video
-                from vj.audio.tape import AudioTape
+                from vj.audio.tape import AudioTape, free_name
 
-                tape = audio.tape = AudioTape(args.out.with_name(args.out.stem + ".audio.wav"), audio.samplerate,
-                                              audio.channels)
-            recorder.append(FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, offline=False, tape=tape))
-            outs.append(recorder[0])
+                rec.tape = audio.tape = AudioTape(free_name(args.out.with_name(args.out.stem + ".audio.wav")),
+                                                  audio.samplerate, audio.channels)
+            recorder.append(rec)
+            outs.append(rec)
         for url in args.stream or []:
             outs.append(FfmpegOutput(url, show.size, show.fps))
         if args.ndi:

@@ -103,8 +103,11 @@ class Engine:
     def present(self, snap: Snapshot, gen: GenFrame | None) -> None:
         if gen is not None:
             self.compositor.upload(gen.pixels)
-            if gen.input is not None:
-                self.compositor.upload_input(gen.input)
+            wanted = getattr(self.compositor, "feed_wanted", False)
+            if hasattr(self.generator, "want_input"):
+                self.generator.want_input = wanted  # not even copied out of shared memory otherwise
+            if gen.input is not None and wanted:
+                self.compositor.upload_input(gen.input)  # only while a window shows it (split view)
         self.compositor.render(snap)
         frame = ProgramFrame(self.compositor, snap.t, snap.index)
         for out in list(self.outputs):

@@ -23,6 +23,16 @@ import numpy as np
 from vj.log import log
 
 QUEUE_HOPS = 512  # about 5 s of 512-sample hops at 48 kHz: the disk may stall that long
+GAP_SECONDS = 0.1  # behind the clock by more than this (an input lost and back): the gap is silence
+
+
+def free_name(path: Path) -> Path:
+    """path, or path with -2, -3... before its suffix: a tape never overwrites a file."""
+    k, p = 1, Path(path)
+    while p.exists():
+        k += 1
+        p = path.with_name(f"{path.stem}-{k}{path.suffix}")
+    return p
 
 
 class AudioTape:
@@ -37,6 +47,7 @@ class AudioTape:
         self.frames = 0  # samples per channel written (silence for dropped hops included)
         self.dropped = 0  # hops the writer could not take in time
         self._pending_gap = 0  # samples dropped since the last hop that got through
+        self._placed = 0  # samples given a place on the tape (queued, dropped or silence)
         self.error: str | None = None
         self.closed = False
         self._thread = threading.Thread(target=self._writer, name="vj-audio-tape", daemon=True)
@@ -46,8 +57,16 @@ class AudioTape:
         """From the analysis thread: (n, channels) float32. Never blocks."""
         if self.closed:  # the recording ended early (a lost output): nothing to keep it for
             return
+        now = time.monotonic()
         if self.t_first is None:
-            self.t_first = time.monotonic() - len(hop) / self.samplerate
+            self.t_first = now - len(hop) / self.samplerate
+        # an input that went quiet (lost, restarted) left a hole in time: silence there, so what
+        # comes after stays in step with the picture
+        behind = int((now - self.t_first) * self.samplerate) - len(hop) - self._placed
+        if behind > GAP_SECONDS * self.samplerate:
+            self._pending_gap += behind
+            self._placed += behind
+        self._placed += len(hop)
         try:
             self._q.put_nowait((self._pending_gap, hop.copy()))
             self._pending_gap = 0
@@ -73,13 +92,15 @@ class AudioTape:
 
     def close(self) -> None:
         self.closed = True
+        wait = 10 if self._thread.is_alive() else 0  # a writer that died (a full disk) takes nothing more
         try:
             if self._pending_gap:  # hops dropped at the very end: their silence too
-                self._q.put((self._pending_gap, np.zeros((0, self.channels), np.float32)), timeout=10)
-            self._q.put(None, timeout=10)
+                self._q.put((self._pending_gap, np.zeros((0, self.channels), np.float32)), timeout=wait or None,
+                            block=bool(wait))
+            self._q.put(None, timeout=wait or None, block=bool(wait))
         except queue.Full:
             pass
         self._thread.join(30)
         self._file.close()
-        if self.dropped:
+        if self.dropped and not self.error:
             log.warning(f"audio tape {self.path}: {self.dropped} hops came too fast for the disk (silence there)")

@@ -22,7 +22,7 @@ import numpy as np
 EFFECTS = ["color", "mirror", "rgbsplit"]
 
 
-def run(size: str = "1280x720", frames: int = 200, set_name: str | None = None) -> dict:
+def run(size: str | None = None, frames: int = 200, set_name: str | None = None) -> dict:
     from PIL import Image
 
     from vj.config import parse_size
@@ -31,10 +31,10 @@ def run(size: str = "1280x720", frames: int = 200, set_name: str | None = None) 
     from vj.render.layers import LayerSpec
     from vj.snapshot import Snapshot
 
-    w, h = parse_size(size, "--size")
     surface = open_headless()
     rng = np.random.default_rng(1)
     if set_name is None:
+        w, h = parse_size(size or "1280x720", "--size")
         values = {"feedback.amount": 0.5, "feedback.zoom": 1.02, "mixer.crossfade": 0.5, "fx.color.hue": 30.0,
                   "fx.rgbsplit.offset": 0.01, "layer.2.rotate": 10.0}
         effects = EFFECTS
@@ -52,7 +52,9 @@ def run(size: str = "1280x720", frames: int = 200, set_name: str | None = None) 
         from vj.config import load_set, with_overrides
         from vj.resources import find_set
 
-        show = with_overrides(load_set(find_set(set_name)), size=(w, h))
+        show = load_set(find_set(set_name))
+        w, h = parse_size(size, "--size") if size else show.size
+        show = with_overrides(show, size=(w, h))
         values = dict(assemble.build_controls(show).params.values())
         c = assemble.make_compositor(surface.ctx, show)
         layers, effects = c.layers, list(show.effects)

@@ -183,15 +183,15 @@ class _Port:
         self.set_mapping(mapping)
 
     def set_mapping(self, mapping: Mapping | None) -> None:
-        self.mapping = mapping
-        self.bindings = {}
+        bindings = {}  # built whole, then swapped in: other threads read the bindings meanwhile
         if mapping is not None:
             for c in mapping.controls:
                 key = ("cc" if c.type == "cc14" else c.type, c.channel, c.number)
-                self.bindings[key] = c
+                bindings[key] = c
                 if c.type == "cc14":
-                    self.bindings[("cc14-lsb", c.channel, c.number + 32)] = c
+                    bindings[("cc14-lsb", c.channel, c.number + 32)] = c
                 self.states.setdefault(key, _State())
+        self.mapping, self.bindings = mapping, bindings
 
     def open(self, ports: _Ports) -> None:
         be = _backend()
@@ -223,7 +223,7 @@ class _Port:
     def scene_leds(self, scene: str | None) -> None:
         """Pads bound to scene:<name> (or scene:<index>): lit for the scene that plays, dark for the rest."""
         names = self.owner.controls.scene_names()
-        for ctl in self.bindings.values():
+        for ctl in list(self.bindings.values()):
             if ctl.action and ctl.action.startswith("scene:"):
                 which = ctl.action.split(":", 1)[1]
                 if which.isdigit():
@@ -299,6 +299,7 @@ class MidiControl:
         port.open(self._ports)
         with self._lock:
             self.ports[name] = port
+        port.scene_leds(self.scene)  # a scene may have changed while it opened
         self._gauges()
         where = f"mapping {mapping.path.name}" if mapping and mapping.path else "no mapping: learn one with /vj/learn"
         log.info(f"MIDI: {name} ({where})")
@@ -514,7 +515,10 @@ class MidiControl:
         with self._lock:
             ports = list(self.ports.values())
         for port in ports:
-            port.scene_leds(scene)
+            try:
+                port.scene_leds(scene)
+            except Exception as e:  # LEDs are a nicety: never the control process's end
+                log.warning(f"MIDI: scene lights on {port.name}: {e}")
 
     def _param_changed(self, name: str, value: float, source: str) -> None:
         """A scene, OSC or the set moved a parameter: knobs bound to it must pick it up again."""

@@ -187,6 +187,7 @@ class ProcessGenerator:
 
     def __init__(self, cfg: GeneratorConfig) -> None:
         self.cfg = cfg
+        self.want_input = True  # the engine clears it while no window shows the input feed
         self._ctx = mp.get_context("spawn")  # safe with CUDA, GL and threads in the parent
         self._proc = None
         self._shm = None
@@ -339,7 +340,7 @@ class ProcessGenerator:
         self.size = (w, h)
         px = np.ndarray((h, w, 3), np.uint8, buffer=self._shm.buf, offset=k * self._slot_bytes).copy()
         inp = (np.ndarray((h, w, 3), np.uint8, buffer=self._shm.buf, offset=k * self._slot_bytes + px.nbytes).copy()
-               if with_input else None)
+               if with_input and self.want_input else None)
         self._release(k)
         self.frames += 1
         self.last_index = index

@@ -6,8 +6,9 @@ Two ways to feed it:
 - offline (`vj render`): every frame is written, in order, waiting for ffmpeg if it is slower.
 - live (`vj run --out`): frames are taken at the recording's own rate by their timestamps
   (the last frame repeats if the renderer is slower, so sound and picture stay in sync) and
-  handed to a writer thread through a small bounded queue; if ffmpeg can't keep up, frames are
-  dropped and counted, never queued without end, and the show never waits.
+  handed to a writer thread through a small bounded queue; if ffmpeg can't keep up, a frame the
+  queue can't take is counted and its time paid by writing the next one again (the picture never
+  slides against the sound), never queued without end, and the show never waits.
 
 The audio track (a file and its offset) is muxed in by the same ffmpeg process. A live input
 (a sound card) is taped beside the video (vj/audio/tape.py) and muxed in when the show ends.
@@ -102,6 +103,7 @@ class FfmpegOutput(Output):
         self.dropped = 0
         self.complete = False  # True once ffmpeg has finished the file cleanly
         self._next_t: float | None = None
+        self._owed = 0  # frame times the queue could not take since the last frame it took
         self.tape = tape  # a live input's AudioTape: muxed in at close
         self._t_first: float | None = None  # time.monotonic() of the first frame (the tape aligns to it)
         self._last = None  # the newest frame's rgba() (bound method: reads back at most once)
@@ -138,11 +140,13 @@ class FfmpegOutput(Output):
 
     def _writer(self) -> None:
         while True:
-            data = self._q.get()
-            if data is None:
+            item = self._q.get()
+            if item is None:
                 return
+            data, times = item
             try:
-                self._write(data)
+                for _ in range(times):  # frames the queue could not take are written again here
+                    self._write(data)
             except OutputLost as e:
                 self._error = str(e)
                 return
@@ -163,9 +167,11 @@ class FfmpegOutput(Output):
         """One recorded frame per 1/fps of show time, repeating the newest image when needed."""
         while self._next_t is not None and self._last is not None and self._next_t < t:
             try:
-                self._q.put_nowait(self._last())
-            except queue.Full:
-                self.dropped += 1
+                self._q.put_nowait((self._last(), 1 + self._owed))
+                self._owed = 0
+            except queue.Full:  # ffmpeg is behind: this frame's time is paid by repeating the next one
+                self.dropped += 1  # (dropping it would slide the picture against the sound)
+                self._owed += 1
             self._next_t += 1.0 / self.fps
 
     def finish(self, t_end: float) -> None:
@@ -174,11 +180,14 @@ class FfmpegOutput(Output):
 
     def status(self) -> str:
         what = "stream" if self.stream else "rec"
-        return f"{what} {self.frames_written} frames" + (f", {self.dropped} dropped" if self.dropped else "")
+        late = f", {self.dropped} repeated (encoder behind)" if self.dropped else ""
+        return f"{what} {self.frames_written} frames{late}"
 
     def close(self) -> None:
         if self._thread is not None:
             try:
+                if self._owed and self._last is not None and not self._error:  # the last frames' time too
+                    self._q.put((self._last(), self._owed), timeout=10)
                 self._q.put(None, timeout=10)
             except queue.Full:
                 pass
@@ -201,6 +210,8 @@ class FfmpegOutput(Output):
             self.tape.close()
             if self.complete:
                 self._mux_tape()
+            elif self.tape.frames:
+                log.warning(f"recording {self.path} stopped early; the sound that played is in {self.tape.path}")
 
     def _mux_tape(self) -> None:
         """The taped live input into the finished video; the WAV is kept if that fails."""
@@ -211,9 +222,11 @@ class FfmpegOutput(Output):
         offset = tape.t_first - self._t_first  # > 0: the sound started after the first frame
         shift = ["-itsoffset", f"{offset:.6f}"] if offset > 0 else ["-ss", f"{-offset:.6f}"]
         tmp = self.path.with_name(self.path.stem + ".muxing" + self.path.suffix)
+        # the picture sets the length: sound missing at the end (an input lost for good, a tape that
+        # stopped on a full disk) is padded with silence, never the video cut to the sound
         cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(self.path),
                *shift, "-i", str(tape.path), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac",
-               "-b:a", "192k", "-shortest"]
+               "-b:a", "192k", "-af", "apad", "-shortest"]
         if self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
             cmd += ["-movflags", "+faststart"]
         r = subprocess.run(cmd + [str(tmp)], capture_output=True, text=True)

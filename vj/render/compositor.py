@@ -178,6 +178,7 @@ class Compositor:
         self._build_error: str | None = None  # a saved file that compiles alone but not in its chain
         self._readback = None  # an 8-bit copy of the program image, made for reading back
         self._input = None  # the generator's camera or video input (upload_input), for the preview
+        self.feed_wanted = False  # set by a window showing the input feed: only then is it uploaded
         self.upload(self._warmup_pattern())  # something alive on screen before the first frame
         self.upload(self._warmup_pattern())
 
@@ -188,7 +189,9 @@ class Compositor:
         modes = tuple(int(round(values.get(f"layer.{i + 1}.blend", stack.BLEND_MODES.index(l.blend))))
                       for i, l in enumerate(self.layers))
         declared = tuple(stack.BLEND_MODES.index(l.blend) for l in self.layers)
-        v = compose.Variant(fb, gen_mix < 1.0, modes if modes == declared else None, fb and self.precision == 8)
+        # a feedback layer recurs through the program image as the feedback stage does: dithered too
+        recurs = fb or any(l.kind == "feedback" for l in self.layers)
+        v = compose.Variant(fb, gen_mix < 1.0, modes if modes == declared else None, recurs and self.precision == 8)
         off = tuple(k for k, e in enumerate(self._all_effects()) if e.source.own_pass and e.bypassed(values))
         return v, off
 
