@@ -124,3 +124,9 @@ def test_a_server_that_dies_mid_show_is_survived_and_comes_back(jack, drums, tmp
     m = re.search(r"show: (\d+) frames in ([0-9.]+) s", err)
     assert m and float(m.group(2)) >= 23.5 and int(m.group(1)) >= 23 * 24  # the render loop never stopped
     assert levels(err)[-1] > 0.2  # and the sound drives it again
+    # the recording keeps its whole picture, and its sound (silence where the input was gone) as long
+    streams = probe(tmp_path / "o.mp4")["streams"]
+    video = next(s for s in streams if s["codec_type"] == "video")
+    audio = next(s for s in streams if s["codec_type"] == "audio")
+    assert float(video["duration"]) >= 23.5
+    assert abs(float(audio["duration"]) - float(video["duration"])) < 0.5
