@@ -119,12 +119,12 @@ def _mtime(path) -> float:
 
 @dataclass
 class _Source:
-    """A layer's own image (the generator layer has none: it reads the uploaded frames)."""
+    """A still, video or camera layer's own image (the generator, feedback and shader layers have
+    none: they read the uploaded frames, the program image, or draw themselves)."""
 
     tex: Any  # the texture the stack samples
     size: tuple[int, int]  # its size, pixels
     flip: float  # 1: rows top-first (uploaded pixels), 0: drawn by GL
-    shader: tuple | None = None  # a shader layer: (fragment, program, vao, framebuffer) drawing into tex
     reader: Any = None  # a video or camera layer: its VideoFile / Camera
     serial: int = -1  # the reader's frame last uploaded
 
@@ -143,6 +143,9 @@ class Compositor:
         # a layer's own effect chain runs in the layer's frame, before its transform
         self._layer_fx = [[_Effect(ctx, name, f"layer.{i + 1}.fx.") for name in l.effects] for i, l in enumerate(self.layers)]
         self._shader_fx = {i: _Effect(ctx, l.arg) for i, l in enumerate(self.layers) if l.kind == "shader"}
+        self._declared_modes = tuple(stack.BLEND_MODES.index(l.blend) for l in self.layers)
+        # a feedback layer recurs through the program image as the feedback stage does: dithered too
+        self._feedback_layer = any(l.kind == "feedback" for l in self.layers)
 
         def target():
             tex = ctx.texture(size, 4, dtype="f1" if precision == 8 else "f2")
@@ -186,11 +189,9 @@ class Compositor:
         """What this frame needs compiled in, and which pass-starting effects sit at their identity
         (left out: no pass). The key of the plan."""
         fb = values.get("feedback.amount", 0.0) > 0.0
-        modes = tuple(int(round(values.get(f"layer.{i + 1}.blend", stack.BLEND_MODES.index(l.blend))))
-                      for i, l in enumerate(self.layers))
-        declared = tuple(stack.BLEND_MODES.index(l.blend) for l in self.layers)
-        # a feedback layer recurs through the program image as the feedback stage does: dithered too
-        recurs = fb or any(l.kind == "feedback" for l in self.layers)
+        declared = self._declared_modes
+        modes = tuple(int(round(values.get(f"layer.{i + 1}.blend", m))) for i, m in enumerate(declared))
+        recurs = fb or self._feedback_layer
         v = compose.Variant(fb, gen_mix < 1.0, modes if modes == declared else None, recurs and self.precision == 8)
         off = tuple(k for k, e in enumerate(self._all_effects()) if e.source.own_pass and e.bypassed(values))
         return v, off
@@ -257,8 +258,7 @@ class Compositor:
             offs = [c for r in range(len(toggles) + 1) for c in itertools.combinations(toggles, r)]
         else:  # too many to try them all: each one off alone, and all off
             offs = [()] + [(k,) for k in toggles] + [tuple(toggles)]
-        moved = {f"layer.{i + 1}.blend": (stack.BLEND_MODES.index(l.blend) + 1) % len(stack.BLEND_MODES)
-                 for i, l in enumerate(self.layers)}
+        moved = {f"layer.{i + 1}.blend": (m + 1) % len(stack.BLEND_MODES) for i, m in enumerate(self._declared_modes)}
         for fb, mix, blends, off in itertools.product((0.0, 0.5), (1.0, 0.5), ({}, moved), offs):
             values = {"feedback.amount": fb, **blends}
             for k in toggles:  # at its identity, or (when that is its default) at the other end
@@ -294,9 +294,7 @@ class Compositor:
             arg = layer.arg
             video = (VideoFile(Path(arg), self.size, self.live) if layer.kind == "video"
                      else Camera(int(arg) if arg.isdigit() else arg, self.size))
-            tex = self.ctx.texture(self.size, 3, alignment=1)
-            tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
-            tex.repeat_x = tex.repeat_y = False
+            tex = self._rgb_texture(self.size)
             tex.write(np.zeros((self.size[1], self.size[0], 3), np.uint8))
             return _Source(tex, self.size, 1.0, reader=video)
         raise ValueError(f"layer {i + 1}: source {layer.source!r}")
@@ -332,9 +330,7 @@ class Compositor:
         if tex is None or self._gen_sizes[0] != (w, h):
             if tex is not None:
                 tex.release()
-            tex = self.ctx.texture((w, h), 3, alignment=1)
-            tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
-            tex.repeat_x = tex.repeat_y = False
+            tex = self._rgb_texture((w, h))
             self._gen[0], self._gen_sizes[0] = tex, (w, h)
         tex.write(np.ascontiguousarray(pixels))
         self._arrived = True
@@ -346,9 +342,15 @@ class Compositor:
         if self._input is None or self._input.size != (w, h):
             if self._input is not None:
                 self._input.release()
-            self._input = self.ctx.texture((w, h), 3, alignment=1)
-            self._input.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+            self._input = self._rgb_texture((w, h))
         self._input.write(np.ascontiguousarray(pixels))
+
+    def _rgb_texture(self, size: tuple[int, int]):
+        """A texture for uploaded (h, w, 3) uint8 pixels: filtered, clamped at its edges."""
+        tex = self.ctx.texture(size, 3, alignment=1)
+        tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+        tex.repeat_x = tex.repeat_y = False
+        return tex
 
     def input_feed(self) -> tuple[Any, tuple[int, int], str]:
         """(texture, size, what) to show beside the program, rows top-first: the generator's camera
@@ -359,10 +361,6 @@ class Compositor:
             if src is not None and src.reader is not None:
                 return src.tex, src.size, layer.source
         return self._gen[0], self._gen_sizes[0], "generated frame"
-
-    @property
-    def _gen_size(self) -> tuple[int, int]:
-        return self._gen_sizes[0]
 
     # -- uniforms -----------------------------------------------------------------------------------
     def _common_uniforms(self, prog, snap: Snapshot) -> None:
@@ -424,7 +422,7 @@ class Compositor:
         self._gen[1].use(GEN_PREV_UNIT)
         for i, passes in plan.layer_passes.items():  # layers whose chains need passes of their own
             self._run_passes(passes, self._layer_work[i], self._layer_work[i][(len(passes) - 1) % 2][1], snap,
-                             gen_mix, dither)
+                             gen_mix, dither, source=i)
         p = plan.stack.prog
         _set(p, "u_amount", v.get("feedback.amount", 0.0))
         m, o = stack.feedback_uv(self.size, v.get("feedback.zoom", 1.0), v.get("feedback.rotate", 0.0))
@@ -444,7 +442,7 @@ class Compositor:
                                   v.get(f"layer.{n}.rotate", 0.0), v.get(f"layer.{n}.x", 0.0), v.get(f"layer.{n}.y", 0.0))
             _set(p, f"u_m{i}", m)
             _set(p, f"u_o{i}", o)
-            _set(p, f"u_mode{i}", int(round(v.get(f"layer.{n}.blend", stack.BLEND_MODES.index(layer.blend)))))
+            _set(p, f"u_mode{i}", int(round(v.get(f"layer.{n}.blend", self._declared_modes[i]))))
             _set(p, f"u_opacity{i}", v.get(f"layer.{n}.opacity", layer.opacity))
         self._run_passes([plan.stack] + plan.master, self._work, out_fbo, snap, gen_mix, dither)
         self._cur = 1 - self._cur
@@ -461,9 +459,11 @@ class Compositor:
         _set(prog, f"u_c{i}", m)
         _set(prog, f"u_co{i}", o)
 
-    def _run_passes(self, passes, work, out_fbo, snap: Snapshot, gen_mix: float, dither: float) -> None:
+    def _run_passes(self, passes, work, out_fbo, snap: Snapshot, gen_mix: float, dither: float,
+                    source: int | None = None) -> None:
         """Passes one after the other, each reading the last one's image (ping-ponging between the
-        two `work` targets); the last one draws into out_fbo."""
+        two `work` targets); the last one draws into out_fbo. `source`: the layer whose own image
+        the first pass reads (a layer's pre-passes; the stack pass has its sources bound already)."""
         v = snap.values
         for k, code in enumerate(passes):
             p = code.prog
@@ -481,10 +481,8 @@ class Compositor:
             if k > 0:
                 work[(k - 1) % 2][0].use(compose.IN_UNIT)
                 _set(p, "u_in", compose.IN_UNIT)
-            else:
-                for i in range(len(self.layers)):
-                    if f"u_src{i}" in p and code is not self._plan.stack:  # a layer pass: its source
-                        self._bind_source(p, i)
+            elif source is not None:
+                self._bind_source(p, source)
             (out_fbo if k == len(passes) - 1 else work[k % 2][1]).use()
             code.vao.render(vertices=3)
 
@@ -509,8 +507,7 @@ class Compositor:
         try:  # the plan in use, with the new code; the other variants compile when they are met
             plan = self._build(*self._plan_key, programs)
         except ShaderError as e:  # compiles alone, not in the chain: the old programs run on
-            self._build_error = str(e).splitlines()[0]
-            log.error(f"shader {self._build_error}; the previous version keeps running")
+            self._report_build_error(e)
             return
         for prog, vao in self._programs.values():
             vao.release()
