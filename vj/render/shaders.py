@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from vj.errors import ConfigError, VJError
@@ -69,12 +70,12 @@ class FragmentSource:
         """An effect or source (defines effect()); otherwise a whole program (internal shaders)."""
         return "effect" in self.names
 
-    @property
+    @cached_property
     def macros(self) -> tuple[str, ...]:
         """Names the file #defines (undefined after it when it is fused with others)."""
         return tuple(_MACRO.findall(strip_comments(self.text)))
 
-    @property
+    @cached_property  # asked every frame (which effects start a pass): the file is read once
     def own_pass(self) -> bool:
         """Reads its input at more than one place (or in a loop): its input must be an image,
         so it starts a pass; an effect that fetches once is fused with what comes before it.
@@ -89,21 +90,11 @@ class FragmentSource:
 
 def function_bodies(code: str) -> dict[str, str]:
     """Each top-level function's body, by name (comments stripped)."""
-    text = strip_comments(code)
-    out, depth, head, start = {}, 0, [], 0
-    for i, ch in enumerate(text):
-        if ch == "{":
-            if depth == 0:
-                m = re.search(r"(\w+)\s*\([^()]*\)\s*$", "".join(head))
-                name, start = (m.group(1) if m else None), i + 1
-                head = []
-            depth += 1
-        elif ch == "}":
-            depth = max(0, depth - 1)
-            if depth == 0 and name:
-                out[name] = text[start:i]
-        elif depth == 0:
-            head = [] if ch == ";" else head + [ch]
+    out = {}
+    for head, body in _top_level(code):
+        m = re.search(r"(\w+)\s*\([^()]*\)\s*$", head) if body is not None else None
+        if m:
+            out[m.group(1)] = body
     return out
 
 
@@ -137,27 +128,35 @@ def strip_comments(code: str) -> str:
     return re.sub(r"//[^\n]*", "", code)
 
 
-def top_level_names(code: str) -> tuple[str, ...]:
-    """Names declared outside any function body: `uniform float a, b;`, `const vec3 K = ...;`,
-    `vec3 pal(float t) {...}`. Fused into one program, two effects' names must not meet."""
+def _top_level(code: str) -> list[tuple[str, str | None]]:
+    """The file's statements outside any function body, comments and preprocessor lines left
+    out: (declaration, the body after it, or None for a declaration ending in ;)."""
     text = "\n".join(ln for ln in strip_comments(code).splitlines() if not ln.lstrip().startswith("#"))
-    names: list[str] = []
-    depth, head = 0, []
-    for ch in text:
+    out: list[tuple[str, str | None]] = []
+    depth, head, start = 0, [], 0
+    for i, ch in enumerate(text):
         if ch == "{":
             if depth == 0:
-                names += _declared("".join(head))
-                head = []
+                start = i + 1
             depth += 1
         elif ch == "}":
             depth = max(0, depth - 1)
+            if depth == 0:
+                out.append(("".join(head), text[start:i]))
+                head = []
         elif depth == 0:
             if ch == ";":
-                names += _declared("".join(head))
+                out.append(("".join(head), None))
                 head = []
             else:
                 head.append(ch)
-    return tuple(dict.fromkeys(names))
+    return out
+
+
+def top_level_names(code: str) -> tuple[str, ...]:
+    """Names declared outside any function body: `uniform float a, b;`, `const vec3 K = ...;`,
+    `vec3 pal(float t) {...}`. Fused into one program, two effects' names must not meet."""
+    return tuple(dict.fromkeys(n for head, _ in _top_level(code) for n in _declared(head)))
 
 
 def _declared(head: str) -> list[str]:
