@@ -1,5 +1,8 @@
 """The generator in its own process: faults, crashes and restarts while the show goes on."""
 
+import time
+from types import MappingProxyType
+
 import numpy as np
 import pytest
 
@@ -11,6 +14,7 @@ from vj.errors import ModelLoadError
 from vj.generate.process import GeneratorConfig, ProcessGenerator
 from vj.render.compositor import Compositor
 from vj.resources import find_set
+from vj.snapshot import Snapshot
 from helpers import MemoryOutput
 
 
@@ -69,3 +73,35 @@ def test_a_model_that_cannot_load_in_the_child_is_one_clear_error(monkeypatch):
     with pytest.raises(ModelLoadError, match="local Hugging Face cache.*tiny-random"):
         g.start(wait_ready=True, timeout=120)
     assert g.state == "stopped"
+
+
+def test_frames_are_handed_over_without_a_copy_and_every_slot_comes_back():
+    """The renderer uploads the frame straight from shared memory: the frame it was given keeps
+    its slot until the next one arrives, then the slot goes back to the child (three slots:
+    a slot kept twice would stop the frames after two)."""
+    show = with_overrides(load_set(find_set("demo")), size=(96, 64), model="tiny-random")
+    g = assemble.process_generator(show, seed=1)
+    g.start(wait_ready=True, timeout=120)
+    got = []
+    try:
+        for i in range(4000):
+            g.submit(Snapshot(i, i / 30, MappingProxyType({}), ("a flooded cathedral",), 1))
+            f = g.latest()
+            if f is not None:
+                assert not f.pixels.flags.owndata  # a view of the slot
+                assert np.shares_memory(f.pixels, np.frombuffer(g._shm.buf, np.uint8))
+                got.append((f.pixels.copy(), f.pixels))
+                if len(got) == 12:
+                    break
+            time.sleep(0.005)
+        assert len(got) == 12
+        assert g._held is not None and g.dropped == 0
+        kept = got[-1][1]
+        assert np.array_equal(kept, got[-1][0])  # the newest frame is not written over while held
+    finally:
+        g.stop()  # a frame still held: the segment is unlinked, unmapped once the frame is gone
+    assert g._shm is None and len(g._retired) == 1
+    assert np.array_equal(kept, got[-1][0])  # still mapped, still readable
+    del got, kept, f
+    g._drop_shm()
+    assert g._retired == []

@@ -12,8 +12,8 @@ is restarted while the compositor keeps playing the last frame.
     latest()  <--------- event pipe ------------ ("frame", slot, ...), ("error", ...)
               --- ("release", slot) -----------> the slot is free again
 
-Frames travel through shared memory (three slots: one being read, one being written, one
-spare; with a camera or video input a slot also holds the input image the frame was made from,
+Frames travel through shared memory (three slots: one the renderer holds, the newest frame it was
+given, viewed and uploaded without a copy; one being written; one spare; with a camera or video input a slot also holds the input image the frame was made from,
 for the preview's split view); the pipes carry only small messages, so neither side ever waits
 for the other.
 Snapshots are sent only once the child has said hello (its reader thread drains the pipe).
@@ -181,6 +181,21 @@ def _child_main(cfg: GeneratorConfig, snaps_in, events_out) -> None:
             loop_close()  # an input's ffmpeg or camera
 
 
+def _image_in(shm, offset: int, w: int, h: int) -> np.ndarray:
+    """An (h, w, 3) view of the segment that keeps it mapped while the view lives: an array made
+    with np.ndarray(buffer=shm.buf) does not, and reading it after close() is a segfault."""
+    return np.frombuffer(shm.buf[offset:offset + w * h * 3], np.uint8).reshape(h, w, 3)
+
+
+def _closed(shm) -> bool:
+    """Unmap a segment; False while a frame given out still views it (tried again later)."""
+    try:
+        shm.close()
+        return True
+    except BufferError:
+        return False
+
+
 # -- the parent side ------------------------------------------------------------------------------
 class ProcessGenerator:
     """Same face as worker.Generator (start, submit, latest, stop, frames, errors, fps)."""
@@ -192,6 +207,8 @@ class ProcessGenerator:
         self._proc = None
         self._shm = None
         self._slot_bytes = 0
+        self._held: int | None = None  # the slot the last frame given out lies in (see latest)
+        self._retired: list = []  # dropped segments a frame given out still viewed
         self.size: tuple[int, int] | None = None
         self.label = cfg.model
         self.frames = 0
@@ -285,16 +302,19 @@ class ProcessGenerator:
             self._shm = shared_memory.SharedMemory(create=True, size=SLOTS * slot_bytes)
             self._slot_bytes = slot_bytes
         self.size = (w, h)
+        self._held = None  # a new child starts with every slot free
         self._send(("shm", self._shm.name, SLOTS, slot_bytes))
 
     def _drop_shm(self) -> None:
+        self._held = None
         if self._shm is not None:
-            self._shm.close()
             try:
                 self._shm.unlink()
             except FileNotFoundError:
                 pass
+            self._retired.append(self._shm)
             self._shm = None
+        self._retired = [m for m in self._retired if not _closed(m)]
 
     def _send(self, msg) -> None:
         try:
@@ -330,6 +350,8 @@ class ProcessGenerator:
             self._send(("snap", pack(snap)))
 
     def latest(self):
+        """The newest frame since the last call, or None. Its pixels view shared memory and stay
+        valid until the next call (copy them to keep them longer)."""
         from vj.generate.worker import GenFrame
 
         msg = self._handle_events()
@@ -338,10 +360,13 @@ class ProcessGenerator:
             return None
         _, k, index, t_snap, gen_ms, w, h, with_input = msg
         self.size = (w, h)
-        px = np.ndarray((h, w, 3), np.uint8, buffer=self._shm.buf, offset=k * self._slot_bytes).copy()
-        inp = (np.ndarray((h, w, 3), np.uint8, buffer=self._shm.buf, offset=k * self._slot_bytes + px.nbytes).copy()
-               if with_input and self.want_input else None)
-        self._release(k)
+        # Views into the slot, not copies: the renderer uploads them at once, and the slot stays
+        # ours until the next frame replaces it (the child writes into the other two meanwhile).
+        if self._held is not None:
+            self._release(self._held)
+        self._held = k
+        px = _image_in(self._shm, k * self._slot_bytes, w, h)
+        inp = _image_in(self._shm, k * self._slot_bytes + px.nbytes, w, h) if with_input and self.want_input else None
         self.frames += 1
         self.last_index = index
         self._rate.tick()
