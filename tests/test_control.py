@@ -219,6 +219,21 @@ def test_bad_osc_is_counted_and_changes_nothing(address, args, counter):
     assert dict(c.params.values()) == before
 
 
+def test_a_dropped_osc_message_says_what_and_from_where_once_not_a_hundred_times(caplog):
+    c = demo_controls()
+    r = OscRouter(c)
+    sender = ("10.0.0.9", 9000)
+    for _ in range(100):  # a controller patched to a wrong address, sending all the time
+        r.handle("/vj/param/feedback.amout", [0.5], sender=sender)
+    r.handle("/vj/param/feedback.zoom", ["lots"], sender=sender)
+    lines = [m for m in caplog.messages if m.startswith("OSC")]
+    assert lines == ["OSC: /vj/param/feedback.amout from 10.0.0.9:9000 dropped: no parameter 'feedback.amout' "
+                     "(`vj params` lists the parameters, README 'OSC in' the addresses)",
+                     "OSC: /vj/param/feedback.zoom ['lots'] from 10.0.0.9:9000 dropped: it takes a finite number, "
+                     "got 'lots'"]
+    assert c.counters.get("osc_unknown") == 100 and c.counters.get("osc_bad_args") == 1
+
+
 def test_out_of_range_values_are_clamped_and_counted():
     c = demo_controls()
     r = OscRouter(c)

@@ -23,6 +23,7 @@ Out (--osc-out HOST:PORT), once per render frame, one bundle: /vj/audio/level /b
 from __future__ import annotations
 
 import collections
+import logging
 import math
 import socket
 import threading
@@ -38,11 +39,21 @@ from vj.control.osc_check import one_number, packet_ok
 from vj.control.routes import CURVES, Route, source_known
 from vj.errors import VJError
 from vj.generate.templates import TemplateError, parse as parse_template
-from vj.log import log
+from vj.log import Throttled, log
 
 RCVBUF = 4 * 1024 * 1024  # bytes of kernel buffer for bursts
 BATCH = 1024  # datagrams taken off the socket at once (a burst is coalesced per batch)
 REPLYING = ("/vj/list", "/vj/status")  # addresses that answer (to the sender, or to `<address> <port>`)
+
+
+def _from(sender) -> str:
+    return f" from {sender[0]}:{sender[1]}" if sender else ""
+
+
+def _shown(args: list) -> str:
+    """The arguments as a performer typed them, cut short."""
+    text = " ".join(repr(a) if isinstance(a, str) else str(a) for a in args)
+    return f"[{text[:40]}{'...' if len(text) > 40 else ''}]"
 
 
 def _number(v: Any) -> float | None:
@@ -62,21 +73,26 @@ class OscRouter:
     def __init__(self, controls: Controls) -> None:
         self.c = controls
         self.counters = controls.counters
+        # what was dropped and why, in one line; a controller sending a wrong address 100 times a
+        # second gets one line per 5 s (with the count), each kind of fault its own
+        self._said = {kind: Throttled(5.0) for kind in ("args", "address", "sender", "malformed")}
 
-    def handle(self, address: str, args: list, origin: str = "osc") -> list[tuple[str, list]]:
+    def handle(self, address: str, args: list, origin: str = "osc", sender=None) -> list[tuple[str, list]]:
         """Apply one message; returns replies (address, args) for the sender. Never raises."""
         try:
             return self._route(address, args, origin) or []
         except BadArgs as e:
             self.counters.add("osc_bad_args")
-            self._note(f"{address}: {e}")
+            self.say("args", f"{address} {_shown(args)}{_from(sender)} dropped: it takes {e}")
         except (ValueError, KeyError) as e:
             self.counters.add("osc_unknown")
-            self._note(f"{address}: {e}")
+            why = e.args[0] if e.args else type(e).__name__
+            self.say("address", f"{address}{_from(sender)} dropped: {why} (`vj params` lists the parameters, "
+                                f"README 'OSC in' the addresses)")
         return []
 
-    def _note(self, msg: str) -> None:
-        log.debug(f"osc: dropped {msg}")
+    def say(self, kind: str, msg: str) -> None:
+        self._said[kind](logging.WARNING, f"OSC: {msg}")
 
     def _route(self, address: str, args: list, origin: str):
         parts = address.split("/")
@@ -315,20 +331,23 @@ class OscServer:
         c.add("osc_packets")
         if self.allow and sender[0] not in self.allow:
             c.add("osc_not_allowed")
+            self.router.say("sender", f"a packet from {sender[0]} refused: not in --osc-allow")
             return
         if not packet_ok(data):
             c.add("osc_malformed")
+            self.router.say("malformed", f"a malformed packet ({len(data)} bytes) from {sender[0]}:{sender[1]} dropped")
             return
         quick = one_number(data)
         if quick is not None and quick[0] not in REPLYING:
             c.add("osc_messages")
-            self.router.handle(quick[0], [quick[1]], "osc")
+            self.router.handle(quick[0], [quick[1]], "osc", sender)
             return
         try:
             packet = OscPacket(data)
             messages = packet.messages
         except Exception:  # truncated, malformed, absurd sizes: python-osc raises many kinds
             c.add("osc_malformed")
+            self.router.say("malformed", f"a malformed packet ({len(data)} bytes) from {sender[0]}:{sender[1]} dropped")
             return
         now = time.time()
         for timed in messages:
@@ -345,7 +364,7 @@ class OscServer:
                 # `/vj/list <port>`: answer on that port (Max's udpsend, Pd's netsend and TouchDesigner
                 # send from a port nobody listens on)
                 reply_to, params = (sender[0], params[0]), []
-            for reply_address, reply_args in self.router.handle(address, params, "osc"):
+            for reply_address, reply_args in self.router.handle(address, params, "osc", sender):
                 try:
                     self.sock.sendto(build_message(reply_address, reply_args).dgram, reply_to)
                 except OSError:
