@@ -63,6 +63,21 @@ def test_effect_header_becomes_parameters_and_uniforms(gl_ctx):
     assert "kaleido" in available_effects() and "feedback" not in available_effects()
 
 
+@pytest.mark.parametrize("sides, spin_t", [(6.0, 3.0), (6.5, 3.0), (7.3, 3.0), (7.3, 11.0)])
+def test_kaleidoscope_has_no_seam_between_whole_numbers_of_sides(gl_ctx, sides, spin_t):
+    """A route moves `sides` continuously (the demo set's highs do): the fold must stay continuous
+    where atan jumps from pi to -pi (the left of the centre), turned or not."""
+    w, h = 192, 108
+    c = Compositor(gl_ctx, (w, h), "kaleido")
+    y, x = np.mgrid[0:64, 0:64]
+    c.upload(np.stack([x * 4, y * 4, 255 - x * 2], -1).astype(np.uint8))  # a smooth ramp
+    c.render(snap({"fx.kaleido.amount": 1.0, "fx.kaleido.sides": sides, "fx.kaleido.spin": 4.0}, t=spin_t))
+    out = c.read_frame().astype(int)
+    steps = np.abs(np.diff(out[:, :, :], axis=0)).max(axis=2)  # row to row, every column
+    left = steps[h // 2 - 3: h // 2 + 2, 4: w // 2 - 30]  # across the branch cut, left of the centre
+    assert left.max() <= 3 * max(1, int(np.percentile(steps, 99)))
+
+
 def test_audio_uniforms_reach_the_shaders(gl_ctx, tmp_path):
     from vj.render.shaders import shader_dir
 
