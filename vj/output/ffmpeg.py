@@ -63,7 +63,9 @@ def command(path: Path, size: tuple[int, int], fps: float, audio: AudioTrack | N
     if live:  # a keyframe (and so a fragment on disk) every 2 s: a cut loses at most that
         cmd += ["-g", str(max(1, round(2 * fps))), "-flush_packets", "1"]
     if audio is not None and duration is None:
-        cmd += ["-shortest"]
+        # live: the picture decides the end. A track shorter than the show goes on as silence
+        # (without the pad ffmpeg would stop there and take the recording with it)
+        cmd += ["-af", "apad", "-shortest"]
     return cmd + [str(path)]
 
 
