@@ -5,6 +5,8 @@ Scoring follows the MIR literature (vj/audio/evaluate.py): onsets matched within
 within +-70 ms, counted from 5 s on (a tracker needs a few beats to lock, as in MIREX).
 """
 
+import time
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,28 @@ def test_onsets_are_published_within_30_ms_through_the_streaming_path(tmp_path):
     assert len(latencies) == len(truth) > 15  # every onset published
     assert max(latencies) <= 0.030, sorted(latencies)[-5:]
     assert min(latencies) > 0.0  # measured after the fact, never before
+
+
+def test_a_file_played_live_plays_to_its_last_sample_then_says_it_ended(tmp_path):
+    """1 s of sound is not a whole number of 512-sample blocks: the last 384 samples are played
+    (they were held back for good once), then silence, and the source says the file ended."""
+    from vj.audio.sources import FilePlayback
+
+    tone = (0.5 * np.sin(2 * np.pi * 220 * np.arange(48000) / 48000)).astype(np.float32)
+    path = write_wav(tmp_path / "one_second.wav", tone)
+    fp = FilePlayback(path, monitor=False)
+    played = []
+    fp._deliver = lambda block: played.append(block[:, 0].copy())  # what the sound card would get
+    fp.start()
+    try:
+        for _ in range(300):
+            if fp.ended:
+                break
+            time.sleep(0.01)
+    finally:
+        fp.close()
+    assert fp.ended and fp.underruns == 0
+    got = np.concatenate(played)
+    assert len(got) > 48000
+    assert np.abs(got[:48000] - tone).max() < 1e-4  # every sample, in order (16-bit file)
+    assert not got[48000:].any()  # then silence

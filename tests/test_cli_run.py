@@ -35,7 +35,7 @@ def test_headless_run_records_for_its_duration(tmp_path, audio):
 
 
 def test_a_live_recording_goes_on_after_its_sound_file_ends(tmp_path):
-    """The performer plays a 1 s file in a 3 s show: the sound ends, the picture and its recording
+    """The performer plays a 1 s file in a 6 s show: the sound ends, the picture and its recording
     do not (the rest of the track is silence)."""
     import wave
 
@@ -45,13 +45,14 @@ def test_a_live_recording_goes_on_after_its_sound_file_ends(tmp_path):
         t = np.arange(48000) / 48000
         w.writeframes((8000 * np.sin(2 * np.pi * 220 * t)).astype("<i2").tobytes())
     out = tmp_path / "y.mp4"
-    r = vj("run", "--headless", "--duration", "3", "--out", str(out), "--audio", str(short), "--no-monitor",
+    r = vj("run", "--headless", "--duration", "6", "--out", str(out), "--audio", str(short), "--no-monitor",
            "--model", "tiny-random", "--seed", "4", "--size", "320x180")
     assert r.returncode == 0, r.stderr
     assert "lost" not in r.stderr, r.stderr
+    assert "audio 0.00 short.wav ENDED (silence from here)" in r.stderr  # the status line says why it went quiet
     v, a = video_and_audio(out)
-    assert int(v[0]["nb_read_frames"]) == 72
-    assert len(a) == 1 and float(a[0]["duration"]) >= 2.9
+    assert int(v[0]["nb_read_frames"]) == 144
+    assert len(a) == 1 and float(a[0]["duration"]) >= 5.9
 
 
 def _window_geometry(display):

@@ -199,7 +199,9 @@ class Engine:
         tempo = f" {a.bpm:.1f} BPM" if a.bpm else ""
         if self.controls.scene:
             parts.append(f"scene {self.controls.scene}")
-        parts.append(f"audio {a.level:.2f} {self.audio.name}" + (" LOST" if getattr(self.audio, "lost", False) else tempo))
+        state = (" LOST" if getattr(self.audio, "lost", False)
+                 else " ENDED (silence from here)" if getattr(self.audio, "ended", False) else tempo)
+        parts.append(f"audio {a.level:.2f} {self.audio.name}{state}")
         analyzer = getattr(self.audio, "analyzer", None)
         if analyzer is not None and (analyzer.bad_samples or analyzer.clipped):
             parts.append(f"audio input: {analyzer.bad_samples} NaN/Inf samples ignored, {analyzer.clipped} clipped")
@@ -228,6 +230,8 @@ class Engine:
             warnings.append(f"generator errors {g.errors}: {g.last_error[:60]}")
         if getattr(self.audio, "lost", False):
             warnings.append(f"audio input lost ({self.audio.name})")
+        if getattr(self.audio, "ended", False):
+            warnings.append(f"audio file ended ({self.audio.name}): silence")
         warnings += [f"shader {e[:70]}" for e in getattr(self.compositor, "shader_errors", lambda: [])()]
         warnings += [f"{name}: lost" for name in self.lost_outputs]
         meters = (("lvl", a.level), ("bass", a.bass), ("mid", a.mid), ("high", a.high))

@@ -370,6 +370,7 @@ class FilePlayback(StreamInput):
         self._block = config.hop
         self._out = None
         self._eof = False
+        self.ended = False  # the whole file has been played: silence from here (the show goes on)
         self.underruns = 0
         self._reader: threading.Thread | None = None
         self._feeder: threading.Thread | None = None
@@ -409,12 +410,18 @@ class FilePlayback(StreamInput):
 
     def _next_block(self, frames: int) -> np.ndarray:
         block = self._scratch[:frames]
-        if self._ahead.available() >= frames:
+        have = self._ahead.available()
+        if have >= frames:
             self._ahead.read(block)
-        else:  # not read yet (a slow disk) or the end: silence, counted unless it's the end
+        elif self._eof:  # the file's last samples, then silence
             block[:] = 0.0
-            if not self._eof:
-                self.underruns += 1
+            if have:
+                self._ahead.read(block[:have])
+            else:
+                self.ended = True
+        else:  # not read yet (a slow disk): silence, counted
+            block[:] = 0.0
+            self.underruns += 1
         return block
 
     def _play(self, outdata, frames, time_info, status) -> None:
