@@ -58,7 +58,7 @@ while kill -0 $show 2>/dev/null; do
   sleep 0.25
 done
 wait $show || true
-grep -E "show:|recorded|error" "$OUT/show.log" | sed 's/^/  /'
+grep -E "show:|recorded|error|lost|gone" "$OUT/show.log" | sed 's/^/  /'
 if [ -n "$first" ]; then
   read -r m0 g0 c0 t1 <<<"$first"; read -r m1 g1 c1 t2 <<<"$last"
     awk -v t1="$t1" -v t2="$t2" -v m="$((m1 - m0))" -v g="$((g1 - g0))" -v c="$((c1 - c0))" 'BEGIN { printf "growth from %d s to %d s: render %+.1f MiB, generator %+.1f MiB, control and tracker %+.1f MiB\n", t1, t2, m / 1024, g / 1024, c / 1024 }'
