@@ -111,3 +111,46 @@ def test_a_show_with_no_output_still_runs_its_course(gl_ctx, tiny_model):
     e = build(gl_ctx, tiny_model, outputs=[])
     s = e.render_offline(5, 24.0)
     assert s.frames == 5 and s.gen_frames == 5
+
+
+def test_freeze_holds_the_generated_image_and_rests_the_generator(gl_ctx, tiny_model):
+    made = []
+
+    def counting(loop):
+        frame = loop.frame
+
+        def counted(snap):
+            made.append(snap.index)
+            return frame(snap)
+
+        loop.frame = counted
+        return loop
+
+    out = MemoryOutput()
+    e = build(gl_ctx, tiny_model, outputs=[out], wrap_loop=counting)
+    e.params.set("feedback.amount", 0.0)  # nothing that moves by itself
+    e.params.set("fx.kaleido.amount", 0.0)
+    e.render_offline(24, 24.0)  # a second: every slewed parameter is where it was sent
+    e.params.set("gen.freeze", 1.0)
+    e.params.set("noise.walk", 30.0)  # the walk goes on, nothing shows it
+    e.render_offline(6, 24.0)
+    assert made == list(range(24))  # no frame asked while frozen
+    held = out.frames[24:]
+    assert all(np.array_equal(held[0], f) for f in held)  # the picture holds
+    assert "FROZEN" in e.status_line() and any("FROZEN" in w for w in e.overlay_info().warnings)
+    e.params.set("gen.freeze", 0.0)
+    e.render_offline(2, 24.0)
+    assert made[-2:] == [30, 31] and not np.array_equal(out.frames[-1], held[0])
+
+
+def test_the_master_fader_is_said_on_the_preview_and_in_the_status_line(gl_ctx, tiny_model):
+    out = MemoryOutput()
+    e = build(gl_ctx, tiny_model, outputs=[out])
+    e.params.set("master.level", 0.5)
+    e.render_offline(12, 24.0)
+    assert "master fader at 50%" in e.status_line()
+    assert "master fader at 50%" in e.overlay_info().warnings
+    e.params.set("master.level", 0.0)
+    e.render_offline(12, 24.0)
+    assert out.frames[-1].max() == 0  # black to the outputs
+    assert "master fader at 0%: every output is black" in e.overlay_info().warnings

@@ -261,6 +261,49 @@ def test_generated_frames_dissolve_in_when_the_generator_is_slower_than_the_disp
     assert px[2] == 255 and px[0] == 0  # off: the blue frame that just arrived, whole (a cut)
 
 
+def test_a_pause_in_the_generated_frames_does_not_slow_the_dissolves_after_it(gl_ctx):
+    """A freeze (or a restarted generator) leaves seconds between two generated frames: after it,
+    frames must dissolve in at the generator's pace again, not over those seconds."""
+    c = Compositor(gl_ctx, (W, H))
+    red, blue = np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8)
+    red[..., 0], blue[..., 2] = 255, 255
+    t, k = 0.0, 0
+    for i in range(24):  # 60 fps, a frame every 4th: the pace is learnt
+        if i % 4 == 0:
+            c.upload(red if k % 2 == 0 else blue)
+            k += 1
+        c.render(snap(t=t))
+        t += 1 / 60
+    for i in range(360):  # frozen for 6 s: the display goes on, no frame comes
+        c.render(snap(t=t))
+        t += 1 / 60
+    for i in range(5):  # the first frame after the pause, then the next one, dissolving as before
+        if i in (0, 4):
+            c.upload(red if k % 2 == 0 else blue)
+            k += 1
+        c.render(snap(t=t))
+        t += 1 / 60
+    px = c.read_frame()[H // 2, W // 2].astype(int)
+    assert px[0] < 255 and px[2] < 255  # the last frame is coming in over the one before
+    c.render(snap(t=t + 3 / 60))
+    px = c.read_frame()[H // 2, W // 2].astype(int)
+    assert min(px[0], px[2]) <= 1  # and is whole after the generator's interval, not 6 s later
+
+
+def test_the_master_fader_darkens_every_output_but_not_the_feedback(gl_ctx):
+    c = Compositor(gl_ctx, (W, H))
+    c.upload(np.full((8, 8, 3), 200, np.uint8))
+    c.render(snap({"master.level": 0.5}))
+    assert c.read_frame().mean() == pytest.approx(100, abs=1.5)
+    assert np.frombuffer(c.read_rgba(), np.uint8).reshape(H, W, 4)[..., :3].mean() == pytest.approx(100, abs=1.5)
+    c.render(snap({"master.level": 0.0}))
+    assert c.read_frame().max() == 0 and c.output is not None  # black to every output
+    c.upload(np.zeros((8, 8, 3), np.uint8))
+    c.render(snap({"master.level": 1.0, "feedback.amount": 0.5}))  # the fader up again: the trail is whole
+    assert c.read_frame().mean() == pytest.approx(100, abs=1.5)  # mix(new=0, prev=200 (not 0), 0.5)
+    assert c.output is c._prog[c._cur][0]  # at full level no extra pass, the program image itself
+
+
 def test_layers_in_a_set_are_checked(tmp_path):
     with pytest.raises(ConfigError, match=r"\[\[layer\]\] #1: blend 'screne' \(did you mean 'screen'\?\)"):
         parse_set({"layer": [{"source": "generator", "blend": "screne"}]})

@@ -144,8 +144,11 @@ class Engine:
                 if duration is not None and snap.t >= duration:
                     t_end = duration
                     break
-                self.generator.submit(snap)
-                self.present(snap, self.generator.latest())
+                frozen = snap.values.get("gen.freeze", 0.0) >= 0.5
+                if not frozen:  # frozen: nothing asked, what still arrives is left unshown
+                    self.generator.submit(snap)
+                gen = self.generator.latest()
+                self.present(snap, None if frozen else gen)
                 if self._had_outputs and not self.outputs:
                     self._had_outputs = False  # said once; the show itself goes on
                     log.error("every output is gone: nothing is shown or recorded now; the show goes on")
@@ -170,7 +173,8 @@ class Engine:
                 break
             self.clock.set(i / fps)
             snap = self.snapshot()
-            self.present(snap, self.generator.produce(snap))
+            frozen = snap.values.get("gen.freeze", 0.0) >= 0.5
+            self.present(snap, None if frozen else self.generator.produce(snap))
             if self._had_outputs and not self.outputs:
                 log.error("every output is gone; stopping")
                 break
@@ -207,6 +211,7 @@ class Engine:
             parts.append(f"audio input: {analyzer.bad_samples} NaN/Inf samples ignored, {analyzer.clipped} clipped")
         if self.generator.errors:
             parts.append(f"gen errors {self.generator.errors} (last: {self.generator.last_error})")
+        parts += self.held()
         parts += [s for s in (o.status() for o in self.outputs) if s]
         parts += [s for s in (f() for f in self.status_parts) if s]
         return " | ".join(parts)
@@ -234,8 +239,21 @@ class Engine:
             warnings.append(f"audio file ended ({self.audio.name}): silence")
         warnings += [f"shader {e[:70]}" for e in getattr(self.compositor, "shader_errors", lambda: [])()]
         warnings += [f"{name}: lost" for name in self.lost_outputs]
+        warnings += self.held()
         meters = (("lvl", a.level), ("bass", a.bass), ("mid", a.mid), ("high", a.high))
         return OverlayInfo(lines, meters, tuple(warnings))
+
+    def held(self) -> list[str]:
+        """What the performer is holding back: said on the preview and in the status line, so a
+        black or still screen is never a mystery."""
+        v = self.params.values()
+        out = []
+        if v.get("gen.freeze", 0.0) >= 0.5:
+            out.append("FROZEN: the generated image holds (gen.freeze)")
+        level = v.get("master.level", 1.0)
+        if level < 1.0:
+            out.append(f"master fader at {level:.0%}" + (": every output is black" if level * 255 < 0.5 else ""))
+        return out
 
     def summary(self, seconds: float) -> Summary:
         return Summary(self.rendered, seconds, self.generator.frames, self.generator.errors,

@@ -52,6 +52,8 @@ def declare_params():
         ParamSpec("chaos", 0.0, 2.0, 0.0, "", 0.1, "push the prompts beyond themselves: extrapolation and noise"),
         ParamSpec("prompt.slerp", 0.0, 1.0, 0.0, "", 0.1, "0: weighted sum of the prompts, 1: slerp"),
         ParamSpec("prompt.fade", 0.0, 4.0, 0.3, "s", 0.0, "how long a new prompt text takes to fade in"),
+        ParamSpec("gen.freeze", 0.0, 1.0, 0.0, "", 0.0,
+                  "1: hold the generated image, the generator rests (layers, effects and feedback go on)"),
     ] + inputs.declare_params()
 
 

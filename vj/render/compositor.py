@@ -36,8 +36,8 @@ from vj.control.params import ParamSpec
 from vj.log import log
 from vj.render import layers as stack
 from vj.render import compose
-from vj.render.shaders import (FragmentSource, ShaderError, compile_program, compile_text, load_effect, shader_dir,
-                               prelude)
+from vj.render.shaders import (FragmentSource, ShaderError, compile_program, compile_text, load_effect, load_fragment,
+                               prelude, shader_dir)
 from vj.snapshot import Snapshot
 
 
@@ -51,6 +51,8 @@ def declare_params(effects: FragmentSource | list[FragmentSource] | None,
         ParamSpec("feedback.rotate", -10.0, 10.0, 0.0, "deg/frame", 0.05, "rotation of the feedback per frame"),
         ParamSpec("gen.interpolate", 0.0, 1.0, 1.0, "", 0.0,
                   "dissolve each generated frame in over the generator's interval (0: cut)"),
+        ParamSpec("master.level", 0.0, 1.0, 1.0, "", 0.05,
+                  "the master fader: every output's level, 0 is black (feedback keeps its trails)"),
     ] + stack.declare_params(layer_specs)
     for effect in effects or []:
         specs += [ParamSpec(f"fx.{effect.name}.{u.name}", u.lo, u.hi, u.default, "", 0.05, u.doc) for u in effect.params]
@@ -129,6 +131,9 @@ class _Source:
     serial: int = -1  # the reader's frame last uploaded
 
 
+PAUSE_GAPS = 4.0  # a generated frame this many paces after the last one ended a pause (see _gen_mix)
+
+
 class Compositor:
     def __init__(self, ctx, size: tuple[int, int], effect: str | None = None, *, effects: list[str] | None = None,
                  layers: tuple[stack.LayerSpec, ...] = stack.DEFAULT_STACK, live: bool = False,
@@ -169,6 +174,7 @@ class Compositor:
         self._arrived = False  # a frame was uploaded since the last render
         self._t_arrival: float | None = None
         self._gen_interval = 0.0  # seconds between generated frames (smoothed)
+        self._paused = False  # the last gap between generated frames was a pause
         self._frame_dt = 0.0  # seconds between render frames (smoothed)
         self._last_t: float | None = None
         self._sources = [self._open_source(i, l) for i, l in enumerate(self.layers)]
@@ -180,6 +186,8 @@ class Compositor:
         self._next_reload = 0.0
         self._build_error: str | None = None  # a saved file that compiles alone but not in its chain
         self._readback = None  # an 8-bit copy of the program image, made for reading back
+        self._master = None  # (program, vao, texture, fbo): the program image under the master fader
+        self._faded = False  # this frame's outputs take the master image (the fader is down)
         self._input = None  # the generator's camera or video input (upload_input), for the preview
         self.feed_wanted = False  # set by a window showing the input feed: only then is it uploaded
         self.upload(self._warmup_pattern())  # something alive on screen before the first frame
@@ -268,6 +276,8 @@ class Compositor:
                     key = f"{e.prefix}{e.source.name}.{u}"
                     values[key] = x if k in off else (p.default if p.default != x else (p.hi if p.hi != x else p.lo))
             self._render(Snapshot(0, 0.0, values, (), 0), mix)
+        self._fade(self._prog[self._cur][0], 0.5)  # the master fader's pass, before anyone pulls it
+        self._faded = False
         self.ctx.finish()
         self._cur = 0
         for _, fbo in self._prog:
@@ -390,8 +400,12 @@ class Compositor:
         self._last_t = t
         if self._arrived:
             self._arrived = False
-            if self._t_arrival is not None and t > self._t_arrival:
-                gap = t - self._t_arrival
+            gap = t - self._t_arrival if self._t_arrival is not None else 0.0
+            # one gap far longer than the pace is a pause (a freeze, a restart, a still camera), not
+            # the pace: it would slow every dissolve after it; two in a row: the pace did change
+            pause = self._gen_interval > 0 and gap > PAUSE_GAPS * self._gen_interval and not self._paused
+            self._paused = pause
+            if gap > 0.0 and not pause:
                 self._gen_interval = gap if self._gen_interval == 0 else 0.8 * self._gen_interval + 0.2 * gap
             self._t_arrival = t
         amount = snap.values.get("gen.interpolate", 1.0)
@@ -446,7 +460,27 @@ class Compositor:
             _set(p, f"u_opacity{i}", v.get(f"layer.{n}.opacity", layer.opacity))
         self._run_passes([plan.stack] + plan.master, self._work, out_fbo, snap, gen_mix, dither)
         self._cur = 1 - self._cur
+        level = min(1.0, max(0.0, v.get("master.level", 1.0)))
+        self._faded = level < 1.0
+        if self._faded:  # after the program image: feedback goes on reading it at full level
+            return self._fade(out_tex, level)
         return out_tex
+
+    def _fade(self, tex, level: float):
+        """The program image under the master fader, drawn into an image of its own for the outputs
+        (a pass only while the fader is down)."""
+        if self._master is None:
+            prog = compile_program(self.ctx, load_fragment("master"))
+            out = self.ctx.texture(self.size, 4)
+            out.repeat_x = out.repeat_y = False
+            self._master = (prog, self.ctx.vertex_array(prog, []), out, self.ctx.framebuffer([out]))
+        prog, vao, out, fbo = self._master
+        tex.use(compose.IN_UNIT)
+        _set(prog, "u_input", compose.IN_UNIT)
+        _set(prog, "u_fader", level)
+        fbo.use()
+        vao.render(vertices=3)
+        return out
 
     def _bind_source(self, prog, i: int) -> None:
         """Layer i's own image on texture unit i, with the map that covers it into the frame."""
@@ -545,7 +579,8 @@ class Compositor:
 
     @property
     def output(self):
-        return self._prog[self._cur][0]
+        """What the outputs show: the program image, under the master fader when it is down."""
+        return self._master[2] if self._faded else self._prog[self._cur][0]
 
     def read_rgb(self) -> bytes:
         """The program image as packed RGB bytes, bottom row first (GL order)."""
@@ -559,6 +594,8 @@ class Compositor:
     def _readable(self):
         """The program image's framebuffer in 8 bits: itself, or a copy made on the GPU when images
         are 16-bit (reading floats back costs several times more, BENCHMARKS.md)."""
+        if self._faded:
+            return self._master[3]  # 8-bit
         if self.precision == 8:
             return self._prog[self._cur][1]
         if self._readback is None:

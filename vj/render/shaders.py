@@ -39,7 +39,7 @@ _FETCH = re.compile(r"\bfetch\s*\(")
 _MACRO = re.compile(r"^\s*#\s*define\s+(\w+)", re.M)
 _SIGNATURE = re.compile(r"\bvec4\s+effect\s*\(\s*vec2\s+\w+\s*\)")
 _LOOP = re.compile(r"\b(for|while)\b")
-INTERNAL = {"present", "overlay"}  # whole programs the compositor and the window use, not effects
+INTERNAL = {"present", "overlay", "master"}  # whole programs the compositor and the window use, not effects
 
 
 class ShaderError(VJError):
