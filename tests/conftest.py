@@ -11,6 +11,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the network
+# the performer's own shader folder (~/.config/demontage/shaders) must not change what tests see
+os.environ["VJ_SHADERS"] = str(Path(__file__).resolve().parent / "no-user-shaders")
+
+
+@pytest.fixture(autouse=True)
+def _set_shaders_end_with_the_test():
+    """A set loaded by a test may bring a shaders/ folder (searched first): not into the next test."""
+    yield
+    from vj.render import shaders
+
+    shaders._SET_DIRS.clear()
 
 
 @pytest.fixture(scope="session")

@@ -208,6 +208,55 @@ def test_every_shipped_effect_compiles_and_moves_the_image(gl_ctx, tmp_path):
         assert np.abs(got - base).mean() > 0.02, name
 
 
+def test_a_set_folder_brings_its_own_effects_and_the_performer_has_a_folder_of_theirs(gl_ctx, tmp_path, monkeypatch,
+                                                                                    caplog):
+    """A set folder travels whole: its shaders/ beside the set file come first (even over a shipped
+    name, said in the log), then $VJ_SHADERS, then the shipped ones; hot reload works there too."""
+    import logging
+
+    from vj import assemble
+    from vj.config import load_set
+    from vj.render import shaders
+
+    caplog.set_level(logging.INFO, logger="vj")
+    show_dir, mine = tmp_path / "my-set", tmp_path / "mine"
+    (show_dir / "shaders").mkdir(parents=True)
+    mine.mkdir()
+    (show_dir / "shaders" / "ripple.frag").write_text(
+        "// @param depth 0 0.1 0.05 how far\nuniform float depth;\n"
+        "vec4 effect(vec2 uv) { return fetch(vec2(uv.x + depth * sin(uv.y * 40.0), uv.y)); }\n")
+    (show_dir / "shaders" / "mirror.frag").write_text("vec4 effect(vec2 uv) { return vec4(1.0, 0.0, 0.0, 1.0); }\n")
+    (mine / "tint.frag").write_text("vec4 effect(vec2 uv) { return fetch(uv) * vec4(0.0, 1.0, 0.0, 1.0); }\n")
+    monkeypatch.setenv("VJ_SHADERS", str(mine))
+    (show_dir / "set.toml").write_text('[compositor]\neffects = ["ripple", "tint", "mirror"]\n')
+    show = load_set(show_dir / "set.toml")
+    params = assemble.build_controls(show).params
+    assert params.value("fx.ripple.depth") == 0.05
+    assert shaders.find_shader("tint") == mine / "tint.frag"
+    assert shaders.find_shader("kaleido") == shaders.shader_dir() / "kaleido.frag"
+    assert "effect mirror: " in caplog.text and "instead of the shipped one" in caplog.text
+    monkeypatch.setattr(comp_mod, "RELOAD_EVERY", 0.0)
+    c = Compositor(gl_ctx, (W, H), effects=["ripple", "tint"])
+    img = np.zeros((32, 32, 3), np.uint8)
+    img[:, :16] = 255  # white left, black right: the ripple bends the edge
+    c.upload(img)
+    c.render(snap())
+    out = c.read_frame().astype(int)
+    assert out[..., 0].max() == 0 and out[..., 2].max() == 0 and out[..., 1].max() == 255  # tinted green
+    edge = [int(np.argmin(row > 128)) for row in out[..., 1]]
+    assert len(set(edge)) > 3  # bent
+    (mine / "tint.frag").write_text("vec4 effect(vec2 uv) { return fetch(uv) * vec4(1.0, 0.0, 0.0, 1.0); }\n")
+    st = os.stat(mine / "tint.frag")
+    os.utime(mine / "tint.frag", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    c.render(snap())  # saved in the performer's folder: reloaded live
+    assert c.read_frame()[..., 0].max() == 255 and c.read_frame()[..., 1].max() == 0
+    c = Compositor(gl_ctx, (W, H), effects=["mirror"])
+    c.render(snap())
+    assert tuple(c.read_frame()[H // 2, W // 2]) == (255, 0, 0)  # the set's own mirror
+    shaders.use_set_folder(tmp_path / "elsewhere.toml")  # another set: its folder has no shaders/
+    assert shaders.find_shader("mirror") == shaders.shader_dir() / "mirror.frag"
+
+
 def test_a_saved_effect_is_reloaded_and_a_broken_one_keeps_the_old(gl_ctx, pictures, tmp_path, monkeypatch, caplog):
     from vj.render import shaders
 

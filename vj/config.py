@@ -153,8 +153,11 @@ def parse_size(text_or_pair: Any, where: str = "size") -> tuple[int, int]:
 
 
 def load_set(path: Path) -> ShowSet:
+    from vj.render.shaders import use_set_folder
+
     path = Path(path)
     data = load_toml(path, "set file")
+    use_set_folder(path)  # its own shaders/ folder, if it has one, is searched first
     return parse_set(data, path)
 
 

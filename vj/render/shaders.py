@@ -15,6 +15,11 @@ nothing (every such line must hold):
 
     // @bypass amount 0
 
+Where effect files are found, first match wins: the `shaders/` folder beside the set being played
+(a set folder travels whole), the performer's own folder (`$VJ_SHADERS`, several separated by
+`:`, else ~/.config/demontage/shaders), then the shipped ones. The prelude (common.glsl) and the
+vertex shader always come with the code.
+
 Because an effect is a function and not a pass, the compositor can run a chain of them inside one
 fragment shader (compose.py); only an effect that fetches its input more than once (a blur, an RGB
 split) gets a pass of its own. Compile errors name the effect file and its own line.
@@ -22,12 +27,14 @@ split) gets a pass of its own. Compile errors name the effect file and its own l
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from vj.errors import ConfigError, VJError
+from vj.log import log
 from vj.resources import data_dir
 
 _PARAM = re.compile(r"^\s*//\s*@param\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*(.*)$")
@@ -115,12 +122,42 @@ def _fetch_sites(fn: str, bodies: dict[str, str], stack: tuple[str, ...]) -> tup
 
 
 def shader_dir() -> Path:
+    """The shipped shaders (and the prelude, the vertex shader)."""
     return data_dir("shaders")
 
 
+_SET_DIRS: list[Path] = []  # the shaders/ folder beside the set last loaded (config.load_set)
+_SAID_SHADOWED: set[Path] = set()  # files found before a shipped one of the same name (said once)
+
+
+def use_set_folder(set_path: Path | None) -> None:
+    """Effects in a `shaders/` folder beside this set are found before any other (one set plays
+    at a time: the last loaded decides)."""
+    d = Path(set_path).resolve().parent / "shaders" if set_path else None
+    _SET_DIRS[:] = [d] if d is not None and d.is_dir() and d != shader_dir().resolve() else []
+
+
+def user_dirs() -> list[Path]:
+    env = os.environ.get("VJ_SHADERS")
+    if env:
+        return [Path(p).expanduser() for p in env.split(os.pathsep) if p]
+    return [Path.home() / ".config" / "demontage" / "shaders"]
+
+
+def search_dirs() -> list[Path]:
+    return [*_SET_DIRS, *(d for d in user_dirs() if d.is_dir()), shader_dir()]
+
+
+def find_shader(name: str) -> Path | None:
+    for d in search_dirs():
+        if (d / f"{name}.frag").is_file():
+            return d / f"{name}.frag"
+    return None
+
+
 def available_effects(folder: Path | None = None) -> list[str]:
-    folder = folder or shader_dir()
-    return sorted(p.stem for p in folder.glob("*.frag") if p.stem not in INTERNAL)
+    folders = [folder] if folder else search_dirs()
+    return sorted({p.stem for f in folders for p in f.glob("*.frag") if p.stem not in INTERNAL})
 
 
 def strip_comments(code: str) -> str:
@@ -204,19 +241,38 @@ def parse_params(text: str, path: Path) -> tuple[UniformParam, ...]:
     return tuple(params)
 
 
-def prelude(folder: Path) -> str:
-    text = (folder / "common.glsl").read_text()
+def _own_or_shipped(folder: Path | None, file: str) -> Path:
+    """A shader folder's own copy of a support file (a test's folder), else the shipped one."""
+    if folder is not None and (folder / file).is_file():
+        return folder / file
+    return shader_dir() / file
+
+
+def prelude(folder: Path | None) -> str:
+    text = _own_or_shipped(folder, "common.glsl").read_text()
     return text if text.endswith("\n") else text + "\n"
 
 
 def load_fragment(name: str, folder: Path | None = None) -> FragmentSource:
-    folder = folder or shader_dir()
-    path = folder / f"{name}.frag"
+    """The file `name`.frag: in `folder`, or the first found along search_dirs()."""
+    if folder is None and name in INTERNAL:
+        folder = shader_dir()  # the window's and the compositor's own programs come with the code
+    if folder is not None:
+        path = folder / f"{name}.frag"
+        where = str(folder)
+    else:
+        path = find_shader(name) or shader_dir() / f"{name}.frag"
+        where = ", ".join(str(d) for d in search_dirs())
+        shipped = shader_dir() / f"{name}.frag"
+        if path != shipped and shipped.is_file() and path not in _SAID_SHADOWED:
+            _SAID_SHADOWED.add(path)
+            log.info(f"effect {name}: {path} (instead of the shipped one)")
     if not path.is_file():
-        raise ConfigError(f"effect {name!r} not found in {folder}; effects: {', '.join(available_effects(folder))}")
+        raise ConfigError(f"effect {name!r} not found in {where}; effects: "
+                          f"{', '.join(available_effects(folder))}")
     text = path.read_text()
     params = parse_params(text, path)
-    return FragmentSource(name, path, text, prelude(folder), params, parse_bypass(text, path, params),
+    return FragmentSource(name, path, text, prelude(path.parent), params, parse_bypass(text, path, params),
                           top_level_names(text))
 
 
@@ -290,7 +346,7 @@ def fragment_text(frag: FragmentSource) -> GlslText:
 
 
 def vertex_source(folder: Path | None = None) -> str:
-    return ((folder or shader_dir()) / "quad.vert").read_text()
+    return _own_or_shipped(folder, "quad.vert").read_text()
 
 
 def compile_program(ctx, frag: FragmentSource, folder: Path | None = None):
