@@ -157,3 +157,21 @@ def test_a_file_played_live_plays_to_its_last_sample_then_says_it_ended(tmp_path
     assert len(got) > 48000
     assert np.abs(got[:48000] - tone).max() < 1e-4  # every sample, in order (16-bit file)
     assert not got[48000:].any()  # then silence
+
+
+def test_a_looped_file_starts_again_sample_true_and_never_ends(tmp_path):
+    from vj.audio.sources import FilePlayback
+
+    tone = (0.5 * np.sin(2 * np.pi * 300 * np.arange(4000) / 48000)).astype(np.float32)  # not whole blocks
+    fp = FilePlayback(write_wav(tmp_path / "loop.wav", tone), monitor=False, loop=True)
+    played = []
+    fp._deliver = lambda block: played.append(block[:, 0].copy())
+    fp.start()
+    try:
+        while sum(len(b) for b in played) < 5 * len(tone) + 1024:
+            time.sleep(0.01)
+    finally:
+        fp.close()
+    got = np.concatenate(played)[: 5 * len(tone)]
+    assert np.abs(got - np.tile(tone, 5)).max() < 1e-4  # five times round, no gap, no click added
+    assert not fp.ended and fp.underruns == 0 and fp.track.loop

@@ -55,6 +55,27 @@ def test_a_live_recording_goes_on_after_its_sound_file_ends(tmp_path):
     assert len(a) == 1 and float(a[0]["duration"]) >= 5.9
 
 
+def test_a_looped_sound_file_goes_round_in_the_show_and_in_its_recording(tmp_path):
+    import wave
+
+    short = tmp_path / "short.wav"
+    with wave.open(str(short), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(48000)
+        w.writeframes((8000 * np.sin(2 * np.pi * 220 * np.arange(24000) / 48000)).astype("<i2").tobytes())  # 0.5 s
+    out = tmp_path / "y.mp4"
+    r = vj("run", "--headless", "--duration", "3", "--out", str(out), "--audio", str(short), "--audio-loop",
+           "--no-monitor", "--model", "tiny-random", "--seed", "4", "--size", "320x180")
+    assert r.returncode == 0, r.stderr
+    assert "looped" in r.stderr
+    v, a = video_and_audio(out)
+    assert int(v[0]["nb_read_frames"]) == 72 and len(a) == 1
+    pcm = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-f", "s16le", "-ac", "1", "-ar", "8000", "-"],
+                         capture_output=True, check=True).stdout
+    sound = np.frombuffer(pcm, "<i2").astype(float)
+    assert len(sound) >= 2.9 * 8000
+    assert np.sqrt(np.mean(sound[int(2.0 * 8000):int(2.8 * 8000)] ** 2)) > 1000  # still the tone at 2-2.8 s
+
+
 def _window_geometry(display):
     tree = subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True,
                           env={"DISPLAY": display}).stdout

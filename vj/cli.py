@@ -82,6 +82,8 @@ def parser() -> argparse.ArgumentParser:
                      "udp://HOST:PORT, srt://HOST:PORT or rtmp://HOST/APP/KEY (repeatable)")
     run.add_argument("--fullscreen", type=int, metavar="N", help="fullscreen on monitor N (see `vj devices`)")
     run.add_argument("--no-monitor", action="store_true", help="with --audio FILE: analyse it without playing it out loud")
+    run.add_argument("--audio-loop", action="store_true", help="with --audio FILE: play it round and round (a "
+                     "rehearsal on one track); a recording loops it too")
     run.add_argument("--osc-port", type=int, metavar="N", help="listen for OSC on this UDP port (default 9000; 0: any free one)")
     run.add_argument("--osc-host", metavar="ADDR", help="listen on this address (default 127.0.0.1; 0.0.0.0: the LAN)")
     run.add_argument("--osc-allow", metavar="IP[,IP...]", help="accept OSC only from these senders")
@@ -401,7 +403,7 @@ def cmd_run(args) -> int:
         load_syphon()
     acfg = _analyzer_config(show, args)
     kw = dict(live=True, config=acfg, channel=args.audio_channel or show.audio_channel, samplerate=args.audio_rate,
-              blocksize=args.audio_block, monitor=not args.no_monitor)
+              blocksize=args.audio_block, monitor=not args.no_monitor, loop=args.audio_loop)
     if args.audio is None:
         try:
             audio = open_audio("default", **kw)

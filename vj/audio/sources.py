@@ -40,6 +40,7 @@ class AudioTrack:
 
     path: Path
     offset: float = 0.0  # seconds into the file at show time 0
+    loop: bool = False  # played round and round (vj run --audio-loop): the recording loops it too
 
 
 class FeatureBus:
@@ -358,14 +359,15 @@ class FilePlayback(StreamInput):
     filled ahead from disk, so the callback never touches the disk."""
 
     def __init__(self, path: Path, config: AnalyzerConfig = AnalyzerConfig(), channel: int | None = None,
-                 monitor: bool = True) -> None:
+                 monitor: bool = True, loop: bool = False) -> None:
         self._file, self._temp = _open_soundfile(Path(path))
         if channel and not 1 <= channel <= self._file.channels:
             raise VJError(f"audio file {path}: channel {channel} does not exist (it has {self._file.channels})")
         super().__init__(Path(path).name, self._file.samplerate, self._file.channels, config, channel)
         self.path = Path(path)
         self.duration = self._file.frames / self.samplerate
-        self.track = AudioTrack(self.path)
+        self.loop = loop  # at its end the file starts again (a rehearsal on one track)
+        self.track = AudioTrack(self.path, loop=loop)
         self._ahead = AudioRing(self.samplerate * 4, self.channels)  # what the reader has read ahead
         self._block = config.hop
         self._out = None
@@ -377,7 +379,7 @@ class FilePlayback(StreamInput):
         if monitor:
             self._out = self._open_output()
         where = f"playing on {self._out_name}" if self._out is not None else "silently (no audio output device)"
-        self.status = f"file {self.name} ({self.duration:.1f} s, {self.samplerate} Hz), {where}"
+        self.status = f"file {self.name} ({self.duration:.1f} s, {self.samplerate} Hz{', looped' if loop else ''}), {where}"
 
     def _open_output(self):
         try:
@@ -404,7 +406,10 @@ class FilePlayback(StreamInput):
                 if len(data):
                     self._ahead.write(data)
                 if len(data) < chunk:
-                    self._eof = True
+                    if self.loop and self._file.frames > 0:
+                        self._file.seek(0)  # the next chunk starts the file again, sample-true
+                    else:
+                        self._eof = True
             else:
                 time.sleep(0.02)  # the reader's own pace, not the real-time side's
 
@@ -517,14 +522,15 @@ def _device_list() -> str:
 
 
 def open_audio(spec: str | None, *, live: bool, config: AnalyzerConfig = AnalyzerConfig(), channel: int | None = None,
-               samplerate: int | None = None, blocksize: int | None = None, monitor: bool = True):
+               samplerate: int | None = None, blocksize: int | None = None, monitor: bool = True,
+               loop: bool = False):
     """`--audio` as a performer types it: none | default | a file | a device index | a name substring.
     A file is read frame-exactly (`live=False`) or played in real time (`live=True`)."""
     if spec is None or spec.lower() in ("", "none", "off"):
         return SilentInput()
     p = Path(spec).expanduser()
     if p.is_file():
-        return FilePlayback(p, config, channel, monitor) if live else FileInput(p, config, channel)
+        return FilePlayback(p, config, channel, monitor, loop) if live else FileInput(p, config, channel)
     if p.suffix.lower() in AUDIO_SUFFIXES or "/" in spec:
         raise VJError(f"audio file {spec!r} not found; give an existing file, a device (see `vj devices`) or none")
     kw = dict(config=config, samplerate=samplerate, channel=channel, blocksize=blocksize)

@@ -52,6 +52,8 @@ def command(path: Path, size: tuple[int, int], fps: float, audio: AudioTrack | N
             cmd += ["-ss", f"{audio.offset:.6f}"]
         if duration is not None:
             cmd += ["-t", f"{duration:.6f}"]
+        if audio.loop:
+            cmd += ["-stream_loop", "-1"]
         cmd += ["-i", str(audio.path), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", "192k"]
     cmd += ["-vf", "vflip",  # GL hands rows bottom-up
             "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
