@@ -232,6 +232,14 @@ def test_a_dropped_osc_message_says_what_and_from_where_once_not_a_hundred_times
                      "OSC: /vj/param/feedback.zoom ['lots'] from 10.0.0.9:9000 dropped: it takes a finite number, "
                      "got 'lots'"]
     assert c.counters.get("osc_unknown") == 100 and c.counters.get("osc_bad_args") == 1
+    caplog.clear()
+    r.handle("/vj/param/x\n\x1b[31mvj: all good" + "y" * 300, [1.0], sender=sender)  # a hostile address
+    r.handle("/vj/param/feedback.amout", [0.5], sender=sender)  # still throttled: said 0 s ago
+    r.handle("/vj/param/noise.wlak", [0.5], sender=sender)  # another address: its own line
+    lines = [m for m in caplog.messages if m.startswith("OSC")]
+    assert len(lines) == 2 and "noise.wlak" in lines[1]
+    assert "\n" not in lines[0] and "\x1b" not in lines[0] and "\\n\\x1b[31mvj: all good" in lines[0]
+    assert len(lines[0]) < 300
 
 
 def test_out_of_range_values_are_clamped_and_counted():

@@ -138,9 +138,12 @@ def test_freeze_holds_the_generated_image_and_rests_the_generator(gl_ctx, tiny_m
     held = out.frames[24:]
     assert all(np.array_equal(held[0], f) for f in held)  # the picture holds
     assert "FROZEN" in e.status_line() and any("FROZEN" in w for w in e.overlay_info().warnings)
+    forgot = []
+    e.compositor.forget_pace = lambda: forgot.append(True)
     e.params.set("gen.freeze", 0.0)
     e.render_offline(2, 24.0)
     assert made[-2:] == [30, 31] and not np.array_equal(out.frames[-1], held[0])
+    assert forgot == [True]  # the gap the freeze made is not taken for the generator's pace
 
 
 def test_the_master_fader_is_said_on_the_preview_and_in_the_status_line(gl_ctx, tiny_model):

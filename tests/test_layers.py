@@ -337,6 +337,25 @@ def test_a_pause_in_the_generated_frames_does_not_slow_the_dissolves_after_it(gl
     c.render(snap(t=t + 3 / 60))
     px = c.read_frame()[H // 2, W // 2].astype(int)
     assert min(px[0], px[2]) <= 1  # and is whole after the generator's interval, not 6 s later
+    t += 4 / 60
+    for _ in range(3):  # a performer tapping the freeze: one frame between long freezes
+        for i in range(120):
+            c.render(snap(t=t))
+            t += 1 / 60
+        c.forget_pace()  # the engine says the freeze ended
+        c.upload(red if k % 2 == 0 else blue)
+        k += 1
+        c.render(snap(t=t))
+        t += 1 / 60
+    for i in range(4):
+        if i == 3:
+            c.upload(red if k % 2 == 0 else blue)
+            k += 1
+        c.render(snap(t=t))
+        t += 1 / 60
+    c.render(snap(t=t + 3 / 60))
+    px = c.read_frame()[H // 2, W // 2].astype(int)
+    assert min(px[0], px[2]) <= 1  # still the generator's pace
 
 
 def test_the_master_fader_darkens_every_output_but_not_the_feedback(gl_ctx):

@@ -56,6 +56,7 @@ class Engine:
         self.on_frame: list[Callable[[Snapshot], None]] = []  # per-frame hooks (OSC out)
         self.status_parts: list[Callable[[], str]] = []  # more for the status line (OSC, MIDI)
         self._phase = 0.0
+        self._was_frozen = False
         self._bar: int | None = None  # the bar we are in (audio.bar fires when it changes)
         self._audio = Features()
         self._last_t: float | None = None
@@ -130,6 +131,17 @@ class Engine:
         self.rendered += 1
         self._render_rate.tick()
 
+    def _frozen(self, snap: Snapshot) -> bool:
+        """gen.freeze: when it lets go, the compositor is told that the gap before the next
+        generated frame was a pause, not the generator's pace (its dissolves keep their speed)."""
+        frozen = snap.values.get("gen.freeze", 0.0) >= 0.5
+        if self._was_frozen and not frozen:
+            forget = getattr(self.compositor, "forget_pace", None)
+            if forget is not None:
+                forget()
+        self._was_frozen = frozen
+        return frozen
+
     # -- live ----------------------------------------------------------------------------------
     def run_live(self, duration: float | None = None, pacer=None, status_every: float = 5.0,
                  on_status: Callable[[str], None] | None = None) -> Summary:
@@ -144,7 +156,7 @@ class Engine:
                 if duration is not None and snap.t >= duration:
                     t_end = duration
                     break
-                frozen = snap.values.get("gen.freeze", 0.0) >= 0.5
+                frozen = self._frozen(snap)
                 if not frozen:  # frozen: nothing asked, what still arrives is left unshown
                     self.generator.submit(snap)
                 gen = self.generator.latest()
@@ -173,8 +185,7 @@ class Engine:
                 break
             self.clock.set(i / fps)
             snap = self.snapshot()
-            frozen = snap.values.get("gen.freeze", 0.0) >= 0.5
-            self.present(snap, None if frozen else self.generator.produce(snap))
+            self.present(snap, None if self._frozen(snap) else self.generator.produce(snap))
             if self._had_outputs and not self.outputs:
                 log.error("every output is gone; stopping")
                 break

@@ -415,10 +415,11 @@ class FilePlayback(StreamInput):
 
     def _next_block(self, frames: int) -> np.ndarray:
         block = self._scratch[:frames]
+        eof = self._eof  # before the count: the reader writes its last chunk, then says eof
         have = self._ahead.available()
         if have >= frames:
             self._ahead.read(block)
-        elif self._eof:  # the file's last samples, then silence
+        elif eof:  # the file's last samples, then silence
             block[:] = 0.0
             if have:
                 self._ahead.read(block[:have])

@@ -42,6 +42,7 @@ from vj.generate.templates import TemplateError, parse as parse_template
 from vj.log import Throttled, log
 
 RCVBUF = 4 * 1024 * 1024  # bytes of kernel buffer for bursts
+SAID_KEYS = 64  # addresses (and senders) whose drops are said apart; beyond, they share one line
 BATCH = 1024  # datagrams taken off the socket at once (a burst is coalesced per batch)
 REPLYING = ("/vj/list", "/vj/status")  # addresses that answer (to the sender, or to `<address> <port>`)
 
@@ -50,10 +51,16 @@ def _from(sender) -> str:
     return f" from {sender[0]}:{sender[1]}" if sender else ""
 
 
+def _printable(text: str, limit: int = 80) -> str:
+    """Text from the network, safe for a terminal: no control characters (no forged lines, no
+    escape codes), cut short."""
+    text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _shown(args: list) -> str:
     """The arguments as a performer typed them, cut short."""
-    text = " ".join(repr(a) if isinstance(a, str) else str(a) for a in args)
-    return f"[{text[:40]}{'...' if len(text) > 40 else ''}]"
+    return "[" + _printable(" ".join(repr(a) if isinstance(a, str) else str(a) for a in args), 40) + "]"
 
 
 def _number(v: Any) -> float | None:
@@ -74,8 +81,9 @@ class OscRouter:
         self.c = controls
         self.counters = controls.counters
         # what was dropped and why, in one line; a controller sending a wrong address 100 times a
-        # second gets one line per 5 s (with the count), each kind of fault its own
-        self._said = {kind: Throttled(5.0) for kind in ("args", "address", "sender", "malformed")}
+        # second gets one line per 5 s (with the count), each address its own (a flood of one
+        # does not hide another), up to SAID_KEYS of them
+        self._said: dict[tuple[str, str], Throttled] = {}
 
     def handle(self, address: str, args: list, origin: str = "osc", sender=None) -> list[tuple[str, list]]:
         """Apply one message; returns replies (address, args) for the sender. Never raises."""
@@ -83,16 +91,21 @@ class OscRouter:
             return self._route(address, args, origin) or []
         except BadArgs as e:
             self.counters.add("osc_bad_args")
-            self.say("args", f"{address} {_shown(args)}{_from(sender)} dropped: it takes {e}")
+            self.say("args", address, f"{_printable(address)} {_shown(args)}{_from(sender)} dropped: it takes {e}")
         except (ValueError, KeyError) as e:
             self.counters.add("osc_unknown")
-            why = e.args[0] if e.args else type(e).__name__
-            self.say("address", f"{address}{_from(sender)} dropped: {why} (`vj params` lists the parameters, "
-                                f"README 'OSC in' the addresses)")
+            why = _printable(str(e.args[0]) if e.args else type(e).__name__)
+            self.say("address", address, f"{_printable(address)}{_from(sender)} dropped: {why} (`vj params` lists "
+                                         f"the parameters, README 'OSC in' the addresses)")
         return []
 
-    def say(self, kind: str, msg: str) -> None:
-        self._said[kind](logging.WARNING, f"OSC: {msg}")
+    def say(self, kind: str, key: str, msg: str) -> None:
+        said = self._said.get((kind, key))
+        if said is None:
+            if len(self._said) >= SAID_KEYS:  # a fuzzer's thousand addresses share one line
+                key = "*"
+            said = self._said.setdefault((kind, key), Throttled(5.0))
+        said(logging.WARNING, f"OSC: {msg}")
 
     def _route(self, address: str, args: list, origin: str):
         parts = address.split("/")
@@ -331,11 +344,12 @@ class OscServer:
         c.add("osc_packets")
         if self.allow and sender[0] not in self.allow:
             c.add("osc_not_allowed")
-            self.router.say("sender", f"a packet from {sender[0]} refused: not in --osc-allow")
+            self.router.say("sender", sender[0], f"a packet from {sender[0]} refused: not in --osc-allow")
             return
         if not packet_ok(data):
             c.add("osc_malformed")
-            self.router.say("malformed", f"a malformed packet ({len(data)} bytes) from {sender[0]}:{sender[1]} dropped")
+            self.router.say("malformed", sender[0],
+                            f"a malformed packet ({len(data)} bytes) from {sender[0]}:{sender[1]} dropped")
             return
         quick = one_number(data)
         if quick is not None and quick[0] not in REPLYING:
@@ -347,7 +361,8 @@ class OscServer:
             messages = packet.messages
         except Exception:  # truncated, malformed, absurd sizes: python-osc raises many kinds
             c.add("osc_malformed")
-            self.router.say("malformed", f"a malformed packet ({len(data)} bytes) from {sender[0]}:{sender[1]} dropped")
+            self.router.say("malformed", sender[0],
+                            f"a malformed packet ({len(data)} bytes) from {sender[0]}:{sender[1]} dropped")
             return
         now = time.time()
         for timed in messages:

@@ -350,12 +350,15 @@ class ProcessGenerator:
             self._send(("snap", pack(snap)))
 
     def latest(self):
-        """The newest frame since the last call, or None. Its pixels view shared memory and stay
-        valid until the next call (copy them to keep them longer)."""
+        """The newest frame since the last call, or None. Its pixels view shared memory: valid until
+        the next frame arrives or the child restarts (the renderer uploads them at once; copy them
+        to keep them)."""
         from vj.generate.worker import GenFrame
 
         msg = self._handle_events()
         self._check_alive()
+        if self._retired:  # segments a frame still viewed when they were dropped
+            self._retired = [m for m in self._retired if not _closed(m)]
         if msg is None or self._shm is None:
             return None
         _, k, index, t_snap, gen_ms, w, h, with_input = msg

@@ -391,6 +391,11 @@ class Compositor:
             self._spectrum.write(np.ascontiguousarray(spec, np.float32))
             self._last_spectrum = spec
 
+    def forget_pace(self) -> None:
+        """The next generated frame comes after a pause the engine knows of (a freeze): its gap
+        says nothing about the generator's pace."""
+        self._t_arrival = None
+
     def _gen_mix(self, snap: Snapshot) -> float:
         """How far the newest generated frame has dissolved in (1: fully)."""
         t = snap.t
@@ -401,8 +406,9 @@ class Compositor:
         if self._arrived:
             self._arrived = False
             gap = t - self._t_arrival if self._t_arrival is not None else 0.0
-            # one gap far longer than the pace is a pause (a freeze, a restart, a still camera), not
-            # the pace: it would slow every dissolve after it; two in a row: the pace did change
+            # one gap far longer than the pace is a pause (a restarted generator, a still camera), not
+            # the pace: it would slow every dissolve after it; two in a row: the pace did change.
+            # A freeze is known for what it is (forget_pace)
             pause = self._gen_interval > 0 and gap > PAUSE_GAPS * self._gen_interval and not self._paused
             self._paused = pause
             if gap > 0.0 and not pause:
