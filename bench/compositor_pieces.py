@@ -3,7 +3,8 @@ BENCHMARKS.md's compositor section come from this script.
 
     .venv/bin/python bench/compositor_pieces.py
 
-Each line is render() + ctx.finish() over 30 ping-pong frames after warm_up() (a real frame: the previous program
+The first lines are the driver's floor (see floor()). Then each line is render() + ctx.finish()
+over 30 ping-pong frames after warm_up() (a real frame: the previous program
 image is sampled, so a software renderer cannot drop covered draws), then the readback alone.
 """
 
@@ -22,6 +23,38 @@ from vj.snapshot import Snapshot
 W, H = 1280, 720
 
 
+def floor(ctx) -> None:
+    """What the driver itself costs here: a full-screen pass that writes a colour, and the same
+    pass with one texture read (a 1280x720 RGBA8 image, turned a little so no fast path applies),
+    bilinear and nearest. Everything the compositor does is made of these."""
+    import moderngl
+
+    vs = "#version 330\nin vec2 p; out vec2 v_uv; void main() { v_uv = p * 0.5 + 0.5; gl_Position = vec4(p, 0.0, 1.0); }"
+    quad = ctx.buffer(np.array([-1, -1, 1, -1, -1, 1, 1, 1], "f4").tobytes())
+    fbo = ctx.framebuffer([ctx.texture((W, H), 4)])
+    src = ctx.texture((W, H), 4, np.random.default_rng(3).integers(0, 255, (H, W, 4), dtype=np.uint8).tobytes())
+    src.repeat_x = src.repeat_y = False
+    turn = "const mat2 m = mat2(0.98, 0.17, -0.17, 0.98);"
+    for label, body, filt in (
+            ("floor: a pass writing a colour", "c = vec4(v_uv, 0.5, 1.0);", moderngl.LINEAR),
+            ("floor: a pass with 1 bilinear read", "c = texture(a, m * v_uv + 0.02);", moderngl.LINEAR),
+            ("floor: a pass with 1 nearest read", "c = texture(a, m * v_uv + 0.02);", moderngl.NEAREST)):
+        prog = ctx.program(vertex_shader=vs, fragment_shader="#version 330\nuniform sampler2D a; in vec2 v_uv; "
+                           f"out vec4 c; {turn} void main() {{ {body} }}")
+        vao = ctx.vertex_array(prog, [(quad, "2f", "p")])
+        src.filter = (filt, filt)
+        src.use(0)
+        fbo.use()
+        for _ in range(5):
+            vao.render(moderngl.TRIANGLE_STRIP)
+        ctx.finish()
+        t0 = time.perf_counter()
+        for _ in range(40):
+            vao.render(moderngl.TRIANGLE_STRIP)
+            ctx.finish()
+        print(f"{label:48} {(time.perf_counter() - t0) / 40 * 1e3:6.2f} ms")
+
+
 def main() -> None:
     surface = open_headless()
     ctx = surface.ctx
@@ -29,6 +62,7 @@ def main() -> None:
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (H, W, 3), dtype=np.uint8)).save(still)
     gen = np.random.default_rng(2).integers(0, 255, (512, 512, 3), dtype=np.uint8)
     print(f"GL {surface.renderer}, {W}x{H}")
+    floor(ctx)
 
     def piece(label, layers, effects, values, n=30):
         c = Compositor(ctx, (W, H), effects=effects, layers=layers)
@@ -66,6 +100,12 @@ def main() -> None:
     piece("bench scene, no effects", full, [], bench_values)
     piece("bench scene + color, mirror", full, ["color", "mirror"], bench_values)
     piece("bench scene + color, mirror, rgbsplit", full, ["color", "mirror", "rgbsplit"], bench_values)
+    # the lightest 4 layers + 3 effects a set could have: textures only, effects that fuse, no
+    # feedback (one pass): how far the 12 ms target is from anything this machine can do
+    light = (g, LayerSpec(f"image:{still}", "screen", 0.5), LayerSpec(f"image:{still}", "multiply", 0.5),
+             LayerSpec(f"image:{still}", "normal", 1.0, "B"))
+    piece("light: 4 texture layers + color, mirror, kaleido", light, ["color", "mirror", "kaleido"],
+          {"mixer.crossfade": 0.5, "fx.color.hue": 30.0})
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ def one_error_line(err: str) -> str:
      r"folder /nonexistent-dir does not exist"),
     (["render", "demo", "--out", "/tmp/x.mp4", "--size", "big"], r"--size: size 'big' is not WIDTHxHEIGHT"),
     (["run", "--headless", "--audio", "no-such-device-xyz", "--duration", "1"], r"no audio input matches 'no-such-device-xyz'|live audio needs PortAudio"),
+    (["run", "--headless", "--duration", "-3"], r"--duration -3: a number of seconds above 0"),
+    (["render", "demo", "--out", "/tmp/x.mp4", "--duration", "0"], r"--duration 0: a number of seconds above 0"),
 ])
 def test_bad_input_is_one_clear_line(capsys, args, expect):
     import re
@@ -54,3 +56,16 @@ def test_an_offline_hub_model_fails_at_once_naming_alternatives(tmp_path):
     assert r.returncode == 2
     line = one_error_line(r.stderr)
     assert "local Hugging Face cache" in line and "tiny-random" in line
+
+
+def test_a_taken_osc_port_is_said_before_the_model_loads_and_leaves_nothing_behind():
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        r = vj("run", "--headless", "--duration", "2", "--audio", "none", "--model", "tiny-random",
+               "--osc-port", str(port), timeout=120)
+    assert r.returncode == 2
+    assert f"can't listen on 127.0.0.1:{port} (Address already in use)" in one_error_line(r.stderr)
+    assert "loading model" not in r.stderr and "leaked" not in r.stderr

@@ -201,7 +201,8 @@ def test_osc_addresses_move_the_namespace():
     ("/vj/nope", [1], "osc_unknown"),
     ("/other/thing", [1], "osc_unknown"),
     ("/vj/scene", [1.5], "osc_bad_args"),
-    ("/vj/scene", [17], "osc_unknown"),
+    ("/vj/scene", [17], "osc_bad_args"),  # the address is right, the scene is not there
+    ("/vj/scene", ["stomr"], "osc_bad_args"),
     ("/vj/seed", [-1], "osc_bad_args"),
     ("/vj/bpm", [5000.0], "osc_bad_args"),
     ("/vj/prompt/0", ["x"], "osc_unknown"),
@@ -228,7 +229,7 @@ def test_a_dropped_osc_message_says_what_and_from_where_once_not_a_hundred_times
     r.handle("/vj/param/feedback.zoom", ["lots"], sender=sender)
     lines = [m for m in caplog.messages if m.startswith("OSC")]
     assert lines == ["OSC: /vj/param/feedback.amout from 10.0.0.9:9000 dropped: no parameter 'feedback.amout' "
-                     "(`vj params` lists the parameters, README 'OSC in' the addresses)",
+                     "(did you mean 'feedback.amount'?) (`vj params` lists the parameters, README 'OSC in' the addresses)",
                      "OSC: /vj/param/feedback.zoom ['lots'] from 10.0.0.9:9000 dropped: it takes a finite number, "
                      "got 'lots'"]
     assert c.counters.get("osc_unknown") == 100 and c.counters.get("osc_bad_args") == 1
@@ -371,10 +372,15 @@ def test_toggle_momentary_and_trigger_pads_light_their_leds(tmp_path):
                            tmp_path, led="led_feedback = true\nled_on = 21\nled_channel = 7")
     on = lambda n, v=100: mido.Message("note_on", note=n, velocity=v)  # noqa: E731
     off = lambda n: mido.Message("note_off", note=n)  # noqa: E731
+    c.params.set("fx.kaleido.amount", 0.0)  # off (the demo starts it at 0.8: on, nearer the top)
     midi._handle(port, on(8))
     midi._handle(port, off(8))
     assert c.params.target("fx.kaleido.amount") == 1.0
     midi._handle(port, on(8))
+    assert c.params.target("fx.kaleido.amount") == 0.0
+    c.params.set("fx.kaleido.amount", 1.0, source="osc")  # switched on elsewhere (OSC, a scene)
+    midi._handle(port, off(8))
+    midi._handle(port, on(8))  # one press switches it off: the pad follows the parameter
     assert c.params.target("fx.kaleido.amount") == 0.0
     midi._handle(port, on(9))
     assert c.params.target("noise.kick") == 1.0
@@ -384,7 +390,7 @@ def test_toggle_momentary_and_trigger_pads_light_their_leds(tmp_path):
     midi._handle(port, off(10))
     assert c.params.target("feedback.amount") == 0.9
     leds = [(m.channel, m.note, m.velocity) for m in port.output.sent]
-    assert leds == [(6, 8, 21), (6, 8, 0), (6, 9, 21), (6, 9, 0)]
+    assert leds == [(6, 8, 21), (6, 8, 0), (6, 8, 0), (6, 9, 21), (6, 9, 0)]
 
 
 def test_program_change_and_pad_actions_select_scenes_and_tap(tmp_path):
@@ -465,6 +471,22 @@ def test_learn_appends_the_binding_to_the_users_mapping(tmp_path, monkeypatch):
     midi._handle(port, cc(21, 5))
     m = load_mapping(path)
     assert [x.target for x in m.controls if x.number == 21] == ["feedback.zoom"]
+
+
+@pytest.mark.parametrize("port, device", [
+    ("RtMidiOut Client:qa-knobs 130:0", "qa-knobs"),  # a virtual port made by a program
+    ("nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0", "nanoKONTROL2"),  # ALSA
+    ("a2j:nanoKONTROL2 [20] (capture): nanoKONTROL2 MIDI 1", "nanoKONTROL2"),  # JACK through a2j
+    ("APC mini mk2:APC mini mk2 Control 24:0", "APC mini mk2"),
+])
+def test_a_learned_mapping_matches_the_controller_not_the_library_or_the_bridge(port, device, tmp_path, monkeypatch):
+    from vj.control.midi import device_name
+    from vj.control.mapping import load_mapping
+
+    assert device_name(port) == device
+    monkeypatch.setenv("VJ_MAPPINGS", str(tmp_path))
+    m = load_mapping(write_learned(port, None, Control("cc", 1, 7, target="noise.walk")))
+    assert m.match == device and m.match in port
 
 
 def test_write_learned_copies_a_shipped_mapping_first(tmp_path, monkeypatch):

@@ -76,6 +76,7 @@ def test_a_lost_output_is_dropped_and_the_others_go_on(gl_ctx, tiny_model):
     assert bad.closed and bad not in e.outputs
     info = e.overlay_info()  # the operator sees it on the preview
     assert f"{bad.name}: lost" in info.warnings and info.lines[0].startswith("render ")
+    assert f"{bad.name} LOST" in e.status_line()  # and the status line, long after the log line scrolled away
 
 
 def test_the_overlay_draws_warnings_in_red_and_meters():

@@ -153,6 +153,7 @@ def _rig(jack, tmp_path, monkeypatch):
     env = {**jack.env, "MIDO_BACKEND": JACK_MIDI}
     ctl = Controller(env)
     c = assemble.build_controls(load_set(find_set("demo")), 1)
+    c.params.set("fx.kaleido.amount", 0.0)  # the toggle pad's effect starts off (a toggle follows its parameter)
     proc = ControlProcess(c, ("127.0.0.1", 0, ()), (("fakectl",), tmp_path / "fake.toml"))
     proc.start()
     c.before_frame.append(proc.poll)

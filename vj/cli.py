@@ -183,6 +183,9 @@ def _load_show(args):
     from vj.resources import find_set
 
     show = load_set(find_set(args.set))
+    duration = getattr(args, "duration", None)
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        raise VJError(f"--duration {duration:g}: a number of seconds above 0 (leave it out to play until stopped)")
     if args.prompt:
         check_template("--prompt", args.prompt)
     if args.deep_cache is not None and not 1 <= args.deep_cache <= 8:
@@ -316,8 +319,6 @@ def _start_control(show, args, engine) -> list:
         if "osc" in proc.info:
             host, port = proc.info["osc"]
             log.info(f"OSC: listening on {host}:{port}" + (f", from {', '.join(osc[2])} only" if osc[2] else ""))
-        if "midi" in proc.info:
-            log.info(f"MIDI: {', '.join(proc.info['midi'])}")
         log.info(f"control process priority: {proc.info.get('priority')}")
     target = args.osc_out or show.osc.out
     if target:
@@ -451,10 +452,21 @@ def cmd_run(args) -> int:
             log.warning("headless with no --out: the program goes nowhere (add --out FILE.mp4)")
         return outs
 
+    if not args.no_osc:  # a taken port is said before the model loads, not after
+        from vj.control.osc import check_port
+
+        port = args.osc_port if args.osc_port is not None else show.osc.port
+        if port:
+            check_port(args.osc_host or show.osc.host, port)
     clock = RealClock()
     engine, surface = _build(show, args, live=True, clock=clock, audio=audio, outputs_for=outputs_for)
     _on_signals(engine)
-    listeners = _start_control(show, args, engine)
+    try:
+        listeners = _start_control(show, args, engine)
+    except BaseException:  # a MIDI port that isn't there: nothing left running behind the message
+        engine.generator.stop()
+        _close(engine)
+        raise
     # Headless: the pacer is the frame clock. With a window, vsync paces and the pacer caps the
     # loop at the monitor's rate where vsync does nothing (Xvfb, some drivers).
     audio.start()
@@ -484,17 +496,20 @@ def cmd_render(args) -> int:
         audio = SilentInput()
     else:
         path = Path(args.audio).expanduser() if args.audio else show.audio
+        if path is None and args.duration is None:
+            raise VJError("vj render needs a sound track or a length: --audio FILE, audio = \"...\" in the set's [show], "
+                          "or --duration S (silent)")
         if path is None:
-            raise VJError("vj render needs a sound track: --audio FILE (or --audio none), or audio = \"...\" in the set's [show]")
-        if not path.is_file():
-            raise VJError(f"audio file {path} not found")
-        audio = FileInput(path, _analyzer_config(show, args), args.audio_channel or show.audio_channel)
-        _hold_bpm(audio, args)
+            log.info(f"no sound track (the set has none, no --audio): {args.duration:g} s in silence")
+            audio = SilentInput()
+        else:
+            if not path.is_file():
+                raise VJError(f"audio file {path} not found")
+            audio = FileInput(path, _analyzer_config(show, args), args.audio_channel or show.audio_channel)
+            _hold_bpm(audio, args)
     duration = args.duration if args.duration is not None else getattr(audio, "duration", None)
     if duration is None:
         raise VJError("a silent render needs --duration S")
-    if duration <= 0 or not math.isfinite(duration):
-        raise VJError(f"--duration {duration}: must be a positive number of seconds")
     n_frames = max(1, round(duration * show.fps))
     duration = n_frames / show.fps
 

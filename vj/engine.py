@@ -224,6 +224,7 @@ class Engine:
             parts.append(f"gen errors {self.generator.errors} (last: {self.generator.last_error})")
         parts += self.held()
         parts += [s for s in (o.status() for o in self.outputs) if s]
+        parts += [f"{name} LOST" for name in self.lost_outputs]
         parts += [s for s in (f() for f in self.status_parts) if s]
         return " | ".join(parts)
 

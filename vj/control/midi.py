@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -217,7 +218,8 @@ class _Port:
         """Every switch's light as its state is now: a controller plugged in (again) shows the truth."""
         for key, ctl in self.bindings.items():
             if ctl.mode in ("toggle", "momentary") and ctl.target is not None:
-                self.owner._led(self, ctl, self.states.get(key, _State()).on)
+                on = self.owner.is_on(ctl) if ctl.mode == "toggle" else self.states.get(key, _State()).on
+                self.owner._led(self, ctl, on)
         self.scene_leds(self.owner.scene)
 
     def scene_leds(self, scene: str | None) -> None:
@@ -280,8 +282,12 @@ class MidiControl:
             self._ports = _Ports()
             names = self._ports.inputs()
         except Exception as e:
-            raise DeviceError(f"MIDI: can't list ports ({str(e).splitlines()[0]}); under JACK set "
-                              f"MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK") from None
+            why = str(e).splitlines()[0]
+            if "JACK" in os.environ.get("MIDO_BACKEND", "") or "jack" in why.lower():
+                hint = "is the JACK server running? (start it, or unset MIDO_BACKEND to use ALSA)"
+            else:
+                hint = "under JACK set MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK"
+            raise DeviceError(f"MIDI: can't list ports ({why}); {hint}") from None
         wanted = self._wanted(names)
         if not wanted:
             listing = "; ".join(names) or "none"
@@ -435,8 +441,8 @@ class MidiControl:
             step = (ctl.step if ctl.step is not None else 1.0 / 128.0) * (hi - lo)
             self._set(ctl.target, self.params.target(ctl.target) + steps * step)
         elif mode == "toggle":
-            if press:
-                st.on = not st.on
+            if press:  # from the parameter as it is now (OSC, a scene or another control may have moved it)
+                st.on = not self.is_on(ctl)
                 self._set(ctl.target, hi if st.on else lo)
                 self._led(port, ctl, st.on)
         elif mode == "momentary":
@@ -444,6 +450,11 @@ class MidiControl:
             self._led(port, ctl, press)
         elif mode == "trigger" and press:
             self._set(ctl.target, hi)
+
+    def is_on(self, ctl: Control) -> bool:
+        """A switch's state is its parameter's: nearer the top of its range than the bottom."""
+        lo, hi = self._range(ctl)
+        return self.params.target(ctl.target) >= (lo + hi) / 2 if hi >= lo else self.params.target(ctl.target) <= (lo + hi) / 2
 
     def _range(self, ctl: Control) -> tuple[float, float]:
         spec = self.params.spec(ctl.target)
@@ -569,6 +580,19 @@ def _relative_steps(v: int, encoding: str) -> int:
     return v - 128 if v >= 64 else v  # two's complement
 
 
+_GENERIC_CLIENTS = {"rtmidiin client", "rtmidiout client", "a2j", "system", "jack", "midi through"}
+
+
+def device_name(port_name: str) -> str:
+    """The controller's own name in a port name, for a learned mapping's `match`: not the MIDI
+    library's client ("RtMidiOut Client:qa-knobs"), the bridge ("a2j:nanoKONTROL2 [20] (capture):
+    ..."), nor ALSA's numbers ("nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0")."""
+    parts = [p.strip() for p in port_name.split(":")]
+    named = [p for p in parts if p and not p.isdigit() and p.lower() not in _GENERIC_CLIENTS]
+    name = named[0] if named else port_name.strip()
+    return re.sub(r"(\s*\[\d+\])?(\s*\((capture|playback)\))?(\s+\d+)?$", "", name) or name
+
+
 def write_learned(port_name: str, mapping: Mapping | None, ctl: Control) -> Path:
     """Append the binding to the user's copy of the device's mapping (a shipped one is copied first)."""
     folder = user_mapping_dir()
@@ -576,11 +600,11 @@ def write_learned(port_name: str, mapping: Mapping | None, ctl: Control) -> Path
     if mapping is not None and mapping.path is not None and mapping.path.parent.resolve() == folder.resolve():
         path = mapping.path
     else:
-        base = slug(mapping.match if mapping is not None else port_name.split(":")[0])
+        base = slug(mapping.match if mapping is not None else device_name(port_name))
         path = folder / f"{base}.toml"
         if not path.exists():
             text = mapping.path.read_text() if mapping is not None and mapping.path is not None else \
-                new_mapping_toml(port_name.split(":")[0], port_name)
+                new_mapping_toml(device_name(port_name), port_name)
             path.write_text(text)
     existing = load_mapping(path)
     if any((c.type, c.channel, c.number) == (ctl.type, ctl.channel, ctl.number) for c in existing.controls):

@@ -40,6 +40,7 @@ from vj.control.routes import CURVES, Route, source_known
 from vj.errors import VJError
 from vj.generate.templates import TemplateError, parse as parse_template
 from vj.log import Throttled, log
+from vj.validate import suggest
 
 RCVBUF = 4 * 1024 * 1024  # bytes of kernel buffer for bursts
 SAID_KEYS = 64  # addresses (and senders) whose drops are said apart; beyond, they share one line
@@ -117,7 +118,7 @@ class OscRouter:
             norm = rest[-1] == "norm" and len(rest) > 1
             name = ".".join(rest[:-1]) if norm else ".".join(rest)
             if "/" in name or name not in c.params:
-                raise ValueError(f"no parameter {name!r}")
+                raise ValueError(f"no parameter {name!r}{suggest(name, c.params.names())}")
             v = self._one_number(args)
             spec = c.params.spec(name)
             if norm:
@@ -166,7 +167,10 @@ class OscRouter:
                 if not which.is_integer():
                     raise BadArgs("a scene index is a whole number")
                 which = int(which)
-            c.find_scene(which)  # unknown: counted now, not on the render thread
+            try:
+                c.find_scene(which)  # unknown: said now, not on the render thread
+            except (ValueError, KeyError) as e:
+                raise BadArgs(f"a scene of the set: {e.args[0] if e.args else which}") from None
             c.post("scene", which, origin=origin)
             return None
         if head == "seed" and not rest:
@@ -235,9 +239,8 @@ class OscRouter:
         text = cls._one_text(args)
         try:
             parse_template(text)
-        except TemplateError as e:  # typed by a person, rare: worth a visible line, unlike a bad number
-            log.warning(f"osc: prompt {text[:60]!r} refused: {e}")
-            raise BadArgs(f"prompt template: {e}") from None
+        except TemplateError as e:
+            raise BadArgs(f"a prompt template that parses ({e})") from None
         return text
 
     @staticmethod
@@ -275,11 +278,7 @@ class OscServer:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         self.rcvbuf = _grow_rcvbuf(self.sock)
-        try:
-            self.sock.bind((host, port))
-        except OSError as e:
-            self.sock.close()
-            raise VJError(f"OSC: can't listen on {host}:{port} ({e.strerror}); choose another with --osc-port") from None
+        _bind(self.sock, host, port)
         self.address = self.sock.getsockname()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -396,6 +395,22 @@ class OscServer:
                 pass
             self._thread.join(2.0)
         self.sock.close()
+
+
+def _bind(sock: socket.socket, host: str, port: int) -> None:
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise VJError(f"OSC: can't listen on {host}:{port} ({e.strerror}); choose another with --osc-port") from None
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail now, in one line, if the OSC port is taken (before a model loads for nothing); the
+    listener binds it again a moment later."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    _bind(sock, host, port)
+    sock.close()
 
 
 def _grow_rcvbuf(sock: socket.socket) -> int:

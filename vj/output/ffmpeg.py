@@ -183,7 +183,7 @@ class FfmpegOutput(Output):
             self._fill_until(t_end - 1e-9)
 
     def status(self) -> str:
-        what = "stream" if self.stream else "rec"
+        what = f"stream {self.path}" if self.stream else "rec"
         late = f", {self.dropped} repeated (encoder behind)" if self.dropped else ""
         return f"{what} {self.frames_written} frames{late}"
 
