@@ -82,3 +82,14 @@ def test_render_uses_the_sets_own_audio_by_default(tmp_path):
     streams = probe(tmp_path / "d.mp4")["streams"]
     assert {s["codec_type"] for s in streams} == {"video", "audio"}
     assert [s["width"] for s in streams if s["codec_type"] == "video"] == [320]
+
+
+def test_a_set_without_sound_renders_its_duration_in_silence(tmp_path):
+    s = tmp_path / "silent.toml"
+    s.write_text('[[prompt]]\ntext = "a hollow moon"\n')
+    r = vj("render", str(s), "--out", str(tmp_path / "s.mp4"), "--duration", "0.5", "--model", "tiny-random",
+           "--seed", "2", "--size", "320x180")
+    assert r.returncode == 0, r.stderr
+    assert "no sound track" in r.stderr
+    streams = probe(tmp_path / "s.mp4")["streams"]
+    assert [s["codec_type"] for s in streams] == ["video"] and int(streams[0]["nb_read_frames"]) == 15  # 30 fps
