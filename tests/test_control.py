@@ -391,6 +391,10 @@ def test_toggle_momentary_and_trigger_pads_light_their_leds(tmp_path):
     assert c.params.target("feedback.amount") == 0.9
     leds = [(m.channel, m.note, m.velocity) for m in port.output.sent]
     assert leds == [(6, 8, 21), (6, 8, 0), (6, 8, 0), (6, 9, 21), (6, 9, 0)]
+    c.params.set("fx.kaleido.amount", 1.0, source="osc")  # moved elsewhere: the light follows
+    midi.sync_leds()
+    midi.sync_leds()  # said once, not every tick
+    assert [(m.channel, m.note, m.velocity) for m in port.output.sent][len(leds):] == [(6, 8, 21)]
 
 
 def test_program_change_and_pad_actions_select_scenes_and_tap(tmp_path):

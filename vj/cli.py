@@ -177,6 +177,8 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+MAX_SENSIBLE_FPS = 240  # the fastest displays; above it a live loop just runs flat out
+
 # -- shared set-up ---------------------------------------------------------------------------
 def _load_show(args):
     from vj.config import PromptSpec, check_template, load_set, parse_size, with_overrides
@@ -217,6 +219,9 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
 
     if show.fps <= 0 or not math.isfinite(show.fps):
         raise VJError(f"--fps {show.fps}: must be a positive number")
+    if live and show.fps > MAX_SENSIBLE_FPS:
+        log.warning(f"--fps {show.fps:g}: more than any display shows; the loop runs as fast as it can "
+                    f"(the status line says the real rate)")
     seed, drawn = assemble.resolve_seed(args.seed, show)
     controls = assemble.build_controls(show, seed)
     spec = registry.resolve(show.model)

@@ -30,6 +30,7 @@ from vj.log import log
 from vj.resources import data_dir
 
 POLL_SECONDS = 1.0
+LED_SECONDS = 0.1  # a toggle's light catches up with a parameter moved elsewhere within this
 CLIENT = "vj-midi"  # our MIDI clients' names (JACK: vj-midi-0, vj-midi-1, ...)
 PICKUP_NEAR = 0.03  # soft takeover: a knob within 3 % of the value picks it up
 
@@ -181,6 +182,7 @@ class _Port:
         self.states: dict[tuple[str, int, int], _State] = {}
         self.input = None
         self.output = None
+        self.lit: dict[tuple[str, int, int], bool] = {}  # what each light was last told
         self.set_mapping(mapping)
 
     def set_mapping(self, mapping: Mapping | None) -> None:
@@ -311,8 +313,14 @@ class MidiControl:
         log.info(f"MIDI: {name} ({where})")
 
     def _watch(self) -> None:
-        """Hot-plug: rtmidi gives no event, so look at the port list every second."""
-        while not self._stop.wait(POLL_SECONDS):
+        """Lights that follow their parameters, ten times a second; hot-plug: rtmidi gives no
+        event, so look at the port list every second."""
+        ticks = 0
+        while not self._stop.wait(LED_SECONDS):
+            self.sync_leds()
+            ticks += 1
+            if ticks % round(POLL_SECONDS / LED_SECONDS):
+                continue
             try:
                 names = set(self._ports.inputs())
             except Exception:
@@ -515,8 +523,22 @@ class MidiControl:
         try:
             with self._led_lock:
                 port.output.send(msg)
+                port.lit[(ctl.type, ctl.channel, ctl.number)] = on
         except Exception:
             self.counters.add("midi_led_errors")
+
+    def sync_leds(self) -> None:
+        """A toggle's light follows its parameter when something else moves it (OSC, a scene)."""
+        with self._lock:
+            ports = list(self.ports.values())
+        for port in ports:
+            if port.output is None:
+                continue
+            for key, ctl in list(port.bindings.items()):
+                if ctl.mode == "toggle" and ctl.led and ctl.target is not None:
+                    on = self.is_on(ctl)
+                    if port.lit.get(key) != on:
+                        self._led(port, ctl, on)
 
     def show_scene(self, scene: str | None) -> None:
         """The show moved to another scene: the pads bound to scenes say which."""
