@@ -215,12 +215,23 @@ def test_toggles_light_the_controllers_pads_through_its_output_port(rig):
     assert rig.until(lambda: rig.c.params.target("fx.kaleido.amount") == 1.0)
     rig.ctl.send(["note_on", {"note": 36, "velocity": 100}])
     assert rig.until(lambda: rig.c.params.target("fx.kaleido.amount") == 0.0)
+    lit, dark = [0x96, 36, 21], [0x96, 36, 0]  # note on, channel 7: green, off
+
+    def pad():  # the toggle's pad (the scene pads have their own test)
+        return [m for m in rig.ctl.leds() if m[1] == 36]
+
     deadline = time.monotonic() + 5
-    while len([m for m in rig.ctl.leds() if m[1] == 36]) < 2 and time.monotonic() < deadline:
+    while not (lit in pad() and pad()[-1] == dark) and time.monotonic() < deadline:
         time.sleep(0.05)
-    leds = [m for m in rig.ctl.leds() if m[1] == 36]  # the toggle's pad (the scene pads have their own test)
-    # note on, channel 7: dark when the show opened the port (if that message made it), lit green, dark
-    assert leds[-2:] == [[0x96, 36, 21], [0x96, 36, 0]] and leds[:-2] in ([], [[0x96, 36, 0]])
+    leds = pad()
+    first = leds.index(lit)
+    # dark when the show opened the port (if that made it), lit green by the first press, dark again
+    assert set(map(tuple, leds[:first])) <= {tuple(dark)} and leds[first:] == [lit, dark]
+    rig.c.params.set("fx.kaleido.amount", 1.0, source="osc")  # moved elsewhere: the light follows
+    deadline = time.monotonic() + 5
+    while pad()[-1] != lit and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pad()[first:] == [lit, dark, lit]
 
 
 def test_scene_pads_light_the_scene_that_plays(rig):
