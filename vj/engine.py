@@ -25,6 +25,7 @@ from vj.generate.worker import GenFrame, Generator
 from vj.log import log
 from vj.meter import RateMeter
 from vj.output.base import Output, ProgramFrame
+from vj.output.retry import Retries
 from vj.snapshot import Snapshot
 
 
@@ -63,6 +64,7 @@ class Engine:
         self._latency = collections.deque(maxlen=1024)  # seconds, snapshot -> shown
         self._render_rate = RateMeter()
         self.lost_outputs: list[str] = []  # names of outputs dropped after a failure (for the overlay)
+        self.retries = Retries()  # lost streams, tried again with back-off (live only)
 
     # -- one frame ---------------------------------------------------------------------------
     def beat_position(self, t: float, feats: Features) -> float:
@@ -111,17 +113,13 @@ class Engine:
                 self.compositor.upload_input(gen.input)  # only while a window shows it (split view)
         self.compositor.render(snap)
         frame = ProgramFrame(self.compositor, snap.t, snap.index)
+        if self.clock.live:
+            self._outputs_back()
         for out in list(self.outputs):
             try:
                 out.present(frame)
             except Exception as e:  # one lost output must not stop the others
-                log.error(f"{out.name}: lost ({type(e).__name__}: {e}); the other outputs go on")
-                self.outputs.remove(out)
-                self.lost_outputs.append(out.name)
-                try:
-                    out.close()
-                except Exception:
-                    pass
+                self._lost(out, e)
             if out.wants_stop:
                 self.stop_requested = True
         if gen is not None and self.clock.live:  # handed to the outputs (swapped, queued) now
@@ -142,6 +140,39 @@ class Engine:
         self._was_frozen = frozen
         return frozen
 
+    def _gone(self) -> list[str]:
+        """Lost outputs not running again (a stream being tried again is in self.outputs meanwhile)."""
+        running = {o.name for o in self.outputs}
+        return [n for n in self.lost_outputs if n not in running]
+
+    def _lost(self, out: Output, e: Exception) -> None:
+        self.outputs.remove(out)
+        if out.name not in self.lost_outputs:
+            self.lost_outputs.append(out.name)
+        try:
+            out.close()
+        except Exception:
+            pass
+        why = f"{type(e).__name__}: {e}"
+        if out.reopens and self.clock.live:
+            again = out.name in self.retries.waits
+            wait = self.retries.lost(out)
+            log.error(f"{out.name}: {'still gone' if again else 'lost'} ({why}); trying again in {wait:g} s; "
+                      f"the other outputs go on")
+        else:
+            log.error(f"{out.name}: lost ({why}); the other outputs go on")
+
+    def _outputs_back(self) -> None:
+        """Lost streams tried again: fresh ones go in (made off this thread), and those that have
+        run steadily are said back."""
+        for out in self.retries.due():
+            self.outputs.append(out)
+            log.info(f"{out.name}: trying again")
+        for name in self.retries.back():
+            if name in self.lost_outputs:
+                self.lost_outputs.remove(name)
+            log.info(f"{name}: back")
+
     # -- live ----------------------------------------------------------------------------------
     def run_live(self, duration: float | None = None, pacer=None, status_every: float = 5.0,
                  on_status: Callable[[str], None] | None = None) -> Summary:
@@ -161,7 +192,7 @@ class Engine:
                     self.generator.submit(snap)
                 gen = self.generator.latest()
                 self.present(snap, None if frozen else gen)
-                if self._had_outputs and not self.outputs:
+                if self._had_outputs and not self.outputs and not self.retries.pending:
                     self._had_outputs = False  # said once; the show itself goes on
                     log.error("every output is gone: nothing is shown or recorded now; the show goes on")
                 if on_status and snap.t >= next_status:
@@ -172,6 +203,7 @@ class Engine:
         finally:
             t_stop = time.perf_counter()  # the show's length, not the time shutting down takes
             self.generator.stop()
+            self.retries.close()
             for out in self.outputs:
                 out.finish(t_end)
         return self.summary(t_stop - t_start)
@@ -224,7 +256,7 @@ class Engine:
             parts.append(f"gen errors {self.generator.errors} (last: {self.generator.last_error})")
         parts += self.held()
         parts += [s for s in (o.status() for o in self.outputs) if s]
-        parts += [f"{name} LOST" for name in self.lost_outputs]
+        parts += [f"{name} LOST" + (" (trying again)" if name in self.retries.waits else "") for name in self._gone()]
         parts += [s for s in (f() for f in self.status_parts) if s]
         return " | ".join(parts)
 
@@ -250,7 +282,7 @@ class Engine:
         if getattr(self.audio, "ended", False):
             warnings.append(f"audio file ended ({self.audio.name}): silence")
         warnings += [f"shader {e[:70]}" for e in getattr(self.compositor, "shader_errors", lambda: [])()]
-        warnings += [f"{name}: lost" for name in self.lost_outputs]
+        warnings += [f"{name}: lost" for name in self._gone()]
         warnings += self.held()
         meters = (("lvl", a.level), ("bass", a.bass), ("mid", a.mid), ("high", a.high))
         return OverlayInfo(lines, meters, tuple(warnings))

@@ -64,6 +64,7 @@ class ProgramFrame:
 class Output(ABC):
     name = "output"
     wants_stop = False  # set when the user asked to end the show through this output (window closed)
+    reopens = False  # lost, it is tried again (reopen()): a stream's receiver may come back
 
     @abstractmethod
     def present(self, frame: ProgramFrame) -> None: ...
@@ -73,6 +74,11 @@ class Output(ABC):
 
     def finish(self, t_end: float) -> None:
         """The show ended at clock time t_end (before close): a recording pads itself to it."""
+
+    def reopen(self) -> "Output | None":
+        """A fresh output to the same place after this one was lost (a stream whose receiver
+        went away may come back), or None when there is no point (a file, a window)."""
+        return None
 
     def status(self) -> str:
         return ""

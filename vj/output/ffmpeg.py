@@ -100,6 +100,7 @@ class FfmpegOutput(Output):
         self.stream = isinstance(path, str) and "://" in path  # a network stream, not a file
         self.path = check_stream_url(path) if self.stream else Path(path)
         self.name = f"stream {self.path}" if self.stream else f"file {self.path}"
+        self.reopens = self.stream
         if not self.stream and not self.path.parent.is_dir():
             raise VJError(f"--out {path}: folder {self.path.parent} does not exist")
         self.size, self.fps, self.offline = size, fps, offline
@@ -181,6 +182,11 @@ class FfmpegOutput(Output):
     def finish(self, t_end: float) -> None:
         if not self.offline:
             self._fill_until(t_end - 1e-9)
+
+    def reopen(self) -> "FfmpegOutput | None":
+        """A stream is tried again (the mixer or server may be back); a file is not (a full disk
+        stays full, and a second file would split the show)."""
+        return FfmpegOutput(self.path, self.size, self.fps) if self.stream else None
 
     def status(self) -> str:
         what = f"stream {self.path}" if self.stream else "rec"
