@@ -1,7 +1,9 @@
-"""Where shaders/, sets/ and mappings/ are: beside the package in a checkout, inside it in a wheel."""
+"""Where shaders/, sets/ and mappings/ are: beside the package in a checkout, inside it in a wheel;
+and the performer's own folders of them (which survive an upgrade)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
@@ -15,6 +17,13 @@ def data_dir(kind: str) -> Path:
     if installed.is_dir():
         return installed
     return _PKG.parent / kind  # checkout or editable install
+
+
+def user_dir(kind: str) -> Path:
+    """The performer's own folder of `kind` ($XDG_CONFIG_HOME or ~/.config, then demontage/<kind>)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown resource kind {kind!r}")
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "demontage" / kind
 
 
 def find_set(name: str | Path) -> Path:

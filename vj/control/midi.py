@@ -27,7 +27,7 @@ from vj.control.hub import Controls
 from vj.control.mapping import Control, Mapping, check_targets, control_toml, load_mapping, new_mapping_toml, slug
 from vj.errors import ConfigError, DeviceError
 from vj.log import log
-from vj.resources import data_dir
+from vj.resources import data_dir, user_dir
 
 POLL_SECONDS = 1.0
 LED_SECONDS = 0.1  # a toggle's light catches up with a parameter moved elsewhere within this
@@ -42,8 +42,7 @@ def _ours(port_name: str) -> bool:
 def user_mapping_dir() -> Path:
     if os.environ.get("VJ_MAPPINGS"):
         return Path(os.environ["VJ_MAPPINGS"]).expanduser()
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "demontage" / "mappings"
+    return user_dir("mappings")
 
 
 def find_mapping(port_name: str) -> Mapping | None:

@@ -17,7 +17,7 @@ nothing (every such line must hold):
 
 Where effect files are found, first match wins: the `shaders/` folder beside the set being played
 (a set folder travels whole), the performer's own folder (`$VJ_SHADERS`, several separated by
-`:`, else ~/.config/demontage/shaders), then the shipped ones. The prelude (common.glsl) and the
+`:`, else ~/.config/demontage/shaders as the mappings' folder), then the shipped ones. The prelude (common.glsl) and the
 vertex shader always come with the code.
 
 Because an effect is a function and not a pass, the compositor can run a chain of them inside one
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from vj.errors import ConfigError, VJError
 from vj.log import log
-from vj.resources import data_dir
+from vj.resources import data_dir, user_dir
 
 _PARAM = re.compile(r"^\s*//\s*@param\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*(.*)$")
 _BYPASS = re.compile(r"^\s*//\s*@bypass\s+(\S+)\s+(\S+)\s*$")
@@ -141,7 +141,7 @@ def user_dirs() -> list[Path]:
     env = os.environ.get("VJ_SHADERS")
     if env:
         return [Path(p).expanduser() for p in env.split(os.pathsep) if p]
-    return [Path.home() / ".config" / "demontage" / "shaders"]
+    return [user_dir("shaders")]
 
 
 def search_dirs() -> list[Path]:
