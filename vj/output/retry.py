@@ -42,9 +42,13 @@ class Retries:
         started = self.trying.pop(out.name, None)
         if started is not None and now - started >= STEADY:
             self.waits.pop(out.name, None)  # it had come back: start the back-off again
-        wait = self.waits.get(out.name, FIRST)
-        self.waits[out.name] = min(MOST, wait * 2)
-        self.pending.append(_Try(out.name, out, now + wait))
+        return self._schedule(out.name, out, now)
+
+    def _schedule(self, name: str, lost: Output, now: float, error: str = "") -> float:
+        """The next try after the current wait, which doubles for the one after (up to MOST)."""
+        wait = self.waits.get(name, FIRST)
+        self.waits[name] = min(MOST, wait * 2)
+        self.pending.append(_Try(name, lost, now + wait, error=error))
         return wait
 
     def due(self, now: float | None = None) -> list[Output]:
@@ -63,9 +67,7 @@ class Retries:
                     self.trying[t.name] = now
                     ready.append(t.fresh)
                 else:
-                    wait = self.waits.get(t.name, FIRST)
-                    self.waits[t.name] = min(MOST, wait * 2)
-                    self.pending.append(_Try(t.name, t.lost, now + wait, error=t.error))
+                    self._schedule(t.name, t.lost, now, t.error)
         return ready
 
     def back(self, now: float | None = None) -> list[str]:
