@@ -533,10 +533,10 @@ class MidiControl:
         for port in ports:
             if port.output is None:
                 continue
-            for key, ctl in list(port.bindings.items()):
+            for ctl in list(port.bindings.values()):
                 if ctl.mode == "toggle" and ctl.led and ctl.target is not None:
                     on = self.is_on(ctl)
-                    if port.lit.get(key) != on:
+                    if port.lit.get((ctl.type, ctl.channel, ctl.number)) != on:  # as _led keeps it
                         self._led(port, ctl, on)
 
     def show_scene(self, scene: str | None) -> None:
