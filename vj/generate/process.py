@@ -13,8 +13,9 @@ is restarted while the compositor keeps playing the last frame.
               --- ("release", slot) -----------> the slot is free again
 
 Frames travel through shared memory (three slots: one the renderer holds, the newest frame it was
-given, viewed and uploaded without a copy; one being written; one spare; with a camera or video input a slot also holds the input image the frame was made from,
-for the preview's split view); the pipes carry only small messages, so neither side ever waits
+given, viewed and uploaded without a copy; one being written; one spare; with a camera or video
+input a slot also holds the input image the frame was made from, for the preview's split view);
+the pipes carry only small messages, so neither side ever waits
 for the other.
 Snapshots are sent only once the child has said hello (its reader thread drains the pipe).
 """
