@@ -30,14 +30,12 @@ class Stream(Output):
 
 
 def settle(r: Retries, now: float) -> list:
-    """due() until the try's thread has finished (it runs on its own thread)."""
-    for _ in range(200):
-        ready = r.due(now)
-        if ready or not any(t.thread is not None and t.thread.is_alive() for t in r.pending):
-            if ready or all(t.thread is None for t in r.pending):
-                return ready
+    """due() at `now`, once its tries (each on a thread of its own) have finished."""
+    ready = r.due(now)
+    deadline = time.monotonic() + 5
+    while any(t.thread is not None and t.thread.is_alive() for t in r.pending) and time.monotonic() < deadline:
         time.sleep(0.005)
-    return r.due(now)
+    return ready + r.due(now)
 
 
 def test_a_lost_stream_is_tried_again_later_and_later_then_said_back():
