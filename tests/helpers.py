@@ -102,6 +102,18 @@ def vj(*args: str, env: dict | None = None, timeout: float = 300, cwd: Path | No
                           env=e, cwd=cwd or ROOT)
 
 
+def wait_until(what: str, ok, timeout: float = 120.0, every: float = 0.1, alive=None):
+    """Wait for an event (`ok()` true), not for a time: a busy machine takes longer, it does not fail.
+    `alive`, a Popen, must not exit meanwhile; `what` names the event in the failure."""
+    deadline = time.monotonic() + timeout
+    while not ok():
+        if alive is not None and alive.poll() is not None:
+            raise AssertionError(f"the process exited ({alive.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout:.0f} s")
+        time.sleep(every)
+
+
 def probe(path: Path) -> dict:
     out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-count_frames", "-of", "json", str(path)],
                          capture_output=True, text=True, check=True).stdout

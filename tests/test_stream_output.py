@@ -3,7 +3,7 @@
 import socket
 import subprocess
 
-from helpers import ROOT, decode, probe, vj
+from helpers import ROOT, decode, probe, vj, wait_until
 
 
 def free_udp_port() -> int:
@@ -49,44 +49,68 @@ def test_a_stream_endpoint_that_is_gone_is_logged_and_the_recording_goes_on(tmp_
 
 def test_a_stream_whose_server_comes_back_is_taken_up_again(tmp_path):
     """An RTMP server (ffmpeg listening) stops mid-show and starts again: the show keeps trying
-    with back-off and the second server gets pictures."""
+    with back-off and the second server gets pictures. Each step waits for its event (pictures on
+    the first server, the show saying it lost the stream, pictures on the second), never a fixed time."""
     import os
+    import signal
     import sys
-    import time
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"rtmp://127.0.0.1:{port}/live/show"
+    first_out, second_out, log = tmp_path / "first.flv", tmp_path / "second.flv", tmp_path / "show.log"
 
     def server(out):
         return subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-listen", "1", "-i", url, "-c", "copy", "-f", "flv",
                                  str(out)], stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    first = server(tmp_path / "first.flv")
-    time.sleep(0.5)
+    def grown(path, size):
+        return lambda: path.exists() and path.stat().st_size > size
+
+    first = server(first_out)
+    wait_until("RTMP server listening", lambda: _listening(port), alive=first)
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    show = subprocess.Popen([sys.executable, "-m", "vj", "run", "demo", "--model", "tiny-random", "--headless",
-                             "--duration", "14", "--seed", "2", "--no-osc", "--audio", "none", "--size", "320x180",
-                             "--stream", url], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     second = None
-    try:
-        time.sleep(8)  # the model loads, the stream runs a while
-        first.kill()  # the mixer goes away...
-        first.wait(10)
-        time.sleep(0.5)
-        second = server(tmp_path / "second.flv")  # ...and comes back
-        _, err = show.communicate(timeout=60)
-    finally:
-        show.kill()
-        for p in (first, second):
-            if p is not None:
-                p.kill()
+    with open(log, "w") as err_file:
+        show = subprocess.Popen([sys.executable, "-m", "vj", "run", "demo", "--model", "tiny-random", "--headless",
+                                 "--duration", "600", "--seed", "2", "--no-osc", "--audio", "none", "--size",
+                                 "320x180", "--stream", url], cwd=ROOT, env=env, stderr=err_file, text=True)
+        try:
+            wait_until("pictures on the first server", grown(first_out, 20_000), alive=show)
+            first.kill()  # the mixer goes away...
+            first.wait(10)
+            wait_until("'lost' from the show", lambda: f"stream {url}: lost" in log.read_text(), alive=show)
+            second = server(second_out)  # ...and comes back
+            wait_until("pictures on the second server", grown(second_out, 40_000), timeout=180, alive=show)
+            show.send_signal(signal.SIGINT)  # the performer stops the show
+            show.wait(60)
+        finally:
+            show.kill()
+            for p in (first, second):
+                if p is not None:
+                    p.terminate()
+                    p.wait(10)
+    err = log.read_text()
     assert show.returncode == 0, err
     assert f"stream {url}: lost" in err and "trying again in 2 s" in err, err
     assert f"stream {url}: trying again" in err and "Traceback" not in err
-    v = [s for s in probe(tmp_path / "second.flv")["streams"] if s["codec_type"] == "video"][0]
+    v = [s for s in probe(second_out)["streams"] if s["codec_type"] == "video"][0]
     assert int(v["nb_read_frames"]) > 24  # more than a second of pictures reached the second server
+
+
+def _listening(port: int) -> bool:
+    """ffmpeg -listen has bound its port (a plain connect would be taken as the one client it serves)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                return True
+    return False
 
 
 def test_a_bad_stream_url_is_one_clear_line():
