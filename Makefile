@@ -40,16 +40,16 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	@echo "demo: the model is tiny-random, a random-weight test fixture (abstract patterns, not pictures);"
-	@echo "      with real weights use --model sd-turbo (see README)."
-	$(BIN)/vj render sets/demo.toml --model tiny-random --out demo.mp4 --duration 8
-	@echo "demo: wrote $(CURDIR)/demo.mp4   (live: $(BIN)/vj run --model tiny-random)"
+	@echo "demo: the model is the seedling, built in: tiny, trained here on procedural pictures, offline;"
+	@echo "      with a GPU and real weights use --model sd-turbo (see README)."
+	HF_HUB_OFFLINE=1 $(BIN)/vj render sets/demo.toml --out demo.mp4 --duration 8
+	@echo "demo: wrote $(CURDIR)/demo.mp4   (live: $(BIN)/vj run)"
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
-	$(BIN)/vj bench engine --model tiny-random --size 1280x720 --seconds 10
+	$(BIN)/vj bench engine --model seedling --size 640x360 --fps 24 --seconds 10
 
 clean:
 	rm -rf $(VENV) demo.mp4 .pytest_cache

@@ -127,6 +127,11 @@ def parser() -> argparse.ArgumentParser:
     prm = sub.add_parser("params", help="list a set's parameters: every name MIDI, OSC, routes and sets can move")
     prm.add_argument("set", metavar="SET", nargs="?", default="demo")
 
+    trn = sub.add_parser("train", help="train the built-in model (the seedling) from nothing; writes its checkpoints")
+    trn.add_argument("--out", type=Path, metavar="DIR", help="where the checkpoints go (default: the shipped "
+                     "weights' folder, vj/seedling/weights)")
+    trn.add_argument("--steps", type=int, metavar="N", help="training steps (default: the shipped run's)")
+
     bench = sub.add_parser("bench", help="measure performance (figures go to BENCHMARKS.md)")
     bsub = bench.add_subparsers(dest="what", metavar="WHAT")
     eng = bsub.add_parser("engine", help="the whole live loop, headless: render fps, generator fps, latency")
@@ -170,6 +175,24 @@ def parser() -> argparse.ArgumentParser:
     ctl.add_argument("--fps", type=float, default=60.0, help="the render loop's pace")
     ctl.add_argument("--midi", action="store_true", help="also MIDI through JACK (needs a running JACK server)")
     ctl.add_argument("--json", action="store_true")
+    ons = bsub.add_parser("onset", help="onset to photon: an onset in the sound to the first output frame it "
+                          "changed, through a route (p50, p95)")
+    ons.add_argument("--model", default="seedling")
+    ons.add_argument("--size", default="640x360", metavar="WxH")
+    ons.add_argument("--fps", type=float, default=60.0, help="the display's rate (the loop is paced at it)")
+    ons.add_argument("--seconds", type=float, default=60.0)
+    ons.add_argument("--steps", type=int, default=2)
+    ons.add_argument("--threads", type=int, metavar="N", help="the generator's torch threads")
+    ons.add_argument("--json", action="store_true")
+    adh = bsub.add_parser("adherence", help="the built-in model: do colours, shapes, blends and seeds do what "
+                          "the words say (tables for BENCHMARKS.md)")
+    adh.add_argument("--model", default="seedling", help="seedling or seedling@early|middle|final")
+    adh.add_argument("--steps", type=int, default=2)
+    adh.add_argument("--seeds", type=int, default=6, help="pictures per measurement")
+    adh.add_argument("--json", action="store_true")
+    sht = bsub.add_parser("sheets", help="the built-in model's contact sheets and loss curve, as PNGs")
+    sht.add_argument("--out", type=Path, default=Path("docs"), metavar="DIR")
+    sht.add_argument("--steps", type=int, default=2)
     aud = bsub.add_parser("audio", help="the audio analysis: microseconds per hop (median, p99)")
     aud.add_argument("--seconds", type=float, default=60.0, help="seconds of synthesised drums to analyse")
     aud.add_argument("--accuracy", action="store_true", help="also score onsets, BPM and beats on 192 synthesised tracks")
@@ -627,7 +650,27 @@ def cmd_bench(args) -> int:
         from vj.bench import generator as bench_generator
 
         return bench_generator.main(args)
-    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio or control")
+    if args.what == "onset":
+        from vj.bench import onset as bench_onset
+
+        return bench_onset.main(args)
+    if args.what in ("adherence", "sheets"):
+        from vj.bench import seedling as bench_seedling
+
+        return bench_seedling.main(args)
+    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, onset, adherence or sheets")
+
+
+def cmd_train(args) -> int:
+    from dataclasses import replace
+
+    from vj.seedling import model, train
+
+    cfg = train.TrainConfig() if args.steps is None else replace(train.TrainConfig(), steps=args.steps)
+    if cfg.steps < 20:
+        raise VJError(f"vj train --steps {cfg.steps}: use 20 or more (the checkpoints fall at 5% and 30% of the run)")
+    train.train(cfg, (args.out or model.WEIGHTS).expanduser(), progress=log.info)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -640,7 +683,8 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     try:
         return {"run": cmd_run, "render": cmd_render, "devices": cmd_devices, "params": cmd_params,
-                "features": cmd_features, "learn": cmd_learn, "bench": cmd_bench}[args.cmd](args)
+                "features": cmd_features, "learn": cmd_learn, "bench": cmd_bench,
+                "train": cmd_train}[args.cmd](args)
     except VJError as e:
         log.error(f"error: {e}")
         return 2

@@ -50,6 +50,7 @@ def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, d
 
         raise VJError(f"--deep-cache {deep_cache}: 1 (off) to 8")
     spec = registry.resolve(model)
+    tiny_vae = tiny_vae and not spec.builtin  # the seedling paints in pixels: nothing to decode
     dev, dt = torch_device.pick(device)
     if dtype != "auto":
         dt = getattr(torch, DTYPES[dtype])

@@ -2,6 +2,8 @@
 
     sd-turbo         stabilityai/sd-turbo      (SD 2.1 family, 512x512, 1 step)
     sdxl-turbo       stabilityai/sdxl-turbo    (SDXL family, 512x512, 1 step)
+    seedling         the built-in model: tiny, trained here on procedural pictures, offline, CPU-fast
+                     (vj/seedling/); seedling@early, seedling@middle: younger checkpoints of its run
     tiny-random      a test fixture: sd-turbo's classes, tiny, random weights (see fixtures.py)
     tiny-random-xl   the same for sdxl-turbo
     random:<name>    <name>'s real architecture (a config in generate/configs/) with random weights:
@@ -37,17 +39,26 @@ class ModelSpec:
     config: str | None = None  # random:<name>: the architecture file in generate/configs/
 
     @property
+    def builtin(self) -> bool:
+        """The seedling: weights shipped in the package, loaded by vj/seedling/model.py."""
+        return self.source.startswith("seedling@")
+
+    @property
     def label(self) -> str:
         if self.config:
             return f"{self.name} (the real architecture with random weights, for benchmarks: noise patterns, not pictures)"
         if self.fixture:
             return f"{self.name} (random weights, a test fixture: abstract noise patterns, not pictures)"
+        if self.builtin:
+            return f"{self.name} (the built-in model, {self.source.split('@')[1]} checkpoint: a tiny model trained on procedural pictures)"
         return self.name if self.name == self.source else f"{self.name} ({self.source})"
 
 
 REGISTRY: dict[str, ModelSpec] = {
     "sd-turbo": ModelSpec("sd-turbo", "stabilityai/sd-turbo", "sd", (512, 512)),
     "sdxl-turbo": ModelSpec("sdxl-turbo", "stabilityai/sdxl-turbo", "sdxl", (512, 512)),
+    "seedling": ModelSpec("seedling", "seedling@final", "sd", (112, 64)),
+    **{f"seedling@{c}": ModelSpec(f"seedling@{c}", f"seedling@{c}", "sd", (112, 64)) for c in ("early", "middle", "final")},
     "tiny-random": ModelSpec("tiny-random", "fixture", "sd", (128, 128), fixture=True),
     "tiny-random-xl": ModelSpec("tiny-random-xl", "fixture", "sdxl", (128, 128), fixture=True),
 }
@@ -76,6 +87,9 @@ def resolve(name: str) -> ModelSpec:
     """Turn what was typed into a ModelSpec, or fail with one line naming the alternatives."""
     if name in REGISTRY:
         return REGISTRY[name]
+    if name.startswith("seedling@"):
+        raise ModelLoadError(f"model {name!r}: the seedling's checkpoints are seedling@early, seedling@middle and "
+                             f"seedling@final (= seedling)")
     if name.startswith("random:"):
         base = name.split(":", 1)[1]
         path = CONFIGS / f"{base}.json"
@@ -133,6 +147,12 @@ def _fixture(spec: ModelSpec):
     return fixtures.tiny_sdxl() if spec.family == "sdxl" else fixtures.tiny_sd()
 
 
+def _builtin(spec: ModelSpec):
+    from vj.seedling import model
+
+    return model.load(spec.source.split("@", 1)[1])
+
+
 def _from_pretrained(spec: ModelSpec, dtype: torch.dtype):
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")  # an unreachable hub must fail, not hang
     os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "30")
@@ -168,6 +188,8 @@ def _tiny_vae(spec: ModelSpec, dtype: torch.dtype):
     """TAESD / TAESDXL: a tiny decoder of the same latents, a fraction of the VAE's cost."""
     from diffusers import AutoencoderTiny
 
+    if spec.builtin:
+        raise ModelLoadError(f"--tiny-vae: {spec.name} paints in pixels (nothing to decode); leave out --tiny-vae")
     if spec.fixture:
         torch.manual_seed(1)
         return AutoencoderTiny()  # TAESD's architecture (its default config), random weights
@@ -182,12 +204,12 @@ def _tiny_vae(spec: ModelSpec, dtype: torch.dtype):
 def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
          progress: Callable[[str], None] = lambda s: None, tiny_vae: bool = False) -> LoadedModel:
     progress(f"loading model {spec.name if spec.fixture else spec.label} on {device} ({str(dtype).replace('torch.', '')})")
-    pipe = _fixture(spec) if spec.fixture else _from_pretrained(spec, dtype)
+    pipe = _fixture(spec) if spec.fixture else (_builtin(spec) if spec.builtin else _from_pretrained(spec, dtype))
     tiny = _tiny_vae(spec, dtype) if tiny_vae else None
     if not hasattr(pipe, "unet") or not hasattr(pipe, "vae") or not hasattr(pipe, "encode_prompt"):
         raise ModelLoadError(f"model {spec.name!r} is a {type(pipe).__name__}: démontage needs a UNet text-to-image "
                              f"pipeline (SD 1.x/2.x or SDXL family); alternatives: {_alternatives()}")
-    if spec.source != "fixture":  # a hub/folder model tells its own family
+    if spec.source != "fixture" and not spec.builtin:  # a hub/folder model tells its own family
         spec = ModelSpec(spec.name, spec.source, "sdxl" if hasattr(pipe, "text_encoder_2") else "sd",
                          spec.native_size, spec.fixture)
     from diffusers.utils import logging as diffusers_logging

@@ -1,0 +1,140 @@
+"""The seedling's world: what its pictures can be made of, and the captions that name them.
+
+A picture is a `Scene`: a colour, a shape or pattern, and how it is shown (size, composition, light,
+texture, background). A caption names some of these and leaves the rest to chance; the painter
+(paint.py) fills in what the caption did not say, so "red" alone is red in any shape, and the model
+learns that an unsaid word is a free choice. Some colour-shape pairs are never painted in training
+(HELD_OUT): the adherence report asks the model for them all the same.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+
+# name -> (hue in degrees, saturation, value) of its centre; each picture jitters it a little
+COLOURS: dict[str, tuple[float, float, float]] = {
+    "red": (0.0, 0.9, 0.95), "orange": (28.0, 0.95, 1.0), "yellow": (56.0, 0.9, 1.0), "lime": (90.0, 0.85, 0.95),
+    "green": (125.0, 0.85, 0.8), "cyan": (185.0, 0.85, 0.95), "blue": (225.0, 0.9, 1.0),
+    "purple": (270.0, 0.75, 0.85), "magenta": (305.0, 0.85, 0.95), "pink": (335.0, 0.45, 1.0),
+    "white": (0.0, 0.0, 1.0), "grey": (0.0, 0.0, 0.55),
+}
+CHROMATIC = [c for c, (_, s, _) in COLOURS.items() if s > 0.3]  # the ones with a hue to measure
+
+SHAPES = ["rings", "stripes", "grid", "spiral", "dots", "waves", "checker", "triangles", "noise", "gradient",
+          "circle", "squares"]
+OBJECTS = {"dots", "triangles", "squares"}  # shapes that can be scattered as many small things
+
+SIZES = ["large", "small"]
+COMPOSITIONS = ["centred", "scattered", "on the left", "on the right"]
+LIGHTS = ["glowing", "neon", "dim"]
+TEXTURES = ["soft", "sharp", "wireframe", "grainy"]
+BACKGROUNDS = ["black", "white"] + [c for c in CHROMATIC]
+
+# Never painted in training: how the model does on these is reported, not taught.
+HELD_OUT: frozenset[tuple[str, str]] = frozenset({
+    ("purple", "checker"), ("yellow", "spiral"), ("cyan", "triangles"), ("orange", "grid"), ("pink", "waves"),
+    ("green", "rings"),
+})
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What one picture shows. None: the caption did not say (the painter chooses)."""
+
+    colour: str | None = None
+    shape: str | None = None
+    size: str | None = None  # large | small
+    composition: str | None = None  # centred | scattered | on the left | on the right
+    light: str | None = None  # glowing | neon | dim
+    texture: str | None = None  # soft | sharp | wireframe | grainy
+    background: str | None = None  # black | white | a colour
+    motif: str | None = None  # "ocean" (waves) or "nebula" (spiral, noise): a word with a look of its own
+
+    def caption(self) -> str:
+        """The words, in the order a person would say them: 'glowing small red rings centred on black'."""
+        words = [self.light, self.size, self.colour, self.texture]
+        if self.motif == "ocean":
+            words.append("ocean")
+        words.append(self.shape)
+        if self.motif == "nebula":
+            words.append("nebula")
+        words.append(self.composition)
+        if self.background:
+            words.append(f"on {self.background}")
+        return " ".join(w for w in words if w)
+
+
+def allowed(colour: str | None, shape: str | None) -> bool:
+    return (colour, shape) not in HELD_OUT
+
+
+def random_caption_scene(rng: random.Random) -> Scene:
+    """A scene as a caption might name it: each attribute said or not, with its own odds."""
+    if rng.random() < 0.04:
+        return Scene()  # the empty caption: the model's "anything"
+    pick = lambda xs, p: rng.choice(xs) if rng.random() < p else None  # noqa: E731
+    while True:
+        colour, shape = pick(list(COLOURS), 0.85), pick(SHAPES, 0.85)
+        if allowed(colour, shape):
+            break
+    comp = pick(COMPOSITIONS, 0.35)
+    if comp == "scattered" and shape is not None and shape not in OBJECTS:
+        comp = None
+    motif = None
+    if shape == "waves" and rng.random() < 0.3:
+        motif = "ocean"
+    elif shape in ("spiral", "noise") and rng.random() < 0.3:
+        motif = "nebula"
+    bg = pick(BACKGROUNDS, 0.4)
+    if bg is not None and bg == colour:
+        bg = None
+    return Scene(colour, shape, pick(SIZES, 0.3), comp, pick(LIGHTS, 0.35), pick(TEXTURES, 0.3), bg, motif)
+
+
+def caption_pool(n: int, seed: int) -> list[Scene]:
+    """n distinct captioned scenes, the same for a seed on every machine. Every colour-shape pair
+    (held-out ones excepted) is named by itself, plainly, so each word has its own clean examples."""
+    rng = random.Random(seed)
+    plain = [Scene(c, s) for c in COLOURS for s in SHAPES if allowed(c, s)]
+    plain += [Scene(c) for c in COLOURS] + [Scene(shape=s) for s in SHAPES] + [Scene()]
+    seen = {s.caption() for s in plain}
+    pool = list(plain)
+    while len(pool) < n:
+        s = random_caption_scene(rng)
+        if s.caption() not in seen:
+            seen.add(s.caption())
+            pool.append(s)
+    return pool
+
+
+def fill(scene: Scene, rng: random.Random) -> Scene:
+    """The unsaid attributes chosen at random (never a held-out pair, never a colour on itself)."""
+    colour, shape = scene.colour, scene.shape
+    if colour is None and scene.motif == "ocean":
+        colour = rng.choice(["blue", "cyan"])  # an ocean is blue unless the caption says otherwise
+    while True:
+        c = colour or rng.choice(list(COLOURS))
+        s = shape or rng.choice(SHAPES)
+        if allowed(c, s):
+            break
+    comp = scene.composition
+    if comp is None:
+        comp = rng.choice(["centred", "scattered", "on the left", "on the right", None, None])
+        if comp == "scattered" and s not in OBJECTS:
+            comp = None
+    bg = scene.background
+    if bg is None:
+        r = rng.random()
+        bg = "black" if r < 0.7 else ("white" if r < 0.82 else rng.choice(CHROMATIC))
+        if bg == c:
+            bg = "black"
+    if scene.motif == "nebula" and scene.background is None:
+        bg = "black"
+    light = "glowing" if scene.light is None and scene.motif == "nebula" else scene.light
+    light = light if light is not None else rng.choice(["glowing", "neon", "dim", None, None, None, None])
+    texture = scene.texture if scene.texture is not None else rng.choice(
+        ["soft", "sharp", "wireframe", "grainy", None, None, None, None])
+    size = scene.size if scene.size is not None else rng.choice(["large", "small", None, None])
+    return replace(scene, colour=c, shape=s, composition=comp, background=bg, light=light, texture=texture,
+                   size=size)
