@@ -69,7 +69,9 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def _alternatives() -> str:
-    return ", ".join(REGISTRY) + ", a local diffusers folder, or a hub id (org/name)"
+    names = [n for n in REGISTRY if not n.startswith("seedling")]  # the built-in model is said once, with its checkpoints
+    return ", ".join(names) + (", seedling (the built-in model; seedling@early, seedling@middle), a local diffusers "
+                               "folder, or a hub id (org/name)")
 
 
 def _family_of_folder(folder: Path) -> str:
