@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -162,12 +163,22 @@ def fail_every_third_frame(loop):
     return FaultInjectingLoop(loop, set(range(0, 10**7, 3)))
 
 
+def crash_mark(parent_pid: int) -> str:
+    """The file that says a show's generator has crashed once already (kept by the show's process id,
+    the one thing its restarted children share)."""
+    return os.path.join(tempfile.gettempdir(), f"vj-test-crashed-{parent_pid}")
+
+
 def crash_at_frame_20(loop):
-    """Kills the whole generator process at frame 20, like a driver fault or the OOM killer."""
+    """Kills the whole generator process once, at the first snapshot from 20 on, like a driver fault
+    or the OOM killer. 'From 20 on', not 'at 20': a busy child skips snapshots (the newest wins), and
+    'once': the restarted child gets the same wrap and must live."""
 
     class Crash(FaultInjectingLoop):
         def frame(self, snap):
-            if snap.index == 20:
+            mark = crash_mark(os.getppid())
+            if snap.index >= 20 and not os.path.exists(mark):
+                open(mark, "w").close()
                 os._exit(3)
             return self.loop.frame(snap)
 

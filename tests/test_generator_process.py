@@ -1,5 +1,6 @@
 """The generator in its own process: faults, crashes and restarts while the show goes on."""
 
+import os
 import time
 from types import MappingProxyType
 
@@ -15,7 +16,7 @@ from vj.generate.process import GeneratorConfig, ProcessGenerator
 from vj.render.compositor import Compositor
 from vj.resources import find_set
 from vj.snapshot import Snapshot
-from helpers import MemoryOutput
+from helpers import MemoryOutput, crash_mark
 
 
 def live(gl_ctx, wrap=None, seconds=4.0, until=None):
@@ -64,9 +65,16 @@ def test_out_of_memory_in_the_child_lowers_the_size_and_frames_keep_coming(gl_ct
 
 def test_a_crashed_generator_process_is_restarted_and_the_show_goes_on(gl_ctx):
     # the back-off and the model's reload take longer on a busy machine: wait for the frames, not a time
+    mark = crash_mark(os.getpid())
+    if os.path.exists(mark):
+        os.remove(mark)  # left by an earlier run whose process id this one reuses
     e, s, out = live(gl_ctx, wrap="helpers:crash_at_frame_20", seconds=180.0,
                      until=lambda e: e.generator.restarts >= 1 and e.generator.last_index > 220)
     g = e.generator
+    crashed = os.path.exists(mark)
+    if crashed:
+        os.remove(mark)
+    assert crashed, "the child never reached snapshot 20"
     assert g.restarts >= 1
     assert len(out.frames) == s.frames  # the renderer never stopped
     assert s.frames > 200
