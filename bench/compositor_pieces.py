@@ -17,8 +17,8 @@ from PIL import Image
 
 from vj.render.compositor import Compositor
 from vj.render.context import open_headless
-from vj.render.layers import LayerSpec
-from vj.snapshot import Snapshot
+from vj.core.spec import LayerSpec
+from vj.core.snapshot import Snapshot
 
 W, H = 1280, 720
 

@@ -82,7 +82,7 @@ class FaultInjectingLoop:
 def red_over_blue(ctx, size=(64, 48)):
     """A compositor that has drawn one frame: red on the top half, blue below (orientation tests)."""
     from vj.render.compositor import Compositor
-    from vj.snapshot import Snapshot
+    from vj.core.snapshot import Snapshot
 
     c = Compositor(ctx, size)
     img = np.zeros((32, 32, 3), np.uint8)

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from vj.audio.evaluate import match
-from vj.audio.features import Analyzer, AnalyzerConfig
+from vj.audio.features import Analyzer
+from vj.core.features import AnalyzerConfig
 from vj.audio.synth import drum_pattern
 from helpers import write_wav
 

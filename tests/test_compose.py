@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from vj.render.compositor import Compositor
-from vj.render.layers import LayerSpec
+from vj.core.spec import LayerSpec
 from vj.render.shaders import ShaderError, top_level_names
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 
 W, H = 64, 48
 
@@ -178,7 +178,7 @@ def test_a_saved_shader_source_is_reloaded(gl_ctx, shader_folder, monkeypatch):
 
 
 def test_an_effect_written_as_a_whole_program_is_one_clear_line(gl_ctx, shader_folder):
-    from vj.errors import ConfigError
+    from vj.core.errors import ConfigError
 
     (shader_folder / "old.frag").write_text("uniform sampler2D u_input;\nvoid main() { frag_color = texture(u_input, v_uv); }\n")
     with pytest.raises(ConfigError) as e:
@@ -201,7 +201,7 @@ def test_a_file_may_use_any_name_for_its_helpers(gl_ctx, still, shader_folder):
 
 
 def test_a_top_level_name_that_reads_like_a_swizzle_is_one_clear_line(gl_ctx, shader_folder):
-    from vj.errors import ConfigError
+    from vj.core.errors import ConfigError
 
     (shader_folder / "swz.frag").write_text("const float a = 0.5;\nvec4 effect(vec2 uv) { return fetch(uv) * a; }\n")
     with pytest.raises(ConfigError, match=r"swz\.frag: the top-level name 'a' .*swizzle.*longer name"):

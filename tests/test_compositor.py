@@ -7,8 +7,8 @@ from vj.control.params import ParamSpace
 from vj.render import compositor as comp
 from vj.render.compositor import Compositor
 from vj.render.shaders import ShaderError, available_effects, load_fragment, compile_program
-from vj.audio.features import Features
-from vj.snapshot import Snapshot
+from vj.core.features import Features
+from vj.core.snapshot import Snapshot
 
 W, H = 160, 90
 
@@ -105,14 +105,14 @@ def test_a_broken_shader_names_its_file_and_line(gl_ctx, tmp_path):
 
 
 def test_unknown_effect_lists_the_effects():
-    from vj.errors import ConfigError
+    from vj.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"effect 'kaleidoscope' not found.*kaleido"):
         load_fragment("kaleidoscope")
 
 
 def test_a_bad_param_header_is_a_clear_error(tmp_path):
-    from vj.errors import ConfigError
+    from vj.core.errors import ConfigError
 
     (tmp_path / "common.glsl").write_text("#version 330\n")
     (tmp_path / "x.frag").write_text("// @param sides 2 24 99 too far\n")

@@ -3,8 +3,9 @@ from pathlib import Path
 import pytest
 
 from vj.assemble import build_controls
-from vj.config import ShowSet, load_set, parse_set, parse_size
-from vj.errors import ConfigError
+from vj.config import load_set, parse_set, parse_size
+from vj.core.spec import ShowSet
+from vj.core.errors import ConfigError
 from vj.resources import data_dir, find_set
 
 

@@ -14,11 +14,13 @@ from vj.config import load_set
 from vj.control import params as params_mod
 from vj.control.mapping import Control, load_mapping
 from vj.control.midi import MidiClock, MidiControl, _Port, fit_to, write_learned
-from vj.control.modulators import EnvelopeSpec, LfoSpec, Modulators
+from vj.control.modulators import Modulators
+from vj.core.spec import EnvelopeSpec, LfoSpec
 from vj.control.osc import OscRouter, build_message
-from vj.control.params import ParamSpace, ParamSpec
+from vj.control.params import ParamSpace
+from vj.core.params import ParamSpec
 from vj.control.routes import Route, Routes, curve
-from vj.errors import ConfigError
+from vj.core.errors import ConfigError
 from vj.resources import find_set
 
 from helpers import ROOT

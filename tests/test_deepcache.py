@@ -6,7 +6,7 @@ import torch
 
 from vj.generate.deepcache import DeepCacheUNet
 from vj.generate.loop import StreamLoop
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 
 
 def inputs(model, batch=1, seed=0):

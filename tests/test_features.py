@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from vj.audio.features import SOURCES, Analyzer, AnalyzerConfig, Features
+from vj.audio.features import Analyzer
+from vj.core.features import AnalyzerConfig, Features, SOURCES
 from vj.audio.sources import FileInput, open_audio
 from vj.audio.synth import drum_pattern
-from vj.errors import VJError
+from vj.core.errors import VJError
 from helpers import write_wav
 
 SR = 48000

@@ -10,7 +10,7 @@ from vj.generate.loop import NonFiniteFrame, StreamLoop
 from vj.generate.noise import NoiseField
 from vj.generate.prompts import Conditioning
 from vj.generate.worker import Generator
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 from helpers import FaultInjectingLoop, OutOfMemoryLoop
 
 
@@ -86,7 +86,7 @@ def test_prompts_are_encoded_once(tiny_model):
 
 
 def test_size_must_fit_the_model(tiny_model):
-    from vj.errors import VJError
+    from vj.core.errors import VJError
 
     with pytest.raises(VJError, match="multiples of 16"):
         StreamLoop(tiny_model, (100, 128), 1, seed=1)

@@ -11,11 +11,11 @@ from vj import assemble
 from vj.audio.sources import SilentInput
 from vj.clock import FramePacer, RealClock
 from vj.config import load_set, with_overrides
-from vj.errors import ModelLoadError
+from vj.core.errors import ModelLoadError
 from vj.generate.process import GeneratorConfig, ProcessGenerator
 from vj.render.compositor import Compositor
 from vj.resources import find_set
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 from helpers import MemoryOutput, crash_mark
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from vj.errors import VJError
+from vj.core.errors import VJError
 from vj.generate import inputs
 from vj.generate.loop import MAX_SKIPS, StreamLoop
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 from helpers import decode, vj
 
 COLOURS = {"red": (255, 0, 0), "lime": (0, 255, 0), "blue": (0, 0, 255)}

@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 
 from vj.config import parse_set
-from vj.errors import ConfigError
+from vj.core.errors import ConfigError
 from vj.render import compositor as comp_mod
 from vj.render.compositor import Compositor
-from vj.render.layers import BLEND_MODES, LayerSpec
+from vj.core.spec import BLEND_MODES, LayerSpec
 from vj.render.shaders import available_effects, compile_program, load_fragment
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 
 W, H = 64, 48
 
@@ -199,7 +199,7 @@ def test_every_shipped_effect_compiles_and_moves_the_image(gl_ctx, tmp_path):
                 "posterize": {"fx.posterize.levels": 2}, "pixelate": {"fx.pixelate.size": 16},
                 "glow": {"fx.glow.glow": 0.0, "fx.glow.radius": 8}, "kaleido": {},
                 "strobe": {"fx.strobe.amount": 1.0}, "displace": {"fx.displace.amount": 0.2, "fx.displace.wave": 1.0}}
-    from vj.audio.features import Features
+    from vj.core.features import Features
 
     for name, values in settings.items():
         c = Compositor(gl_ctx, (W, H), effects=[name], layers=(LayerSpec(f"image:{pb}"),))

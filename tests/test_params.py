@@ -2,9 +2,10 @@ import math
 
 import pytest
 
-from vj.control.params import ParamSpace, ParamSpec
+from vj.control.params import ParamSpace
+from vj.core.params import ParamSpec
 from vj.control.routes import Route, Routes
-from vj.errors import ConfigError
+from vj.core.errors import ConfigError
 
 
 def space():

@@ -11,15 +11,16 @@ import torch
 from vj import assemble
 from vj.audio.sources import SilentInput
 from vj.clock import ManualClock
-from vj.config import PromptSpec, ShowSet, load_set, with_overrides
+from vj.config import load_set, with_overrides
+from vj.core.spec import PromptSpec, ShowSet
 from vj.control.osc import OscRouter
-from vj.errors import ConfigError
+from vj.core.errors import ConfigError
 from vj.generate.loop import StreamLoop
 from vj.generate.prompts import Conditioning, PromptCache, _slerp_rows, encode
-from vj.generate.templates import TemplateError, parse
+from vj.core.templates import TemplateError, parse
 from vj.render.compositor import Compositor
 from vj.resources import find_set
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 from helpers import MemoryOutput
 
 CATHEDRAL = "a {flooded|burning|frozen} cathedral of {glass|flesh|circuitry}"

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from vj.errors import ModelLoadError
+from vj.core.errors import ModelLoadError
 from vj.generate import registry
 from vj.generate.loop import StreamLoop
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 
 
 def test_registry_names():

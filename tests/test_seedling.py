@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from vj.errors import ModelLoadError
+from vj.core.errors import ModelLoadError
 from vj.generate import registry
 from vj.generate.loop import StreamLoop
 from vj.seedling import grammar, model, paint
 from vj.seedling.adherence import generate, hue_error, hue_of
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 
 
 @pytest.fixture(scope="module")

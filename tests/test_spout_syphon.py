@@ -17,13 +17,13 @@ from vj import assemble
 from vj.audio.sources import SilentInput
 from vj.clock import ManualClock
 from vj.config import load_set, with_overrides
-from vj.errors import VJError
+from vj.core.errors import VJError
 from vj.output.base import ProgramFrame
 from vj.output.spout import GL_TEXTURE_2D, SpoutOutput
 from vj.output.syphon import SyphonOutput
 from vj.render.compositor import Compositor
 from vj.resources import find_set
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 
 SIZE = (64, 48)
 

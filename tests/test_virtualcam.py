@@ -10,7 +10,7 @@ from helpers import red_over_blue
 from vj.output.base import ProgramFrame
 from vj.output.virtualcam import VirtualCameraOutput
 from vj.render.compositor import Compositor
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 
 
 class FakeCamera:

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import secrets
 
-from vj.audio.features import SOURCES
-from vj.config import ShowSet
-from vj.validate import suggest
+from vj.core.features import SOURCES
+from vj.core.spec import ShowSet
+from vj.core.validate import suggest
 from vj.control.hub import Controls
-from vj.control.modulators import TRIGGERS, Modulators
-from vj.control.params import ParamSpace, ParamSpec
+from vj.control.modulators import Modulators
+from vj.core.spec import TRIGGERS
+from vj.control.params import ParamSpace
+from vj.core.params import ParamSpec
 from vj.control.routes import Routes
-from vj.errors import ConfigError
+from vj.core.errors import ConfigError
 from vj.generate import loop as gen_loop
 from vj.render import compositor as comp
-from vj.render.layers import DEFAULT_STACK
+from vj.core.spec import DEFAULT_STACK
 from vj.render.shaders import load_effect
 
 

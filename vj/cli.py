@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from vj import __version__
-from vj.errors import DeviceError, VJError
+from vj.core.errors import DeviceError, VJError
 from vj.log import log, quiet_libraries, setup
 
 
@@ -204,7 +204,8 @@ MAX_SENSIBLE_FPS = 240  # the fastest displays; above it a live loop just runs f
 
 # -- shared set-up ---------------------------------------------------------------------------
 def _load_show(args):
-    from vj.config import PromptSpec, check_template, load_set, parse_size, with_overrides
+    from vj.config import check_template, load_set, parse_size, with_overrides
+    from vj.core.spec import PromptSpec
     from vj.resources import find_set
 
     show = load_set(find_set(args.set))
@@ -363,7 +364,7 @@ def _warm_up(compositor, controls, window) -> None:
     from types import MappingProxyType
 
     from vj.output.base import ProgramFrame
-    from vj.snapshot import Snapshot
+    from vj.core.snapshot import Snapshot
 
     t = time.monotonic()
     snap = Snapshot(0, t, MappingProxyType(dict(controls.params.values())), (), 0)
@@ -579,7 +580,7 @@ def cmd_render(args) -> int:
 
 def cmd_params(args) -> int:
     from vj import assemble
-    from vj.audio.features import SOURCES
+    from vj.core.features import SOURCES
     from vj.config import load_set
     from vj.resources import find_set
 

@@ -7,100 +7,13 @@ routes from sound to image. Unknown keys are errors (a typo must not silently do
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from vj.errors import ConfigError
-from vj.validate import as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
-
-
-@dataclass(frozen=True)
-class PromptSpec:
-    text: str  # a prompt or a template with choices: "a {flooded|burning} cathedral"
-    weight: float = 1.0  # initial value of `prompt.<n>.weight`
-    resample: tuple[str, ...] = ()  # triggers that draw new choices: beat, bar, onset, audio.*_hit, midi.<ch>.note.<n>
-
-
-@dataclass(frozen=True)
-class RouteSpec:
-    source: str  # a modulation source, e.g. "audio.level" (0..1)
-    target: str  # a parameter name, e.g. "noise.kick"
-    amount: float = 1.0  # target += offset + amount * curve(source), then clamped to the target's range
-    offset: float = 0.0
-    range: tuple[float, float] | None = None  # instead of amount/offset: lo + (hi - lo) * curve(source)
-    curve: str = "linear"  # linear | exp | log | step
-    attack: float = 0.0  # s: how fast the contribution may rise
-    release: float = 0.0  # s: how fast it may fall
-
-
-@dataclass(frozen=True)
-class SceneSpec:
-    name: str
-    params: Mapping[str, float] = field(default_factory=dict)  # values to jump to
-    prompts: tuple[str, ...] | None = None  # new prompt texts (None: keep them)
-
-
-@dataclass(frozen=True)
-class OscSettings:
-    port: int = 9000
-    host: str = "127.0.0.1"  # 0.0.0.0 to accept the LAN
-    allow: tuple[str, ...] = ()  # sender addresses allowed (empty: any that can reach the port)
-    out: str | None = None  # HOST:PORT to send features, events and parameter changes to
-
-
-@dataclass(frozen=True)
-class MidiSettings:
-    inputs: tuple[str, ...] = ()  # substrings of port names to open ("all": every input)
-    mapping: Path | None = None  # a mapping file; None: the shipped one whose [device] match fits
-
-
-@dataclass(frozen=True)
-class ShowSet:
-    path: Path | None  # where it was read from (None: built in code)
-    name: str = "untitled"
-    size: tuple[int, int] = (1280, 720)  # program output (width, height), pixels
-    fps: float = 30.0  # program frame rate: headless loop, recordings, offline render
-    audio: Path | None = None  # default audio file for `vj render`
-    model: str = "sd-turbo"  # registry name, local diffusers folder or hub id
-    steps: int = 1  # denoising steps per frame, 1..4
-    tiny_vae: bool = False  # decode with TAESD / TAESDXL (a fraction of the VAE's cost, a little softer)
-    gen_size: tuple[int, int] | None = None  # generator resolution; None: the model's native size
-    seed: int | None = None  # None: a fresh seed from the OS each run
-    more_seeds: tuple[int, ...] = ()  # `seeds = [a, b, c]`: b, c (weights noise.seed.<n>.weight; a is `seed`)
-    input: str | None = None  # image-to-image: "feedback", "camera:N" or a video file; None: text-to-image
-    stream_batch: bool | None = None  # 2-4 steps in one UNet call per frame (n-1 frames later); None: on CUDA
-    deep_cache: int = 1  # N > 1: reuse the UNet's deep features for N-1 frames of N (faster, coarser motion)
-    prompts: tuple[PromptSpec, ...] = (PromptSpec("a field of possibilities"),)
-    effects: tuple[str, ...] = ()  # the master effect chain: shaders in shaders/ (file stems), in order
-    precision: int = 8  # bits per channel of the compositor's images (8 or 16)
-    layers: tuple = ()  # LayerSpec (vj.render.layers), bottom first; empty: the generated frame alone
-    params: Mapping[str, float] = field(default_factory=dict)  # initial parameter values
-    routes: tuple[RouteSpec, ...] = ()
-    audio_edges: tuple[float, float] = (250.0, 2000.0)  # Hz: bass | mid | high
-    audio_sensitivity: float = 1.0  # onsets: > 1 finds more, < 1 fewer
-    audio_hit_sensitivity: float = 1.0  # per-band hits, likewise
-    audio_bpm_range: tuple[float, float] = (70.0, 180.0)  # where the beat tracker looks
-    audio_channel: int | None = None  # 1-based input channel; None: the mix of all
-    lfos: tuple = ()  # LfoSpec (vj.control.modulators)
-    envelopes: tuple = ()  # EnvelopeSpec
-    scenes: tuple[SceneSpec, ...] = ()
-    osc: OscSettings = field(default_factory=OscSettings)
-    midi: MidiSettings = field(default_factory=MidiSettings)
-
-    @property
-    def effect(self) -> str | None:
-        """The first effect of the chain (or None)."""
-        return self.effects[0] if self.effects else None
-
-    def where(self) -> str:
-        return str(self.path) if self.path else "set"
-
-    def analyzer_config(self):
-        from vj.audio.features import AnalyzerConfig
-
-        return AnalyzerConfig(edges=self.audio_edges, sensitivity=self.audio_sensitivity,
-                              band_sensitivity=self.audio_hit_sensitivity, bpm_range=self.audio_bpm_range)
+from vj.core.errors import ConfigError
+from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTHANDS, TRIGGERS, EnvelopeSpec,
+                          LayerSpec, LfoSpec, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
+from vj.core.validate import as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 
 
 _SECTIONS = {
@@ -118,18 +31,6 @@ _SECTIONS = {
     "osc": {"port", "host", "allow", "out"},
     "midi": {"inputs", "mapping"},
 }
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def parse_size(text_or_pair: Any, where: str = "size") -> tuple[int, int]:
@@ -289,15 +190,13 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
             as_number(w, "release", r.get("release", 0.0), 0, 60)))
     kw["routes"] = tuple(routes)
 
-    from vj.control.modulators import SHAPES, EnvelopeSpec, LfoSpec
-
     lfos = []
     for i, t in enumerate(_tables(data, "lfo", where), 1):
         w = f"{where} [[lfo]] #{i}"
         check_keys(w, t, _SECTIONS["lfo"])
         shape = as_str(w, "shape", t.get("shape", "sine"))
-        if shape not in SHAPES:
-            raise ConfigError(f"{w}: shape {shape!r}{suggest(shape, SHAPES)}; shapes: {', '.join(SHAPES)}")
+        if shape not in LFO_SHAPES:
+            raise ConfigError(f"{w}: shape {shape!r}{suggest(shape, LFO_SHAPES)}; shapes: {', '.join(LFO_SHAPES)}")
         lfos.append(LfoSpec(_name(w, t), shape, as_number(w, "beats", t.get("beats", 4.0), 0.25, 64),
                             as_number(w, "phase", t.get("phase", 0.0), 0, 1)))
     kw["lfos"] = tuple(lfos)
@@ -377,7 +276,7 @@ def with_overrides(s: ShowSet, **changes: Any) -> ShowSet:
 
 def check_template(where: str, text: Any) -> str:
     """A prompt text, checked as a template (an unclosed '{' fails here, not on stage)."""
-    from vj.generate.templates import TemplateError, parse
+    from vj.core.templates import TemplateError, parse
 
     text = as_str(where, "text", text)
     try:
@@ -389,8 +288,6 @@ def check_template(where: str, text: Any) -> str:
 
 def _triggers(where: str, value: Any) -> tuple[str, ...]:
     """resample = "bar" or ["beat", "midi.1.note.36"]: shorthands expanded, names checked."""
-    from vj.control.modulators import TRIGGER_SHORTHANDS, TRIGGERS
-
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
         raise ConfigError(f"{where}: resample = \"bar\" or a list such as [\"beat\", \"midi.1.note.36\"]")
@@ -406,13 +303,11 @@ def _triggers(where: str, value: Any) -> tuple[str, ...]:
 
 
 def _layer(where: str, t: Mapping[str, Any], path: Path | None):
-    from vj.render.layers import BLEND_MODES, SOURCES, LayerSpec
-
     check_keys(where, t, _SECTIONS["layer"])
     source = as_str(where, "source", t.get("source", "generator"))
     kind, _, arg = source.partition(":")
-    if kind not in SOURCES or (kind not in ("generator", "feedback") and not arg):
-        raise ConfigError(f"{where}: source {source!r}{suggest(kind, SOURCES)}; sources: generator, feedback, "
+    if kind not in LAYER_SOURCES or (kind not in ("generator", "feedback") and not arg):
+        raise ConfigError(f"{where}: source {source!r}{suggest(kind, LAYER_SOURCES)}; sources: generator, feedback, "
                           f"image:<file>, video:<file>, camera:<N|URL>, shader:<name>")
     if kind in ("image", "video"):
         p = Path(arg).expanduser()

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable
 
-from vj.audio.features import Features
+from vj.core.features import Features
 from vj.control.hub import Controls
 from vj.generate.worker import GenFrame, Generator
 from vj.log import log
 from vj.meter import RateMeter
 from vj.output.base import Output, ProgramFrame
 from vj.output.retry import Retries
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 
 
 @dataclass(frozen=True)

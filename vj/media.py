@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vj.errors import VJError
+from vj.core.errors import VJError
 from vj.log import log
 
 FILE_FPS = 30.0  # a file is read at this rate (ffmpeg drops or repeats frames to get there)

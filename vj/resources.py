@@ -35,7 +35,7 @@ def find_set(name: str | Path) -> Path:
     for cand in (shipped / p.name, shipped / (p.name + ".toml")):
         if cand.is_file():
             return cand
-    from vj.errors import ConfigError
+    from vj.core.errors import ConfigError
 
     names = ", ".join(sorted(q.stem for q in shipped.glob("*.toml"))) or "none"
     raise ConfigError(f"set file {str(name)!r} not found (shipped sets: {names}); give a path to a .toml set")

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from vj.audio.features import Features
-from vj.errors import VJError
+from vj.core.features import Features
+from vj.core.errors import VJError
 
 KEYS = ("t", "level", "bass", "mid", "high", "onset", "beat", "bpm", "beat_phase", "bar_phase", "confidence",
         "bass_hit", "mid_hit", "high_hit", "bass_pulse", "mid_pulse", "high_pulse", "centroid", "flux")
@@ -36,7 +36,8 @@ def line(f: Features, as_json: bool) -> str:
 
 def main(args, analyzer_config, hold_bpm) -> int:
     from vj.audio.sources import FileInput, StreamInput, open_audio
-    from vj.config import ShowSet, load_set
+    from vj.config import load_set
+    from vj.core.spec import ShowSet
     from vj.mailbox import BoundedInbox
     from vj.resources import find_set
 

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vj.audio.features import Analyzer, AnalyzerConfig, Features
+from vj.audio.features import Analyzer
+from vj.core.features import AnalyzerConfig, Features
 from vj.audio.ring import AudioRing
-from vj.errors import DeviceError, VJError
+from vj.core.errors import DeviceError, VJError
 from vj.log import log
 from vj.mailbox import BoundedInbox
 

@@ -28,8 +28,8 @@ def run(size: str | None = None, frames: int = 200, set_name: str | None = None)
     from vj.config import parse_size
     from vj.render.compositor import Compositor
     from vj.render.context import open_headless
-    from vj.render.layers import LayerSpec
-    from vj.snapshot import Snapshot
+    from vj.core.spec import LayerSpec
+    from vj.core.snapshot import Snapshot
 
     surface = open_headless()
     rng = np.random.default_rng(1)

@@ -101,7 +101,7 @@ class _RenderLoad:
     def run_until(self, done: threading.Event, controls) -> None:
         from types import MappingProxyType
 
-        from vj.snapshot import Snapshot
+        from vj.core.snapshot import Snapshot
 
         period = 1.0 / self.fps
         nxt = time.perf_counter()

@@ -42,11 +42,11 @@ def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, d
     from vj.generate import device as torch_device
     from vj.generate import registry
     from vj.generate.loop import StreamLoop
-    from vj.snapshot import Snapshot
+    from vj.core.snapshot import Snapshot
 
     w, h = parse_size(size, "--size")
     if not 1 <= deep_cache <= 8:
-        from vj.errors import VJError
+        from vj.core.errors import VJError
 
         raise VJError(f"--deep-cache {deep_cache}: 1 (off) to 8")
     spec = registry.resolve(model)

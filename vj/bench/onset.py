@@ -59,7 +59,7 @@ class ClickCard(StreamInput):
     BLOCK = 512
 
     def __init__(self, seconds: float, seed: int = 3) -> None:
-        from vj.audio.features import AnalyzerConfig
+        from vj.core.features import AnalyzerConfig
 
         super().__init__("click card (bench stand-in)", 48000, 1, AnalyzerConfig())
         rng = random.Random(seed)

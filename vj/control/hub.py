@@ -16,12 +16,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from vj.config import SceneSpec
-from vj.validate import suggest
+from vj.core.spec import SceneSpec
+from vj.core.validate import suggest
 from vj.control.modulators import Modulators
-from vj.control.params import ParamSpace, ParamSpec
+from vj.control.params import ParamSpace
+from vj.core.params import ParamSpec
 from vj.control.routes import Route, Routes
-from vj.generate.templates import Template, TemplateError, parse as parse_template
+from vj.core.templates import Template, TemplateError, parse as parse_template
 from vj.log import log
 from vj.mailbox import BoundedInbox
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vj.validate import as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
-from vj.errors import ConfigError
+from vj.core.validate import as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
+from vj.core.errors import ConfigError
 
 TYPES = ("cc", "cc14", "note", "pitchbend", "program")
 MODES = ("absolute", "relative", "toggle", "momentary", "trigger")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from vj.control.hub import Controls
 from vj.control.mapping import Control, Mapping, check_targets, control_toml, load_mapping, new_mapping_toml, slug
-from vj.errors import ConfigError, DeviceError
+from vj.core.errors import ConfigError, DeviceError
 from vj.log import log
 from vj.resources import data_dir, user_dir
 

@@ -13,49 +13,9 @@ from __future__ import annotations
 
 import math
 import threading
-import zlib
-from dataclasses import dataclass
 from typing import Mapping
 
-SHAPES = ("sine", "triangle", "saw", "square", "random")
-# Events that fire envelopes and re-sample prompt templates (audio.bar: the first beat of a bar,
-# from the beat tracker or an outside MIDI clock; the engine adds it).
-TRIGGERS = ("audio.onset", "audio.beat", "audio.bar", "audio.bass_hit", "audio.mid_hit", "audio.high_hit")
-TRIGGER_SHORTHANDS = {"onset": "audio.onset", "beat": "audio.beat", "bar": "audio.bar"}
-
-
-@dataclass(frozen=True)
-class LfoSpec:
-    name: str
-    shape: str = "sine"
-    beats: float = 4.0  # one cycle per this many beats: 0.25 .. 64
-    phase: float = 0.0  # 0..1, where in the cycle beat 0 falls
-
-    def value(self, beat_pos: float, seed: int = 0) -> float:
-        x = beat_pos / self.beats + self.phase
-        f = x % 1.0
-        if self.shape == "sine":
-            return 0.5 - 0.5 * math.cos(2.0 * math.pi * f)
-        if self.shape == "triangle":
-            return 1.0 - abs(2.0 * f - 1.0)
-        if self.shape == "saw":
-            return f
-        if self.shape == "square":
-            return 1.0 if f < 0.5 else 0.0
-        # random: one value per cycle, the same for the same cycle and seed (renders repeat)
-        h = (int(math.floor(x)) * 2654435761 + seed * 40503 + zlib.crc32(self.name.encode())) & 0xFFFFFFFF
-        h ^= h >> 15
-        h = (h * 2246822519) & 0xFFFFFFFF
-        h ^= h >> 13
-        return h / 0xFFFFFFFF
-
-
-@dataclass(frozen=True)
-class EnvelopeSpec:
-    name: str
-    trigger: str  # an event source: audio.onset, audio.beat, audio.*_hit, midi.<ch>.note.<n>
-    attack: float = 0.005  # s
-    decay: float = 0.3  # s
+from vj.core.spec import EnvelopeSpec, LfoSpec
 
 
 class ControlValues:

@@ -37,10 +37,10 @@ from pythonosc.osc_packet import OscPacket
 from vj.control.hub import Controls
 from vj.control.osc_check import one_number, packet_ok
 from vj.control.routes import CURVES, Route, source_known
-from vj.errors import VJError
-from vj.generate.templates import TemplateError, parse as parse_template
+from vj.core.errors import VJError
+from vj.core.templates import TemplateError, parse as parse_template
 from vj.log import Throttled, log
-from vj.validate import suggest
+from vj.core.validate import suggest
 
 RCVBUF = 4 * 1024 * 1024  # bytes of kernel buffer for bursts
 SAID_KEYS = 64  # addresses (and senders) whose drops are said apart; beyond, they share one line

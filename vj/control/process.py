@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vj.control.hub import find_scene
-from vj.control.params import ParamSpec, SpecTable
+from vj.core.params import ParamSpec, SpecTable
 from vj.control.shared import WRITERS, SharedStore
-from vj.errors import VJError
+from vj.core.errors import VJError
 from vj.log import log
 
 

@@ -17,10 +17,10 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from vj.config import RouteSpec
-from vj.validate import suggest
+from vj.core.spec import RouteSpec
+from vj.core.validate import suggest
 from vj.control.params import ParamSpace
-from vj.errors import ConfigError
+from vj.core.errors import ConfigError
 
 CURVES = ("linear", "exp", "log", "step")
 _K = 4.0  # steepness of exp/log: exp(0.5) = 0.2, log(0.5) = 0.8

@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from vj.errors import VJError
+from vj.core.errors import VJError
 
 
 def pick(device: str | None = None) -> tuple[torch.device, torch.dtype]:

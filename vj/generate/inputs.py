@@ -21,12 +21,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vj.errors import VJError
+from vj.core.errors import VJError
 from vj.media import Camera, VideoFile
 
 
 def declare_params():
-    from vj.control.params import ParamSpec
+    from vj.core.params import ParamSpec
 
     return [
         ParamSpec("strength", 0.05, 1.0, 0.5, "", 0.1, "image-to-image: how far from the input (1: only noise left of it)"),

@@ -25,13 +25,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vj.errors import VJError
+from vj.core.errors import VJError
 from vj.generate import inputs
 from vj.generate.deepcache import DeepCacheUNet
 from vj.generate.noise import NoiseField
 from vj.generate.prompts import Chaos, Conditioning, PromptCache
 from vj.generate.registry import LoadedModel
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 
 MAX_SKIPS = 10  # the similarity filter skips at most this many frames in a row
 
@@ -42,7 +42,7 @@ class NonFiniteFrame(RuntimeError):
 
 def declare_params():
     """The generator's parameters (prompt and seed weights are declared per prompt/seed by the set)."""
-    from vj.control.params import ParamSpec
+    from vj.core.params import ParamSpec
 
     return [
         ParamSpec("noise.walk", 0.0, 60.0, 0.0, "turns/min", 0.5, "speed of the walk around the noise circles"),

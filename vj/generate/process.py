@@ -31,10 +31,10 @@ from types import MappingProxyType
 
 import numpy as np
 
-from vj.errors import ModelLoadError, VJError
+from vj.core.errors import ModelLoadError, VJError
 from vj.log import log
 from vj.meter import RateMeter
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 
 SLOTS = 3
 

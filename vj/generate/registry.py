@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import torch
 
-from vj.errors import ModelLoadError
+from vj.core.errors import ModelLoadError
 
 
 @dataclass(frozen=True)

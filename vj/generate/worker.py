@@ -20,7 +20,7 @@ import numpy as np
 from vj.log import Throttled, log
 from vj.mailbox import Mailbox
 from vj.meter import RateMeter
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ def import_for_platform(module: str, flag: str, platform: str, system: str, extr
     import importlib
     import sys
 
-    from vj.errors import VJError
+    from vj.core.errors import VJError
 
     try:
         return importlib.import_module(module)

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from vj.audio.sources import AudioTrack
-from vj.errors import VJError
+from vj.core.errors import VJError
 from vj.log import log
 from vj.output.base import Output, ProgramFrame
 

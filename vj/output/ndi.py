@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from vj.errors import VJError
+from vj.core.errors import VJError
 from vj.output.base import ProgramFrame, SenderThreadOutput
 
 

@@ -20,7 +20,7 @@ drives it against a stand-in for the syphon module.
 from __future__ import annotations
 
 
-from vj.errors import VJError
+from vj.core.errors import VJError
 from vj.output.base import Output, ProgramFrame, import_for_platform
 
 

@@ -9,7 +9,7 @@ of its own sends it, so a slow consumer never holds the show.
 
 from __future__ import annotations
 
-from vj.errors import VJError
+from vj.core.errors import VJError
 from vj.output.base import ProgramFrame, SenderThreadOutput
 
 

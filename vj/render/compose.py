@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vj.render.layers import BLEND_MODES
+from vj.core.spec import BLEND_MODES
 from vj.render.shaders import GlslText
 
 IN_UNIT = 12  # texture unit of a pass's input image (layers take 0..11)

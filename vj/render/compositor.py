@@ -32,13 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from vj.control.params import ParamSpec
+from vj.core.params import ParamSpec
 from vj.log import log
 from vj.render import layers as stack
 from vj.render import compose
 from vj.render.shaders import (FragmentSource, ShaderError, compile_program, compile_text, load_effect, load_fragment,
                                prelude, shader_dir)
-from vj.snapshot import Snapshot
+from vj.core.snapshot import Snapshot
 
 
 def declare_params(effects: FragmentSource | list[FragmentSource] | None,

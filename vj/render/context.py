@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from vj.errors import DeviceError
+from vj.core.errors import DeviceError
 
 TITLE = "démontage"
 

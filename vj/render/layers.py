@@ -18,36 +18,13 @@ description, its parameters and the uv maps computed once a frame on the CPU.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-BLEND_MODES = ("normal", "add", "screen", "multiply", "overlay", "difference", "subtract", "lighten", "darken")
-SOURCES = ("generator", "feedback", "image", "video", "camera", "shader")
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    source: str = "generator"  # generator | feedback | image:<path> | video:<path> | camera:<N or URL> | shader:<name>
-    blend: str = "normal"  # one of BLEND_MODES (also the parameter layer.<n>.blend, by index)
-    opacity: float = 1.0  # starting value of layer.<n>.opacity
-    group: str = "A"  # A or B: the side of the crossfader
-    effects: tuple[str, ...] = ()  # the layer's own effect chain (parameters layer.<n>.fx.<effect>.<uniform>)
-
-    @property
-    def kind(self) -> str:
-        return self.source.split(":", 1)[0]
-
-    @property
-    def arg(self) -> str:
-        return self.source.split(":", 1)[1] if ":" in self.source else ""
-
-
-DEFAULT_STACK = (LayerSpec(),)
+from vj.core.spec import BLEND_MODES, DEFAULT_STACK, LayerSpec
 
 
 def declare_params(layers: tuple[LayerSpec, ...]):
-    from vj.control.params import ParamSpec
+    from vj.core.params import ParamSpec
     from vj.render.shaders import load_effect
 
     specs = [ParamSpec("mixer.crossfade", 0.0, 1.0, 0.0, "", 0.05, "A/B crossfader: 0 shows group A, 1 group B")]

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from vj.errors import ConfigError, VJError
+from vj.core.errors import ConfigError, VJError
 from vj.log import log
 from vj.resources import data_dir, user_dir
 

@@ -11,7 +11,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from vj.errors import ConfigError
+from vj.core.errors import ConfigError
 
 
 def load_toml(path: Path, what: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from vj.audio.features import Features
+from vj.core.features import Features
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,163 @@
+"""What a set describes, as frozen dataclasses: the show, its prompts, routes, scenes, LFOs,
+envelopes, layers and control settings, with the vocabulary they are checked against (LFO shapes,
+triggers, blend modes, layer sources). config.py reads them from TOML; every other part only reads them."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from vj.core.features import AnalyzerConfig
+
+LFO_SHAPES = ("sine", "triangle", "saw", "square", "random")
+# Events that fire envelopes and re-sample prompt templates (audio.bar: the first beat of a bar,
+# from the beat tracker or an outside MIDI clock; the engine adds it).
+TRIGGERS = ("audio.onset", "audio.beat", "audio.bar", "audio.bass_hit", "audio.mid_hit", "audio.high_hit")
+TRIGGER_SHORTHANDS = {"onset": "audio.onset", "beat": "audio.beat", "bar": "audio.bar"}
+
+
+@dataclass(frozen=True)
+class LfoSpec:
+    name: str
+    shape: str = "sine"
+    beats: float = 4.0  # one cycle per this many beats: 0.25 .. 64
+    phase: float = 0.0  # 0..1, where in the cycle beat 0 falls
+
+    def value(self, beat_pos: float, seed: int = 0) -> float:
+        x = beat_pos / self.beats + self.phase
+        f = x % 1.0
+        if self.shape == "sine":
+            return 0.5 - 0.5 * math.cos(2.0 * math.pi * f)
+        if self.shape == "triangle":
+            return 1.0 - abs(2.0 * f - 1.0)
+        if self.shape == "saw":
+            return f
+        if self.shape == "square":
+            return 1.0 if f < 0.5 else 0.0
+        # random: one value per cycle, the same for the same cycle and seed (renders repeat)
+        h = (int(math.floor(x)) * 2654435761 + seed * 40503 + zlib.crc32(self.name.encode())) & 0xFFFFFFFF
+        h ^= h >> 15
+        h = (h * 2246822519) & 0xFFFFFFFF
+        h ^= h >> 13
+        return h / 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class EnvelopeSpec:
+    name: str
+    trigger: str  # an event source: audio.onset, audio.beat, audio.*_hit, midi.<ch>.note.<n>
+    attack: float = 0.005  # s
+    decay: float = 0.3  # s
+
+
+BLEND_MODES = ("normal", "add", "screen", "multiply", "overlay", "difference", "subtract", "lighten", "darken")
+LAYER_SOURCES = ("generator", "feedback", "image", "video", "camera", "shader")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    source: str = "generator"  # generator | feedback | image:<path> | video:<path> | camera:<N or URL> | shader:<name>
+    blend: str = "normal"  # one of BLEND_MODES (also the parameter layer.<n>.blend, by index)
+    opacity: float = 1.0  # starting value of layer.<n>.opacity
+    group: str = "A"  # A or B: the side of the crossfader
+    effects: tuple[str, ...] = ()  # the layer's own effect chain (parameters layer.<n>.fx.<effect>.<uniform>)
+
+    @property
+    def kind(self) -> str:
+        return self.source.split(":", 1)[0]
+
+    @property
+    def arg(self) -> str:
+        return self.source.split(":", 1)[1] if ":" in self.source else ""
+
+
+DEFAULT_STACK = (LayerSpec(),)
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    text: str  # a prompt or a template with choices: "a {flooded|burning} cathedral"
+    weight: float = 1.0  # initial value of `prompt.<n>.weight`
+    resample: tuple[str, ...] = ()  # triggers that draw new choices: beat, bar, onset, audio.*_hit, midi.<ch>.note.<n>
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    source: str  # a modulation source, e.g. "audio.level" (0..1)
+    target: str  # a parameter name, e.g. "noise.kick"
+    amount: float = 1.0  # target += offset + amount * curve(source), then clamped to the target's range
+    offset: float = 0.0
+    range: tuple[float, float] | None = None  # instead of amount/offset: lo + (hi - lo) * curve(source)
+    curve: str = "linear"  # linear | exp | log | step
+    attack: float = 0.0  # s: how fast the contribution may rise
+    release: float = 0.0  # s: how fast it may fall
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    name: str
+    params: Mapping[str, float] = field(default_factory=dict)  # values to jump to
+    prompts: tuple[str, ...] | None = None  # new prompt texts (None: keep them)
+
+
+@dataclass(frozen=True)
+class OscSettings:
+    port: int = 9000
+    host: str = "127.0.0.1"  # 0.0.0.0 to accept the LAN
+    allow: tuple[str, ...] = ()  # sender addresses allowed (empty: any that can reach the port)
+    out: str | None = None  # HOST:PORT to send features, events and parameter changes to
+
+
+@dataclass(frozen=True)
+class MidiSettings:
+    inputs: tuple[str, ...] = ()  # substrings of port names to open ("all": every input)
+    mapping: Path | None = None  # a mapping file; None: the shipped one whose [device] match fits
+
+
+@dataclass(frozen=True)
+class ShowSet:
+    path: Path | None  # where it was read from (None: built in code)
+    name: str = "untitled"
+    size: tuple[int, int] = (1280, 720)  # program output (width, height), pixels
+    fps: float = 30.0  # program frame rate: headless loop, recordings, offline render
+    audio: Path | None = None  # default audio file for `vj render`
+    model: str = "sd-turbo"  # registry name, local diffusers folder or hub id
+    steps: int = 1  # denoising steps per frame, 1..4
+    tiny_vae: bool = False  # decode with TAESD / TAESDXL (a fraction of the VAE's cost, a little softer)
+    gen_size: tuple[int, int] | None = None  # generator resolution; None: the model's native size
+    seed: int | None = None  # None: a fresh seed from the OS each run
+    more_seeds: tuple[int, ...] = ()  # `seeds = [a, b, c]`: b, c (weights noise.seed.<n>.weight; a is `seed`)
+    input: str | None = None  # image-to-image: "feedback", "camera:N" or a video file; None: text-to-image
+    stream_batch: bool | None = None  # 2-4 steps in one UNet call per frame (n-1 frames later); None: on CUDA
+    deep_cache: int = 1  # N > 1: reuse the UNet's deep features for N-1 frames of N (faster, coarser motion)
+    prompts: tuple[PromptSpec, ...] = (PromptSpec("a field of possibilities"),)
+    effects: tuple[str, ...] = ()  # the master effect chain: shaders in shaders/ (file stems), in order
+    precision: int = 8  # bits per channel of the compositor's images (8 or 16)
+    layers: tuple = ()  # LayerSpec (vj.render.layers), bottom first; empty: the generated frame alone
+    params: Mapping[str, float] = field(default_factory=dict)  # initial parameter values
+    routes: tuple[RouteSpec, ...] = ()
+    audio_edges: tuple[float, float] = (250.0, 2000.0)  # Hz: bass | mid | high
+    audio_sensitivity: float = 1.0  # onsets: > 1 finds more, < 1 fewer
+    audio_hit_sensitivity: float = 1.0  # per-band hits, likewise
+    audio_bpm_range: tuple[float, float] = (70.0, 180.0)  # where the beat tracker looks
+    audio_channel: int | None = None  # 1-based input channel; None: the mix of all
+    lfos: tuple = ()  # LfoSpec (vj.control.modulators)
+    envelopes: tuple = ()  # EnvelopeSpec
+    scenes: tuple[SceneSpec, ...] = ()
+    osc: OscSettings = field(default_factory=OscSettings)
+    midi: MidiSettings = field(default_factory=MidiSettings)
+
+    @property
+    def effect(self) -> str | None:
+        """The first effect of the chain (or None)."""
+        return self.effects[0] if self.effects else None
+
+    def where(self) -> str:
+        return str(self.path) if self.path else "set"
+
+    def analyzer_config(self):
+        return AnalyzerConfig(edges=self.audio_edges, sensitivity=self.audio_sensitivity,
+                              band_sensitivity=self.audio_hit_sensitivity, bpm_range=self.audio_bpm_range)
