@@ -23,7 +23,7 @@ from vj.seedling import grammar, paint
 
 def generate(loop, text: str, seed: int, values: dict | None = None, prompts: tuple[str, ...] | None = None):
     """One picture of the streaming loop (H, W, 3) uint8, exactly as a show would ask for it."""
-    from vj.snapshot import Snapshot
+    from vj.core.snapshot import Snapshot
 
     vals = {"prompt.fade": 0.0, **(values or {})}
     return loop.frame(Snapshot(0, 0.0, MappingProxyType(vals), prompts or (text,), seed))

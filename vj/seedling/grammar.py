@@ -1,9 +1,9 @@
 """The seedling's world: what its pictures can be made of, and the captions that name them.
 
 A picture is a `Scene`: a colour, a shape or pattern, and how it is shown (size, composition, light,
-texture, background). A caption names some of these and leaves the rest to chance; the painter
-(paint.py) fills in what the caption did not say, so "red" alone is red in any shape, and the model
-learns that an unsaid word is a free choice. Some colour-shape pairs are never painted in training
+texture, background). A caption names some of these and leaves the rest to the painter: an unsaid
+colour, shape, light, texture or background is a free choice, so "red" alone is red in any shape;
+an unsaid size or composition is the shape's canonical layout (paint.py says why). Some colour-shape pairs are never painted in training
 (HELD_OUT): the adherence report asks the model for them all the same.
 """
 
@@ -118,11 +118,7 @@ def fill(scene: Scene, rng: random.Random) -> Scene:
         s = shape or rng.choice(SHAPES)
         if allowed(c, s):
             break
-    comp = scene.composition
-    if comp is None:
-        comp = rng.choice(["centred", "scattered", "on the left", "on the right", None, None])
-        if comp == "scattered" and s not in OBJECTS:
-            comp = None
+    comp = scene.composition  # unsaid: the shape's canonical layout (paint.py says why)
     bg = scene.background
     if bg is None:
         r = rng.random()
@@ -135,6 +131,4 @@ def fill(scene: Scene, rng: random.Random) -> Scene:
     light = light if light is not None else rng.choice(["glowing", "neon", "dim", None, None, None, None])
     texture = scene.texture if scene.texture is not None else rng.choice(
         ["soft", "sharp", "wireframe", "grainy", None, None, None, None])
-    size = scene.size if scene.size is not None else rng.choice(["large", "small", None, None])
-    return replace(scene, colour=c, shape=s, composition=comp, background=bg, light=light, texture=texture,
-                   size=size)
+    return replace(scene, colour=c, shape=s, composition=comp, background=bg, light=light, texture=texture)

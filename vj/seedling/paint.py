@@ -1,8 +1,15 @@
 """The procedural painter: a filled-in Scene (grammar.py) -> an RGB picture, drawn with numpy.
 
 Every picture is a mask (where the shape is, 0..1) coloured over a background; light and texture
-change the mask and how it is lit. Positions, scales, angles and the colour's exact shade are drawn
-from the generator `rng`, so one caption paints many pictures.
+change the mask and how it is lit.
+
+Each shape has one canonical layout (rings centred, stripes on the diagonal, dots on a lattice...),
+which the caption's size and composition words move, and `rng` only jitters it a little (scale,
+phase, the colour's exact shade). Why: a model sampled in 2 steps from pure noise paints, at its
+first step, the average of every picture its caption can mean. The first run's painter drew rings
+anywhere, stripes at any angle, at any scale: their average, and so the model's pictures, were
+colour fields with no shape in them. "scattered" still scatters at random, and light, texture and
+background stay free choices, so one caption still paints many pictures.
 """
 
 from __future__ import annotations
@@ -74,16 +81,17 @@ def _triangle(x, y, cx, cy, r, turn, sharp):
 
 
 def _objects(shape, x, y, rng, scale, places, sharp):
-    """Discs, triangles or squares at the given places (centres), of about `scale` size."""
+    """Discs, triangles (pointing up) or squares (upright) at the given places (centres), of about
+    `scale` size."""
     m = np.zeros(x.shape, np.float32)
     for cx, cy in places:
-        r = scale * rng.uniform(0.75, 1.25)
+        r = scale * rng.uniform(0.9, 1.1)
         if shape in ("dots", "circle"):
             o = np.clip((r - np.hypot(x - cx, y - cy)) * sharp + 0.5, 0, 1)
         elif shape == "triangles":
-            o = _triangle(x, y, cx, cy, r * 1.6, rng.uniform(0, 2 * math.pi), sharp)
+            o = _triangle(x, y, cx, cy, r * 1.6, math.pi / 2 + rng.uniform(-0.1, 0.1), sharp)
         else:  # squares
-            t = rng.uniform(0, math.pi / 2)
+            t = rng.uniform(-0.06, 0.06)
             u, v = (x - cx) * math.cos(t) + (y - cy) * math.sin(t), -(x - cx) * math.sin(t) + (y - cy) * math.cos(t)
             o = np.clip((r * 0.85 - np.maximum(np.abs(u), np.abs(v))) * sharp + 0.5, 0, 1)
         m = np.maximum(m, o)
@@ -91,25 +99,26 @@ def _objects(shape, x, y, rng, scale, places, sharp):
 
 
 def _places(s: Scene, rng, a: float, small: bool) -> list[tuple[float, float]]:
-    """Where the objects go: one in the middle, many scattered, or a few on one side."""
-    if s.shape == "circle" or s.composition == "centred" or (s.composition is None and s.shape != "dots"
-                                                             and rng.random() < 0.4):
-        n = 1
-    else:
+    """Where the objects go: one in the middle (a circle, or "centred"), anywhere ("scattered"), or
+    on a lattice, across the picture or on one side of it (the canonical layout)."""
+    j = lambda: rng.uniform(-0.04, 0.04)  # noqa: E731
+    if s.shape == "circle" or s.composition == "centred":
+        cx = {"on the left": -a * 0.5, "on the right": a * 0.5}.get(s.composition or "", 0.0)
+        return [(cx + j(), j())]
+    if s.composition == "scattered":
         n = int(rng.integers(3, 8)) if not small else int(rng.integers(6, 14))
-    if n == 1:
-        cx, cy = rng.uniform(-0.12, 0.12) * a, rng.uniform(-0.12, 0.12)
-        if s.composition == "on the left":
-            cx = -a * 0.5
-        elif s.composition == "on the right":
-            cx = a * 0.5
-        return [(cx, cy)]
-    lo, hi = -a * 0.85, a * 0.85
+        return [(rng.uniform(-a * 0.85, a * 0.85), rng.uniform(-0.85, 0.85)) for _ in range(n)]
+    rows = 4 if small else 2
+    cols = int(round(rows * a)) + (1 if small else 0)
+    lo, hi = -a, a
     if s.composition == "on the left":
-        hi = -0.1 * a
+        hi = 0.0
     elif s.composition == "on the right":
-        lo = 0.1 * a
-    return [(rng.uniform(lo, hi), rng.uniform(-0.85, 0.85)) for _ in range(n)]
+        lo = 0.0
+    cols = cols if s.composition not in ("on the left", "on the right") else max(1, cols // 2)
+    xs = [lo + (hi - lo) * (i + 0.5) / cols for i in range(cols)]
+    ys = [-1 + 2 * (k + 0.5) / rows for k in range(rows)]
+    return [(cx + j(), cy + j()) for cy in ys for cx in xs]
 
 
 def shape_mask(s: Scene, w: int, h: int, rng: np.random.Generator) -> np.ndarray:
@@ -119,42 +128,40 @@ def shape_mask(s: Scene, w: int, h: int, rng: np.random.Generator) -> np.ndarray
     small = s.size == "small"
     big = s.size == "large"
     sharp = 40.0 if s.texture == "sharp" else (8.0 if s.texture == "soft" else 18.0)
-    freq = rng.uniform(2.0, 3.5) * (2.0 if small else (0.55 if big else 1.0))  # periods across the height
-    centred = s.composition in ("centred", "on the left", "on the right") or rng.random() < 0.5
+    freq = 2.6 * rng.uniform(0.95, 1.05) * (2.0 if small else (0.55 if big else 1.0))  # periods across the height
+    phase = rng.uniform(-0.06, 0.06)  # of a period
     cx = {"on the left": -a * 0.5, "on the right": a * 0.5}.get(s.composition or "", 0.0)
-    cx, cy = (cx, 0.0) if centred else (rng.uniform(-a, a), rng.uniform(-1, 1))
-    cx, cy = cx + rng.uniform(-0.1, 0.1), cy + rng.uniform(-0.1, 0.1)
+    cx, cy = cx + rng.uniform(-0.04, 0.04), rng.uniform(-0.04, 0.04)
     r = np.hypot(x - cx, y - cy)
-    theta = rng.uniform(0, math.pi)
+    theta = math.pi / 4 + rng.uniform(-0.08, 0.08)  # stripes on the diagonal
     along = x * math.cos(theta) + y * math.sin(theta)
-    duty = rng.uniform(0.35, 0.55)
+    duty = rng.uniform(0.42, 0.48)
     shape = s.shape
     if shape == "rings":
-        m = _band(r * freq / 2, duty, sharp / 2)
+        m = _band(r * freq / 2 + phase, duty, sharp / 2)
     elif shape == "stripes":
-        m = _band(along * freq / 2, duty, sharp / 2)
+        m = _band(along * freq / 2 + phase, duty, sharp / 2)
     elif shape == "grid":
         g = freq / 2
         width = 0.22 if not s.texture == "wireframe" else 0.12
-        m = np.maximum(_band(x * g, width, sharp / 2), _band(y * g, width, sharp / 2))
+        m = np.maximum(_band(x * g + phase, width, sharp / 2), _band(y * g + phase, width, sharp / 2))
     elif shape == "spiral":
-        arms = int(rng.integers(1, 4))
         ang = np.arctan2(y - cy, x - cx)
-        m = _band(ang * arms / (2 * math.pi) + r * freq / 2 * rng.choice([-1, 1]), duty, sharp / 2)
+        m = _band(ang * 2 / (2 * math.pi) + r * freq / 2 + phase, duty, sharp / 2)  # two arms, turning one way
         m *= np.clip(1.6 - r * 0.9, 0, 1)
-    elif shape == "waves":
-        amp = rng.uniform(0.08, 0.2)
-        k = rng.uniform(1.5, 3.0) * (1.5 if small else 1.0)
-        m = _band((y + amp * np.sin(x * k * math.pi + rng.uniform(0, 6.3))) * freq / 2, duty, sharp / 2)
+    elif shape == "waves":  # horizontal swell
+        amp = 0.14 * rng.uniform(0.9, 1.1)
+        k = 2.2 * rng.uniform(0.95, 1.05) * (1.5 if small else 1.0)
+        m = _band((y + amp * np.sin(x * k * math.pi + rng.uniform(-0.3, 0.3))) * freq / 2 + phase, duty, sharp / 2)
     elif shape == "checker":
         g = freq / 2
-        m = (_band(x * g, 0.5, sharp / 2) - 0.5) * (_band(y * g, 0.5, sharp / 2) - 0.5) * 4 * 0.5 + 0.5
-    elif shape == "noise":
+        m = (_band(x * g + phase, 0.5, sharp / 2) - 0.5) * (_band(y * g + phase, 0.5, sharp / 2) - 0.5) * 4 * 0.5 + 0.5
+    elif shape == "noise":  # the one shapeless pattern: free by nature
         m = _smooth_noise(w, h, rng, int(max(2, round(freq * 1.5))))
         m = np.clip((m - 0.5) * (sharp / 10) + 0.5, 0, 1)
-    elif shape == "gradient":
-        t = (along - along.min()) / max(1e-6, float(along.max() - along.min()))
-        m = t ** rng.uniform(0.7, 1.6)
+    elif shape == "gradient":  # dark at the top, light at the bottom
+        t = (y - y.min()) / max(1e-6, float(y.max() - y.min()))
+        m = t ** rng.uniform(0.8, 1.25)
     else:  # objects: dots, triangles, circle, squares
         scale = (0.55 if shape == "circle" else 0.22) * (0.5 if small else (1.6 if big else 1.0))
         m = _objects(shape, x, y, rng, scale, _places(s, rng, a, small), sharp * 3)

@@ -31,10 +31,10 @@ TRAILING = [999, 749, 666, 499, 332, 249]  # where 1, 2, 3 and 4 trailing steps 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 1500
+    steps: int = 9000
     batch: int = 32
     lr: float = 6e-4
-    warmup: int = 150
+    warmup: int = 300
     ema: float = 0.998
     captions: int = 4000
     seed: int = 20261201
@@ -90,10 +90,11 @@ def train(cfg: TrainConfig, out: Path, progress=print) -> None:
     unet.train()
     t0 = time.perf_counter()
     running = None
+    space = model.PixelSpace().to(device)
     for step in range(1, cfg.steps + 1):
         idx = [rng.randrange(len(scenes)) for _ in range(cfg.batch)]
         x0 = paint_batch([scenes[i] for i in idx], SIZES[step % len(SIZES)], rng, nrng).to(device) * 2 - 1
-        z0 = model.PixelSpace().encode(x0)[0].mode()
+        z0 = space.encode(x0)[0].mode()
         cond = embeds[idx].to(device, torch.float32)
         uniform = torch.randint(0, 1000, (cfg.batch,), generator=None)
         trailing = torch.tensor([rng.choice(TRAILING) for _ in range(cfg.batch)])
