@@ -68,6 +68,19 @@ class FaultInjectingLoop:
         self.kind = kind
         self.calls = 0
 
+    @property
+    def frame_input(self):
+        return self.loop.frame_input
+
+    def shrink(self):
+        after = self.loop.shrink()
+        if after is not None:
+            self.size = after
+        return after
+
+    def close(self) -> None:
+        self.loop.close()
+
     def frame(self, snap):
         self.calls += 1
         if snap.index in self.fail_on:

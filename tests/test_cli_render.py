@@ -1,5 +1,7 @@
 """`vj render` end to end: the real command, real ffmpeg, decoded back and measured."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -69,10 +71,23 @@ def test_loud_frames_differ_from_silent_ones(renders):
 
 
 def test_without_a_seed_each_render_draws_one_and_says_which(tmp_path, tracks):
-    r = vj("render", "sets/demo.toml", "--audio", str(tracks["quiet"]), "--out", str(tmp_path / "x.mp4"),
-           "--duration", "0.25", "--model", "tiny-random")
-    assert r.returncode == 0, r.stderr
-    assert "drawn fresh; pass --seed" in r.stderr
+    """Two unseeded renders draw different seeds (and differ); the seed each one names, passed back
+    with --seed, gives that render again frame for frame."""
+    def render(name: str, *seed: str):
+        r = vj("render", "sets/demo.toml", "--audio", str(tracks["quiet"]), "--out", str(tmp_path / name),
+               "--duration", "0.25", "--model", "tiny-random", "--size", "160x96", *seed)
+        assert r.returncode == 0, r.stderr
+        return decode(tmp_path / name, (160, 96)).astype(np.int16), r.stderr
+
+    first, said = render("x.mp4")
+    second, said_again = render("y.mp4")
+    assert "drawn fresh; pass --seed" in said
+    seed = re.search(r"seed (\d+) \(drawn fresh; pass --seed \1 to see this show again\)", said).group(1)
+    assert seed != re.search(r"seed (\d+) \(drawn fresh", said_again).group(1)
+    assert np.abs(first - second).mean() > 1.0
+    again, said_seeded = render("z.mp4", "--seed", seed)
+    assert "drawn fresh" not in said_seeded
+    assert np.array_equal(again, first)
 
 
 def test_render_uses_the_sets_own_audio_by_default(tmp_path):

@@ -19,6 +19,26 @@ def test_demo_set_loads_and_its_audio_is_beside_it():
     assert c.params.value("prompt.2.weight") == pytest.approx(0.35)
 
 
+@pytest.mark.parametrize("name", sorted(p.stem for p in data_dir("sets").glob("*.toml")))
+def test_every_shipped_set_loads_and_names_only_what_the_show_has(name):
+    s = load_set(find_set(name))
+    c = build_controls(s)  # its params, routes, scenes, envelopes and LFOs checked against the namespace
+    assert s.prompts and s.name == name
+    for key, value in s.params.items():
+        spec = c.params.spec(key)
+        assert c.params.target(key) == pytest.approx(min(spec.hi, max(spec.lo, value)))
+    for scene in s.scenes:
+        assert all(k in c.params for k in scene.params)
+
+
+def test_the_degenerate_set_feeds_its_own_images_back_and_compounds_the_framing():
+    s = load_set(find_set("degenerate"))
+    assert s.input == "feedback" and s.more_seeds == (4242, 90210)
+    c = build_controls(s)
+    assert c.params.target("input.zoom") == pytest.approx(1.03) and c.params.target("input.rotate") == pytest.approx(0.8)
+    assert [p.resample for p in s.prompts] == [("audio.bar", "midi.1.note.36"), ("audio.onset",)]
+
+
 def test_find_set_by_name_path_and_error():
     assert find_set("demo.toml") == find_set("sets/demo.toml") == find_set("demo")
     with pytest.raises(ConfigError, match="shipped sets: degenerate, demo"):

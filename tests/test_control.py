@@ -16,7 +16,7 @@ from vj.control.mapping import Control, load_mapping
 from vj.control.midi import MidiClock, MidiControl, _Port, fit_to, write_learned
 from vj.control.modulators import Modulators
 from vj.core.spec import EnvelopeSpec, LfoSpec
-from vj.control.osc import OscRouter, build_message
+from vj.control.osc import ADDRESSES, OscRouter, build_message
 from vj.control.params import ParamSpace
 from vj.core.params import ParamSpec
 from vj.control.routes import Route, Routes, curve
@@ -231,7 +231,7 @@ def test_a_dropped_osc_message_says_what_and_from_where_once_not_a_hundred_times
     r.handle("/vj/param/feedback.zoom", ["lots"], sender=sender)
     lines = [m for m in caplog.messages if m.startswith("OSC")]
     assert lines == ["OSC: /vj/param/feedback.amout from 10.0.0.9:9000 dropped: no parameter 'feedback.amout' "
-                     "(did you mean 'feedback.amount'?) (`vj params` lists the parameters, README 'OSC in' the addresses)",
+                     "(did you mean 'feedback.amount'?) (`vj params` lists the parameters, docs/hands.md the addresses)",
                      "OSC: /vj/param/feedback.zoom ['lots'] from 10.0.0.9:9000 dropped: it takes a finite number, "
                      "got 'lots'"]
     assert c.counters.get("osc_unknown") == 100 and c.counters.get("osc_bad_args") == 1
@@ -263,8 +263,30 @@ def test_vj_list_answers_every_address_with_type_range_and_value():
     assert listed["/vj/param/feedback.amount"] == ["/vj/param/feedback.amount", "f", 0.0, 0.99, 0.55]
     for name in c.params.names():
         assert f"/vj/param/{name}" in listed
-    for address in ("/vj/prompt/1", "/vj/prompt/2", "/vj/scene", "/vj/seed", "/vj/tap", "/vj/bpm", "/vj/learn"):
+    for address in ("/vj/prompt/1", "/vj/prompt/2", "/vj/scene", "/vj/seed", "/vj/tap", "/vj/bpm", "/vj/learn",
+                    "/vj/route", "/vj/route/remove", "/vj/status", "/vj/list", "/vj/source/<name>",
+                    "/vj/param/feedback.amount/norm", "/vj/prompt/1/weight", "/vj/resample/2"):
         assert address in listed
+    assert listed["/vj/param/feedback.amount/norm"] == ["/vj/param/feedback.amount/norm", "f", 0.0, 1.0,
+                                                         pytest.approx(0.55 / 0.99)]
+
+
+def test_every_address_the_router_acts_on_is_in_its_listing_and_acts():
+    """The router and /vj/list read one table: each address listed is one the router takes."""
+    c = demo_controls()
+    r = OscRouter(c)
+    listed = [args for _, args in r.handle("/vj/list", [])[:-1]]
+    assert {a.path.split("/")[2] for a in ADDRESSES} == {item[0].split("/")[2] for item in listed}
+    sample = {"f": [0.5], "s": ["a listed prompt"], "i": [1], "": [], "ssfs": ["audio.level", "feedback.zoom", 0.1, "exp"],
+              "ss": ["audio.level", "feedback.zoom"]}
+    for address, types, lo, hi, _ in listed:
+        address = address.replace("<name>", "x")
+        args = [1] if address == "/vj/scene" else ["feedback.amount"] if address == "/vj/learn" else sample[types]
+        if types == "f" and hi > lo:
+            args = [(lo + hi) / 2]  # inside its listed range
+        before = c.counters.get("osc_unknown") + c.counters.get("osc_bad_args")
+        r.handle(address, args)
+        assert c.counters.get("osc_unknown") + c.counters.get("osc_bad_args") == before, address
 
 
 # -- mappings --------------------------------------------------------------------------------------------
@@ -438,18 +460,18 @@ def test_every_cc_and_note_is_a_modulation_source_and_unmapped_is_counted(tmp_pa
 
 
 def test_midi_clock_gives_tempo_and_beats():
-    clock = MidiClock()
+    now = [100.0]
+    clock = MidiClock(now=lambda: now[0])  # the ticks' times exactly: a busy machine cannot skew them
     assert clock.beats() is None
     clock.message("start")
-    import time
-
-    t0 = time.perf_counter()
     for i in range(48):  # two beats at 120 BPM: a tick every 1/48 s
-        while time.perf_counter() < t0 + i / 48:
-            pass
+        now[0] = 100.0 + i / 48
         clock.message("clock")
-    assert clock.bpm == pytest.approx(120, rel=0.05)
+    assert clock.bpm == pytest.approx(120)
     assert clock.beats() == pytest.approx(2.0)
+    now[0] += 0.6
+    assert clock.beats() is None  # no tick for over half a second: the clock has stopped
+    now[0] -= 0.6
     clock.message("stop")
     assert clock.beats() is None
     clock.message("continue")

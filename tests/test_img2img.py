@@ -179,6 +179,29 @@ def test_feedback_feeds_the_loops_own_image_back(tiny_model):
     assert all(np.isfinite(f).all() and f.std() > 0 for f in frames + [again])
 
 
+def test_feedback_framing_compounds_frame_after_frame(tiny_model):
+    """Each frame is made from the previous frame's own output, framed once more: the input of
+    frame k is transform(output of k-1), never the first image framed k times over, so zoom and
+    turn accumulate (1.05^k, 3k degrees) in what the model is given."""
+    fb = StreamLoop(tiny_model, (128, 128), 1, seed=4, input="feedback")
+    fed = []
+    original = fb._input_image
+    fb._input_image = lambda snap: fed.append(original(snap)) or fed[-1]
+    outputs = []
+    for i in range(5):
+        frame_at(fb, i / 24, **{"input.zoom": 1.05, "input.rotate": 3.0})
+        outputs.append(fb.input.last.clone())  # what this frame fed back
+    assert fed[0] is None  # the first frame has nothing to feed back
+    for k in range(1, 5):
+        assert torch.allclose(fed[k], inputs.transform(outputs[k - 1], 1.05, 3.0, 0.0, 0.0))
+        assert not torch.allclose(outputs[k], outputs[k - 1])  # each output is new: the framing builds on it
+    # framed twice is zoomed by 1.05^2: a smooth picture (the random model's are noise) shows it exactly
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 128), torch.linspace(-1, 1, 128), indexing="ij")
+    smooth = torch.stack([(xx + 1) / 2, (yy + 1) / 2, 0.5 + 0.5 * torch.sin(2 * xx)]).unsqueeze(0)
+    twice = inputs.transform(inputs.transform(smooth, 1.05, 0.0, 0.0, 0.0), 1.05, 0.0, 0.0, 0.0)
+    assert torch.allclose(twice, inputs.transform(smooth, 1.05 ** 2, 0.0, 0.0, 0.0), atol=0.01)
+
+
 def test_the_similarity_filter_skips_a_still_input_but_never_for_long(tiny_model, orange_video):
     loop = StreamLoop(tiny_model, (64, 64), 1, seed=4, input=str(orange_video))
     try:

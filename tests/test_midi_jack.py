@@ -156,8 +156,7 @@ def _rig(jack, tmp_path, monkeypatch):
     c.params.set("fx.kaleido.amount", 0.0)  # the toggle pad's effect starts off (a toggle follows its parameter)
     proc = ControlProcess(c, ("127.0.0.1", 0, ()), (("fakectl",), tmp_path / "fake.toml"))
     proc.start()
-    c.before_frame.append(proc.poll)
-    c.modulators.external = proc
+    c.listen_to(proc)
 
     class Rig:
         pass
@@ -185,7 +184,7 @@ def frames_until(c, cond, timeout=10.0) -> bool:
 
 def test_controller_messages_move_parameters_through_the_mapping(rig):
     c = rig.c
-    assert rig.proc.info["midi"] == ["fakectl:ctrl"]
+    assert rig.proc.info.midi == ("fakectl:ctrl",)
     rig.ctl.send(cc(0, 127), cc(1, 127), cc(33, 127), ["note_on", {"note": 36, "velocity": 100}],
                  ["pitchwheel", {"channel": 1, "pitch": -8192}], cc(16, 2), cc(16, 2))
     assert rig.until(lambda: c.params.target("feedback.rotate") == -10.0 and c.params.target("fx.kaleido.sides") > 6)
@@ -283,7 +282,7 @@ def test_midi_clock_gives_the_show_its_tempo_and_beat(rig):
 
 def test_learn_over_osc_writes_the_mapping_and_binds_the_knob(rig):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.sendto(build_message("/vj/learn", ["noise.walk"]).dgram, ("127.0.0.1", rig.proc.info["osc"][1]))
+        s.sendto(build_message("/vj/learn", ["noise.walk"]).dgram, ("127.0.0.1", rig.proc.info.osc[1]))
     time.sleep(0.3)
     rig.ctl.send(cc(21, 5))  # the control the performer moves
     path = rig.tmp / "mine" / "fakectl.toml"

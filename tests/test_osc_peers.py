@@ -8,6 +8,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -24,7 +25,7 @@ from vj.control.osc import build_message
 from vj.control.process import ControlProcess
 from vj.resources import find_set
 
-from helpers import ROOT
+from helpers import ROOT, wait_until
 
 
 def tool(name: str) -> str:
@@ -41,8 +42,8 @@ class Show:
         self.c = assemble.build_controls(load_set(find_set("demo")), 1)
         self.proc = ControlProcess(self.c, ("127.0.0.1", 0, tuple(allow)), None)
         self.proc.start()
-        self.c.before_frame.append(self.proc.poll)
-        self.port = self.proc.info["osc"][1]
+        self.c.listen_to(self.proc)
+        self.port = self.proc.info.osc[1]
 
     def frames_until(self, cond, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -130,7 +131,10 @@ def test_vj_list_answers_python_osc_and_a_given_port(show):
 
     items = collect(osc("/vj/list"))
     listed = {args[0]: args for address, args in items if address == "/vj/list/item"}
-    assert len(listed) == len(show.c.params.names()) + 2 + 6  # parameters, two prompts, resample/scene/seed/bpm/tap/learn
+    n_params, n_prompts = len(show.c.params.names()), len(show.c.prompts)
+    # each parameter plain and /norm; /vj/prompt, each slot, its weight and its resample; resample, scene,
+    # seed, tap, bpm, learn; the source pattern; route and route/remove; list and status
+    assert len(listed) == 2 * n_params + 1 + 3 * n_prompts + 6 + 1 + 2 + 2
     assert listed["/vj/param/noise.walk"] == ["/vj/param/noise.walk", "f", 0.0, 60.0, 3.0]
     assert listed["/vj/prompt/1"][4] == show.c.prompts[0]
     # Max's udpsend and Pd's netsend send from a port nobody listens on: `/vj/list <port>`
@@ -167,6 +171,35 @@ def test_a_burst_of_ten_thousand_messages_the_latest_wins(show):
     assert c["osc_packets"] > 5000 and c["osc_packets"] == c["osc_messages"] + c.get("osc_coalesced", 0)
     assert c.get("osc_malformed", 0) == 0
     assert show.proc.restarts == 0
+
+
+def test_a_control_process_that_dies_is_started_again_and_osc_reaches_the_show_again():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # a port the new process can take again
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    c = assemble.build_controls(load_set(find_set("demo")), 1)
+    proc = ControlProcess(c, ("127.0.0.1", port, ()), None)
+    proc.start()
+    c.listen_to(proc)
+    try:
+        first = proc.pid
+        os.kill(first, signal.SIGKILL)  # like the OOM killer
+        wait_until("the control process's restart", lambda: (c.apply_pending(), proc.restarts >= 1)[1], 60)
+        assert proc.pid != first
+        assert "control process restarting" not in proc.status()
+        values = iter([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] * 100)
+
+        def arrived() -> bool:  # sent again until the new listener is up and takes it
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.sendto(osc("/vj/param/feedback.amount", v := next(values)), ("127.0.0.1", port))
+            time.sleep(0.05)
+            c.apply_pending()
+            return c.params.target("feedback.amount") == pytest.approx(v)
+
+        wait_until("an OSC value through the new control process", arrived, 60)
+        assert proc.store.counter_dict().get("restarts") == 1
+    finally:
+        proc.stop()
 
 
 def test_the_allow_list_drops_other_senders():
@@ -221,7 +254,7 @@ def test_fuzzed_packets_are_dropped_counted_and_shown_and_the_listener_goes_on(s
     status = show.proc.status()
     for label in ("malformed", "unknown address", "bad args", "clamped", "future time tags"):
         assert label in status, status
-    assert show.proc.restarts == 0 and show.proc._proc.is_alive()
+    assert show.proc.restarts == 0 and show.proc.alive
 
 
 def test_vj_run_sends_features_events_and_parameter_feedback_to_oscdump(tmp_path):

@@ -91,7 +91,32 @@ def test_the_tiny_autoencoder_decodes_the_same_latents(tiny_model):
     tiny = registry.load(registry.resolve("tiny-random"), torch.device("cpu"), torch.float32, tiny_vae=True)
     assert type(tiny.tiny_vae).__name__ == "AutoencoderTiny"
     snap = Snapshot(0, 0.0, {"noise.kick": 0.0}, ("a field",), 3)
-    a = StreamLoop(tiny_model, (128, 128), 1, 3).frame(snap)
-    b = StreamLoop(tiny, (128, 128), 1, 3).frame(snap)
+    seen: dict[str, list] = {"vae": [], "taesd": []}
+
+    def spy(module, key):
+        real = module.decode
+
+        def decode(z, return_dict=False):
+            seen[key].append(z.clone())
+            out = real(z, return_dict=return_dict)
+            seen[key].append(out[0].clone())
+            return out
+        module.decode = decode
+
+    spy(tiny_model.vae, "vae")
+    spy(tiny.tiny_vae, "taesd")
+    spy(tiny.vae, "vae")
+    try:
+        a = StreamLoop(tiny_model, (128, 128), 1, 3).frame(snap)
+        b = StreamLoop(tiny, (128, 128), 1, 3).frame(snap)
+    finally:
+        for module in (tiny_model.vae, tiny.tiny_vae, tiny.vae):
+            del module.decode  # the class's own again
+    (z_full, img_full), (z_tiny, img_tiny) = seen["vae"], seen["taesd"]  # each decoder once, the full one not twice
+    scaling = tiny_model.vae.config.scaling_factor
+    assert torch.allclose(z_full * scaling, z_tiny, atol=1e-5)  # the same latents (TAESD reads them scaled)
+    as_frame = lambda img: (img[0].permute(1, 2, 0).float() / 2 + 0.5).clamp(0, 1)  # noqa: E731
+    assert np.abs(a / 255.0 - as_frame(img_full).numpy()).max() <= 1 / 255 + 1e-6  # each frame is its decoder's
+    assert np.abs(b / 255.0 - as_frame(img_tiny).numpy()).max() <= 1 / 255 + 1e-6
     assert a.shape == b.shape == (128, 128, 3) and b.std() > 0
     assert not np.array_equal(a, b)  # another decoder: another picture of the same latents

@@ -149,3 +149,19 @@ def test_the_training_command_writes_checkpoints_that_load(tmp_path):
     rows = (tmp_path / "loss.jsonl").read_text().splitlines()
     assert any('"checkpoint": "final"' in r for r in rows) and any('"loss"' in r for r in rows)
     assert sheets.loss_plot(tmp_path / "loss.jsonl", tmp_path / "loss.png").stat().st_size > 1000
+
+
+def test_the_degenerate_set_renders_on_it_and_keeps_moving(tmp_path):
+    """The shipped feedback set end to end (`vj render`), offline, on the built-in model: the
+    pictures keep changing as they are fed back (never frozen, never black)."""
+    from helpers import decode, vj
+
+    out = tmp_path / "degenerate.mp4"
+    r = vj("render", "degenerate", "--model", "seedling", "--steps", "2", "--duration", "2", "--seed", "3",
+           "--size", "224x128", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    frames = decode(out, (224, 128)).astype(np.float32)
+    assert len(frames) == 48
+    assert all(f.mean() > 5 for f in frames)
+    steps = [np.abs(frames[i + 6] - frames[i]).mean() for i in range(0, 42, 6)]
+    assert min(steps) > 1.0, steps

@@ -1,7 +1,8 @@
 """démontage: a live generative-cinema instrument.
 
-Data flow (see README.md): audio/MIDI/OSC -> params -> generator (torch, own thread)
--> compositor (moderngl, main thread) -> outputs (window, ffmpeg).
+Data flow (docs/ARCHITECTURE.md): audio (capture process) and MIDI/OSC (control process) ->
+parameters -> snapshot -> generator (torch, its own process) -> compositor (moderngl, main
+thread) -> outputs (window, files, streams, senders).
 """
 
 __version__ = "0.1.0"

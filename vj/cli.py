@@ -60,7 +60,17 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="vj", description="démontage: a live generative-cinema instrument")
     ap.add_argument("--version", action="version", version=f"démontage {__version__}")
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
+    # what the shared set-up reads, for the commands that have no such option
+    ap.set_defaults(duration=None, fullscreen=None, overlay=None, split=False, bpm=None, bpm_range=None,
+                    sensitivity=None, verbose=False, quiet=False)
+    _run_command(sub)
+    _render_command(sub)
+    _tool_commands(sub)
+    _bench_commands(sub.add_parser("bench", help="measure performance (figures go to BENCHMARKS.md)"))
+    return ap
 
+
+def _run_command(sub) -> None:
     run = sub.add_parser("run", help="play a set live (window, or headless with --headless)")
     _show_args(run, set_required=False)
     run.add_argument("--audio", metavar="SRC", help="a file (played in real time), an input device (index or name "
@@ -98,6 +108,8 @@ def parser() -> argparse.ArgumentParser:
                      help="where the diffusion loop runs: its own process (default: no GIL shared with the "
                           "renderer, restarted if it crashes) or a thread of this one")
 
+
+def _render_command(sub) -> None:
     ren = sub.add_parser("render", help="render a set offline, frame-exact, to a video file")
     _show_args(ren, set_required=True)
     ren.add_argument("--audio", metavar="FILE", help="the sound track (default: the set's [show] audio); 'none' for silence")
@@ -106,6 +118,9 @@ def parser() -> argparse.ArgumentParser:
     ren.add_argument("--bpm", type=float, help="hold the tempo at this BPM")
     ren.add_argument("--bpm-range", metavar="LOW-HIGH", help="where the beat tracker looks (default 70-180)")
 
+
+def _tool_commands(sub) -> None:
+    """features, devices, learn, params, train."""
     feat = sub.add_parser("features", help="print the audio features, one line per hop (the live analysis code)")
     feat.add_argument("audio", metavar="AUDIO", help="a file, an input device (index or name substring) or 'default'")
     feat.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -132,7 +147,8 @@ def parser() -> argparse.ArgumentParser:
                      "weights' folder, vj/seedling/weights)")
     trn.add_argument("--steps", type=int, metavar="N", help="training steps (default: the shipped run's)")
 
-    bench = sub.add_parser("bench", help="measure performance (figures go to BENCHMARKS.md)")
+
+def _bench_commands(bench) -> None:
     bsub = bench.add_subparsers(dest="what", metavar="WHAT")
     eng = bsub.add_parser("engine", help="the whole live loop, headless: render fps, generator fps, latency")
     eng.add_argument("--model", default="tiny-random")
@@ -197,7 +213,6 @@ def parser() -> argparse.ArgumentParser:
     aud.add_argument("--seconds", type=float, default=60.0, help="seconds of synthesised drums to analyse")
     aud.add_argument("--accuracy", action="store_true", help="also score onsets, BPM and beats on 192 synthesised tracks")
     aud.add_argument("--json", action="store_true")
-    return ap
 
 
 MAX_SENSIBLE_FPS = 240  # the fastest displays; above it a live loop just runs flat out
@@ -209,7 +224,7 @@ def _load_show(args):
     from vj.resources import find_set
 
     show = load_set(find_set(args.set))
-    duration = getattr(args, "duration", None)
+    duration = args.duration
     if duration is not None and not (math.isfinite(duration) and duration > 0):
         raise VJError(f"--duration {duration:g}: a number of seconds above 0 (leave it out to play until stopped)")
     if args.prompt:
@@ -250,7 +265,7 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
     controls = assemble.build_controls(show, seed)
     spec = registry.resolve(show.model)
     headless = not live or args.headless or not display_available()
-    surface = open_surface(headless, show.size, getattr(args, "fullscreen", None))
+    surface = open_surface(headless, show.size, args.fullscreen)
     compositor = assemble.make_compositor(surface.ctx, show, live)
     if spec.fixture:
         log.warning(f"model {spec.label}")
@@ -258,11 +273,10 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
     if surface.window is not None:
         from vj.output.window import WindowOutput
 
-        overlay = getattr(args, "overlay", None)
-        window = WindowOutput(surface, on_tap=getattr(audio, "tap", None),
-                              overlay=overlay if overlay is not None else getattr(args, "fullscreen", None) is None,
-                              split=getattr(args, "split", False))
-    if getattr(args, "split", False) and window is None:
+        window = WindowOutput(surface, on_tap=audio.tap,
+                              overlay=args.overlay if args.overlay is not None else args.fullscreen is None,
+                              split=args.split)
+    if args.split and window is None:
         log.warning("--split: no window here (headless); the split view is for the window only")
     if live and args.generator == "process":
         generator = assemble.process_generator(show, seed, args.device, args.threads)
@@ -287,8 +301,6 @@ def _build(show, args, *, live: bool, clock, audio, outputs_for):
         generator = assemble.local_generator(show, model, seed)
     engine = assemble.make_engine(controls, compositor, generator, clock=clock, audio=audio,
                                   outputs=([window] if window else []) + outputs_for(surface))
-    if window is not None:
-        window.info = engine.overlay_info
     w, h = generator.size
     log.info(f"seed {seed}" + (f" (drawn fresh; pass --seed {seed} to see this show again)" if drawn else ""))
     log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {w}x{h}, "
@@ -302,7 +314,7 @@ def _analyzer_config(show, args):
 
     cfg = show.analyzer_config()
     changes = {}
-    if getattr(args, "bpm_range", None):
+    if args.bpm_range:
         try:
             lo, hi = (float(x) for x in args.bpm_range.replace(":", "-").split("-"))
         except ValueError:
@@ -310,21 +322,21 @@ def _analyzer_config(show, args):
         if not 20 <= lo < hi <= 400:
             raise VJError(f"--bpm-range {args.bpm_range}: needs 20 <= LOW < HIGH <= 400")
         changes["bpm_range"] = (lo, hi)
-    if getattr(args, "sensitivity", None):
+    if args.sensitivity:
         changes["sensitivity"] = args.sensitivity
-    if getattr(args, "bpm", None) is not None and not 20 <= args.bpm <= 400:
+    if args.bpm is not None and not 20 <= args.bpm <= 400:
         raise VJError(f"--bpm {args.bpm:g}: needs 20..400")
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
 def _hold_bpm(audio, args) -> None:
-    if getattr(args, "bpm", None) is not None and hasattr(audio, "analyzer"):
+    if args.bpm is not None and audio.analyzer is not None:
         audio.analyzer.set_bpm(args.bpm)
 
 
 def _start_control(show, args, engine) -> list:
     """OSC in and MIDI in a control process of their own, OSC out here (the set's [osc]/[midi] with
-    the command line on top); returns what to stop at the end."""
+    the command line on top); returns what to call at the end to stop them."""
     from vj.control.osc import OscOut
     from vj.control.process import ControlProcess
 
@@ -339,22 +351,18 @@ def _start_control(show, args, engine) -> list:
     if osc or midi:
         proc = ControlProcess(c, osc, midi)
         proc.start()
-        c.before_frame.append(proc.poll)
-        c.modulators.external = proc
+        c.listen_to(proc)
         engine.status_parts.append(proc.status)
-        if midi:
-            engine.beat_clock = proc.beats
-        started.append(proc)
-        if "osc" in proc.info:
-            host, port = proc.info["osc"]
+        started.append(proc.stop)
+        if proc.info.osc is not None:
+            host, port = proc.info.osc
             log.info(f"OSC: listening on {host}:{port}" + (f", from {', '.join(osc[2])} only" if osc[2] else ""))
-        log.info(f"control process priority: {proc.info.get('priority')}")
+        log.info(f"control process priority: {proc.info.priority}")
     target = args.osc_out or show.osc.out
     if target:
-        out = OscOut(target, c)
-        out.fps = engine.render_fps
+        out = OscOut(target, c, fps=engine.render_fps)
         engine.on_frame.append(out.frame)
-        started.append(out)
+        started.append(out.close)
         log.info(f"OSC: sending features and changes to {target}")
     return started
 
@@ -396,9 +404,7 @@ def _close(engine) -> None:
         except Exception as e:
             log.error(f"{out.name}: closing failed: {e}")
     engine.audio.close()
-    close = getattr(engine.compositor, "close", None)
-    if close is not None:
-        close()
+    engine.compositor.close()
 
 
 def _report(summary, what: str) -> None:
@@ -410,19 +416,14 @@ def _report(summary, what: str) -> None:
 
 
 # -- commands ----------------------------------------------------------------------------------
-def cmd_run(args) -> int:
-    from vj.audio.sources import SilentInput, open_audio
-    from vj.clock import FramePacer, RealClock
-    from vj.output.ffmpeg import FfmpegOutput
-    from vj.render.context import display_available
-
-    show = _load_show(args)
-    _check_out(args.out)
+def _check_outputs(args) -> None:
+    """A bad --out or stream URL, a missing package or the wrong OS is said now, not after the
+    model has loaded."""
     from vj.output.ffmpeg import check_stream_url
 
+    _check_out(args.out)
     for url in args.stream or []:
         check_stream_url(url)
-    # a missing package or the wrong OS is said now, not after the model has loaded
     if args.spout is not None:
         from vj.output.spout import load_spoutgl
 
@@ -431,9 +432,14 @@ def cmd_run(args) -> int:
         from vj.output.syphon import load_syphon
 
         load_syphon()
-    acfg = _analyzer_config(show, args)
-    kw = dict(live=True, config=acfg, channel=args.audio_channel or show.audio_channel, samplerate=args.audio_rate,
-              blocksize=args.audio_block, monitor=not args.no_monitor, loop=args.audio_loop)
+
+
+def _live_audio(show, args):
+    """The sound a live show listens to: --audio, else the default input, else silence."""
+    from vj.audio.sources import SilentInput, open_audio
+
+    kw = dict(live=True, config=_analyzer_config(show, args), channel=args.audio_channel or show.audio_channel,
+              samplerate=args.audio_rate, blocksize=args.audio_block, monitor=not args.no_monitor, loop=args.audio_loop)
     if args.audio is None:
         try:
             audio = open_audio("default", **kw)
@@ -443,19 +449,22 @@ def cmd_run(args) -> int:
     else:
         audio = open_audio(args.audio, **kw)
     _hold_bpm(audio, args)
-    if not args.headless and not display_available():
-        log.info("no display: running headless (EGL)")
+    return audio
 
-    recorder = []
+
+def _live_outputs(show, args, audio, recorder: list):
+    """What the program goes to besides the window: (surface) -> outputs, made on the render
+    thread once GL is up (Spout and Syphon share its context). A recording lands in `recorder`."""
+    from vj.output.ffmpeg import FfmpegOutput
 
     def outputs_for(surface):
         outs = []
         if args.out:
             rec = FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, offline=False)
-            if audio.track is None and hasattr(audio, "capture"):  # a sound card: tape it beside the video
+            if audio.track is None and audio.records:  # a sound card: tape it beside the video
                 from vj.audio.tape import AudioTape, free_name
 
-                rec.tape = audio.tape = AudioTape(free_name(args.out.with_name(args.out.stem + ".audio.wav")),
+                rec.tape = audio.tape = AudioTape(free_name(rec.path.with_name(rec.path.stem + ".audio.wav")),
                                                   audio.samplerate, audio.channels)
             recorder.append(rec)
             outs.append(rec)
@@ -481,6 +490,20 @@ def cmd_run(args) -> int:
             log.warning("headless with no --out: the program goes nowhere (add --out FILE.mp4)")
         return outs
 
+    return outputs_for
+
+
+def cmd_run(args) -> int:
+    from vj.clock import FramePacer, RealClock
+    from vj.render.context import display_available
+
+    show = _load_show(args)
+    _check_outputs(args)
+    audio = _live_audio(show, args)
+    if not args.headless and not display_available():
+        log.info("no display: running headless (EGL)")
+    recorder: list = []
+    outputs_for = _live_outputs(show, args, audio, recorder)
     if not args.no_osc:  # a taken port is said before the model loads, not after
         from vj.control.osc import check_port
 
@@ -491,7 +514,7 @@ def cmd_run(args) -> int:
     engine, surface = _build(show, args, live=True, clock=clock, audio=audio, outputs_for=outputs_for)
     _on_signals(engine)
     try:
-        listeners = _start_control(show, args, engine)
+        stoppers = _start_control(show, args, engine)
     except BaseException:  # a MIDI port that isn't there: nothing left running behind the message
         engine.generator.stop()
         _close(engine)
@@ -505,12 +528,12 @@ def cmd_run(args) -> int:
     try:
         summary = engine.run_live(args.duration, pacer, on_status=None if args.quiet else log.info)
     finally:
-        for x in listeners:
-            x.stop() if hasattr(x, "stop") else x.close()
+        for stop in stoppers:
+            stop()
         _close(engine)
     _report(summary, "show")
     if recorder and recorder[0].complete:
-        log.info(f"recorded {args.out} ({recorder[0].frames_written} frames)")
+        log.info(f"recorded {recorder[0].path} ({recorder[0].frames_written} frames)")
     return 0
 
 
@@ -536,7 +559,7 @@ def cmd_render(args) -> int:
                 raise VJError(f"audio file {path} not found")
             audio = FileInput(path, _analyzer_config(show, args), args.audio_channel or show.audio_channel)
             _hold_bpm(audio, args)
-    duration = args.duration if args.duration is not None else getattr(audio, "duration", None)
+    duration = args.duration if args.duration is not None else audio.duration
     if duration is None:
         raise VJError("a silent render needs --duration S")
     n_frames = max(1, round(duration * show.fps))
@@ -680,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.cmd:
         ap.print_help()
         return 2
-    setup(verbose=getattr(args, "verbose", False), quiet=getattr(args, "quiet", False))
+    setup(verbose=args.verbose, quiet=args.quiet)
     quiet_libraries()
     try:
         return {"run": cmd_run, "render": cmd_render, "devices": cmd_devices, "params": cmd_params,
@@ -693,7 +716,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("interrupted")
         return 130
     except Exception as e:  # a bug: one line, and the traceback on request
-        if getattr(args, "verbose", False):
+        if args.verbose:
             raise
         log.error(f"internal error: {type(e).__name__}: {e} (a bug: rerun with --verbose for the traceback)")
         return 1

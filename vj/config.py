@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from vj.core.errors import ConfigError
 from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTHANDS, TRIGGERS, EnvelopeSpec,
@@ -16,21 +16,6 @@ from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTH
 from vj.core.validate import as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 
 
-_SECTIONS = {
-    "show": {"name", "size", "fps", "audio"},
-    "generator": {"model", "steps", "size", "seed", "seeds", "tiny_vae", "input", "stream_batch", "deep_cache"},
-    "prompt": {"text", "weight", "resample"},
-    "compositor": {"effect", "effects", "precision"},
-    "layer": {"source", "blend", "opacity", "group", "effects"},
-    "params": None,  # free-form: names checked against the namespace once it is built
-    "route": {"source", "target", "amount", "offset", "range", "curve", "attack", "release"},
-    "audio": {"edges", "sensitivity", "hit_sensitivity", "bpm_range", "channel"},
-    "lfo": {"name", "shape", "beats", "phase"},
-    "envelope": {"name", "trigger", "attack", "decay"},
-    "scene": {"name", "params", "prompts"},
-    "osc": {"port", "host", "allow", "out"},
-    "midi": {"inputs", "mapping"},
-}
 
 
 def parse_size(text_or_pair: Any, where: str = "size") -> tuple[int, int]:
@@ -63,194 +48,214 @@ def load_set(path: Path) -> ShowSet:
 
 
 def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
+    """A set's tables -> ShowSet: each [table] read by its field table below, each [[record]] by
+    its reader, then the checks that span several keys."""
     where = str(path) if path else "set"
     check_keys(where, data, _SECTIONS)
     kw: dict[str, Any] = {"path": path}
-
-    show = data.get("show", {})
-    check_keys(f"{where} [show]", show, _SECTIONS["show"])
-    w = f"{where} [show]"
-    if "name" in show:
-        kw["name"] = as_str(w, "name", show["name"])
-    elif path:
+    if path:
         kw["name"] = path.stem
-    if "size" in show:
-        kw["size"] = parse_size(show["size"], w)
-    if "fps" in show:
-        kw["fps"] = as_number(w, "fps", show["fps"], 1, 240)
-    if "audio" in show:
-        audio = Path(as_str(w, "audio", show["audio"])).expanduser()
-        if not audio.is_absolute() and path is not None:
-            audio = path.parent / audio  # relative to the set file, so a set folder travels whole
-        kw["audio"] = audio
-
-    gen = data.get("generator", {})
-    w = f"{where} [generator]"
-    check_keys(w, gen, _SECTIONS["generator"])
-    if "model" in gen:
-        kw["model"] = as_str(w, "model", gen["model"])
-    if "steps" in gen:
-        kw["steps"] = as_int(w, "steps", gen["steps"], 1, 4)
-    if "size" in gen:
-        kw["gen_size"] = parse_size(gen["size"], w)
-    if "seed" in gen:
-        kw["seed"] = as_int(w, "seed", gen["seed"], 0, 2**63 - 1)
-    if "seeds" in gen:
-        seeds = gen["seeds"]
-        if "seed" in gen:
-            raise ConfigError(f"{w}: give seed = N or seeds = [a, b, ...] (the first of seeds is the seed), not both")
-        if not isinstance(seeds, list) or not 1 <= len(seeds) <= 16:
-            raise ConfigError(f"{w}: seeds = [a, b, ...]: one to 16 whole numbers, blended by noise.seed.<n>.weight")
-        seeds = [as_int(w, "seeds", s, 0, 2**63 - 1) for s in seeds]
-        kw["seed"], kw["more_seeds"] = seeds[0], tuple(seeds[1:])
-    if "input" in gen:
-        src = as_str(w, "input", gen["input"])
-        if src != "feedback" and not src.startswith("camera:"):
-            p = Path(src).expanduser()
-            if not p.is_absolute() and path is not None:
-                p = path.parent / p  # relative to the set file
-            src = str(p)
-        kw["input"] = src
-    if "deep_cache" in gen:
-        kw["deep_cache"] = as_int(w, "deep_cache", gen["deep_cache"], 1, 8)
-    for key in ("tiny_vae", "stream_batch"):
-        if key in gen:
-            if not isinstance(gen[key], bool):
-                raise ConfigError(f"{w}: {key} = true or false")
-            kw[key] = gen[key]
-
+    for section, fields in _FIELDS.items():
+        kw.update(_read_table(data, section, fields, where, path))
+    _spread_seeds(kw, data.get("generator", {}), f"{where} [generator]")
+    if "effect" in data.get("compositor", {}) and "effects" in data.get("compositor", {}):
+        raise ConfigError(f"{where} [compositor]: give effect = \"name\" or effects = [\"a\", \"b\"], not both")
     prompts = data.get("prompt")
-    if prompts is not None:
-        if not isinstance(prompts, list) or not prompts:
-            raise ConfigError(f"{where}: prompts are written [[prompt]] (double brackets), one table per prompt with a text")
-        specs = []
-        for i, p in enumerate(prompts, 1):
-            w = f"{where} [[prompt]] #{i}"
-            check_keys(w, p, _SECTIONS["prompt"])
-            if "text" not in p:
-                raise ConfigError(f"{w}: missing text = \"...\"")
-            text = check_template(w, p["text"])
-            specs.append(PromptSpec(text, as_number(w, "weight", p.get("weight", 1.0), -4, 4),
-                                    _triggers(w, p.get("resample", []))))
-        kw["prompts"] = tuple(specs)
-
-    comp = data.get("compositor", {})
-    w = f"{where} [compositor]"
-    check_keys(w, comp, _SECTIONS["compositor"])
-    if "effect" in comp and "effects" in comp:
-        raise ConfigError(f"{w}: give effect = \"name\" or effects = [\"a\", \"b\"], not both")
-    if "effect" in comp:
-        kw["effects"] = (as_str(w, "effect", comp["effect"]),)
-    if "effects" in comp:
-        fx = comp["effects"]
-        if not isinstance(fx, list) or not all(isinstance(x, str) and x for x in fx):
-            raise ConfigError(f"{w}: effects = [\"kaleido\", \"rgbsplit\"]: shader names from shaders/, in order")
-        kw["effects"] = tuple(fx)
-    if "precision" in comp:
-        if comp["precision"] not in (8, 16) or isinstance(comp["precision"], bool):
-            raise ConfigError(f"{w}: precision = 8 (the default: fastest, feedback dithered) or 16 (float images)")
-        kw["precision"] = comp["precision"]
-    layers = _tables(data, "layer", where)
-    if len(layers) > 12:
-        raise ConfigError(f"{where}: {len(layers)} layers; the stack takes at most 12")
-    if layers:
-        kw["layers"] = tuple(_layer(f"{where} [[layer]] #{i}", t, path) for i, t in enumerate(layers, 1))
-
-    aud = data.get("audio", {})
-    w = f"{where} [audio]"
-    check_keys(w, aud, _SECTIONS["audio"])
-    if "edges" in aud:
-        kw["audio_edges"] = as_pair(w, "edges", aud["edges"], 20.0, 20000.0)
-    if "sensitivity" in aud:
-        kw["audio_sensitivity"] = as_number(w, "sensitivity", aud["sensitivity"], 0.05, 20.0)
-    if "hit_sensitivity" in aud:
-        kw["audio_hit_sensitivity"] = as_number(w, "hit_sensitivity", aud["hit_sensitivity"], 0.05, 20.0)
-    if "bpm_range" in aud:
-        kw["audio_bpm_range"] = as_pair(w, "bpm_range", aud["bpm_range"], 20.0, 400.0)
-    if "channel" in aud:
-        kw["audio_channel"] = as_int(w, "channel", aud["channel"], 1, 64)
-
+    if prompts is not None and (not isinstance(prompts, list) or not prompts):
+        raise ConfigError(f"{where}: prompts are written [[prompt]] (double brackets), one table per prompt with a text")
+    for key, (field, read) in _RECORDS.items():
+        records = tuple(read(f"{where} [[{key}]] #{i}", t, path) for i, t in enumerate(_tables(data, key, where), 1))
+        if records or key != "prompt":  # no [[prompt]]: the default prompt stays
+            kw[field] = records
+    if len(kw["layers"]) > 12:
+        raise ConfigError(f"{where}: {len(kw['layers'])} layers; the stack takes at most 12")
+    if len({sc.name for sc in kw["scenes"]}) < len(kw["scenes"]):
+        raise ConfigError(f"{where}: two scenes have the same name")
     params = data.get("params", {})
     if not isinstance(params, Mapping):
         raise ConfigError(f"{where}: [params] must be a table of name = value")
     kw["params"] = {str(k): as_number(f"{where} [params]", k, v) for k, v in params.items()}
+    kw["osc"] = _osc(f"{where} [osc]", data.get("osc", {}))
+    kw["midi"] = _midi(f"{where} [midi]", data.get("midi", {}), path)
+    return ShowSet(**kw)
 
-    routes = []
-    for i, r in enumerate(_tables(data, "route", where), 1):
-        w = f"{where} [[route]] #{i}"
-        check_keys(w, r, _SECTIONS["route"])
-        for key in ("source", "target"):
-            if key not in r:
-                raise ConfigError(f"{w}: missing {key} = \"...\"")
-        routes.append(RouteSpec(
-            as_str(w, "source", r["source"]), as_str(w, "target", r["target"]),
-            as_number(w, "amount", r.get("amount", 1.0), -1000, 1000), as_number(w, "offset", r.get("offset", 0.0), -1000, 1000),
-            as_pair(w, "range", r["range"], -1e6, 1e6, rising=False) if "range" in r else None,
-            as_str(w, "curve", r.get("curve", "linear")), as_number(w, "attack", r.get("attack", 0.0), 0, 60),
-            as_number(w, "release", r.get("release", 0.0), 0, 60)))
-    kw["routes"] = tuple(routes)
 
-    lfos = []
-    for i, t in enumerate(_tables(data, "lfo", where), 1):
-        w = f"{where} [[lfo]] #{i}"
-        check_keys(w, t, _SECTIONS["lfo"])
-        shape = as_str(w, "shape", t.get("shape", "sine"))
-        if shape not in LFO_SHAPES:
-            raise ConfigError(f"{w}: shape {shape!r}{suggest(shape, LFO_SHAPES)}; shapes: {', '.join(LFO_SHAPES)}")
-        lfos.append(LfoSpec(_name(w, t), shape, as_number(w, "beats", t.get("beats", 4.0), 0.25, 64),
-                            as_number(w, "phase", t.get("phase", 0.0), 0, 1)))
-    kw["lfos"] = tuple(lfos)
-    envs = []
-    for i, t in enumerate(_tables(data, "envelope", where), 1):
-        w = f"{where} [[envelope]] #{i}"
-        check_keys(w, t, _SECTIONS["envelope"])
-        if "trigger" not in t:
-            raise ConfigError(f"{w}: missing trigger = \"audio.onset\" (or audio.beat, audio.bass_hit, midi.1.note.36...)")
-        envs.append(EnvelopeSpec(_name(w, t), as_str(w, "trigger", t["trigger"]),
-                                 as_number(w, "attack", t.get("attack", 0.005), 0, 10),
-                                 as_number(w, "decay", t.get("decay", 0.3), 0.001, 60)))
-    kw["envelopes"] = tuple(envs)
-    scenes = []
-    for i, t in enumerate(_tables(data, "scene", where), 1):
-        w = f"{where} [[scene]] #{i}"
-        check_keys(w, t, _SECTIONS["scene"])
-        values = t.get("params", {})
-        if not isinstance(values, Mapping):
-            raise ConfigError(f"{w}: params must be a table of name = value")
-        prompts = t.get("prompts")
-        if prompts is not None and (not isinstance(prompts, list) or not all(isinstance(p, str) and p for p in prompts)):
-            raise ConfigError(f"{w}: prompts must be a list of texts")
-        for p in prompts or ():
-            check_template(w, p)
-        scenes.append(SceneSpec(_name(w, t), {str(k): as_number(w, k, v) for k, v in values.items()},
-                                tuple(prompts) if prompts is not None else None))
-    if len({sc.name for sc in scenes}) < len(scenes):
-        raise ConfigError(f"{where}: two scenes have the same name")
-    kw["scenes"] = tuple(scenes)
+# -- readers: (where, key, value, the set's path) -> the spec's value -----------------------------
+def _text(w, k, v, path):
+    return as_str(w, k, v)
 
-    osc = data.get("osc", {})
-    w = f"{where} [osc]"
+
+def _number(lo, hi):
+    return lambda w, k, v, path: as_number(w, k, v, lo, hi)
+
+
+def _whole(lo, hi):
+    return lambda w, k, v, path: as_int(w, k, v, lo, hi)
+
+
+def _pair(lo, hi):
+    return lambda w, k, v, path: as_pair(w, k, v, lo, hi)
+
+
+def _flag(w, k, v, path):
+    if not isinstance(v, bool):
+        raise ConfigError(f"{w}: {k} = true or false")
+    return v
+
+
+def _size(w, k, v, path):
+    return parse_size(v, w)
+
+
+def _beside_set(w, k, v, path):
+    """A file named relative to the set file (so a set folder travels whole)."""
+    p = Path(as_str(w, k, v)).expanduser()
+    return path.parent / p if not p.is_absolute() and path is not None else p
+
+
+def _input(w, k, v, path):
+    src = as_str(w, k, v)
+    return src if src == "feedback" or src.startswith("camera:") else str(_beside_set(w, k, src, path))
+
+
+def _seeds(w, k, v, path):
+    if not isinstance(v, list) or not 1 <= len(v) <= 16:
+        raise ConfigError(f"{w}: seeds = [a, b, ...]: one to 16 whole numbers, blended by noise.seed.<n>.weight")
+    return tuple(as_int(w, "seeds", s, 0, 2**63 - 1) for s in v)
+
+
+def _effect(w, k, v, path):
+    return (as_str(w, k, v),)
+
+
+def _effects(w, k, v, path):
+    if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+        raise ConfigError(f"{w}: effects = [\"kaleido\", \"rgbsplit\"]: shader names from shaders/, in order")
+    return tuple(v)
+
+
+def _precision(w, k, v, path):
+    if v not in (8, 16) or isinstance(v, bool):
+        raise ConfigError(f"{w}: precision = 8 (the default: fastest, feedback dithered) or 16 (float images)")
+    return v
+
+
+# [section] key -> (ShowSet field, reader)
+_FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
+    "show": {"name": ("name", _text), "size": ("size", _size), "fps": ("fps", _number(1, 240)),
+             "audio": ("audio", _beside_set)},
+    "generator": {"model": ("model", _text), "steps": ("steps", _whole(1, 4)), "size": ("gen_size", _size),
+                  "seed": ("seed", _whole(0, 2**63 - 1)), "seeds": ("seeds", _seeds), "input": ("input", _input),
+                  "deep_cache": ("deep_cache", _whole(1, 8)), "tiny_vae": ("tiny_vae", _flag),
+                  "stream_batch": ("stream_batch", _flag)},
+    "compositor": {"effect": ("effects", _effect), "effects": ("effects", _effects),
+                   "precision": ("precision", _precision)},
+    "audio": {"edges": ("audio_edges", _pair(20.0, 20000.0)), "sensitivity": ("audio_sensitivity", _number(0.05, 20.0)),
+              "hit_sensitivity": ("audio_hit_sensitivity", _number(0.05, 20.0)),
+              "bpm_range": ("audio_bpm_range", _pair(20.0, 400.0)), "channel": ("audio_channel", _whole(1, 64))},
+}
+_SECTIONS = {name: set(fields) for name, fields in _FIELDS.items()}
+_SECTIONS.update({
+    "prompt": {"text", "weight", "resample"},
+    "layer": {"source", "blend", "opacity", "group", "effects"},
+    "params": None,  # free-form: names checked against the namespace once it is built
+    "route": {"source", "target", "amount", "offset", "range", "curve", "attack", "release"},
+    "lfo": {"name", "shape", "beats", "phase"},
+    "envelope": {"name", "trigger", "attack", "decay"},
+    "scene": {"name", "params", "prompts"},
+    "osc": {"port", "host", "allow", "out"},
+    "midi": {"inputs", "mapping"},
+})
+
+
+def _read_table(data, section: str, fields, where: str, path: Path | None) -> dict[str, Any]:
+    table = data.get(section, {})
+    w = f"{where} [{section}]"
+    check_keys(w, table, fields)
+    return {fields[key][0]: fields[key][1](w, key, v, path) for key, v in table.items()}
+
+
+def _spread_seeds(kw: dict, gen: Mapping[str, Any], w: str) -> None:
+    """seeds = [a, b, c]: a is the seed, b and c the more seeds (noise.seed.<n>.weight)."""
+    if "seeds" not in kw:
+        return
+    if "seed" in gen:
+        raise ConfigError(f"{w}: give seed = N or seeds = [a, b, ...] (the first of seeds is the seed), not both")
+    seeds = kw.pop("seeds")
+    kw["seed"], kw["more_seeds"] = seeds[0], seeds[1:]
+
+
+# -- one [[record]] each ----------------------------------------------------------------------
+def _prompt(w: str, p: Mapping[str, Any], path) -> PromptSpec:
+    check_keys(w, p, _SECTIONS["prompt"])
+    if "text" not in p:
+        raise ConfigError(f"{w}: missing text = \"...\"")
+    return PromptSpec(check_template(w, p["text"]), as_number(w, "weight", p.get("weight", 1.0), -4, 4),
+                      _triggers(w, p.get("resample", [])))
+
+
+def _route(w: str, r: Mapping[str, Any], path) -> RouteSpec:
+    check_keys(w, r, _SECTIONS["route"])
+    for key in ("source", "target"):
+        if key not in r:
+            raise ConfigError(f"{w}: missing {key} = \"...\"")
+    return RouteSpec(
+        as_str(w, "source", r["source"]), as_str(w, "target", r["target"]),
+        as_number(w, "amount", r.get("amount", 1.0), -1000, 1000), as_number(w, "offset", r.get("offset", 0.0), -1000, 1000),
+        as_pair(w, "range", r["range"], -1e6, 1e6, rising=False) if "range" in r else None,
+        as_str(w, "curve", r.get("curve", "linear")), as_number(w, "attack", r.get("attack", 0.0), 0, 60),
+        as_number(w, "release", r.get("release", 0.0), 0, 60))
+
+
+def _lfo(w: str, t: Mapping[str, Any], path) -> LfoSpec:
+    check_keys(w, t, _SECTIONS["lfo"])
+    shape = as_str(w, "shape", t.get("shape", "sine"))
+    if shape not in LFO_SHAPES:
+        raise ConfigError(f"{w}: shape {shape!r}{suggest(shape, LFO_SHAPES)}; shapes: {', '.join(LFO_SHAPES)}")
+    return LfoSpec(_name(w, t), shape, as_number(w, "beats", t.get("beats", 4.0), 0.25, 64),
+                   as_number(w, "phase", t.get("phase", 0.0), 0, 1))
+
+
+def _envelope(w: str, t: Mapping[str, Any], path) -> EnvelopeSpec:
+    check_keys(w, t, _SECTIONS["envelope"])
+    if "trigger" not in t:
+        raise ConfigError(f"{w}: missing trigger = \"audio.onset\" (or audio.beat, audio.bass_hit, midi.1.note.36...)")
+    return EnvelopeSpec(_name(w, t), as_str(w, "trigger", t["trigger"]),
+                        as_number(w, "attack", t.get("attack", 0.005), 0, 10),
+                        as_number(w, "decay", t.get("decay", 0.3), 0.001, 60))
+
+
+def _scene(w: str, t: Mapping[str, Any], path) -> SceneSpec:
+    check_keys(w, t, _SECTIONS["scene"])
+    values = t.get("params", {})
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{w}: params must be a table of name = value")
+    prompts = t.get("prompts")
+    if prompts is not None and (not isinstance(prompts, list) or not all(isinstance(p, str) and p for p in prompts)):
+        raise ConfigError(f"{w}: prompts must be a list of texts")
+    for p in prompts or ():
+        check_template(w, p)
+    return SceneSpec(_name(w, t), {str(k): as_number(w, k, v) for k, v in values.items()},
+                     tuple(prompts) if prompts is not None else None)
+
+
+def _osc(w: str, osc: Mapping[str, Any]) -> OscSettings:
     check_keys(w, osc, _SECTIONS["osc"])
     allow = osc.get("allow", [])
     if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
         raise ConfigError(f"{w}: allow must be a list of addresses, e.g. [\"192.168.1.20\"]")
-    kw["osc"] = OscSettings(as_int(w, "port", osc.get("port", 9000), 1, 65535), as_str(w, "host", osc.get("host", "127.0.0.1")),
-                            tuple(allow), as_str(w, "out", osc["out"]) if "out" in osc else None)
-    midi = data.get("midi", {})
-    w = f"{where} [midi]"
+    return OscSettings(as_int(w, "port", osc.get("port", 9000), 1, 65535), as_str(w, "host", osc.get("host", "127.0.0.1")),
+                       tuple(allow), as_str(w, "out", osc["out"]) if "out" in osc else None)
+
+
+def _midi(w: str, midi: Mapping[str, Any], path: Path | None) -> MidiSettings:
     check_keys(w, midi, _SECTIONS["midi"])
     inputs = midi.get("inputs", [])
     if isinstance(inputs, str):
         inputs = [inputs]
     if not isinstance(inputs, list) or not all(isinstance(a, str) and a for a in inputs):
         raise ConfigError(f"{w}: inputs must be port name substrings, e.g. [\"nanoKONTROL2\"] or \"all\"")
-    mapping = None
-    if "mapping" in midi:
-        mapping = Path(as_str(w, "mapping", midi["mapping"])).expanduser()
-        if not mapping.is_absolute() and path is not None:
-            mapping = path.parent / mapping
-    kw["midi"] = MidiSettings(tuple(inputs), mapping)
-    return ShowSet(**kw)
+    return MidiSettings(tuple(inputs), _beside_set(w, "mapping", midi["mapping"], path) if "mapping" in midi else None)
 
 
 def _tables(data: Mapping[str, Any], key: str, where: str) -> list:
@@ -326,3 +331,10 @@ def _layer(where: str, t: Mapping[str, Any], path: Path | None):
     if not isinstance(fx, list) or not all(isinstance(x, str) and x for x in fx) or len(set(fx)) < len(fx):
         raise ConfigError(f"{where}: effects = [\"mirror\", \"color\"]: shader names, each once")
     return LayerSpec(source, blend, as_number(where, "opacity", t.get("opacity", 1.0), 0, 1), group, tuple(fx))
+
+
+# [[record]] -> (ShowSet field, reader), in the order they are read
+_RECORDS: dict[str, tuple[str, Callable]] = {
+    "prompt": ("prompts", _prompt), "layer": ("layers", _layer), "route": ("routes", _route), "lfo": ("lfos", _lfo),
+    "envelope": ("envelopes", _envelope), "scene": ("scenes", _scene),
+}

@@ -17,16 +17,19 @@ import collections
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from vj.core.features import Features
+from vj.core.protocols import AudioInput, Clock, FrameGenerator, GenFrame, OfflineGenerator
 from vj.control.hub import Controls
-from vj.generate.worker import GenFrame, Generator
 from vj.log import log
 from vj.meter import RateMeter
 from vj.output.base import Output, ProgramFrame
 from vj.output.retry import Retries
 from vj.core.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from vj.render.compositor import Compositor
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,8 @@ class Summary:
 
 
 class Engine:
-    def __init__(self, *, clock, audio, controls: Controls, generator: Generator, compositor,
-                 outputs: list[Output]) -> None:
+    def __init__(self, *, clock: Clock, audio: AudioInput, controls: Controls,
+                 generator: FrameGenerator | OfflineGenerator, compositor: Compositor, outputs: list[Output]) -> None:
         self.clock = clock
         self.audio = audio
         self.controls = controls
@@ -53,7 +56,6 @@ class Engine:
         self.index = 0  # snapshots taken
         self.rendered = 0  # frames composited and handed to the outputs
         self.stop_requested = False
-        self.beat_clock = None  # a callable giving an outside beat position (MIDI clock), or None
         self.on_frame: list[Callable[[Snapshot], None]] = []  # per-frame hooks (OSC out)
         self.status_parts: list[Callable[[], str]] = []  # more for the status line (OSC, MIDI)
         self._phase = 0.0
@@ -70,8 +72,8 @@ class Engine:
     def beat_position(self, t: float, feats: Features) -> float:
         """Where we are in beats: an outside clock (MIDI) if there is one, else the beat tracker, else
         120 BPM from show time (LFOs keep moving before the music has a tempo)."""
-        if self.beat_clock is not None:
-            b = self.beat_clock()
+        if self.controls.outside_beats is not None:
+            b = self.controls.outside_beats()
             if b is not None:
                 return b
         return feats.beats if feats.bpm > 0 else t * 2.0
@@ -106,13 +108,12 @@ class Engine:
     def present(self, snap: Snapshot, gen: GenFrame | None) -> None:
         if gen is not None:
             self.compositor.upload(gen.pixels)
-            wanted = getattr(self.compositor, "feed_wanted", False)
-            if hasattr(self.generator, "want_input"):
-                self.generator.want_input = wanted  # not even copied out of shared memory otherwise
+            wanted = self.compositor.feed_wanted
+            self.generator.want_input = wanted  # not even copied out of shared memory otherwise
             if gen.input is not None and wanted:
                 self.compositor.upload_input(gen.input)  # only while a window shows it (split view)
         self.compositor.render(snap)
-        frame = ProgramFrame(self.compositor, snap.t, snap.index)
+        frame = ProgramFrame(self.compositor, snap.t, snap.index, self.overlay_info)
         if self.clock.live:
             self._outputs_back()
         for out in list(self.outputs):
@@ -134,9 +135,7 @@ class Engine:
         generated frame was a pause, not the generator's pace (its dissolves keep their speed)."""
         frozen = snap.values.get("gen.freeze", 0.0) >= 0.5
         if self._was_frozen and not frozen:
-            forget = getattr(self.compositor, "forget_pace", None)
-            if forget is not None:
-                forget()
+            self.compositor.forget_pace()
         self._was_frozen = frozen
         return frozen
 
@@ -236,7 +235,7 @@ class Engine:
         return 1e3 * xs[min(len(xs) - 1, int(q * len(xs)))]
 
     def status_line(self) -> str:
-        gen_state = getattr(self.generator, "state", "running")
+        gen_state = self.generator.state
         parts = [f"t {self.clock.now():6.1f} s", f"render {self.render_fps():5.1f} fps",
                  f"gen {self.generator.fps():5.1f} fps" + ("" if gen_state in ("running", "ready") else f" ({gen_state})")]
         p50, p95 = self.latency_ms(0.5), self.latency_ms(0.95)
@@ -246,10 +245,9 @@ class Engine:
         tempo = f" {a.bpm:.1f} BPM" if a.bpm else ""
         if self.controls.scene:
             parts.append(f"scene {self.controls.scene}")
-        state = (" LOST" if getattr(self.audio, "lost", False)
-                 else " ENDED (silence from here)" if getattr(self.audio, "ended", False) else tempo)
+        state = " LOST" if self.audio.lost else " ENDED (silence from here)" if self.audio.ended else tempo
         parts.append(f"audio {a.level:.2f} {self.audio.name}{state}")
-        analyzer = getattr(self.audio, "analyzer", None)
+        analyzer = self.audio.analyzer
         if analyzer is not None and (analyzer.bad_samples or analyzer.clipped):
             parts.append(f"audio input: {analyzer.bad_samples} NaN/Inf samples ignored, {analyzer.clipped} clipped")
         if self.generator.errors:
@@ -272,16 +270,16 @@ class Engine:
                  f"scene {self.controls.scene or '-'}   " + (f"{a.bpm:.1f} BPM" if a.bpm else "no tempo yet")
                  + f"   t {self.clock.now():.0f} s")
         warnings = []
-        state = getattr(g, "state", "running")
+        state = g.state
         if state not in ("running", "ready"):
             warnings.append(f"generator {state}")
         if g.errors:
             warnings.append(f"generator errors {g.errors}: {g.last_error[:60]}")
-        if getattr(self.audio, "lost", False):
+        if self.audio.lost:
             warnings.append(f"audio input lost ({self.audio.name})")
-        if getattr(self.audio, "ended", False):
+        if self.audio.ended:
             warnings.append(f"audio file ended ({self.audio.name}): silence")
-        warnings += [f"shader {e[:70]}" for e in getattr(self.compositor, "shader_errors", lambda: [])()]
+        warnings += [f"shader {e[:70]}" for e in self.compositor.shader_errors()]
         warnings += [f"{name}: lost" for name in self._gone()]
         warnings += self.held()
         meters = (("lvl", a.level), ("bass", a.bass), ("mid", a.mid), ("high", a.high))

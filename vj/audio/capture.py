@@ -9,26 +9,29 @@ is simply killed and started again.
     capture process                                   show process
     PortAudio callback -> shared-memory ring  ......>  analysis thread reads the hops
                        -> count of frames written --->  (socket: wakes it, and orders the reads)
-    status pipe: ("open", name, rate, channels) / ("fail", message)
+    status pipe: CaptureOpen(name, rate, channels) / Fatal(message) (core/messages.py)
 
-The parent's watchdog: no audio for `stall_seconds` means the device is lost; the process is
-killed, and a new one tries the device (by name) every `retry_seconds` until it is back.
+The parent's watchdog (sources.DeviceInput): no audio for `stall_seconds` means the device is lost;
+the process is killed, and a new one tries the device (by name) after a back-off until it is back.
+supervisor.Child spawns and kills the process.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import socket
 import struct
 import time
 
 import numpy as np
 
+from vj.core.messages import CaptureOpen, Fatal
+from vj.supervisor import Backoff, Child, ChildFailed
+
 RING_SECONDS = 2
 
 
-def _child(device_name: str, samplerate: int, channels: int, blocksize: int, shm_name: str, frames: int,
-           bell: socket.socket, status) -> None:
+def _child(inbox, status, device_name: str, samplerate: int, channels: int, blocksize: int, shm_name: str,
+           frames: int, bell: socket.socket) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the show's
@@ -63,13 +66,13 @@ def _child(device_name: str, samplerate: int, channels: int, blocksize: int, shm
         stream = sd.InputStream(device=matches[0], channels=channels, samplerate=samplerate, blocksize=blocksize,
                                 dtype="float32", callback=callback)
         stream.start()
-        status.send(("open", device_name, samplerate, channels))
+        status.send(CaptureOpen(device_name, samplerate, channels))
         while stream.active:
             time.sleep(0.2)  # this process only waits; its callback thread does the work
-        status.send(("fail", f"input {device_name!r} stopped"))
+        status.send(Fatal(f"input {device_name!r} stopped"))
     except Exception as e:  # PortAudio errors, a device gone between listing and opening
         try:
-            status.send(("fail", f"{type(e).__name__}: {e}".splitlines()[0]))
+            status.send(Fatal(f"{type(e).__name__}: {e}".splitlines()[0]))
         except OSError:
             pass
     # Wait to be killed: closing a stream (or PortAudio itself, at exit) on a dead device can hang
@@ -89,10 +92,9 @@ class Capture:
         self._shm = shared_memory.SharedMemory(create=True, size=self.frames * channels * 4)
         self.ring = np.ndarray((self.frames, channels), np.float32, buffer=self._shm.buf)
         self.ring[:] = 0.0
-        self._ctx = mp.get_context("spawn")
-        self._proc = None
-        self._bell_r = None
-        self._status = None
+        # the sources' watchdog decides when to try again (a capture waits to be killed, it never exits)
+        self._child = Child("audio capture", _child, self._args, Backoff(1.0, 1.0))
+        self._bell_r = self._bell_w = None
         self.written = 0  # frames the current process has written (as told through the bell)
         self.read_pos = 0
         self.overruns = 0
@@ -100,18 +102,17 @@ class Capture:
         self.message = ""
         self._buf = b""
 
+    def _args(self) -> tuple:
+        return (self.device_name, self.samplerate, self.channels, self.blocksize, self._shm.name, self.frames,
+                self._bell_w)
+
     def start(self) -> None:
         """Start a capture process (returns at once; `state` says how it goes)."""
-        bell_r, bell_w = socket.socketpair()
-        bell_w.setblocking(False)
-        self._status, child_status = self._ctx.Pipe(duplex=False)
-        self._proc = self._ctx.Process(target=_child, name="vj-audio-capture", daemon=True,
-                                       args=(self.device_name, self.samplerate, self.channels, self.blocksize,
-                                             self._shm.name, self.frames, bell_w, child_status))
-        self._proc.start()
-        bell_w.close()
-        child_status.close()
-        self._bell_r = bell_r
+        self._bell_r, self._bell_w = socket.socketpair()
+        self._bell_w.setblocking(False)
+        self._child.spawn()
+        self._bell_w.close()  # the child has its own end now
+        self._bell_w = None
         self._bell_r.setblocking(False)
         self.written = self.read_pos = 0
         self._buf = b""
@@ -119,24 +120,20 @@ class Capture:
 
     def wait_open(self, timeout: float) -> None:
         """At show start only: wait until the device is open (or failed)."""
-        deadline = time.monotonic() + timeout
-        while self.state == "opening" and time.monotonic() < deadline:
-            if self._status.poll(0.05):
-                self._read_status()
-            elif not self._proc.is_alive():
-                self.state, self.message = "failed", f"the capture process exited ({self._proc.exitcode})"
+        try:
+            self._child.wait_ready(timeout)
+            self.state = "open"
+        except ChildFailed as e:
+            self.state, self.message = "failed", str(e)
 
     def _read_status(self) -> None:
-        try:
-            while self._status.poll():
-                msg = self._status.recv()
-                if msg[0] == "open":
-                    self.state = "open"
-                elif msg[0] == "fail":
-                    self.state, self.message = "failed", msg[1]
-        except (EOFError, OSError):
-            if self.state != "failed":
-                self.state, self.message = "failed", "the capture process is gone"
+        for msg in self._child.receive():
+            if isinstance(msg, CaptureOpen):
+                self.state = "open"
+            elif isinstance(msg, Fatal):
+                self.state, self.message = "failed", msg.message
+        if not self._child.alive and self.state != "failed" and self._child.running:
+            self.state, self.message = "failed", "the capture process is gone"
 
     def bell(self) -> socket.socket:
         return self._bell_r
@@ -157,7 +154,7 @@ class Capture:
         if n:
             self.written = struct.unpack_from("<q", self._buf, (n - 1) * 8)[0]
             self._buf = self._buf[n * 8 :]
-        if self._status is not None and self._status.poll():
+        if self._child.running:
             self._read_status()
 
     def available(self) -> int:
@@ -178,18 +175,13 @@ class Capture:
 
     def kill(self) -> None:
         """End the capture process whatever it is doing (a hung PortAudio call included)."""
-        if self._proc is not None:
-            if self._proc.is_alive():
-                self._proc.kill()
-            self._proc.join(2.0)
-            self._proc = None
-        for s in (self._bell_r, self._status):
-            try:
-                if s is not None:
-                    s.close()
-            except OSError:
-                pass
-        self._bell_r = self._status = None
+        self._child.kill()
+        try:
+            if self._bell_r is not None:
+                self._bell_r.close()
+        except OSError:
+            pass
+        self._bell_r = None
         self.state = "closed"
 
     def close(self) -> None:

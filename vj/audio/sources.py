@@ -30,9 +30,10 @@ from vj.audio.ring import AudioRing
 from vj.core.errors import DeviceError, VJError
 from vj.log import log
 from vj.mailbox import BoundedInbox
+from vj.supervisor import Backoff
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".opus", ".m4a", ".aac", ".wma"}
-RETRY_SECONDS = 2.0
+RETRY_FIRST, RETRY_MOST = 2.0, 8.0  # seconds between tries of a lost sound card (a new capture process is cheap)
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,19 @@ def _mix(block: np.ndarray, channel: int | None) -> np.ndarray:
     return block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
 
 
-class SilentInput:
+class AudioInputBase:
+    """What every audio input says (core.protocols.AudioInput), at its quietest: the inputs below
+    change what applies to them."""
+
     name = "none"
     samplerate = 48000
-    track: AudioTrack | None = None
     status = "no audio input"
+    lost = False
+    ended = False
+    analyzer: Analyzer | None = None
+    track: AudioTrack | None = None
+    duration: float | None = None
+    records = False
 
     def start(self) -> None:
         pass
@@ -88,8 +97,15 @@ class SilentInput:
     def poll(self, t: float) -> Features:
         return Features(t=t)
 
+    def tap(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
+
+
+class SilentInput(AudioInputBase):
+    """No sound: every feature at 0, for as long as the show runs."""
 
 
 def _decode_with_ffmpeg(path: Path) -> Path:
@@ -119,7 +135,7 @@ def _open_soundfile(path: Path):
         return sf.SoundFile(str(wav)), wav
 
 
-class FileInput:
+class FileInput(AudioInputBase):
     """A sound file analysed up to the clock time on each poll (streamed from disk, never whole)."""
 
     def __init__(self, path: Path, config: AnalyzerConfig = AnalyzerConfig(), channel: int | None = None) -> None:
@@ -174,7 +190,7 @@ class FileInput:
             self._temp.unlink(missing_ok=True)
 
 
-class StreamInput:
+class StreamInput(AudioInputBase):
     """A live stream of blocks -> ring -> analysis thread -> FeatureBus. Subclasses feed the ring."""
 
     def __init__(self, name: str, samplerate: int, channels: int, config: AnalyzerConfig,
@@ -263,6 +279,7 @@ class DeviceInput(StreamInput):
     fall to zero, the status says so, and a new capture process tries it again every 2 s."""
 
     stall_seconds = 1.0
+    records = True  # live sound: a recording tapes it beside the video
 
     def __init__(self, device: int, config: AnalyzerConfig = AnalyzerConfig(), samplerate: int | None = None,
                  channel: int | None = None, blocksize: int | None = None) -> None:
@@ -284,6 +301,7 @@ class DeviceInput(StreamInput):
             raise DeviceError(f"audio input {self.name!r}: can't open it ({msg}); see `vj devices`")
         self._last_data = time.monotonic()
         self._retry_at = 0.0
+        self._retry = Backoff(RETRY_FIRST, RETRY_MOST)
         self.status = f"input {self.name!r} ({self.channels} ch, {self.samplerate} Hz)"
 
     def _analyse(self) -> None:
@@ -327,12 +345,13 @@ class DeviceInput(StreamInput):
                 self.status = f"input {self.name!r} LOST"
                 why = cap.message if cap.state == "failed" else f"no audio for {self.stall_seconds:g} s"
                 log.warning(f"audio input {self.name!r} lost ({why}); the visuals go on without sound, "
-                            f"retrying every {RETRY_SECONDS:g} s")
+                            f"trying it again every {RETRY_FIRST:g} to {RETRY_MOST:g} s")
                 cap.kill()
-                self._retry_at = now + RETRY_SECONDS
+                self._retry_at = now + self._retry.next()
             return
         if cap.state == "open" and now - self._last_data < self.stall_seconds:
             self.lost = False
+            self._retry.reset()
             self.status = f"input {self.name!r} ({self.channels} ch, {self.samplerate} Hz)"
             log.info(f"audio input {self.name!r} is back")
             return
@@ -340,7 +359,7 @@ class DeviceInput(StreamInput):
             if now >= self._retry_at:
                 cap.kill()
                 cap.start()  # a fresh process: PortAudio sees the devices as they are now
-                self._retry_at = now + RETRY_SECONDS
+                self._retry_at = now + self._retry.next()
                 self._last_data = now  # give it the stall time to deliver
 
     def start(self) -> None:

@@ -146,8 +146,8 @@ def run(rate: float = 1000.0, seconds: float = 5.0, burst: int = 10000, size=(12
         midi_cfg = (("benchcontroller",), tmp / "bench.toml")
     proc = ControlProcess(controls, ("127.0.0.1", 0, ()), midi_cfg, trace=str(trace))
     proc.start()
-    controls.before_frame.append(proc.poll)
-    port = proc.info["osc"][1]
+    controls.listen_to(proc)
+    port = proc.info.osc[1]
     load = _RenderLoad(size, fps)
     out: dict = {"renderer": load.surface.renderer, "size": f"{size[0]}x{size[1]}", "render_fps_target": fps}
     done = threading.Event()

@@ -1,11 +1,14 @@
 """The controls of a show: parameters, routes, modulators, scenes, prompts and seed, in one place.
 
 Who touches what:
-- OSC and MIDI threads set parameters directly (params.py: a short lock; the next snapshot has
-  the value) and post everything else (prompt text, scenes, seed, tempo, learn, routes) as small
-  actions into a bounded inbox;
-- the render thread applies the posted actions at the start of each frame (apply_pending), then
-  reads everything to build the snapshot.
+- OSC and MIDI are received in the control process (process.py): a parameter goes into the
+  shared store (shared.py), everything else (prompt text, scenes, seed, tempo, learn, routes)
+  comes back through its pipe as an action;
+- the render thread, at the start of each frame (apply_pending), pulls the store's changed
+  parameters into the ParamSpace, applies the posted actions, then reads everything to build the
+  snapshot. (Tests and `vj learn` drive an OscRouter or MidiControl against these Controls in
+  one process: then their threads set and post here directly, under params.py's lock and the
+  bounded inbox.)
 """
 
 from __future__ import annotations
@@ -90,7 +93,16 @@ class Controls:
         self.counters = Counters()
         self.learn_handler: Callable[[str], str | None] | None = None  # set by the MIDI side
         self.before_frame: list[Callable[[], None]] = []  # the control process's poll
+        self.outside_beats: Callable[[], float | None] | None = None  # an outside clock's beat position (MIDI)
         self.changed_by: Callable[[str, float, str], None] | None = None  # feedback (OSC out, LEDs)
+
+    def listen_to(self, remote) -> None:
+        """Take the control process's moves in at every frame: its parameters and actions (poll),
+        its MIDI values and notes (for routes and envelopes) and, with MIDI, its clock."""
+        self.before_frame.append(remote.poll)
+        self.modulators.external = remote
+        if remote.midi is not None:
+            self.outside_beats = remote.beats
 
     def post(self, kind: str, *args: Any, origin: str = "") -> None:
         self.inbox.put(Action(kind, args, origin))
@@ -117,10 +129,10 @@ class Controls:
         elif a.kind == "seed":
             self.seed = int(a.args[0])
         elif a.kind == "tap":
-            if audio is not None and hasattr(audio, "tap"):
+            if audio is not None:
                 audio.tap()
         elif a.kind == "bpm":
-            analyzer = getattr(audio, "analyzer", None)
+            analyzer = audio.analyzer if audio is not None else None
             if analyzer is not None:
                 analyzer.set_bpm(a.args[0] if a.args[0] else None)
         elif a.kind == "learn":

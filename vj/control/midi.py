@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from vj.control.hub import Controls
 from vj.control.mapping import Control, Mapping, check_targets, control_toml, load_mapping, new_mapping_toml, slug
@@ -132,8 +133,9 @@ class MidiClock:
     """24 ticks a quarter note -> BPM and a beat position; None when no clock runs. With a shared
     store it also publishes itself there (running, ticks, time of the last tick, BPM)."""
 
-    def __init__(self, store=None) -> None:
+    def __init__(self, store=None, now: Callable[[], float] = time.perf_counter) -> None:
         self.store = store
+        self._now = now  # when a tick arrives (tests hand it exact times)
         self._lock = threading.Lock()
         self.running = False
         self.ticks = 0
@@ -142,7 +144,7 @@ class MidiClock:
 
     def message(self, kind: str) -> None:
         with self._lock:
-            now = time.perf_counter()
+            now = self._now()
             if kind == "start":
                 self.running, self.ticks, self._times = True, 0, []
             elif kind == "continue":
@@ -165,7 +167,7 @@ class MidiClock:
 
     def beats(self) -> float | None:
         with self._lock:
-            if not self.running or not self._times or time.perf_counter() - self._times[-1] > 0.5:
+            if not self.running or not self._times or self._now() - self._times[-1] > 0.5:
                 return None
             return self.ticks / 24.0
 
@@ -219,8 +221,8 @@ class _Port:
         """Every switch's light as its state is now: a controller plugged in (again) shows the truth."""
         for key, ctl in self.bindings.items():
             if ctl.mode in ("toggle", "momentary") and ctl.target is not None:
-                on = self.owner.is_on(ctl) if ctl.mode == "toggle" else self.states.get(key, _State()).on
-                self.owner._led(self, ctl, on)
+                on = self.owner.gestures.is_on(ctl) if ctl.mode == "toggle" else self.states.get(key, _State()).on
+                self.owner.gestures.led(self, ctl, on)
         self.scene_leds(self.owner.scene)
 
     def scene_leds(self, scene: str | None) -> None:
@@ -231,7 +233,7 @@ class _Port:
                 which = ctl.action.split(":", 1)[1]
                 if which.isdigit():
                     which = names[int(which)] if int(which) < len(names) else None
-                self.owner._led(self, ctl, which is not None and which == scene)
+                self.owner.gestures.led(self, ctl, which is not None and which == scene)
 
     def close(self) -> None:
         for p in (self.input, self.output):
@@ -241,6 +243,123 @@ class _Port:
             except Exception:
                 pass
         self.input = self.output = None
+
+
+class Gestures:
+    """What a bound control does to the show when it moves: a knob's value (with soft takeover), a
+    relative encoder's steps, a toggle, a momentary pad, a trigger, an action (tap, scene,
+    resample), and the light that says so. Called on rtmidi's threads and the LED thread."""
+
+    def __init__(self, controls: Controls) -> None:
+        self.controls = controls
+        self.params = controls.params
+        self.counters = controls.counters
+        self._led_lock = threading.Lock()  # LEDs are sent from the MIDI thread and on the show's scene changes
+
+    def apply_cc14(self, port: _Port, ctl: Control, value7: int, lsb: bool) -> None:
+        key = ("cc", ctl.channel, ctl.number)
+        st = port.states.setdefault(key, _State())
+        if lsb:
+            full = (st.msb << 7) | value7
+        else:
+            st.msb = value7
+            full = value7 << 7
+        self._absolute(ctl, st, full / 16383.0)
+
+    def apply(self, port: _Port, ctl: Control, key, value, press: bool, msg) -> None:
+        st = port.states.setdefault(key, _State())
+        if ctl.action is not None:
+            if ctl.type == "program":
+                self.controls.post("scene", int(value), origin="midi")
+            elif press:
+                self._action(ctl.action)
+            return
+        lo, hi = self.range(ctl)
+        mode = ctl.mode
+        if mode == "absolute":
+            self._absolute(ctl, st, value)
+        elif mode == "relative":
+            steps = _relative_steps(msg.value, ctl.encoding)
+            step = (ctl.step if ctl.step is not None else 1.0 / 128.0) * (hi - lo)
+            self._set(ctl.target, self.params.target(ctl.target) + steps * step)
+        elif mode == "toggle":
+            if press:  # from the parameter as it is now (OSC, a scene or another control may have moved it)
+                st.on = not self.is_on(ctl)
+                self._set(ctl.target, hi if st.on else lo)
+                self.led(port, ctl, st.on)
+        elif mode == "momentary":
+            self._set(ctl.target, hi if press else lo)
+            self.led(port, ctl, press)
+        elif mode == "trigger" and press:
+            self._set(ctl.target, hi)
+
+    def is_on(self, ctl: Control) -> bool:
+        """A switch's state is its parameter's: nearer the top of its range than the bottom."""
+        lo, hi = self.range(ctl)
+        return self.params.target(ctl.target) >= (lo + hi) / 2 if hi >= lo else self.params.target(ctl.target) <= (lo + hi) / 2
+
+    def range(self, ctl: Control) -> tuple[float, float]:
+        spec = self.params.spec(ctl.target)
+        return ctl.range if ctl.range is not None else (spec.lo, spec.hi)
+
+    def _absolute(self, ctl: Control, st: _State, x: float) -> None:
+        if ctl.target is None:
+            return
+        lo, hi = self.range(ctl)
+        if st.picked and st.wrote is not None and abs(self.params.target(ctl.target) - st.wrote) > 1e-6 * (1 + abs(st.wrote)):
+            st.picked = False  # a scene, OSC or another control moved it: meet it again
+        if ctl.takeover == "pickup" and not st.picked:
+            span = hi - lo
+            current = (self.params.target(ctl.target) - lo) / span if span else 0.0
+            crossed = st.last is not None and (st.last - current) * (x - current) <= 0
+            st.last = x
+            if abs(x - current) > PICKUP_NEAR and not crossed:
+                self.counters.add("midi_pickup_wait")  # soft takeover: not there yet
+                return
+            st.picked = True
+        st.last = x
+        st.wrote = self._set(ctl.target, lo + x * (hi - lo))
+
+    def _set(self, name: str, value: float) -> float:
+        self.counters.add("midi_params")
+        return self.params.set(name, value, source="midi")
+
+    def _action(self, action: str) -> None:
+        c = self.controls
+        if action == "tap":
+            c.post("tap", origin="midi")
+        elif action.startswith("scene:"):
+            c.post("scene", action.split(":", 1)[1], origin="midi")
+        elif action == "resample":
+            c.post("resample", None, origin="midi")
+        elif action.startswith("resample:"):
+            c.post("resample", int(action.split(":", 1)[1]), origin="midi")
+        elif action in ("next-scene", "prev-scene") and c.scenes:
+            names = c.scene_names()
+            i = names.index(c.scene) if c.scene in names else -1
+            i = (i + (1 if action == "next-scene" else -1)) % len(names)
+            c.post("scene", i, origin="midi")
+
+    def led(self, port: _Port, ctl: Control, on: bool) -> None:
+        m = port.mapping
+        if port.output is None or not ctl.led or m is None:
+            return
+        import mido
+
+        ch = (m.led_channel or ctl.channel) - 1
+        v = m.led_on if on else m.led_off
+        if ctl.type == "note":
+            msg = mido.Message("note_on", channel=ch, note=ctl.number, velocity=v)
+        elif ctl.type == "cc":
+            msg = mido.Message("control_change", channel=ch, control=ctl.number, value=v)
+        else:
+            return
+        try:
+            with self._led_lock:
+                port.output.send(msg)
+                port.lit[(ctl.type, ctl.channel, ctl.number)] = on
+        except Exception:
+            self.counters.add("midi_led_errors")
 
 
 class MidiControl:
@@ -263,7 +382,8 @@ class MidiControl:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._led_lock = threading.Lock()  # LEDs are sent from the MIDI thread and on the show's scene changes
+        self.gestures = Gestures(controls)
+        self._ports: _Ports | None = None
         self.scene: str | None = None  # the scene that plays, as the show last said
         controls.learn_handler = self.learn
         self.params.on_change(self._param_changed)
@@ -358,7 +478,7 @@ class MidiControl:
             self._thread.join(2.0)
         for port in list(self.ports.values()):
             port.close()
-        if getattr(self, "_ports", None) is not None:
+        if self._ports is not None:
             self._ports.close()
 
     def status(self) -> str:
@@ -411,120 +531,15 @@ class MidiControl:
         if ctl is None and key[0] == "cc":
             ctl = port.bindings.get(("cc14-lsb", ch, msg.control))
             if ctl is not None:
-                self._apply_cc14(port, ctl, msg.value, lsb=True)
+                self.gestures.apply_cc14(port, ctl, msg.value, lsb=True)
                 return
         if ctl is None:
             self.counters.add("midi_unmapped")
             return
         if ctl.type == "cc14":
-            self._apply_cc14(port, ctl, msg.value, lsb=False)
+            self.gestures.apply_cc14(port, ctl, msg.value, lsb=False)
             return
-        self._apply(port, ctl, key, value, press, msg)
-
-    def _apply_cc14(self, port: _Port, ctl: Control, value7: int, lsb: bool) -> None:
-        key = ("cc", ctl.channel, ctl.number)
-        st = port.states.setdefault(key, _State())
-        if lsb:
-            full = (st.msb << 7) | value7
-        else:
-            st.msb = value7
-            full = value7 << 7
-        self._absolute(ctl, st, full / 16383.0)
-
-    def _apply(self, port: _Port, ctl: Control, key, value, press: bool, msg) -> None:
-        st = port.states.setdefault(key, _State())
-        if ctl.action is not None:
-            if ctl.type == "program":
-                self.controls.post("scene", int(value), origin="midi")
-            elif press:
-                self._action(ctl.action)
-            return
-        lo, hi = self._range(ctl)
-        mode = ctl.mode
-        if mode == "absolute":
-            self._absolute(ctl, st, value)
-        elif mode == "relative":
-            steps = _relative_steps(msg.value, ctl.encoding)
-            step = (ctl.step if ctl.step is not None else 1.0 / 128.0) * (hi - lo)
-            self._set(ctl.target, self.params.target(ctl.target) + steps * step)
-        elif mode == "toggle":
-            if press:  # from the parameter as it is now (OSC, a scene or another control may have moved it)
-                st.on = not self.is_on(ctl)
-                self._set(ctl.target, hi if st.on else lo)
-                self._led(port, ctl, st.on)
-        elif mode == "momentary":
-            self._set(ctl.target, hi if press else lo)
-            self._led(port, ctl, press)
-        elif mode == "trigger" and press:
-            self._set(ctl.target, hi)
-
-    def is_on(self, ctl: Control) -> bool:
-        """A switch's state is its parameter's: nearer the top of its range than the bottom."""
-        lo, hi = self._range(ctl)
-        return self.params.target(ctl.target) >= (lo + hi) / 2 if hi >= lo else self.params.target(ctl.target) <= (lo + hi) / 2
-
-    def _range(self, ctl: Control) -> tuple[float, float]:
-        spec = self.params.spec(ctl.target)
-        return ctl.range if ctl.range is not None else (spec.lo, spec.hi)
-
-    def _absolute(self, ctl: Control, st: _State, x: float) -> None:
-        if ctl.target is None:
-            return
-        lo, hi = self._range(ctl)
-        if st.picked and st.wrote is not None and abs(self.params.target(ctl.target) - st.wrote) > 1e-6 * (1 + abs(st.wrote)):
-            st.picked = False  # a scene, OSC or another control moved it: meet it again
-        if ctl.takeover == "pickup" and not st.picked:
-            span = hi - lo
-            current = (self.params.target(ctl.target) - lo) / span if span else 0.0
-            crossed = st.last is not None and (st.last - current) * (x - current) <= 0
-            st.last = x
-            if abs(x - current) > PICKUP_NEAR and not crossed:
-                self.counters.add("midi_pickup_wait")  # soft takeover: not there yet
-                return
-            st.picked = True
-        st.last = x
-        st.wrote = self._set(ctl.target, lo + x * (hi - lo))
-
-    def _set(self, name: str, value: float) -> float:
-        self.counters.add("midi_params")
-        return self.params.set(name, value, source="midi")
-
-    def _action(self, action: str) -> None:
-        c = self.controls
-        if action == "tap":
-            c.post("tap", origin="midi")
-        elif action.startswith("scene:"):
-            c.post("scene", action.split(":", 1)[1], origin="midi")
-        elif action == "resample":
-            c.post("resample", None, origin="midi")
-        elif action.startswith("resample:"):
-            c.post("resample", int(action.split(":", 1)[1]), origin="midi")
-        elif action in ("next-scene", "prev-scene") and c.scenes:
-            names = c.scene_names()
-            i = names.index(c.scene) if c.scene in names else -1
-            i = (i + (1 if action == "next-scene" else -1)) % len(names)
-            c.post("scene", i, origin="midi")
-
-    def _led(self, port: _Port, ctl: Control, on: bool) -> None:
-        m = port.mapping
-        if port.output is None or not ctl.led or m is None:
-            return
-        import mido
-
-        ch = (m.led_channel or ctl.channel) - 1
-        v = m.led_on if on else m.led_off
-        if ctl.type == "note":
-            msg = mido.Message("note_on", channel=ch, note=ctl.number, velocity=v)
-        elif ctl.type == "cc":
-            msg = mido.Message("control_change", channel=ch, control=ctl.number, value=v)
-        else:
-            return
-        try:
-            with self._led_lock:
-                port.output.send(msg)
-                port.lit[(ctl.type, ctl.channel, ctl.number)] = on
-        except Exception:
-            self.counters.add("midi_led_errors")
+        self.gestures.apply(port, ctl, key, value, press, msg)
 
     def sync_leds(self) -> None:
         """A toggle's light follows its parameter when something else moves it (OSC, a scene)."""
@@ -535,9 +550,9 @@ class MidiControl:
                 continue
             for ctl in list(port.bindings.values()):
                 if ctl.mode == "toggle" and ctl.led and ctl.target is not None:
-                    on = self.is_on(ctl)
+                    on = self.gestures.is_on(ctl)
                     if port.lit.get((ctl.type, ctl.channel, ctl.number)) != on:  # as _led keeps it
-                        self._led(port, ctl, on)
+                        self.gestures.led(port, ctl, on)
 
     def show_scene(self, scene: str | None) -> None:
         """The show moved to another scene: the pads bound to scenes say which."""

@@ -28,6 +28,7 @@ import math
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
@@ -97,7 +98,11 @@ class OscRouter:
             self.counters.add("osc_unknown")
             why = _printable(str(e.args[0]) if e.args else type(e).__name__)
             self.say("address", address, f"{_printable(address)}{_from(sender)} dropped: {why} (`vj params` lists "
-                                         f"the parameters, README 'OSC in' the addresses)")
+                                         f"the parameters, docs/hands.md the addresses)")
+        except Exception as e:  # a bug here must not end the listener: counted, said, the show goes on
+            self.counters.add("osc_errors")
+            self.say("error", address, f"{_printable(address)}{_from(sender)} failed: {type(e).__name__}: "
+                                       f"{_printable(str(e))} (a bug: please report it)")
         return []
 
     def say(self, kind: str, key: str, msg: str) -> None:
@@ -112,160 +117,271 @@ class OscRouter:
         parts = address.split("/")
         if len(parts) < 3 or parts[0] != "" or parts[1] != "vj":
             raise ValueError("not a /vj address")
-        head, rest = parts[2], parts[3:]
-        c = self.c
-        if head == "param" and rest:
-            norm = rest[-1] == "norm" and len(rest) > 1
-            name = ".".join(rest[:-1]) if norm else ".".join(rest)
-            if "/" in name or name not in c.params:
-                raise ValueError(f"no parameter {name!r}{suggest(name, c.params.names())}")
-            v = self._one_number(args)
-            spec = c.params.spec(name)
-            if norm:
-                if not 0.0 <= v <= 1.0:
-                    self.counters.add("osc_clamped")
-                v = spec.denorm(v)
-            elif not spec.lo <= v <= spec.hi:
-                self.counters.add("osc_clamped")
-            c.params.set(name, v, source=origin)
-            self.counters.add("osc_params")
-            return None
-        if head == "prompt":
-            if not rest:
-                c.post("prompt", 1, self._prompt_text(args), origin=origin)
-                return None
-            slot = self._slot(rest[0])
-            if len(rest) == 1:
-                c.post("prompt", slot, self._prompt_text(args), origin=origin)
-                return None
-            if len(rest) == 2 and rest[1] == "weight":
-                name = f"prompt.{slot}.weight"
-                if name not in c.params:
-                    raise ValueError(f"no prompt in slot {slot}")
-                v = self._one_number(args)
-                c.params.set(name, v, source=origin)
-                return None
-        if head == "resample" and len(rest) <= 1:
-            if rest:
-                slot = self._slot(rest[0])
-            elif args:
-                v = self._one_number(args)
-                if not v.is_integer() or v < 1:
-                    raise BadArgs("/vj/resample [slot]: a slot is a whole number from 1")
-                slot = int(v)
-            else:
-                slot = None
-            c.post("resample", slot, origin=origin)
-            return None
-        if head == "scene" and not rest:
-            if len(args) != 1:
-                raise BadArgs("one scene name or index")
-            which = args[0]
-            if isinstance(which, bool) or not isinstance(which, (int, str, float)):
-                raise BadArgs("a scene name or index")
-            if isinstance(which, float):
-                if not which.is_integer():
-                    raise BadArgs("a scene index is a whole number")
-                which = int(which)
-            try:
-                c.find_scene(which)  # unknown: said now, not on the render thread
-            except (ValueError, KeyError) as e:
-                raise BadArgs(f"a scene of the set: {e.args[0] if e.args else which}") from None
-            c.post("scene", which, origin=origin)
-            return None
-        if head == "seed" and not rest:
-            v = self._one_number(args)
-            if not v.is_integer() or not 0 <= v < 2**63:
-                raise BadArgs("a seed is a whole number >= 0")
-            c.post("seed", int(v), origin=origin)
-            return None
-        if head == "tap" and not rest:
-            c.post("tap", origin=origin)
-            return None
-        if head == "bpm" and not rest:
-            v = self._one_number(args)
-            if v != 0 and not 20 <= v <= 400:
-                raise BadArgs("a BPM is 20..400 (0 gives the tempo back to the tracker)")
-            c.post("bpm", v, origin=origin)
-            return None
-        if head == "learn" and not rest:
-            name = self._one_text(args)
-            if name not in c.params:
-                raise ValueError(f"no parameter {name!r}")
-            c.post("learn", name, origin=origin)
-            return None
-        if head == "source" and len(rest) >= 1:
-            v = self._one_number(args)
-            c.modulators.controls.set("osc." + ".".join(rest), min(1.0, max(0.0, v)))
-            return None
-        if head == "route":
-            if not rest and len(args) in (3, 4):
-                src, tgt, amount = args[0], args[1], _number(args[2])
-                curve = args[3] if len(args) == 4 else "linear"
-                if not (isinstance(src, str) and isinstance(tgt, str) and amount is not None and curve in CURVES):
-                    raise BadArgs("/vj/route <source> <target> <amount> [curve]")
-                if not source_known(src, c.sources) or tgt not in c.params:
-                    raise ValueError(f"unknown source {src!r} or parameter {tgt!r}")
-                c.post("route_add", Route(src, tgt, amount, curve=curve), origin=origin)
-                return None
-            if rest == ["remove"] and len(args) == 2 and all(isinstance(a, str) for a in args):
-                c.post("route_remove", args[0], args[1], origin=origin)
-                return None
-            raise BadArgs("/vj/route <source> <target> <amount> [curve] or /vj/route/remove <source> <target>")
-        if head == "list" and not rest:
-            return self.listing()
-        if head == "status" and not rest:
-            counts = self.counters.snapshot()
-            return [("/vj/status/item", [k, int(v)]) for k, v in sorted(counts.items())] + [("/vj/status/end", [])]
+        for a in ADDRESSES:
+            fit = a.match(parts[2:])
+            if fit is not None:
+                return a.act(self.c, fit[0], args, origin)
         raise ValueError("unknown address")
 
-    @staticmethod
-    def _one_number(args: list) -> float:
-        if len(args) != 1:
-            raise BadArgs(f"one number, got {len(args)} argument(s)")
-        v = _number(args[0])
-        if v is None:
-            raise BadArgs(f"a finite number, got {args[0]!r}")
-        return v
 
-    @staticmethod
-    def _one_text(args: list) -> str:
-        if len(args) != 1 or not isinstance(args[0], str) or not args[0].strip():
-            raise BadArgs("one text")
-        return args[0]
+def _one_number(args: list) -> float:
+    if len(args) != 1:
+        raise BadArgs(f"one number, got {len(args)} argument(s)")
+    v = _number(args[0])
+    if v is None:
+        raise BadArgs(f"a finite number, got {args[0]!r}")
+    return v
 
-    @classmethod
-    def _prompt_text(cls, args: list) -> str:
-        text = cls._one_text(args)
-        try:
-            parse_template(text)
-        except TemplateError as e:
-            raise BadArgs(f"a prompt template that parses ({e})") from None
-        return text
 
-    @staticmethod
-    def _slot(s: str) -> int:
-        if not s.isdigit() or int(s) < 1:
-            raise ValueError(f"prompt slot {s!r}: 1, 2, ...")
-        return int(s)
+def _one_text(args: list) -> str:
+    if len(args) != 1 or not isinstance(args[0], str) or not args[0].strip():
+        raise BadArgs("one text")
+    return args[0]
 
-    def listing(self) -> list[tuple[str, list]]:
-        """Every address with its type, range and current value: what a control surface needs."""
-        c = self.c
-        items: list[tuple[str, list]] = []
+
+def _prompt_text(args: list) -> str:
+    text = _one_text(args)
+    try:
+        parse_template(text)
+    except TemplateError as e:
+        raise BadArgs(f"a prompt template that parses ({e})") from None
+    return text
+
+
+def _slot(s: str) -> int:
+    if not s.isdigit() or int(s) < 1:
+        raise ValueError(f"prompt slot {s!r}: 1, 2, ...")
+    return int(s)
+
+
+# -- what each address does (ADDRESSES says which): (controls, captured, args, origin) -> replies or None
+def _param(c: Controls, name: str, args: list, origin: str, norm: bool = False):
+    if name not in c.params:
+        raise ValueError(f"no parameter {name!r}{suggest(name, c.params.names())}")
+    v = _one_number(args)
+    spec = c.params.spec(name)
+    if norm:
+        if not 0.0 <= v <= 1.0:
+            c.counters.add("osc_clamped")
+        v = spec.denorm(v)
+    elif not spec.lo <= v <= spec.hi:
+        c.counters.add("osc_clamped")
+    c.params.set(name, v, source=origin)
+    c.counters.add("osc_params")
+
+
+def _param_norm(c: Controls, name: str, args: list, origin: str):
+    _param(c, name, args, origin, norm=True)
+
+
+def _prompt(c: Controls, slot: str | None, args: list, origin: str):
+    c.post("prompt", 1 if slot is None else _slot(slot), _prompt_text(args), origin=origin)
+
+
+def _prompt_weight(c: Controls, slot: str, args: list, origin: str):
+    name = f"prompt.{_slot(slot)}.weight"
+    if name not in c.params:
+        raise ValueError(f"no prompt in slot {slot}")
+    c.params.set(name, _one_number(args), source=origin)
+
+
+def _resample(c: Controls, slot: str | None, args: list, origin: str):
+    if slot is not None:
+        which = _slot(slot)
+    elif args:
+        v = _one_number(args)
+        if not v.is_integer() or v < 1:
+            raise BadArgs("/vj/resample [slot]: a slot is a whole number from 1")
+        which = int(v)
+    else:
+        which = None
+    c.post("resample", which, origin=origin)
+
+
+def _scene(c: Controls, _, args: list, origin: str):
+    if len(args) != 1:
+        raise BadArgs("one scene name or index")
+    which = args[0]
+    if isinstance(which, bool) or not isinstance(which, (int, str, float)):
+        raise BadArgs("a scene name or index")
+    if isinstance(which, float):
+        if not which.is_integer():
+            raise BadArgs("a scene index is a whole number")
+        which = int(which)
+    try:
+        c.find_scene(which)  # unknown: said now, not on the render thread
+    except (ValueError, KeyError) as e:
+        raise BadArgs(f"a scene of the set: {e.args[0] if e.args else which}") from None
+    c.post("scene", which, origin=origin)
+
+
+def _seed(c: Controls, _, args: list, origin: str):
+    v = _one_number(args)
+    if not v.is_integer() or not 0 <= v < 2**63:
+        raise BadArgs("a seed is a whole number >= 0")
+    c.post("seed", int(v), origin=origin)
+
+
+def _tap(c: Controls, _, args: list, origin: str):
+    c.post("tap", origin=origin)
+
+
+def _bpm(c: Controls, _, args: list, origin: str):
+    v = _one_number(args)
+    if v != 0 and not 20 <= v <= 400:
+        raise BadArgs("a BPM is 20..400 (0 gives the tempo back to the tracker)")
+    c.post("bpm", v, origin=origin)
+
+
+def _learn(c: Controls, _, args: list, origin: str):
+    name = _one_text(args)
+    if name not in c.params:
+        raise ValueError(f"no parameter {name!r}")
+    c.post("learn", name, origin=origin)
+
+
+def _source(c: Controls, name: str, args: list, origin: str):
+    c.modulators.controls.set("osc." + name, min(1.0, max(0.0, _one_number(args))))
+
+
+def _route_add(c: Controls, _, args: list, origin: str):
+    if len(args) not in (3, 4):
+        raise BadArgs("/vj/route <source> <target> <amount> [curve]")
+    src, tgt, amount = args[0], args[1], _number(args[2])
+    curve = args[3] if len(args) == 4 else "linear"
+    if not (isinstance(src, str) and isinstance(tgt, str) and amount is not None and curve in CURVES):
+        raise BadArgs("/vj/route <source> <target> <amount> [curve]")
+    if not source_known(src, c.sources) or tgt not in c.params:
+        raise ValueError(f"unknown source {src!r} or parameter {tgt!r}")
+    c.post("route_add", Route(src, tgt, amount, curve=curve), origin=origin)
+
+
+def _route_remove(c: Controls, _, args: list, origin: str):
+    if len(args) != 2 or not all(isinstance(a, str) for a in args):
+        raise BadArgs("/vj/route/remove <source> <target>")
+    c.post("route_remove", args[0], args[1], origin=origin)
+
+
+def _list(c: Controls, _, args: list, origin: str):
+    return listing(c)
+
+
+def _status(c: Controls, _, args: list, origin: str):
+    counts = c.counters.snapshot()
+    return [("/vj/status/item", [k, int(v)]) for k, v in sorted(counts.items())] + [("/vj/status/end", [])]
+
+
+@dataclass(frozen=True)
+class Address:
+    """One OSC address under /vj: its parts (literals, <slot>: one part, <name>: one or more parts,
+    joined with dots), what acts on it, and what /vj/list says of it."""
+
+    path: str  # "/vj/prompt/<slot>/weight"
+    act: Callable  # (controls, captured, args, origin) -> replies or None
+    types: str  # OSC type tags it takes, for /vj/list ("" none; the last of /vj/route's and /vj/list's,
+    # /vj/status's and /vj/resample's one may be left out)
+    lists: Callable | None = None  # (controls, Address) -> its /vj/list items; None: the address alone
+
+    def match(self, parts: list[str]) -> tuple[str | None] | None:
+        """(the captured name or slot, None where the address has none) if `parts` (what follows
+        /vj/) fit it, else None."""
+        want = self.path.split("/")[2:]
+        if "<name>" in want:
+            i = want.index("<name>")
+            head, tail = want[:i], want[i + 1:]
+            if len(parts) < len(head) + len(tail) + 1 or parts[:len(head)] != head or \
+                    (tail and parts[len(parts) - len(tail):] != tail):
+                return None
+            return (".".join(parts[len(head):len(parts) - len(tail)]),)
+        if len(parts) != len(want):
+            return None
+        captured = None
+        for w, p in zip(want, parts):
+            if w == "<slot>":
+                captured = p
+            elif w != p:
+                return None
+        return (captured,)
+
+
+def listing(c: Controls) -> list[tuple[str, list]]:
+    """Every address of ADDRESSES, each concrete form of it (every parameter, every prompt slot)
+    with its OSC type tags, range and current value: what a control surface needs."""
+    items = [("/vj/list/item", item) for a in ADDRESSES for item in (a.lists or _one)(c, a)]
+    return items + [("/vj/list/end", [])]
+
+
+# -- what /vj/list says of each address: [address, types, min, max, value] per concrete form
+def _one(c: Controls, a: Address) -> list[list]:
+    return [[a.path, a.types, 0.0, 0.0, "" if a.types == "s" else 0.0]]
+
+
+def _list_bpm(c: Controls, a: Address) -> list[list]:
+    return [["/vj/bpm", "f", 20.0, 400.0, 0.0]]
+
+
+def _list_params(c: Controls, a: Address) -> list[list]:
+    values, norm = c.params.values(), a.path.endswith("/norm")
+    out = []
+    for name in c.params.names():
+        spec = c.params.spec(name)
+        if norm:
+            out.append([f"/vj/param/{name}/norm", "f", 0.0, 1.0, float(spec.norm(values[name]))])
+        else:
+            out.append([f"/vj/param/{name}", "f", float(spec.lo), float(spec.hi), float(values[name])])
+    return out
+
+
+def _list_prompts(c: Controls, a: Address) -> list[list]:
+    if a.path == "/vj/prompt":
+        return [["/vj/prompt", "s", 0.0, 0.0, c.prompts[0] if c.prompts else ""]]
+    if a.path.endswith("/weight"):
         values = c.params.values()
-        for name in c.params.names():
-            spec = c.params.spec(name)
-            items.append(("/vj/list/item", [f"/vj/param/{name}", "f", float(spec.lo), float(spec.hi), float(values[name])]))
-        for i, text in enumerate(c.prompts, 1):
-            items.append(("/vj/list/item", [f"/vj/prompt/{i}", "s", 0.0, 0.0, text]))
-        items.append(("/vj/list/item", ["/vj/resample", "i", 1.0, float(len(c.prompts)), 0]))
-        items.append(("/vj/list/item", ["/vj/scene", "s", 0.0, float(max(0, len(c.scenes) - 1)), c.scene or ""]))
-        items.append(("/vj/list/item", ["/vj/seed", "i", 0.0, float(2**31 - 1), int(c.seed) & 0x7FFFFFFF]))
-        items.append(("/vj/list/item", ["/vj/bpm", "f", 20.0, 400.0, 0.0]))
-        items.append(("/vj/list/item", ["/vj/tap", "", 0.0, 0.0, 0.0]))
-        items.append(("/vj/list/item", ["/vj/learn", "s", 0.0, 0.0, ""]))
-        return items + [("/vj/list/end", [])]
+        return [[f"/vj/prompt/{i}/weight", "f", float(c.params.spec(f"prompt.{i}.weight").lo),
+                 float(c.params.spec(f"prompt.{i}.weight").hi), float(values[f"prompt.{i}.weight"])]
+                for i in range(1, len(c.prompts) + 1) if f"prompt.{i}.weight" in c.params]
+    if a.path.startswith("/vj/resample/"):
+        return [[f"/vj/resample/{i}", "", 0.0, 0.0, 0.0] for i in range(1, len(c.prompts) + 1)]
+    return [[f"/vj/prompt/{i}", "s", 0.0, 0.0, text] for i, text in enumerate(c.prompts, 1)]
+
+
+def _list_resample(c: Controls, a: Address) -> list[list]:
+    return [["/vj/resample", "i", 1.0, float(len(c.prompts)), 0]]
+
+
+def _list_scene(c: Controls, a: Address) -> list[list]:
+    return [["/vj/scene", "s", 0.0, float(max(0, len(c.scenes) - 1)), c.scene or ""]]
+
+
+def _list_seed(c: Controls, a: Address) -> list[list]:
+    return [["/vj/seed", "i", 0.0, float(2**31 - 1), int(c.seed) & 0x7FFFFFFF]]
+
+
+def _list_sources(c: Controls, a: Address) -> list[list]:
+    """The pattern itself: any name makes a source (osc.<name>, for routes)."""
+    return [["/vj/source/<name>", "f", 0.0, 1.0, 0.0]]
+
+
+# Every address, in the order they are tried (the /norm form before the plain one).
+ADDRESSES = (
+    Address("/vj/param/<name>/norm", _param_norm, "f", _list_params),
+    Address("/vj/param/<name>", _param, "f", _list_params),
+    Address("/vj/prompt", _prompt, "s", _list_prompts),
+    Address("/vj/prompt/<slot>", _prompt, "s", _list_prompts),
+    Address("/vj/prompt/<slot>/weight", _prompt_weight, "f", _list_prompts),
+    Address("/vj/resample", _resample, "i", _list_resample),
+    Address("/vj/resample/<slot>", _resample, "", _list_prompts),
+    Address("/vj/scene", _scene, "s", _list_scene),
+    Address("/vj/seed", _seed, "i", _list_seed),
+    Address("/vj/tap", _tap, ""),
+    Address("/vj/bpm", _bpm, "f", _list_bpm),
+    Address("/vj/learn", _learn, "s"),
+    Address("/vj/source/<name>", _source, "f", _list_sources),
+    Address("/vj/route", _route_add, "ssfs"),
+    Address("/vj/route/remove", _route_remove, "ss"),
+    Address("/vj/list", _list, "i"),
+    Address("/vj/status", _status, "i"),
+)
 
 
 class OscServer:
@@ -434,7 +550,7 @@ class OscOut:
 
     FEEDBACK_SOURCES = ("midi", "scene", "route")
 
-    def __init__(self, target: str, controls: Controls) -> None:
+    def __init__(self, target: str, controls: Controls, fps: Callable[[], float] = lambda: 0.0) -> None:
         host, _, port = target.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise VJError(f"--osc-out {target!r}: write HOST:PORT, e.g. 127.0.0.1:9001")
@@ -447,7 +563,7 @@ class OscOut:
         self.sock.setblocking(False)
         self.controls = controls
         self._changes: collections.deque[tuple[str, float]] = collections.deque(maxlen=1024)
-        self.fps: Callable[[], float] = lambda: 0.0
+        self.fps = fps  # the render rate, for /vj/status/fps
         self.sent = 0
         self.errors = 0
         controls.params.on_change(self._changed)

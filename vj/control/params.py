@@ -12,9 +12,10 @@ HOLD seconds after the last touch of a parameter, routes do not move it at all; 
 back in over FADE seconds. (Scenes and set files set the base without holding it; a scene
 also ends any hold on the parameters it sets.)
 
-Thread safety: control threads (OSC, MIDI) call set() the moment a message arrives, so the next
-snapshot has the new value (measured in BENCHMARKS.md); the render thread calls tick(),
-modulate() and values(). One short lock guards it all.
+Thread safety: a show's OSC and MIDI live in the control process; the render thread pulls their
+values from the shared store into set() at the start of each frame, so the next snapshot has them
+(measured in BENCHMARKS.md), and calls tick(), modulate() and values(). Listeners in this process
+(tests, `vj learn`) may call set() from their own threads: one short lock guards it all.
 """
 
 from __future__ import annotations

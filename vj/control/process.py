@@ -17,17 +17,20 @@ If the control process dies it is started again; the show never waits for it.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from vj.control.hub import find_scene
-from vj.core.params import ParamSpec, SpecTable
 from vj.control.shared import WRITERS, SharedStore
 from vj.core.errors import VJError
+from vj.core.messages import Action, ControlReady, Declare, Fatal, ShowState, SourceValue, Stop
+from vj.core.params import ParamSpec, SpecTable
 from vj.log import log
+from vj.supervisor import Backoff, Child, ChildFailed
+
+RESTART_FIRST, RESTART_MOST = 1.0, 8.0  # seconds: a dead control process's back-off (it starts in a moment)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ NICE = -10  # the control process's scheduling priority (see _raise_priority)
 
 # the status line's names for the listener's counters
 OSC_STATUS = (("osc_malformed", "malformed"), ("osc_unknown", "unknown address"), ("osc_bad_args", "bad args"),
-              ("osc_not_allowed", "not allowed"), ("osc_clamped", "clamped"), ("osc_future_timetags", "future time tags"))
+              ("osc_not_allowed", "not allowed"), ("osc_clamped", "clamped"), ("osc_future_timetags", "future time tags"),
+              ("osc_errors", "errors"))
 
 
 # -- the control process's view of the show ---------------------------------------------------------
@@ -120,7 +124,7 @@ class _RemoteSources:
             if event:
                 self.store.notes[i - 16 * 128] += 1
         else:
-            self.send(("source", name, value))
+            self.send(SourceValue(name, value))
 
 
 class _Modulators:
@@ -154,7 +158,7 @@ class RemoteControls:
         if kind == "learn" and self.learn_handler is not None:
             self.learn_handler(args[0])  # MIDI lives here: learn here
             return
-        self._send(("action", kind, args, origin))
+        self._send(Action(kind, args, origin))
 
     def scene_names(self) -> list[str]:
         return [s.name for s in self.scenes]
@@ -163,7 +167,7 @@ class RemoteControls:
         return find_scene(self.scenes, which)
 
 
-def _child(cfg: ControlConfig, store_name: str, to_parent, from_parent) -> None:
+def _child(from_parent, to_parent, cfg: ControlConfig, store_name: str) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the show's
@@ -187,8 +191,8 @@ def _child(cfg: ControlConfig, store_name: str, to_parent, from_parent) -> None:
     controls = RemoteControls(cfg, store, send)
     started = []
     midi = None
+    osc_address, midi_ports = None, ()
     try:
-        info = {}
         if cfg.osc is not None:
             from vj.control.osc import OscRouter, OscServer
 
@@ -196,7 +200,7 @@ def _child(cfg: ControlConfig, store_name: str, to_parent, from_parent) -> None:
             server = OscServer(OscRouter(controls), host, port, allow)
             server.start()
             started.append(server)
-            info["osc"] = server.address
+            osc_address = server.address
         if cfg.midi is not None:
             from vj.control.midi import MidiControl
 
@@ -204,27 +208,25 @@ def _child(cfg: ControlConfig, store_name: str, to_parent, from_parent) -> None:
             midi = MidiControl(controls, patterns, mapping, store=store)
             midi.start()
             started.append(midi)
-            info["midi"] = sorted(midi.ports)
+            midi_ports = tuple(sorted(midi.ports))
     except VJError as e:
-        send(("fatal", str(e)))
+        send(Fatal(str(e)))
         return
     except Exception as e:
-        send(("fatal", f"control: {type(e).__name__}: {e}".splitlines()[0]))
+        send(Fatal(f"control: {type(e).__name__}: {e}".splitlines()[0]))
         return
-    info["priority"] = priority
-    send(("ready", info))
+    send(ControlReady(osc_address, midi_ports, priority))
     while True:
         try:
             msg = from_parent.recv()
         except (EOFError, OSError):
             break  # the show is gone
-        kind = msg[0]
-        if kind == "stop":
+        if isinstance(msg, Stop):
             break
-        if kind == "declare":
-            controls.params.declare(msg[1], msg[2])
-        elif kind == "state":
-            controls.prompts, controls.scene, controls.seed = list(msg[1]), msg[2], msg[3]
+        if isinstance(msg, Declare):
+            controls.params.declare(msg.index, msg.spec)
+        elif isinstance(msg, ShowState):
+            controls.prompts, controls.scene, controls.seed = list(msg.prompts), msg.scene, msg.seed
             if midi is not None:
                 midi.show_scene(controls.scene)  # pads bound to scenes light the one that plays
     for s in started:
@@ -251,7 +253,7 @@ def _raise_priority() -> str:
         os.setpriority(os.PRIO_PROCESS, 0, want)
         return f"nice {want}"
     except (AttributeError, OSError):
-        return "normal (no right to raise it: see the README)"
+        return "normal (no right to raise it: see docs/hands.md)"
 
 
 # -- the show's side ----------------------------------------------------------------------------------------
@@ -263,17 +265,14 @@ class ControlProcess:
         self.osc, self.midi = osc, midi
         self.trace = trace
         self.store = SharedStore()
-        self._ctx = mp.get_context("spawn")
         self._index: dict[str, int] = {}
         for name in controls.params.names():
             self._declare_local(name)
         self._versions = self.store.version.copy()
         self._pulling = False
         self._state_sent = None
-        self._proc = None
-        self.info: dict = {}
-        self.restarts = 0
-        self._restart_at: float | None = None
+        self._child: Child | None = None
+        self.info: ControlReady | None = None  # what it said when it was up
         self._watched_notes: dict[str, int] = {}
         controls.params.on_change(self._pushed)
 
@@ -291,38 +290,29 @@ class ControlProcess:
         return ControlConfig(self.osc, self.midi, specs, tuple(c.sources), tuple(c.scene_names()), tuple(c.prompts),
                              c.seed, self.trace)
 
-    def start(self, timeout: float = 30.0) -> None:
-        self._spawn()
-        deadline = time.monotonic() + timeout
-        while True:
-            if self._conn.poll(0.1):
-                try:
-                    msg = self._conn.recv()
-                except (EOFError, OSError):  # it died before a word
-                    self._proc.join(2.0)
-                    code = self._proc.exitcode
-                    self.stop()
-                    raise VJError(f"the control process exited at start (code {code})") from None
-                if msg[0] == "ready":
-                    self.info = msg[1]
-                    return
-                if msg[0] == "fatal":
-                    self.stop()
-                    raise VJError(msg[1])
-            elif not self._proc.is_alive():
-                raise VJError(f"the control process exited at start (code {self._proc.exitcode})")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise VJError("the control process did not start")
+    @property
+    def pid(self) -> int | None:
+        """The control process's (the current one's, after a restart)."""
+        return self._child.pid if self._child is not None else None
 
-    def _spawn(self) -> None:
-        self._conn, child_to_parent = self._ctx.Pipe(duplex=False)
-        parent_from, self._to_child = self._ctx.Pipe(duplex=False)
-        self._proc = self._ctx.Process(target=_child, name="vj-control", daemon=True,
-                                       args=(self._config(), self.store.name, child_to_parent, parent_from))
-        self._proc.start()
-        child_to_parent.close()
-        parent_from.close()
+    @property
+    def alive(self) -> bool:
+        return self._child is not None and self._child.alive
+
+    @property
+    def restarts(self) -> int:
+        return self._child.restarts if self._child is not None else 0
+
+    def start(self, timeout: float = 30.0) -> None:
+        # each spawn is given the show as it is then (parameters declared live included)
+        self._child = Child("control", _child, lambda: (self._config(), self.store.name),
+                            Backoff(RESTART_FIRST, RESTART_MOST))
+        self._child.spawn()
+        try:
+            self.info = self._child.wait_ready(timeout)
+        except ChildFailed as e:
+            self.stop()
+            raise VJError(str(e)) from None
 
     # every frame, before the snapshot ------------------------------------------------------------------
     def poll(self) -> None:
@@ -342,16 +332,13 @@ class ControlProcess:
                 self._pulling = False
             self._versions[changed] = v[changed]
         # actions and named OSC sources
-        try:
-            while self._conn.poll():
-                msg = self._conn.recv()
-                if msg[0] == "action":
-                    _, kind, args, origin = msg
-                    c.post(kind, *args, origin=origin)
-                elif msg[0] == "source":
-                    c.modulators.controls.set(msg[1], msg[2])
-        except (EOFError, OSError):
-            pass
+        for msg in self._child.receive():
+            if isinstance(msg, Action):
+                c.post(msg.kind, *msg.args, origin=msg.origin)
+            elif isinstance(msg, SourceValue):
+                c.modulators.controls.set(msg.name, msg.value)
+            elif isinstance(msg, ControlReady):
+                self.info = msg
         self._share_state()
         self._watch()
 
@@ -362,7 +349,7 @@ class ControlProcess:
         i = self._index.get(name)
         if i is None:
             i = self._declare_local(name)
-            self._send(("declare", i, self.controls.params.spec(name)))
+            self._send(Declare(i, self.controls.params.spec(name)))
         self.store.write(i, value, source)
         self._versions[i] = self.store.version[i]
 
@@ -370,29 +357,21 @@ class ControlProcess:
         c = self.controls
         state = (tuple(c.prompts), c.scene, c.seed)
         if state != self._state_sent:
-            self._send(("state",) + state)
+            self._send(ShowState(*state))
             self._state_sent = state
 
     def _send(self, msg) -> None:
-        try:
-            self._to_child.send(msg)
-        except (BrokenPipeError, OSError):
-            pass
+        if self._child is not None:
+            self._child.send(msg)
 
     def _watch(self) -> None:
-        if self._proc is None:
-            return
-        if self._restart_at is not None:
-            if time.monotonic() >= self._restart_at:
-                self._restart_at = None
-                self.restarts += 1
-                self.store.count("restarts")
-                self._state_sent = None
-                self._spawn()
-            return
-        if not self._proc.is_alive():
-            log.error(f"control: the OSC/MIDI process died (exit code {self._proc.exitcode}); starting it again")
-            self._restart_at = time.monotonic() + 1.0
+        event = self._child.watch()
+        if event == "died":
+            log.error(f"control: the OSC/MIDI process died (exit code {self._child.exitcode}); "
+                      f"starting it again in {self._child.wait:g} s")
+        elif event == "restarted":
+            self.store.count("restarts")
+            self._state_sent = None  # the new one is told the prompts, scene and seed again
 
     # what the show reads -------------------------------------------------------------------------------------
     def midi_value(self, name: str) -> float | None:
@@ -435,16 +414,11 @@ class ControlProcess:
             parts.append(f"midi {c.get('midi_messages', 0)} msgs")
             if c.get("midi_ports_unplugged"):
                 parts.append(f"MIDI UNPLUGGED: {c['midi_ports_unplugged']}")
-        if self._restart_at is not None:
+        if self._child is not None and self._child.restart_at is not None:
             parts.append("control process restarting")
         return " | ".join(parts)
 
     def stop(self) -> None:
-        if self._proc is not None:
-            self._send(("stop",))
-            self._proc.join(3.0)
-            if self._proc.is_alive():
-                self._proc.kill()
-                self._proc.join(2.0)
-            self._proc = None
+        if self._child is not None:
+            self._child.stop(3.0)
         self.store.close()

@@ -17,7 +17,6 @@ For the same latents and embeddings, text-to-image computes what `StableDiffusio
 
 from __future__ import annotations
 
-import functools
 import random
 from dataclasses import dataclass
 
@@ -110,6 +109,8 @@ class StreamLoop:
         self._lat_std = torch.tensor(std).view(1, -1, 1, 1).to(model.device) if std is not None else None
 
         self.prompts = PromptCache(model, background=live)
+        self._schedules: dict[int, tuple] = {}  # strength (thousandths) -> _make_schedule's
+        self.frame_input = None  # the camera or video image the last frame was made from (the preview's feed)
         self._slots: list[_Slot] = []
         self._chaos: Chaos | None = None
         self.noise: NoiseField | None = None
@@ -205,10 +206,17 @@ class StreamLoop:
         return self.noise.at(v.get("noise.phase", 0.0), kick, weights)
 
     # -- image-to-image ---------------------------------------------------------------------------
-    @functools.lru_cache(maxsize=128)
     def _schedule(self, strength_milli: int) -> tuple[list[torch.Tensor], list[float], list[float]]:
         """Timesteps, sigmas (+ a final 0) and input scales that start `strength` of the way into the
-        noise: the trailing spacing the turbo schedulers use, begun from strength * T instead of T."""
+        noise: the trailing spacing the turbo schedulers use, begun from strength * T instead of T.
+        Kept per loop, 1000 strengths at most (functools.lru_cache on the method kept every loop,
+        and its model, alive)."""
+        got = self._schedules.get(strength_milli)
+        if got is None:
+            got = self._schedules[strength_milli] = self._make_schedule(strength_milli)
+        return got
+
+    def _make_schedule(self, strength_milli: int) -> tuple[list[torch.Tensor], list[float], list[float]]:
         n_train = len(self._alphas)
         top = strength_milli / 1000.0 * n_train
         ts = [max(0, min(n_train - 1, round(top * (self.steps - k) / self.steps) - 1)) for k in range(self.steps)]

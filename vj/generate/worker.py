@@ -13,30 +13,20 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-
-import numpy as np
 
 from vj.log import Throttled, log
 from vj.mailbox import Mailbox
 from vj.meter import RateMeter
+from vj.core.protocols import GenFrame, Loop
 from vj.core.snapshot import Snapshot
 
 
-@dataclass(frozen=True)
-class GenFrame:
-    pixels: np.ndarray  # (h, w, 3) uint8, row 0 at the top
-    index: int  # the render frame whose snapshot it was made from
-    t_snapshot: float  # clock time of that snapshot, seconds
-    gen_ms: float  # wall time to make it
-    input: np.ndarray | None = None  # the camera or video image it was made from (the preview's feed)
-
-
 class Generator:
-    def __init__(self, loop) -> None:
-        self.loop = loop  # anything with frame(snapshot) -> (h, w, 3) uint8
-        self.size = getattr(loop, "size", None)  # (w, h) of the frames it makes
+    def __init__(self, loop: Loop) -> None:
+        self.loop = loop
+        self.size = loop.size  # (w, h) of the frames it makes
         self.state = "ready"
+        self.want_input = True  # the frame's input is handed on as it is (no copy to spare here)
         self._in: Mailbox[Snapshot] = Mailbox()
         self._out: Mailbox[GenFrame] = Mailbox()
         self._thread: threading.Thread | None = None
@@ -67,12 +57,11 @@ class Generator:
         t1 = time.perf_counter()
         self.frames += 1
         self._rate.tick()
-        return GenFrame(pixels, snap.index, snap.t, (t1 - t0) * 1e3, getattr(self.loop, "frame_input", None))
+        return GenFrame(pixels, snap.index, snap.t, (t1 - t0) * 1e3, self.loop.frame_input)
 
     def _out_of_memory(self) -> None:
-        before = getattr(self.loop, "size", None)
-        shrink = getattr(self.loop, "shrink", None)
-        after = shrink() if shrink is not None else None
+        before = self.loop.size
+        after = self.loop.shrink()
         _free_cached_memory()
         if after is None:
             self.last_error = "out of GPU memory at the smallest size"
@@ -117,9 +106,7 @@ class Generator:
             if self._thread.is_alive():
                 log.warning("generator: still busy with a frame at shutdown; leaving it behind")
             self._thread = None
-        close = getattr(self.loop, "close", None)
-        if close is not None:
-            close()
+        self.loop.close()
         self.state = "stopped"
 
 

@@ -31,8 +31,9 @@ class ProgramFrame:
     """The program image of one render frame. Reading it back from the GPU happens at most once,
     and only if an output asks for the pixels."""
 
-    def __init__(self, compositor, t: float, index: int) -> None:
+    def __init__(self, compositor, t: float, index: int, overlay=None) -> None:
         self.compositor = compositor
+        self.overlay = overlay  # () -> OverlayInfo: what the status overlay says now (read only if shown)
         self.texture = compositor.output
         self.size = compositor.size
         self.t = t  # clock time of the frame, seconds

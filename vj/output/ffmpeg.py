@@ -45,7 +45,7 @@ def ffmpeg_path() -> str:
 def command(path: Path, size: tuple[int, int], fps: float, audio: AudioTrack | None, duration: float | None,
             live: bool = False) -> list[str]:
     w, h = size
-    cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+    cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-n" if live else "-y",
            "-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{w}x{h}", "-framerate", f"{fps:g}", "-i", "pipe:0"]
     if audio is not None:
         if audio.offset > 0:
@@ -103,6 +103,15 @@ class FfmpegOutput(Output):
         self.reopens = self.stream
         if not self.stream and not self.path.parent.is_dir():
             raise VJError(f"--out {path}: folder {self.path.parent} does not exist")
+        if not self.stream and not offline and self.path.exists():
+            # a show is never recorded over another (a rig restarted after a crash, the same
+            # command run again): it goes beside it. A render, which the same command makes again
+            # frame for frame, replaces its file.
+            from vj.audio.tape import free_name
+
+            given, self.path = self.path, free_name(self.path)
+            self.name = f"file {self.path}"
+            log.info(f"{given} exists: recording to {self.path} beside it (a recording is never written over)")
         self.size, self.fps, self.offline = size, fps, offline
         self.frames_written = 0
         self.dropped = 0

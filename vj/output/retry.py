@@ -1,5 +1,6 @@
 """Outputs that can come back: a stream whose receiver went away (a mixer rebooting, a server
-restarted) is tried again with back-off, 2 s, 4 s ... 30 s, for as long as the show runs.
+restarted) is tried again with back-off (supervisor.Backoff), 2 s, 4 s ... 30 s, for as long as
+the show runs.
 
 A fresh output is made on a thread of its own (starting ffmpeg is a fork and an exec: not on the
 render thread); the engine takes it in at its next frame. A stream cannot know it reached its
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from vj.output.base import Output
+from vj.supervisor import Backoff
 
 FIRST = 2.0  # seconds before the first new try
 MOST = 30.0  # the longest wait between tries
@@ -32,7 +34,7 @@ class _Try:
 
 @dataclass
 class Retries:
-    waits: dict[str, float] = field(default_factory=dict)  # name -> the wait before its next try
+    waits: dict[str, Backoff] = field(default_factory=dict)  # name -> its back-off (while it is being tried)
     pending: list[_Try] = field(default_factory=list)
     trying: dict[str, float] = field(default_factory=dict)  # name -> when its fresh output went in
 
@@ -46,8 +48,7 @@ class Retries:
 
     def _schedule(self, name: str, lost: Output, now: float, error: str = "") -> float:
         """The next try after the current wait, which doubles for the one after (up to MOST)."""
-        wait = self.waits.get(name, FIRST)
-        self.waits[name] = min(MOST, wait * 2)
+        wait = self.waits.setdefault(name, Backoff(FIRST, MOST)).next()
         self.pending.append(_Try(name, lost, now + wait, error=error))
         return wait
 

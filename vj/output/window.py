@@ -34,7 +34,6 @@ class WindowOutput(Output):
         self._windowed_geometry = None
         self.show_overlay = overlay
         self.split = split
-        self.info = None  # () -> OverlayInfo, set once the engine exists
         self._overlay = Overlay(self.ctx)
         glfw.set_key_callback(self.win, self._on_key)
 
@@ -60,9 +59,21 @@ class WindowOutput(Output):
             glfw.set_window_monitor(self.win, None, x, y, w, h, 0)
         else:
             self._windowed_geometry = (*glfw.get_window_pos(self.win), *glfw.get_window_size(self.win))
-            mon = glfw.get_primary_monitor()
+            mon = self._monitor_under()
             mode = glfw.get_video_mode(mon)
             glfw.set_window_monitor(self.win, mon, 0, 0, mode.size.width, mode.size.height, mode.refresh_rate)
+
+    def _monitor_under(self):
+        """The monitor the window's centre is on (the primary one if it is on none)."""
+        glfw = self.glfw
+        x, y, w, h = self._windowed_geometry
+        cx, cy = x + w // 2, y + h // 2
+        for mon in glfw.get_monitors() or ():
+            mx, my = glfw.get_monitor_pos(mon)
+            mode = glfw.get_video_mode(mon)
+            if mx <= cx < mx + mode.size.width and my <= cy < my + mode.size.height:
+                return mon
+        return glfw.get_primary_monitor()
 
     def present(self, frame: ProgramFrame) -> None:
         glfw = self.glfw
@@ -81,8 +92,8 @@ class WindowOutput(Output):
             else:
                 self._draw(frame.texture, frame.size, False, (0, 0, w, h))
             screen.viewport = (0, 0, w, h)
-            if self.show_overlay and self.info is not None:
-                info = self.info()
+            if self.show_overlay and frame.overlay is not None:
+                info = frame.overlay()
                 if feed is not None:  # say what the left half is
                     info = replace(info, lines=info.lines + (f"left: {feed}   right: program",))
                 self._overlay.update(info, frame.t)

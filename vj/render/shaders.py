@@ -281,7 +281,7 @@ def load_effect(name: str, folder: Path | None = None) -> FragmentSource:
     frag = load_fragment(name, folder)
     if not frag.is_effect or not _SIGNATURE.search(strip_comments(frag.text)):
         raise ConfigError(f"{frag.path}: an effect is written as `vec4 effect(vec2 uv) {{ ... fetch(uv) ... }}` "
-                          f"(README.md, 'Writing an effect'); this file has no such function")
+                          f"(docs/screen.md, 'Writing an effect'); this file has no such function")
     for n in frag.names:  # fused with others, each name is renamed by a macro
         if _SWIZZLE.match(n) or n.startswith("GL_"):
             raise ConfigError(f"{frag.path}: the top-level name {n!r} can't be made private to the file "

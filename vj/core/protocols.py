@@ -1,0 +1,109 @@
+"""What the engine talks to, as Protocols: a clock, an audio input, a generator, an output, and
+the frame a generator hands back. The engine reads only what is written here; every
+implementation says all of it (a sound card that cannot end still says `ended = False`), so
+nothing is probed with getattr/hasattr on the way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from vj.core.features import Features
+from vj.core.snapshot import Snapshot
+
+if TYPE_CHECKING:  # types only: the audio track and the program frame live above this floor
+    from pathlib import Path
+
+
+class Clock(Protocol):
+    live: bool  # True: wall time (a show); False: set frame by frame (an offline render)
+
+    def now(self) -> float: ...
+
+
+class InputHealth(Protocol):
+    """How clean the sound coming in is (the analyser counts what it had to mend)."""
+
+    bad_samples: int  # NaN/Inf samples replaced by silence
+    clipped: int  # samples at or over full scale
+
+
+class AudioTrackLike(Protocol):
+    path: "Path"
+    loop: bool
+
+
+class AudioInput(Protocol):
+    """A sound card, a file, or silence: analysed features on demand."""
+
+    name: str
+    samplerate: int
+    status: str  # one line for the start of a show: what is listened to
+    lost: bool  # a sound card that stopped delivering (being reopened meanwhile)
+    ended: bool  # a file played to its end: silence from here
+    analyzer: InputHealth | None  # None: nothing is analysed (silence)
+    track: AudioTrackLike | None  # the file a recording muxes in, if the sound is a file
+    duration: float | None  # seconds, for a file
+    records: bool  # a live sound card: a recording tapes it beside the video
+
+    def start(self) -> None: ...
+
+    def poll(self, t: float) -> Features: ...
+
+    def tap(self) -> None: ...  # a tap-tempo tap (the window's T key); nothing where there is no tempo
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class GenFrame:
+    """A generated picture, as the generator hands it to the renderer."""
+
+    pixels: np.ndarray  # (h, w, 3) uint8, row 0 at the top
+    index: int  # the render frame whose snapshot it was made from
+    t_snapshot: float  # clock time of that snapshot, seconds
+    gen_ms: float  # wall time to make it
+    input: np.ndarray | None = None  # the camera or video image it was made from (the preview's feed)
+
+
+class Loop(Protocol):
+    """What makes the pictures (generate/loop.StreamLoop, or a wrapper around one)."""
+
+    size: tuple[int, int]  # (w, h) of the frames it makes
+    frame_input: np.ndarray | None  # the camera or video image the last frame was made from, if any
+
+    def frame(self, snap: Snapshot) -> np.ndarray: ...  # (h, w, 3) uint8
+
+    def shrink(self) -> tuple[int, int] | None: ...  # out of memory: smaller frames (None: as small as it goes)
+
+    def close(self) -> None: ...  # an input's ffmpeg or camera
+
+
+class FrameGenerator(Protocol):
+    """Snapshots in, pictures out: on a thread here (worker.Generator) or in a process of its own
+    (process.ProcessGenerator). submit and latest never block."""
+
+    size: tuple[int, int] | None  # (w, h) of the frames it makes
+    state: str  # ready | starting | running | restarting | failed | stopped
+    frames: int
+    errors: int
+    last_error: str
+    want_input: bool  # the renderer shows the input feed (only then is it handed over)
+
+    def start(self) -> None: ...
+
+    def submit(self, snap: Snapshot) -> None: ...
+
+    def latest(self) -> GenFrame | None: ...
+
+    def fps(self) -> float: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+
+class OfflineGenerator(FrameGenerator, Protocol):
+    """A generator that can also make a frame right here, in step with an offline render."""
+
+    def produce(self, snap: Snapshot) -> GenFrame | None: ...
