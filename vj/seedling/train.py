@@ -6,7 +6,8 @@ Data: a pool of captions (every allowed colour-shape pair said plainly, plus ran
 other words), encoded once by the pipeline's own `encode_prompt`; each step paints a fresh picture
 for each caption it draws, so no picture is seen twice.
 Objective: the clean picture from its noised version (x0 prediction, DDPM noise schedule), half the
-timesteps uniform, half on the trailing timesteps that 1-4 step sampling visits.
+timesteps uniform, half on the trailing timesteps that 1-4 step sampling visits (the first, from
+pure noise, and the default second most often: TRAILING_WEIGHTS).
 Out: three checkpoints of the EMA weights (early, middle, final) and a loss log (loss.jsonl).
 """
 
@@ -27,11 +28,14 @@ from vj.seedling import grammar, model, paint
 
 SIZES = [(112, 64), (64, 64)]  # each step paints at one of these (the UNet learns both aspects)
 TRAILING = [999, 749, 666, 499, 332, 249]  # where 1, 2, 3 and 4 trailing steps evaluate the model
+# how often each is drawn: the first step (999, from pure noise: where the picture's layout comes
+# from) and the default second (499) most
+TRAILING_WEIGHTS = [3, 1, 1, 2, 1, 1]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 9000
+    steps: int = 3500
     batch: int = 32
     lr: float = 6e-4
     warmup: int = 300
@@ -67,9 +71,9 @@ def train(cfg: TrainConfig, out: Path, progress=print) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
     rng, nrng = random.Random(cfg.seed), np.random.default_rng(cfg.seed)
-    from diffusers import DDPMScheduler, UNet2DConditionModel
+    from diffusers import DDPMScheduler
 
-    unet = UNet2DConditionModel(**model.unet_config()).to(device)
+    unet = model.new_unet().to(device)
     ema = copy.deepcopy(unet).eval().requires_grad_(False)
     pipe = model.pipeline(unet).to(device)
     progress(f"train: seedling UNet {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M parameters on {device}")
@@ -97,7 +101,7 @@ def train(cfg: TrainConfig, out: Path, progress=print) -> None:
         z0 = space.encode(x0)[0].mode()
         cond = embeds[idx].to(device, torch.float32)
         uniform = torch.randint(0, 1000, (cfg.batch,), generator=None)
-        trailing = torch.tensor([rng.choice(TRAILING) for _ in range(cfg.batch)])
+        trailing = torch.tensor(rng.choices(TRAILING, TRAILING_WEIGHTS, k=cfg.batch))
         t = torch.where(torch.rand(cfg.batch) < 0.5, uniform, trailing).to(device)
         # At t = 999 the loop starts from pure noise; trained on SD's schedule (0.07 of the picture still
         # there) the model read pictures into that noise and painted noise textures. So t = 999 is
