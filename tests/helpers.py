@@ -151,7 +151,7 @@ def write_wav(path: Path, audio: np.ndarray, sr: int = 48000) -> Path:
 
 class OutOfMemoryLoop(FaultInjectingLoop):
     """Raises CUDA's out-of-memory error (constructible without a GPU) while frames are larger than
-    `fits` pixels, as a card with too little memory would; passes shrink() on to the real loop."""
+    `fits` pixels, as a card with too little memory would; shrink() goes on to the real loop."""
 
     def __init__(self, loop, fits: int) -> None:
         super().__init__(loop, set())
@@ -164,10 +164,6 @@ class OutOfMemoryLoop(FaultInjectingLoop):
         if w * h > self.fits:
             raise torch.cuda.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {w * h // 100} MiB")
         return self.loop.frame(snap)
-
-    def shrink(self):
-        self.size = self.loop.shrink()
-        return self.size
 
 
 # Loop wrappers for the generator process (GeneratorConfig.wrap = "helpers:<name>"): the child

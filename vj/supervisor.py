@@ -44,21 +44,24 @@ class Backoff:
 class Child:
     """One child process of the show and its two pipes."""
 
-    def __init__(self, name: str, target: Callable, args: tuple | Callable[[], tuple], backoff: Backoff) -> None:
-        """`args` for target after its two pipes; a callable gives them afresh at each spawn."""
+    def __init__(self, name: str, target: Callable, args: tuple | Callable[[], tuple],
+                 backoff: Backoff | None = None) -> None:
+        """`args` for target after its two pipes; a callable gives them afresh at each spawn.
+        Without a back-off, watch() is not for this child: its owner decides when to start another
+        (the sound card's watchdog does, by the audio that stops coming)."""
         self.name, self.target, self.args = name, target, args
         self.backoff = backoff
         self._ctx = mp.get_context("spawn")
         self._proc = None
         self._to_child = self._from_child = None
         self.hello = False  # it said Hello: messages sent now reach a child that reads them
-        self.ready = False
         self.restarts = 0
         self.restart_at: float | None = None  # a restart is due then (the child died)
         self.wait = 0.0  # the back-off's wait before that restart, seconds
         self.exitcode: int | None = None  # of the last child that died
 
     def spawn(self) -> None:
+        self._close_pipes()  # a dead child's, before a restart
         inbox, self._to_child = self._ctx.Pipe(duplex=False)
         self._from_child, outbox = self._ctx.Pipe(duplex=False)
         args = self.args() if callable(self.args) else self.args
@@ -66,7 +69,7 @@ class Child:
         self._proc.start()
         inbox.close()
         outbox.close()
-        self.hello = self.ready = False
+        self.hello = False
 
     @property
     def pid(self) -> int | None:
@@ -101,8 +104,9 @@ class Child:
                 if isinstance(msg, Hello):
                     self.hello = True
                 elif isinstance(msg, Ready):
-                    self.hello = self.ready = True
-                    self.backoff.reset()
+                    self.hello = True
+                    if self.backoff is not None:
+                        self.backoff.reset()
                 out.append(msg)
         except (EOFError, OSError):
             pass  # it died mid-message: watch() sees it
@@ -152,7 +156,7 @@ class Child:
         if self._proc.is_alive():
             return None
         self.exitcode = self._proc.exitcode
-        self.hello = self.ready = False
+        self.hello = False
         self.wait = self.backoff.next()
         self.restart_at = now + self.wait
         return "died"
@@ -172,6 +176,10 @@ class Child:
                 self._proc.kill()
             self._proc.join(5.0)
             self._proc = None
+        self._close_pipes()
+        self.hello = False
+
+    def _close_pipes(self) -> None:
         for end in (self._to_child, self._from_child):
             try:
                 if end is not None:
@@ -179,7 +187,6 @@ class Child:
             except OSError:
                 pass
         self._to_child = self._from_child = None
-        self.hello = self.ready = False
 
 
 class ChildFailed(Exception):

@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from vj.core.messages import CaptureOpen, Fatal
-from vj.supervisor import Backoff, Child, ChildFailed
+from vj.supervisor import Child, ChildFailed
 
 RING_SECONDS = 2
 
@@ -93,7 +93,7 @@ class Capture:
         self.ring = np.ndarray((self.frames, channels), np.float32, buffer=self._shm.buf)
         self.ring[:] = 0.0
         # the sources' watchdog decides when to try again (a capture waits to be killed, it never exits)
-        self._child = Child("audio capture", _child, self._args, Backoff(1.0, 1.0))
+        self._child = Child("audio capture", _child, self._args)
         self._bell_r = self._bell_w = None
         self.written = 0  # frames the current process has written (as told through the bell)
         self.read_pos = 0

@@ -321,28 +321,33 @@ def _list_bpm(c: Controls, a: Address) -> list[list]:
 
 
 def _list_params(c: Controls, a: Address) -> list[list]:
-    values, norm = c.params.values(), a.path.endswith("/norm")
-    out = []
-    for name in c.params.names():
-        spec = c.params.spec(name)
-        if norm:
-            out.append([f"/vj/param/{name}/norm", "f", 0.0, 1.0, float(spec.norm(values[name]))])
-        else:
-            out.append([f"/vj/param/{name}", "f", float(spec.lo), float(spec.hi), float(values[name])])
-    return out
+    values = c.params.values()
+    return [[f"/vj/param/{name}", "f", float(c.params.spec(name).lo), float(c.params.spec(name).hi), float(values[name])]
+            for name in c.params.names()]
 
 
-def _list_prompts(c: Controls, a: Address) -> list[list]:
-    if a.path == "/vj/prompt":
-        return [["/vj/prompt", "s", 0.0, 0.0, c.prompts[0] if c.prompts else ""]]
-    if a.path.endswith("/weight"):
-        values = c.params.values()
-        return [[f"/vj/prompt/{i}/weight", "f", float(c.params.spec(f"prompt.{i}.weight").lo),
-                 float(c.params.spec(f"prompt.{i}.weight").hi), float(values[f"prompt.{i}.weight"])]
-                for i in range(1, len(c.prompts) + 1) if f"prompt.{i}.weight" in c.params]
-    if a.path.startswith("/vj/resample/"):
-        return [[f"/vj/resample/{i}", "", 0.0, 0.0, 0.0] for i in range(1, len(c.prompts) + 1)]
+def _list_params_norm(c: Controls, a: Address) -> list[list]:
+    values = c.params.values()
+    return [[f"/vj/param/{name}/norm", "f", 0.0, 1.0, float(c.params.spec(name).norm(values[name]))]
+            for name in c.params.names()]
+
+
+def _list_first_prompt(c: Controls, a: Address) -> list[list]:
+    return [["/vj/prompt", "s", 0.0, 0.0, c.prompts[0] if c.prompts else ""]]
+
+
+def _list_prompt_slots(c: Controls, a: Address) -> list[list]:
     return [[f"/vj/prompt/{i}", "s", 0.0, 0.0, text] for i, text in enumerate(c.prompts, 1)]
+
+
+def _list_prompt_weights(c: Controls, a: Address) -> list[list]:
+    values, names = c.params.values(), (f"prompt.{i}.weight" for i in range(1, len(c.prompts) + 1))
+    return [[f"/vj/{name.replace('.', '/')}", "f", float(c.params.spec(name).lo), float(c.params.spec(name).hi),
+             float(values[name])] for name in names if name in c.params]
+
+
+def _list_resample_slots(c: Controls, a: Address) -> list[list]:
+    return [[f"/vj/resample/{i}", "", 0.0, 0.0, 0.0] for i in range(1, len(c.prompts) + 1)]
 
 
 def _list_resample(c: Controls, a: Address) -> list[list]:
@@ -364,13 +369,13 @@ def _list_sources(c: Controls, a: Address) -> list[list]:
 
 # Every address, in the order they are tried (the /norm form before the plain one).
 ADDRESSES = (
-    Address("/vj/param/<name>/norm", _param_norm, "f", _list_params),
+    Address("/vj/param/<name>/norm", _param_norm, "f", _list_params_norm),
     Address("/vj/param/<name>", _param, "f", _list_params),
-    Address("/vj/prompt", _prompt, "s", _list_prompts),
-    Address("/vj/prompt/<slot>", _prompt, "s", _list_prompts),
-    Address("/vj/prompt/<slot>/weight", _prompt_weight, "f", _list_prompts),
+    Address("/vj/prompt", _prompt, "s", _list_first_prompt),
+    Address("/vj/prompt/<slot>", _prompt, "s", _list_prompt_slots),
+    Address("/vj/prompt/<slot>/weight", _prompt_weight, "f", _list_prompt_weights),
     Address("/vj/resample", _resample, "i", _list_resample),
-    Address("/vj/resample/<slot>", _resample, "", _list_prompts),
+    Address("/vj/resample/<slot>", _resample, "", _list_resample_slots),
     Address("/vj/scene", _scene, "s", _list_scene),
     Address("/vj/seed", _seed, "i", _list_seed),
     Address("/vj/tap", _tap, ""),
