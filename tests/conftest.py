@@ -15,15 +15,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the networ
 os.environ["VJ_SHADERS"] = str(Path(__file__).resolve().parent / "no-user-shaders")
 
 
-@pytest.fixture(autouse=True)
-def _set_shaders_end_with_the_test():
-    """A set loaded by a test may bring a shaders/ folder (searched first): not into the next test."""
-    yield
-    from vj.render import shaders
-
-    shaders._SET_DIRS.clear()
-
-
 @pytest.fixture(scope="session")
 def gl_ctx():
     """A real OpenGL context through EGL (Mesa llvmpipe here, the GPU's driver elsewhere)."""

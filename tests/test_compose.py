@@ -100,26 +100,26 @@ def test_what_is_off_is_not_in_the_code(gl_ctx, still):
     p, _ = still
     c = Compositor(gl_ctx, (W, H), layers=(LayerSpec(f"image:{p}"), LayerSpec(f"image:{p}", "screen", 0.5)))
     c.render(snap({"feedback.amount": 0.0}))
-    off = c._plan.stack.text.code
+    off = c.programs.plan.stack.text.code
     c.render(snap({"feedback.amount": 0.5}))
-    on = c._plan.stack.text.code
+    on = c.programs.plan.stack.text.code
     assert "u_prev" not in off.split("void main")[0].split("vec4 stage")[1] and "texture(u_prev" in on
     assert "blend_rgb(" not in on  # the set's blend modes compiled in
     c.render(snap({"feedback.amount": 0.5, "layer.2.blend": 3}))  # moved: the general blend
-    assert "blend_rgb(u_mode1" in c._plan.stack.text.code
+    assert "blend_rgb(u_mode1" in c.programs.plan.stack.text.code
 
 
 def test_warm_up_compiles_what_a_show_meets(gl_ctx, still):
     p, _ = still
     c = Compositor(gl_ctx, (W, H), effects=["color", "rgbsplit"], layers=(LayerSpec(f"image:{p}"), LayerSpec("generator")))
     c.warm_up()
-    n = c.programs_compiled
+    n = c.programs.compiled
     for i, values in enumerate([{"feedback.amount": 0.5}, {"fx.rgbsplit.offset": 0.0}, {"layer.2.blend": 4},
                                 {"feedback.amount": 0.3, "fx.rgbsplit.offset": 0.0, "layer.1.blend": 2}]):
         if i % 2 == 0:
             c.upload(np.full((8, 8, 3), 40 * i, np.uint8))
         c.render(snap(values, t=i / 60, index=i))
-    assert c.programs_compiled == n
+    assert c.programs.compiled == n
 
 
 @pytest.mark.parametrize("precision", [8, 16])
@@ -160,7 +160,7 @@ def test_chains_with_several_passes_on_layers_of_every_kind(gl_ctx, still):
 
 
 def test_a_saved_shader_source_is_reloaded(gl_ctx, shader_folder, monkeypatch):
-    from vj.render import compositor as comp_mod
+    from vj.render import programs as comp_mod
 
     monkeypatch.setattr(comp_mod, "RELOAD_EVERY", 0.0)
     src = shader_folder / "flat.frag"

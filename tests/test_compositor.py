@@ -88,7 +88,7 @@ def test_audio_uniforms_reach_the_shaders(gl_ctx, tmp_path):
     fbo = gl_ctx.simple_framebuffer((4, 4))
     fbo.use()
     c = Compositor(gl_ctx, (W, H))
-    c._common_uniforms(prog, Snapshot(0, 0.0, {}, ("x",), 1, Features(level=0.5, bass=1.0, high=0.25)))
+    c.uniforms.apply(prog, Snapshot(0, 0.0, {}, ("x",), 1, Features(level=0.5, bass=1.0, high=0.25)))
     gl_ctx.vertex_array(prog, []).render(vertices=3)
     px = np.frombuffer(fbo.read(components=3), np.uint8)[:3]
     assert abs(int(px[0]) - 128) <= 1 and px[1] == 255 and abs(int(px[2]) - 64) <= 1

@@ -1,6 +1,7 @@
 """The layer stack on real OpenGL (EGL): blend modes against their formulas, opacity, transforms,
 the crossfader, shader layers, the effect chain and live reloading of effect files."""
 
+from dataclasses import replace
 import os
 import shutil
 import time
@@ -11,7 +12,7 @@ from PIL import Image
 
 from vj.config import parse_set
 from vj.core.errors import ConfigError
-from vj.render import compositor as comp_mod
+from vj.render import programs as comp_mod
 from vj.render.compositor import Compositor
 from vj.core.spec import BLEND_MODES, LayerSpec
 from vj.render.shaders import available_effects, compile_program, load_fragment
@@ -232,11 +233,12 @@ def test_a_set_folder_brings_its_own_effects_and_the_performer_has_a_folder_of_t
     show = load_set(show_dir / "set.toml")
     params = assemble.build_controls(show).params
     assert params.value("fx.ripple.depth") == 0.05
-    assert shaders.find_shader("tint") == mine / "tint.frag"
-    assert shaders.find_shader("kaleido") == shaders.shader_dir() / "kaleido.frag"
+    assert show.shader_dirs == ((show_dir / "shaders").resolve(),)  # the folder travels in the parsed set
+    assert shaders.find_shader("tint", show.shader_dirs) == mine / "tint.frag"
+    assert shaders.find_shader("kaleido", show.shader_dirs) == shaders.shader_dir() / "kaleido.frag"
     assert "effect mirror: " in caplog.text and "instead of the shipped one" in caplog.text
     monkeypatch.setattr(comp_mod, "RELOAD_EVERY", 0.0)
-    c = Compositor(gl_ctx, (W, H), effects=["ripple", "tint"])
+    c = Compositor(gl_ctx, (W, H), effects=["ripple", "tint"], shader_dirs=show.shader_dirs)
     img = np.zeros((32, 32, 3), np.uint8)
     img[:, :16] = 255  # white left, black right: the ripple bends the edge
     c.upload(img)
@@ -250,11 +252,15 @@ def test_a_set_folder_brings_its_own_effects_and_the_performer_has_a_folder_of_t
     os.utime(mine / "tint.frag", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     c.render(snap())  # saved in the performer's folder: reloaded live
     assert c.read_frame()[..., 0].max() == 255 and c.read_frame()[..., 1].max() == 0
-    c = Compositor(gl_ctx, (W, H), effects=["mirror"])
+    c = Compositor(gl_ctx, (W, H), effects=["mirror"], shader_dirs=show.shader_dirs)
     c.render(snap())
     assert tuple(c.read_frame()[H // 2, W // 2]) == (255, 0, 0)  # the set's own mirror
-    shaders.use_set_folder(tmp_path / "elsewhere.toml")  # another set: its folder has no shaders/
-    assert shaders.find_shader("mirror") == shaders.shader_dir() / "mirror.frag"
+    (tmp_path / "elsewhere.toml").write_text('[compositor]\neffects = ["mirror"]\n')
+    other = load_set(tmp_path / "elsewhere.toml")  # another set, loaded after: its folder has no shaders/
+    assert other.shader_dirs == () and shaders.find_shader("mirror", other.shader_dirs) == shaders.shader_dir() / "mirror.frag"
+    c = assemble.make_compositor(gl_ctx, replace(other, size=(W, H)))
+    c.render(snap())
+    assert tuple(c.read_frame()[H // 2, W // 2]) != (255, 0, 0)  # the shipped mirror: the first set's stays its own
 
 
 def test_a_saved_effect_is_reloaded_and_a_broken_one_keeps_the_old(gl_ctx, pictures, tmp_path, monkeypatch, caplog):
@@ -369,7 +375,7 @@ def test_the_master_fader_darkens_every_output_but_not_the_feedback(gl_ctx):
     c.upload(np.zeros((8, 8, 3), np.uint8))
     c.render(snap({"master.level": 1.0, "feedback.amount": 0.5}))  # the fader up again: the trail is whole
     assert c.read_frame().mean() == pytest.approx(100, abs=1.5)  # mix(new=0, prev=200 (not 0), 0.5)
-    assert c.output is c._prog[c._cur][0]  # at full level no extra pass, the program image itself
+    assert c.output is c.image.previous  # at full level no extra pass, the program image itself
 
 
 def test_layers_in_a_set_are_checked(tmp_path):

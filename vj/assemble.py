@@ -40,8 +40,9 @@ def build_controls(show: ShowSet, seed: int = 0) -> Controls:
     if len(set(show.effects)) < len(show.effects):
         raise ConfigError(f"{show.where()} [compositor]: an effect is in the chain twice (its fx.* parameters would be shared)")
     shader_layers = [l.arg for l in show.layers if l.kind == "shader"]
-    fragments = [load_effect(name) for name in dict.fromkeys(list(show.effects) + shader_layers)]
-    params = ParamSpace(gen_loop.declare_params() + comp.declare_params(fragments, show.layers or DEFAULT_STACK))
+    fragments = [load_effect(name, first=show.shader_dirs) for name in dict.fromkeys(list(show.effects) + shader_layers)]
+    params = ParamSpace(gen_loop.declare_params() + comp.declare_params(fragments, show.layers or DEFAULT_STACK,
+                                                                        show.shader_dirs))
     for i, p in enumerate(show.prompts, 1):
         params.declare(ParamSpec(f"prompt.{i}.weight", -4.0, 4.0, p.weight, "", 0.1, f"weight of {p.text!r}"))
     if show.more_seeds:  # a seed list: each seed's share of the noise (equal-power mix, see generate/noise.py)
@@ -91,7 +92,7 @@ def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: i
 def make_compositor(ctx, show: ShowSet, live: bool = False):
     """The compositor for a set: its layer stack and its master effect chain."""
     return comp.Compositor(ctx, show.size, effects=list(show.effects), layers=show.layers or DEFAULT_STACK, live=live,
-                           precision=show.precision)
+                           precision=show.precision, shader_dirs=show.shader_dirs)
 
 
 def make_engine(controls: Controls, compositor, generator, *, clock, audio, outputs):

@@ -14,6 +14,7 @@ from vj.core.errors import ConfigError
 from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTHANDS, TRIGGERS, EnvelopeSpec,
                           LayerSpec, LfoSpec, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
 from vj.core.validate import as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
+from vj.render.shaders import set_folder
 
 
 
@@ -39,12 +40,8 @@ def parse_size(text_or_pair: Any, where: str = "size") -> tuple[int, int]:
 
 
 def load_set(path: Path) -> ShowSet:
-    from vj.render.shaders import use_set_folder
-
     path = Path(path)
-    data = load_toml(path, "set file")
-    use_set_folder(path)  # its own shaders/ folder, if it has one, is searched first
-    return parse_set(data, path)
+    return parse_set(load_toml(path, "set file"), path)
 
 
 def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
@@ -55,6 +52,7 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
     kw: dict[str, Any] = {"path": path}
     if path:
         kw["name"] = path.stem
+        kw["shader_dirs"] = set_folder(path)  # its own shaders/ folder, if it has one, is searched first
     for section, fields in _FIELDS.items():
         kw.update(_read_table(data, section, fields, where, path))
     _spread_seeds(kw, data.get("generator", {}), f"{where} [generator]")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import collections
 import random
 import threading
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from vj.core.spec import SceneSpec
@@ -27,14 +26,8 @@ from vj.core.params import ParamSpec
 from vj.control.routes import Route, Routes
 from vj.core.templates import Template, TemplateError, parse as parse_template
 from vj.log import log
+from vj.core.messages import Action
 from vj.mailbox import BoundedInbox
-
-
-@dataclass(frozen=True)
-class Action:
-    kind: str  # prompt | resample | scene | seed | tap | bpm | learn | route_add | route_remove
-    args: tuple = ()
-    origin: str = ""  # who asked (for the log)
 
 
 class Counters:
@@ -57,7 +50,7 @@ class Counters:
             return dict(self._c)
 
 
-def find_scene(scenes, which: str | int):
+def find_scene(scenes, which: str | int, name: Callable[[Any], str] = lambda s: s.name):
     """A scene by index (from 0, also as digits) or by name; ValueError says what there is."""
     if isinstance(which, int) or (isinstance(which, str) and which.isdigit()):
         i = int(which)
@@ -65,9 +58,9 @@ def find_scene(scenes, which: str | int):
             raise ValueError(f"scene {i}: there are {len(scenes)} (0..{len(scenes) - 1})")
         return scenes[i]
     for s in scenes:
-        if s.name == which:
+        if name(s) == which:
             return s
-    raise ValueError(f"no scene {which!r}{suggest(str(which), [s.name for s in scenes])}")
+    raise ValueError(f"no scene {which!r}{suggest(str(which), [name(s) for s in scenes])}")
 
 
 class Controls:
@@ -106,6 +99,10 @@ class Controls:
 
     def post(self, kind: str, *args: Any, origin: str = "") -> None:
         self.inbox.put(Action(kind, args, origin))
+
+    def set_source(self, name: str, value: float, event: bool = False) -> None:
+        """A MIDI or OSC value as a modulation source (midi.<ch>.cc.<n>, osc.<name>...)."""
+        self.modulators.controls.set(name, value, event)
 
     # -- on the render thread ------------------------------------------------------------------
     def apply_pending(self, audio=None) -> None:

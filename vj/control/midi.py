@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from vj.control.hub import Controls
+from vj.core.protocols import ControlSink
 from vj.control.mapping import Control, Mapping, check_targets, control_toml, load_mapping, new_mapping_toml, slug
 from vj.core.errors import ConfigError, DeviceError
 from vj.log import log
@@ -250,7 +250,7 @@ class Gestures:
     relative encoder's steps, a toggle, a momentary pad, a trigger, an action (tap, scene,
     resample), and the light that says so. Called on rtmidi's threads and the LED thread."""
 
-    def __init__(self, controls: Controls) -> None:
+    def __init__(self, controls: ControlSink) -> None:
         self.controls = controls
         self.params = controls.params
         self.counters = controls.counters
@@ -363,7 +363,7 @@ class Gestures:
 
 
 class MidiControl:
-    def __init__(self, controls: Controls, patterns: tuple[str, ...], mapping_path: Path | None = None,
+    def __init__(self, controls: ControlSink, patterns: tuple[str, ...], mapping_path: Path | None = None,
                  store=None) -> None:
         self.controls = controls
         self.store = store  # the shared store, when this runs in the control process
@@ -509,17 +509,17 @@ class MidiControl:
         if not hasattr(msg, "channel"):
             return  # sysex, song position...: nothing to map
         ch = msg.channel + 1
-        src = self.controls.modulators.controls
+        src = self.controls
         if t == "control_change":
             key, value, press = ("cc", ch, msg.control), msg.value / 127.0, msg.value >= 64
-            src.set(f"midi.{ch}.cc.{msg.control}", value)
+            src.set_source(f"midi.{ch}.cc.{msg.control}", value)
         elif t in ("note_on", "note_off"):
             vel = msg.velocity if t == "note_on" else 0
             key, value, press = ("note", ch, msg.note), vel / 127.0, vel > 0
-            src.set(f"midi.{ch}.note.{msg.note}", value, event=vel > 0)
+            src.set_source(f"midi.{ch}.note.{msg.note}", value, event=vel > 0)
         elif t == "pitchwheel":
             key, value, press = ("pitchbend", ch, 0), (msg.pitch + 8192) / 16383.0, False
-            src.set(f"midi.{ch}.pitchbend", value)
+            src.set_source(f"midi.{ch}.pitchbend", value)
         elif t == "program_change":
             key, value, press = ("program", ch, 0), msg.program, True
         else:

@@ -36,6 +36,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 from vj.control.hub import Controls
+from vj.core.protocols import ControlSink
 from vj.control.osc_check import one_number, packet_ok
 from vj.control.routes import CURVES, Route, source_known
 from vj.core.errors import VJError
@@ -79,7 +80,7 @@ class BadArgs(ValueError):
 class OscRouter:
     """Address -> action. No sockets here: tests and the server call handle() alike."""
 
-    def __init__(self, controls: Controls) -> None:
+    def __init__(self, controls: ControlSink) -> None:
         self.c = controls
         self.counters = controls.counters
         # what was dropped and why, in one line; a controller sending a wrong address 100 times a
@@ -155,7 +156,7 @@ def _slot(s: str) -> int:
 
 
 # -- what each address does (ADDRESSES says which): (controls, captured, args, origin) -> replies or None
-def _param(c: Controls, name: str, args: list, origin: str, norm: bool = False):
+def _param(c: ControlSink, name: str, args: list, origin: str, norm: bool = False):
     if name not in c.params:
         raise ValueError(f"no parameter {name!r}{suggest(name, c.params.names())}")
     v = _one_number(args)
@@ -170,22 +171,22 @@ def _param(c: Controls, name: str, args: list, origin: str, norm: bool = False):
     c.counters.add("osc_params")
 
 
-def _param_norm(c: Controls, name: str, args: list, origin: str):
+def _param_norm(c: ControlSink, name: str, args: list, origin: str):
     _param(c, name, args, origin, norm=True)
 
 
-def _prompt(c: Controls, slot: str | None, args: list, origin: str):
+def _prompt(c: ControlSink, slot: str | None, args: list, origin: str):
     c.post("prompt", 1 if slot is None else _slot(slot), _prompt_text(args), origin=origin)
 
 
-def _prompt_weight(c: Controls, slot: str, args: list, origin: str):
+def _prompt_weight(c: ControlSink, slot: str, args: list, origin: str):
     name = f"prompt.{_slot(slot)}.weight"
     if name not in c.params:
         raise ValueError(f"no prompt in slot {slot}")
     c.params.set(name, _one_number(args), source=origin)
 
 
-def _resample(c: Controls, slot: str | None, args: list, origin: str):
+def _resample(c: ControlSink, slot: str | None, args: list, origin: str):
     if slot is not None:
         which = _slot(slot)
     elif args:
@@ -198,7 +199,7 @@ def _resample(c: Controls, slot: str | None, args: list, origin: str):
     c.post("resample", which, origin=origin)
 
 
-def _scene(c: Controls, _, args: list, origin: str):
+def _scene(c: ControlSink, _, args: list, origin: str):
     if len(args) != 1:
         raise BadArgs("one scene name or index")
     which = args[0]
@@ -215,36 +216,36 @@ def _scene(c: Controls, _, args: list, origin: str):
     c.post("scene", which, origin=origin)
 
 
-def _seed(c: Controls, _, args: list, origin: str):
+def _seed(c: ControlSink, _, args: list, origin: str):
     v = _one_number(args)
     if not v.is_integer() or not 0 <= v < 2**63:
         raise BadArgs("a seed is a whole number >= 0")
     c.post("seed", int(v), origin=origin)
 
 
-def _tap(c: Controls, _, args: list, origin: str):
+def _tap(c: ControlSink, _, args: list, origin: str):
     c.post("tap", origin=origin)
 
 
-def _bpm(c: Controls, _, args: list, origin: str):
+def _bpm(c: ControlSink, _, args: list, origin: str):
     v = _one_number(args)
     if v != 0 and not 20 <= v <= 400:
         raise BadArgs("a BPM is 20..400 (0 gives the tempo back to the tracker)")
     c.post("bpm", v, origin=origin)
 
 
-def _learn(c: Controls, _, args: list, origin: str):
+def _learn(c: ControlSink, _, args: list, origin: str):
     name = _one_text(args)
     if name not in c.params:
         raise ValueError(f"no parameter {name!r}")
     c.post("learn", name, origin=origin)
 
 
-def _source(c: Controls, name: str, args: list, origin: str):
-    c.modulators.controls.set("osc." + name, min(1.0, max(0.0, _one_number(args))))
+def _source(c: ControlSink, name: str, args: list, origin: str):
+    c.set_source("osc." + name, min(1.0, max(0.0, _one_number(args))))
 
 
-def _route_add(c: Controls, _, args: list, origin: str):
+def _route_add(c: ControlSink, _, args: list, origin: str):
     if len(args) not in (3, 4):
         raise BadArgs("/vj/route <source> <target> <amount> [curve]")
     src, tgt, amount = args[0], args[1], _number(args[2])
@@ -256,17 +257,17 @@ def _route_add(c: Controls, _, args: list, origin: str):
     c.post("route_add", Route(src, tgt, amount, curve=curve), origin=origin)
 
 
-def _route_remove(c: Controls, _, args: list, origin: str):
+def _route_remove(c: ControlSink, _, args: list, origin: str):
     if len(args) != 2 or not all(isinstance(a, str) for a in args):
         raise BadArgs("/vj/route/remove <source> <target>")
     c.post("route_remove", args[0], args[1], origin=origin)
 
 
-def _list(c: Controls, _, args: list, origin: str):
+def _list(c: ControlSink, _, args: list, origin: str):
     return listing(c)
 
 
-def _status(c: Controls, _, args: list, origin: str):
+def _status(c: ControlSink, _, args: list, origin: str):
     counts = c.counters.snapshot()
     return [("/vj/status/item", [k, int(v)]) for k, v in sorted(counts.items())] + [("/vj/status/end", [])]
 
@@ -304,7 +305,7 @@ class Address:
         return (captured,)
 
 
-def listing(c: Controls) -> list[tuple[str, list]]:
+def listing(c: ControlSink) -> list[tuple[str, list]]:
     """Every address of ADDRESSES, each concrete form of it (every parameter, every prompt slot)
     with its OSC type tags, range and current value: what a control surface needs."""
     items = [("/vj/list/item", item) for a in ADDRESSES for item in (a.lists or _one)(c, a)]
@@ -312,57 +313,57 @@ def listing(c: Controls) -> list[tuple[str, list]]:
 
 
 # -- what /vj/list says of each address: [address, types, min, max, value] per concrete form
-def _one(c: Controls, a: Address) -> list[list]:
+def _one(c: ControlSink, a: Address) -> list[list]:
     return [[a.path, a.types, 0.0, 0.0, "" if a.types == "s" else 0.0]]
 
 
-def _list_bpm(c: Controls, a: Address) -> list[list]:
+def _list_bpm(c: ControlSink, a: Address) -> list[list]:
     return [["/vj/bpm", "f", 20.0, 400.0, 0.0]]
 
 
-def _list_params(c: Controls, a: Address) -> list[list]:
+def _list_params(c: ControlSink, a: Address) -> list[list]:
     values = c.params.values()
     return [[f"/vj/param/{name}", "f", float(c.params.spec(name).lo), float(c.params.spec(name).hi), float(values[name])]
             for name in c.params.names()]
 
 
-def _list_params_norm(c: Controls, a: Address) -> list[list]:
+def _list_params_norm(c: ControlSink, a: Address) -> list[list]:
     values = c.params.values()
     return [[f"/vj/param/{name}/norm", "f", 0.0, 1.0, float(c.params.spec(name).norm(values[name]))]
             for name in c.params.names()]
 
 
-def _list_first_prompt(c: Controls, a: Address) -> list[list]:
+def _list_first_prompt(c: ControlSink, a: Address) -> list[list]:
     return [["/vj/prompt", "s", 0.0, 0.0, c.prompts[0] if c.prompts else ""]]
 
 
-def _list_prompt_slots(c: Controls, a: Address) -> list[list]:
+def _list_prompt_slots(c: ControlSink, a: Address) -> list[list]:
     return [[f"/vj/prompt/{i}", "s", 0.0, 0.0, text] for i, text in enumerate(c.prompts, 1)]
 
 
-def _list_prompt_weights(c: Controls, a: Address) -> list[list]:
+def _list_prompt_weights(c: ControlSink, a: Address) -> list[list]:
     values, names = c.params.values(), (f"prompt.{i}.weight" for i in range(1, len(c.prompts) + 1))
     return [[f"/vj/{name.replace('.', '/')}", "f", float(c.params.spec(name).lo), float(c.params.spec(name).hi),
              float(values[name])] for name in names if name in c.params]
 
 
-def _list_resample_slots(c: Controls, a: Address) -> list[list]:
+def _list_resample_slots(c: ControlSink, a: Address) -> list[list]:
     return [[f"/vj/resample/{i}", "", 0.0, 0.0, 0.0] for i in range(1, len(c.prompts) + 1)]
 
 
-def _list_resample(c: Controls, a: Address) -> list[list]:
+def _list_resample(c: ControlSink, a: Address) -> list[list]:
     return [["/vj/resample", "i", 1.0, float(len(c.prompts)), 0]]
 
 
-def _list_scene(c: Controls, a: Address) -> list[list]:
-    return [["/vj/scene", "s", 0.0, float(max(0, len(c.scenes) - 1)), c.scene or ""]]
+def _list_scene(c: ControlSink, a: Address) -> list[list]:
+    return [["/vj/scene", "s", 0.0, float(max(0, len(c.scene_names()) - 1)), c.scene or ""]]
 
 
-def _list_seed(c: Controls, a: Address) -> list[list]:
+def _list_seed(c: ControlSink, a: Address) -> list[list]:
     return [["/vj/seed", "i", 0.0, float(2**31 - 1), int(c.seed) & 0x7FFFFFFF]]
 
 
-def _list_sources(c: Controls, a: Address) -> list[list]:
+def _list_sources(c: ControlSink, a: Address) -> list[list]:
     """The pattern itself: any name makes a source (osc.<name>, for routes)."""
     return [["/vj/source/<name>", "f", 0.0, 1.0, 0.0]]
 

@@ -7,7 +7,8 @@ parses and stores a value within a fraction of a millisecond whatever the render
 
     control process                                       show process
     OscServer / MidiControl  -- parameter targets ----->  shared store (shared.py): the next
-      (RemoteControls)       -- MIDI values, clock ---->    snapshot pulls what changed
+      write into StoreSink   -- MIDI values, clock ---->    snapshot pulls what changed
+      (store_sink.py)
                              -- actions, osc sources -->  Controls inbox (pipe)
                              <-- prompts, scenes, seed,    (for /vj/list and scene checks)
                                  new parameters ---------
@@ -22,11 +23,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vj.control.hub import find_scene
 from vj.control.shared import WRITERS, SharedStore
+from vj.control.store_sink import StoreSink
 from vj.core.errors import VJError
 from vj.core.messages import Action, ControlReady, Declare, Fatal, ShowState, SourceValue, Stop
-from vj.core.params import ParamSpec, SpecTable
+from vj.core.params import ParamSpec
 from vj.log import log
 from vj.supervisor import Backoff, Child, ChildFailed
 
@@ -53,120 +54,6 @@ OSC_STATUS = (("osc_malformed", "malformed"), ("osc_unknown", "unknown address")
               ("osc_errors", "errors"))
 
 
-# -- the control process's view of the show ---------------------------------------------------------
-class _Counters:
-    def __init__(self, store: SharedStore) -> None:
-        self.store = store
-
-    def add(self, key: str, n: int = 1) -> None:
-        self.store.count(key, n)
-
-    def get(self, key: str) -> int:
-        return self.store.counter_dict().get(key, 0)
-
-    def snapshot(self) -> dict[str, int]:
-        return self.store.counter_dict()
-
-
-class RemoteParams(SpecTable):
-    """What OscRouter and MidiControl need of a ParamSpace, over the shared store."""
-
-    def __init__(self, store: SharedStore, specs, trace: list | None = None) -> None:
-        self.store = store
-        self.trace = trace  # (name, value, time) of every write, when measuring
-        self._index: dict[str, int] = {}
-        self._specs: dict[str, ParamSpec] = {}
-        self._listeners = []
-        for i, spec in specs:
-            self.declare(i, spec)
-
-    def declare(self, i: int, spec: ParamSpec) -> None:
-        self._index[spec.name] = i
-        self._specs[spec.name] = spec
-
-    def on_change(self, listener) -> None:
-        self._listeners.append(listener)
-
-    def set(self, name: str, value: float, *, immediate: bool = False, source: str = "set", where: str = "parameter") -> float:
-        spec = self.spec(name, where)
-        v = min(spec.hi, max(spec.lo, float(value)))
-        self.store.write(self._index[name], v, source)
-        if self.trace is not None:
-            self.trace.append((name, v, time.perf_counter_ns()))
-        for listener in self._listeners:
-            listener(name, v, source)
-        return v
-
-    def target(self, name: str) -> float:
-        return float(self.store.target[self._index[name]])
-
-    value = target  # the routes live in the show: here, the performer's value is the value
-
-    def values(self) -> dict[str, float]:
-        return {n: float(self.store.target[i]) for n, i in self._index.items()}
-
-
-class _RemoteSources:
-    """MIDI values go to the shared store; OSC sources (rare, by name) through the pipe."""
-
-    def __init__(self, store: SharedStore, send) -> None:
-        self.store, self.send = store, send
-
-    def set(self, name: str, value: float, event: bool = False) -> None:
-        parts = name.split(".")
-        if parts[0] == "midi":
-            ch = int(parts[1])
-            if parts[2] == "pitchbend":
-                self.store.midi[SharedStore.midi_index("pitchbend", ch)] = value
-                return
-            i = SharedStore.midi_index(parts[2], ch, int(parts[3]))
-            self.store.midi[i] = value
-            if event:
-                self.store.notes[i - 16 * 128] += 1
-        else:
-            self.send(SourceValue(name, value))
-
-
-class _Modulators:
-    def __init__(self, controls) -> None:
-        self.controls = controls
-
-
-@dataclass(frozen=True)
-class _SceneName:
-    name: str
-
-
-class RemoteControls:
-    """The Controls face (hub.py) that OscRouter and MidiControl use, inside the control process."""
-
-    def __init__(self, cfg: ControlConfig, store: SharedStore, send) -> None:
-        self.trace: list | None = [] if cfg.trace else None
-        self.params = RemoteParams(store, cfg.specs, self.trace)
-        self.counters = _Counters(store)
-        self.modulators = _Modulators(_RemoteSources(store, send))
-        self.sources = cfg.sources
-        self.scenes = tuple(_SceneName(n) for n in cfg.scenes)
-        self.prompts = list(cfg.prompts)
-        self.seed = cfg.seed
-        self.scene: str | None = None
-        self.learn_handler = None
-        self.changed_by = None
-        self._send = send
-
-    def post(self, kind: str, *args, origin: str = "") -> None:
-        if kind == "learn" and self.learn_handler is not None:
-            self.learn_handler(args[0])  # MIDI lives here: learn here
-            return
-        self._send(Action(kind, args, origin))
-
-    def scene_names(self) -> list[str]:
-        return [s.name for s in self.scenes]
-
-    def find_scene(self, which):
-        return find_scene(self.scenes, which)
-
-
 def _child(from_parent, to_parent, cfg: ControlConfig, store_name: str) -> None:
     import signal
 
@@ -188,7 +75,7 @@ def _child(from_parent, to_parent, cfg: ControlConfig, store_name: str) -> None:
             except (BrokenPipeError, OSError):
                 pass
 
-    controls = RemoteControls(cfg, store, send)
+    controls = StoreSink(store, send, cfg.specs, cfg.sources, cfg.scenes, cfg.prompts, cfg.seed, bool(cfg.trace))
     started = []
     midi = None
     osc_address, midi_ports = None, ()
@@ -226,7 +113,7 @@ def _child(from_parent, to_parent, cfg: ControlConfig, store_name: str) -> None:
         if isinstance(msg, Declare):
             controls.params.declare(msg.index, msg.spec)
         elif isinstance(msg, ShowState):
-            controls.prompts, controls.scene, controls.seed = list(msg.prompts), msg.scene, msg.seed
+            controls.show_state(msg.prompts, msg.scene, msg.seed)
             if midi is not None:
                 midi.show_scene(controls.scene)  # pads bound to scenes light the one that plays
     for s in started:
@@ -336,7 +223,7 @@ class ControlProcess:
             if isinstance(msg, Action):
                 c.post(msg.kind, *msg.args, origin=msg.origin)
             elif isinstance(msg, SourceValue):
-                c.modulators.controls.set(msg.name, msg.value)
+                c.set_source(msg.name, msg.value)
             elif isinstance(msg, ControlReady):
                 self.info = msg
         self._share_state()
@@ -397,9 +284,11 @@ class ControlProcess:
         self._watched_notes[name] = count
         return fired
 
-    def beats(self) -> float | None:
+    def beats(self, now: float | None = None) -> float | None:
+        """MIDI clock's beat position (24 ticks a beat); None when it is stopped or silent for
+        half a second. `now`: a time.monotonic() reading (by default, now)."""
         running, ticks, last, _bpm = self.store.clock
-        if not running or time.monotonic() - last > 0.5:
+        if not running or (time.monotonic() if now is None else now) - last > 0.5:
             return None
         return ticks / 24.0
 

@@ -114,11 +114,12 @@ class ControlReady(Ready):
 
 @dataclass(frozen=True)
 class Action:
-    """Child -> parent: something for the render thread to do (a prompt, a scene, a seed...)."""
+    """Something for the render thread to do (a prompt, a scene, a seed...): posted into the show's
+    Controls inbox, from the control process through its pipe or by a listener in the show's process."""
 
-    kind: str
-    args: tuple[Any, ...]
-    origin: str
+    kind: str  # prompt | resample | scene | seed | tap | bpm | learn | route_add | route_remove
+    args: tuple[Any, ...] = ()
+    origin: str = ""  # who asked (for the log)
 
 
 @dataclass(frozen=True)

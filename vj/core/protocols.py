@@ -1,16 +1,17 @@
-"""What the engine talks to, as Protocols: a clock, an audio input, a generator, an output, and
-the frame a generator hands back. The engine reads only what is written here; every
+"""What the engine talks to, as Protocols: a clock, an audio input, a generator, an output, the
+frame a generator hands back, and the control sink that OSC and MIDI write into. The engine reads only what is written here; every
 implementation says all of it (a sound card that cannot end still says `ended = False`), so
 nothing is probed with getattr/hasattr on the way."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 
 from vj.core.features import Features
+from vj.core.params import Listener, ParamSpec
 from vj.core.snapshot import Snapshot
 
 if TYPE_CHECKING:  # types only: the audio track and the program frame live above this floor
@@ -107,3 +108,55 @@ class OfflineGenerator(FrameGenerator, Protocol):
     """A generator that can also make a frame right here, in step with an offline render."""
 
     def produce(self, snap: Snapshot) -> GenFrame | None: ...
+
+
+# -- the one way in for control -------------------------------------------------------------------
+class ParamTable(Protocol):
+    """The named parameters as a hand sees them: what there is, and set a value."""
+
+    def __contains__(self, name: str) -> bool: ...
+
+    def names(self) -> list[str]: ...
+
+    def spec(self, name: str, where: str = "parameter") -> ParamSpec: ...
+
+    def set(self, name: str, value: float, *, immediate: bool = False, source: str = "set",
+            where: str = "parameter") -> float: ...  # clamped to the range; returns what was set
+
+    def target(self, name: str) -> float: ...  # the value a hand last asked for
+
+    def values(self) -> dict[str, float]: ...
+
+    def on_change(self, listener: Listener) -> None: ...
+
+
+class Counting(Protocol):
+    """Counters of what came in and what was wrong with it (the status line, /vj/status)."""
+
+    def add(self, key: str, n: int = 1) -> None: ...
+
+    def get(self, key: str) -> int: ...
+
+    def snapshot(self) -> dict[str, int]: ...
+
+
+class ControlSink(Protocol):
+    """Where OSC (control/osc.py) and MIDI (control/midi.py) write. Two implementations: the show's
+    Controls (control/hub.py) when a listener runs in the show's process (tests, `vj learn`), and
+    StoreSink (control/store_sink.py) in the control process, over the shared store and its pipe."""
+
+    params: ParamTable
+    counters: Counting
+    sources: tuple[str, ...]  # modulation sources routes may read (audio.*, lfo.*, env.*)
+    prompts: list[str]  # the prompt texts sung now
+    seed: int
+    scene: str | None  # the scene playing, by name
+    learn_handler: Callable[[str], str | None] | None  # MIDI learn, set by the MIDI side
+
+    def post(self, kind: str, *args: Any, origin: str = "") -> None: ...  # an action for the render thread
+
+    def set_source(self, name: str, value: float, event: bool = False) -> None: ...  # midi.* / osc.* values
+
+    def scene_names(self) -> list[str]: ...
+
+    def find_scene(self, which: str | int) -> Any: ...  # ValueError says what there is

@@ -135,6 +135,7 @@ class ShowSet:
     deep_cache: int = 1  # N > 1: reuse the UNet's deep features for N-1 frames of N (faster, coarser motion)
     prompts: tuple[PromptSpec, ...] = (PromptSpec("a field of possibilities"),)
     effects: tuple[str, ...] = ()  # the master effect chain: shaders in shaders/ (file stems), in order
+    shader_dirs: tuple[Path, ...] = ()  # searched for effects before the performer's and the shipped ones
     precision: int = 8  # bits per channel of the compositor's images (8 or 16)
     layers: tuple = ()  # LayerSpec (vj.render.layers), bottom first; empty: the generated frame alone
     params: Mapping[str, float] = field(default_factory=dict)  # initial parameter values

@@ -23,7 +23,7 @@ import numpy as np
 from vj.core.spec import BLEND_MODES, DEFAULT_STACK, LayerSpec
 
 
-def declare_params(layers: tuple[LayerSpec, ...]):
+def declare_params(layers: tuple[LayerSpec, ...], shader_dirs: tuple = ()):
     from vj.core.params import ParamSpec
     from vj.render.shaders import load_effect
 
@@ -41,7 +41,7 @@ def declare_params(layers: tuple[LayerSpec, ...]):
             ParamSpec(f"layer.{n}.y", -1.0, 1.0, 0.0, "height", 0.05, f"shift of layer {n}, up is positive"),
         ]
         for name in layer.effects:
-            fx = load_effect(name)
+            fx = load_effect(name, first=shader_dirs)
             specs += [ParamSpec(f"layer.{n}.fx.{name}.{u.name}", u.lo, u.hi, u.default, "", 0.05, u.doc) for u in fx.params]
     return specs
 

@@ -126,15 +126,14 @@ def shader_dir() -> Path:
     return data_dir("shaders")
 
 
-_SET_DIRS: list[Path] = []  # the shaders/ folder beside the set last loaded (config.load_set)
 _SAID_SHADOWED: set[Path] = set()  # files found before a shipped one of the same name (said once)
 
 
-def use_set_folder(set_path: Path | None) -> None:
-    """Effects in a `shaders/` folder beside this set are found before any other (one set plays
-    at a time: the last loaded decides)."""
+def set_folder(set_path: Path | None) -> tuple[Path, ...]:
+    """The `shaders/` folder beside a set file, when it has one: searched before any other for that
+    set (a set folder travels whole). It travels inside the parsed set (ShowSet.shader_dirs)."""
     d = Path(set_path).resolve().parent / "shaders" if set_path else None
-    _SET_DIRS[:] = [d] if d is not None and d.is_dir() and d != shader_dir().resolve() else []
+    return (d,) if d is not None and d.is_dir() and d != shader_dir().resolve() else ()
 
 
 def user_dirs() -> list[Path]:
@@ -144,19 +143,21 @@ def user_dirs() -> list[Path]:
     return [user_dir("shaders")]
 
 
-def search_dirs() -> list[Path]:
-    return [*_SET_DIRS, *(d for d in user_dirs() if d.is_dir()), shader_dir()]
+def search_dirs(first: tuple[Path, ...] = ()) -> list[Path]:
+    """Where effects are looked for, first match wins: `first` (the set's own folder), the
+    performer's folders, the shipped one."""
+    return [*first, *(d for d in user_dirs() if d.is_dir()), shader_dir()]
 
 
-def find_shader(name: str) -> Path | None:
-    for d in search_dirs():
+def find_shader(name: str, first: tuple[Path, ...] = ()) -> Path | None:
+    for d in search_dirs(first):
         if (d / f"{name}.frag").is_file():
             return d / f"{name}.frag"
     return None
 
 
-def available_effects(folder: Path | None = None) -> list[str]:
-    folders = [folder] if folder else search_dirs()
+def available_effects(folder: Path | None = None, first: tuple[Path, ...] = ()) -> list[str]:
+    folders = [folder] if folder else search_dirs(first)
     return sorted({p.stem for f in folders for p in f.glob("*.frag") if p.stem not in INTERNAL})
 
 
@@ -253,32 +254,32 @@ def prelude(folder: Path | None) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def load_fragment(name: str, folder: Path | None = None) -> FragmentSource:
-    """The file `name`.frag: in `folder`, or the first found along search_dirs()."""
+def load_fragment(name: str, folder: Path | None = None, first: tuple[Path, ...] = ()) -> FragmentSource:
+    """The file `name`.frag: in `folder`, or the first found along search_dirs(first)."""
     if folder is None and name in INTERNAL:
         folder = shader_dir()  # the window's and the compositor's own programs come with the code
     if folder is not None:
         path = folder / f"{name}.frag"
         where = str(folder)
     else:
-        path = find_shader(name) or shader_dir() / f"{name}.frag"
-        where = ", ".join(str(d) for d in search_dirs())
+        path = find_shader(name, first) or shader_dir() / f"{name}.frag"
+        where = ", ".join(str(d) for d in search_dirs(first))
         shipped = shader_dir() / f"{name}.frag"
         if path != shipped and shipped.is_file() and path not in _SAID_SHADOWED:
             _SAID_SHADOWED.add(path)
             log.info(f"effect {name}: {path} (instead of the shipped one)")
     if not path.is_file():
         raise ConfigError(f"effect {name!r} not found in {where}; effects: "
-                          f"{', '.join(available_effects(folder))}")
+                          f"{', '.join(available_effects(folder, first))}")
     text = path.read_text()
     params = parse_params(text, path)
     return FragmentSource(name, path, text, prelude(path.parent), params, parse_bypass(text, path, params),
                           top_level_names(text))
 
 
-def load_effect(name: str, folder: Path | None = None) -> FragmentSource:
+def load_effect(name: str, folder: Path | None = None, first: tuple[Path, ...] = ()) -> FragmentSource:
     """An effect or source file: refused with one line when it is not written as effect(uv)."""
-    frag = load_fragment(name, folder)
+    frag = load_fragment(name, folder, first)
     if not frag.is_effect or not _SIGNATURE.search(strip_comments(frag.text)):
         raise ConfigError(f"{frag.path}: an effect is written as `vec4 effect(vec2 uv) {{ ... fetch(uv) ... }}` "
                           f"(docs/screen.md, 'Writing an effect'); this file has no such function")

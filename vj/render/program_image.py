@@ -1,0 +1,110 @@
+"""The program image: what the compositor makes each frame, under the master fader, read back.
+
+It ping-pongs between two framebuffers: this frame's output is next frame's feedback input.
+While the master fader is down, the outputs take a faded copy (one pass) and feedback goes on
+reading the image at full level. Reading back is in 8 bits: a 16-bit image is copied on the GPU
+first (reading floats back costs several times more, BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vj.render import compose
+from vj.render.shaders import compile_program, load_fragment
+
+
+def _uniform(prog, name: str, value) -> None:
+    if name in prog:
+        prog[name].value = value
+
+
+class ProgramImage:
+    def __init__(self, ctx, size: tuple[int, int], precision: int) -> None:
+        self.ctx = ctx
+        self.size = size
+        self.precision = precision  # bits per channel of the images between passes (16: no dither needed)
+        self._prog = [self.target(), self.target()]
+        self._cur = 0
+        self._master = None  # (program, vao, texture, fbo): the program image under the master fader
+        self._faded = False  # this frame's outputs take the master image (the fader is down)
+        self._readback = None  # an 8-bit copy of a 16-bit program image, for reading back
+        self.clear()
+
+    def target(self):
+        """(texture, framebuffer) at the program's size and precision: the program image, or an
+        image between passes."""
+        tex = self.ctx.texture(self.size, 4, dtype="f1" if self.precision == 8 else "f2")
+        tex.repeat_x = tex.repeat_y = False
+        tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+        return tex, self.ctx.framebuffer(color_attachments=[tex])
+
+    @property
+    def previous(self):
+        """The texture of the last frame's program image (this frame's feedback input)."""
+        return self._prog[self._cur][0]
+
+    @property
+    def next(self):
+        """(texture, framebuffer) this frame draws into."""
+        return self._prog[1 - self._cur]
+
+    def finish(self, level: float):
+        """This frame is drawn: it becomes the program image; returns what the outputs show."""
+        self._cur = 1 - self._cur
+        level = min(1.0, max(0.0, level))
+        self._faded = level < 1.0
+        return self._fade(self.previous, level) if self._faded else self.previous
+
+    def clear(self) -> None:
+        self._cur, self._faded = 0, False
+        for _, fbo in self._prog:
+            fbo.clear(0.0, 0.0, 0.0, 1.0)
+
+    def _fade(self, tex, level: float):
+        """The program image under the master fader, drawn into an image of its own for the outputs
+        (a pass only while the fader is down)."""
+        if self._master is None:
+            prog = compile_program(self.ctx, load_fragment("master"))
+            out = self.ctx.texture(self.size, 4)
+            out.repeat_x = out.repeat_y = False
+            self._master = (prog, self.ctx.vertex_array(prog, []), out, self.ctx.framebuffer([out]))
+        prog, vao, out, fbo = self._master
+        tex.use(compose.IN_UNIT)
+        _uniform(prog, "u_input", compose.IN_UNIT)
+        _uniform(prog, "u_fader", level)
+        fbo.use()
+        vao.render(vertices=3)
+        return out
+
+    def warm_up_fader(self) -> None:
+        """Draw the master fader's pass once, before anyone pulls it (its first draw compiles it)."""
+        self._fade(self.previous, 0.5)
+
+    @property
+    def output(self):
+        """What the outputs show: the program image, under the master fader when it is down."""
+        return self._master[2] if self._faded else self.previous
+
+    def _readable(self):
+        """The program image's framebuffer in 8 bits: itself, or a copy made on the GPU."""
+        if self._faded:
+            return self._master[3]  # 8-bit
+        if self.precision == 8:
+            return self._prog[self._cur][1]
+        if self._readback is None:
+            tex = self.ctx.texture(self.size, 4)
+            self._readback = (tex, self.ctx.framebuffer([tex]))
+        self.ctx.copy_framebuffer(self._readback[1], self._prog[self._cur][1])
+        return self._readback[1]
+
+    def read_rgba(self) -> bytes:
+        """RGBA bytes, bottom row first: what recorders take (the driver copies 4-byte pixels as they
+        are; dropping alpha costs it a conversion, 3-4x the time)."""
+        return self._readable().read(components=4, alignment=1)
+
+    def read_frame(self) -> np.ndarray:
+        """(h, w, 3) uint8, row 0 at the top (for tests and snapshots)."""
+        w, h = self.size
+        rgb = self._readable().read(components=3, alignment=1)
+        return np.frombuffer(rgb, np.uint8).reshape(h, w, 3)[::-1]
