@@ -135,10 +135,9 @@ def test_the_bar_trigger_resamples_in_a_running_show(gl_ctx, tiny_model):
                           prompts=(PromptSpec(CATHEDRAL, 1.0, ("audio.bar",)),))
     controls = assemble.build_controls(show, 1)
     gen = assemble.local_generator(show, tiny_model, 1)
-    e = assemble.make_engine(controls, Compositor(gl_ctx, show.size, show.effect), gen, clock=ManualClock(),
-                             audio=SilentInput(), outputs=[MemoryOutput()])
     seen = []
-    e.on_frame.append(lambda s: seen.append(s.prompts[0]))
+    e = assemble.make_engine(controls, Compositor(gl_ctx, show.size, show.effect), gen, clock=ManualClock(),
+                             audio=SilentInput(), outputs=[MemoryOutput()], on_frame=[lambda s: seen.append(s.prompts[0])])
     e.render_offline(48, 8.0)  # 6 s; with no tempo the bar is 2 s (120 BPM): bars start at 2 and 4 s
     changes = [i for i in range(1, len(seen)) if seen[i] != seen[i - 1]]
     assert changes == [16, 32]

@@ -1,4 +1,6 @@
-"""Builds a show from a set: the parameter namespace, the routes, the generator, the compositor.
+"""Builds a show from a set and the command line's options: the parameter namespace, the routes,
+the GL surface and window, the compositor, the generator, the control process, OSC out, the engine.
+All the wiring is here (cli.py parses and reports); nothing is patched onto a part once it is made.
 
 Order matters for the performer: everything that can be checked without a model (parameter
 names, routes, the effect's header, shader compilation) is checked before the model loads, so a
@@ -7,7 +9,12 @@ typo in a set fails in a second, not after a minute of loading weights.
 
 from __future__ import annotations
 
+import math
 import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 from vj.core.features import SOURCES
 from vj.core.spec import ShowSet
@@ -18,7 +25,8 @@ from vj.core.spec import TRIGGERS
 from vj.control.params import ParamSpace
 from vj.core.params import ParamSpec
 from vj.control.routes import Routes
-from vj.core.errors import ConfigError
+from vj.core.errors import ConfigError, VJError
+from vj.log import log
 from vj.generate import loop as gen_loop
 from vj.render import compositor as comp
 from vj.core.spec import DEFAULT_STACK
@@ -95,8 +103,171 @@ def make_compositor(ctx, show: ShowSet, live: bool = False):
                            precision=show.precision, shader_dirs=show.shader_dirs)
 
 
-def make_engine(controls: Controls, compositor, generator, *, clock, audio, outputs):
+def make_engine(controls: Controls, compositor, generator, *, clock, audio, outputs, on_frame=(), status=(),
+                render_rate=None):
     from vj.engine import Engine
 
     return Engine(clock=clock, audio=audio, controls=controls, generator=generator, compositor=compositor,
-                  outputs=outputs)
+                  outputs=outputs, on_frame=on_frame, status=status, render_rate=render_rate)
+
+
+# -- a whole show ---------------------------------------------------------------------------------
+MAX_SENSIBLE_FPS = 240  # the fastest displays; above it a live loop just runs flat out
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line adds to a set (vj run, vj render)."""
+
+    seed: int | None = None
+    headless: bool = False
+    fullscreen: int | None = None  # a monitor's number
+    overlay: bool | None = None  # None: on in a window, off fullscreen
+    split: bool = False  # the window shows the input feed beside the program
+    generator: str = "process"  # "process" (live default) or "local"
+    device: str = "auto"
+    threads: int | None = None
+    osc_in: tuple[str, int, tuple[str, ...]] | None = None  # host, port, allowed senders; None: no OSC in
+    midi_in: tuple[tuple[str, ...], Path | None] | None = None  # port patterns, mapping file; None: no MIDI
+    osc_out: str | None = None  # host:port
+
+
+@dataclass
+class Show:
+    engine: object  # vj.engine.Engine
+    surface: object  # vj.render.context.Surface
+    seed: int
+    seed_drawn: bool  # drawn fresh from the OS (the log says how to see the show again)
+    control: object | None = None  # the ControlProcess, when OSC or MIDI listen
+    stoppers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Stop the listeners, close the outputs (a recording is finished), the sound, the layers."""
+        for stop in self.stoppers:
+            stop()
+        self.stoppers.clear()
+        engine = self.engine
+        for out in engine.outputs:
+            try:
+                out.close()
+            except Exception as e:
+                log.error(f"{out.name}: closing failed: {e}")
+        engine.audio.close()
+        engine.compositor.close()
+
+
+def build_show(show: ShowSet, opts: Options, *, live: bool, clock, audio, outputs_for) -> Show:
+    """Controls, GL, window, model, generator, control process, engine, in the order that fails
+    fastest. `outputs_for(surface)`: the outputs beside the window (made once GL is up)."""
+    from vj.render.context import display_available, open_surface
+
+    if show.fps <= 0 or not math.isfinite(show.fps):
+        raise VJError(f"--fps {show.fps}: must be a positive number")
+    if live and show.fps > MAX_SENSIBLE_FPS:
+        log.warning(f"--fps {show.fps:g}: more than any display shows; the loop runs as fast as it can "
+                    f"(the status line says the real rate)")
+    seed, drawn = resolve_seed(opts.seed, show)
+    controls = build_controls(show, seed)
+    headless = not live or opts.headless or not display_available()
+    surface = open_surface(headless, show.size, opts.fullscreen)
+    compositor = make_compositor(surface.ctx, show, live)
+    window = _window(surface, audio, opts)
+    generator = _generator(show, opts, seed, live, compositor, controls, window)
+    try:
+        control, status, hooks, stoppers, rate = _listeners(opts, controls) if live else (None, [], [], [], None)
+    except BaseException:  # a MIDI port that isn't there: nothing left running behind the message
+        generator.stop()
+        compositor.close()
+        raise
+    engine = make_engine(controls, compositor, generator, clock=clock, audio=audio,
+                         outputs=([window] if window else []) + outputs_for(surface), on_frame=hooks, status=status,
+                         render_rate=rate)
+    return Show(engine, surface, seed, drawn, control, stoppers)
+
+
+def _window(surface, audio, opts: Options):
+    """The window's output, when there is a window (keys: T taps the tempo)."""
+    if surface.window is None:
+        if opts.split:
+            log.warning("--split: no window here (headless); the split view is for the window only")
+        return None
+    from vj.output.window import WindowOutput
+
+    return WindowOutput(surface, on_tap=audio.tap, overlay=opts.overlay if opts.overlay is not None else opts.fullscreen is None,
+                        split=opts.split)
+
+
+def _generator(show: ShowSet, opts: Options, seed: int, live: bool, compositor, controls, window):
+    """Live: the generator's own process, started (its model's errors end the show before it starts;
+    meanwhile the compositor compiles every variant and the window shows its warm-up image).
+    Offline: the model in this process, in step with the renderer."""
+    from vj.generate import device as torch_device
+    from vj.generate import registry
+
+    spec = registry.resolve(show.model)
+    if spec.fixture:
+        log.warning(f"model {spec.label}")
+    if live and opts.generator == "process":
+        generator = process_generator(show, seed, opts.device, opts.threads)
+        warmed = []
+
+        def on_wait() -> None:
+            if not warmed:
+                compositor.warm_up()
+                warmed.append(True)
+            if window:
+                _show_warm_up(compositor, controls, window)
+
+        generator.start(wait_ready=True, on_wait=on_wait)
+        return generator
+    if live:  # no first-use compile in the middle of the show
+        compositor.warm_up()
+    dev, dtype = torch_device.pick(opts.device)
+    torch_device.configure_threads(dev, opts.threads)
+    model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=show.tiny_vae)
+    return local_generator(show, model, seed)
+
+
+def _show_warm_up(compositor, controls, window) -> None:
+    """One frame of the compositor alone (the warm-up image through feedback and effect), shown."""
+    from types import MappingProxyType
+
+    from vj.core.snapshot import Snapshot
+    from vj.output.base import ProgramFrame
+
+    t = time.monotonic()
+    snap = Snapshot(0, t, MappingProxyType(dict(controls.params.values())), (), 0)
+    compositor.render(snap)
+    window.present(ProgramFrame(compositor, t, 0))
+
+
+def _listeners(opts: Options, controls: Controls):
+    """OSC in and MIDI in a control process of their own, OSC out here. Returns (the control
+    process, status sources, per-frame hooks, what stops them, the render rate meter OSC out reports)."""
+    from vj.control.osc import OscOut
+    from vj.control.process import ControlProcess
+    from vj.meter import RateMeter
+
+    control, status, hooks, stoppers, rate = None, [], [], [], RateMeter()
+    if opts.osc_in or opts.midi_in:
+        control = ControlProcess(controls, opts.osc_in, opts.midi_in)
+        control.start()
+        controls.listen_to(control)
+        status.append(control.status)
+        stoppers.append(control.stop)
+        if control.info.osc is not None:
+            host, port = control.info.osc
+            allow = opts.osc_in[2] if opts.osc_in else ()
+            log.info(f"OSC: listening on {host}:{port}" + (f", from {', '.join(allow)} only" if allow else ""))
+        log.info(f"control process priority: {control.info.priority}")
+    if opts.osc_out:
+        try:
+            out = OscOut(opts.osc_out, controls, fps=rate.fps)
+        except BaseException:
+            for stop in stoppers:
+                stop()
+            raise
+        hooks.append(out.frame)
+        stoppers.append(out.close)
+        log.info(f"OSC: sending features and changes to {opts.osc_out}")
+    return control, status, hooks, stoppers, rate

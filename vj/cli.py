@@ -61,7 +61,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"démontage {__version__}")
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
     # what the shared set-up reads, for the commands that have no such option
-    ap.set_defaults(duration=None, fullscreen=None, overlay=None, split=False, bpm=None, bpm_range=None,
+    ap.set_defaults(duration=None, fullscreen=None, overlay=None, split=False, headless=False, generator="process",
+                    bpm=None, bpm_range=None,
                     sensitivity=None, verbose=False, quiet=False)
     _run_command(sub)
     _render_command(sub)
@@ -215,8 +216,6 @@ def _bench_commands(bench) -> None:
     aud.add_argument("--json", action="store_true")
 
 
-MAX_SENSIBLE_FPS = 240  # the fastest displays; above it a live loop just runs flat out
-
 # -- shared set-up ---------------------------------------------------------------------------
 def _load_show(args):
     from vj.config import check_template, load_set, parse_size, with_overrides
@@ -249,63 +248,29 @@ def _load_show(args):
     )
 
 
-def _build(show, args, *, live: bool, clock, audio, outputs_for):
-    """Controls, GL, model, generator, engine, in the order that fails fastest (see assemble.py)."""
+def _options(show, args, live: bool):
+    """The command line's options for assemble.build_show: OSC and MIDI as the set says, with the
+    command line on top."""
     from vj import assemble
-    from vj.generate import device as torch_device
-    from vj.generate import registry
-    from vj.render.context import display_available, open_surface
 
-    if show.fps <= 0 or not math.isfinite(show.fps):
-        raise VJError(f"--fps {show.fps}: must be a positive number")
-    if live and show.fps > MAX_SENSIBLE_FPS:
-        log.warning(f"--fps {show.fps:g}: more than any display shows; the loop runs as fast as it can "
-                    f"(the status line says the real rate)")
-    seed, drawn = assemble.resolve_seed(args.seed, show)
-    controls = assemble.build_controls(show, seed)
-    spec = registry.resolve(show.model)
-    headless = not live or args.headless or not display_available()
-    surface = open_surface(headless, show.size, args.fullscreen)
-    compositor = assemble.make_compositor(surface.ctx, show, live)
-    if spec.fixture:
-        log.warning(f"model {spec.label}")
-    window = None
-    if surface.window is not None:
-        from vj.output.window import WindowOutput
+    osc = midi = None
+    if live and not args.no_osc:
+        allow = tuple(a.strip() for a in args.osc_allow.split(",")) if args.osc_allow else show.osc.allow
+        osc = (args.osc_host or show.osc.host, args.osc_port if args.osc_port is not None else show.osc.port, allow)
+    patterns = tuple(args.midi or ()) or show.midi.inputs if live else ()
+    if patterns:
+        midi = (patterns, args.mapping or show.midi.mapping)
+    return assemble.Options(seed=args.seed, headless=args.headless, fullscreen=args.fullscreen, overlay=args.overlay,
+                            split=args.split, generator=args.generator, device=args.device, threads=args.threads,
+                            osc_in=osc, midi_in=midi, osc_out=(args.osc_out or show.osc.out) if live else None)
 
-        window = WindowOutput(surface, on_tap=audio.tap,
-                              overlay=args.overlay if args.overlay is not None else args.fullscreen is None,
-                              split=args.split)
-    if args.split and window is None:
-        log.warning("--split: no window here (headless); the split view is for the window only")
-    if live and args.generator == "process":
-        generator = assemble.process_generator(show, seed, args.device, args.threads)
-        # The model loads over there; its errors end the show before it starts. Meanwhile the window
-        # shows the compositor's own warm-up image and answers the window manager.
-        warmed = []
 
-        def on_wait() -> None:
-            if not warmed:  # every shader variant compiled while the model loads in the other process
-                compositor.warm_up()
-                warmed.append(True)
-            if window:
-                _warm_up(compositor, controls, window)
-
-        generator.start(wait_ready=True, on_wait=on_wait)
-    else:
-        if live:  # no first-use compile in the middle of the show
-            compositor.warm_up()
-        dev, dtype = torch_device.pick(args.device)
-        torch_device.configure_threads(dev, args.threads)
-        model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=show.tiny_vae)
-        generator = assemble.local_generator(show, model, seed)
-    engine = assemble.make_engine(controls, compositor, generator, clock=clock, audio=audio,
-                                  outputs=([window] if window else []) + outputs_for(surface))
-    w, h = generator.size
-    log.info(f"seed {seed}" + (f" (drawn fresh; pass --seed {seed} to see this show again)" if drawn else ""))
-    log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {w}x{h}, "
-             f"{show.steps} step(s); GL {surface.renderer}; audio: {audio.status}")
-    return engine, surface
+def _said(built, show, audio) -> None:
+    """What the show is, said once it is built."""
+    seed, w_h = built.seed, built.engine.generator.size
+    log.info(f"seed {seed}" + (f" (drawn fresh; pass --seed {seed} to see this show again)" if built.seed_drawn else ""))
+    log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {w_h[0]}x{w_h[1]}, "
+             f"{show.steps} step(s); GL {built.surface.renderer}; audio: {audio.status}")
 
 
 def _analyzer_config(show, args):
@@ -334,52 +299,6 @@ def _hold_bpm(audio, args) -> None:
         audio.analyzer.set_bpm(args.bpm)
 
 
-def _start_control(show, args, engine) -> list:
-    """OSC in and MIDI in a control process of their own, OSC out here (the set's [osc]/[midi] with
-    the command line on top); returns what to call at the end to stop them."""
-    from vj.control.osc import OscOut
-    from vj.control.process import ControlProcess
-
-    started = []
-    c = engine.controls
-    osc = None
-    if not args.no_osc:
-        allow = tuple(a.strip() for a in args.osc_allow.split(",")) if args.osc_allow else show.osc.allow
-        osc = (args.osc_host or show.osc.host, args.osc_port if args.osc_port is not None else show.osc.port, allow)
-    patterns = tuple(args.midi or ()) or show.midi.inputs
-    midi = (patterns, args.mapping or show.midi.mapping) if patterns else None
-    if osc or midi:
-        proc = ControlProcess(c, osc, midi)
-        proc.start()
-        c.listen_to(proc)
-        engine.status_parts.append(proc.status)
-        started.append(proc.stop)
-        if proc.info.osc is not None:
-            host, port = proc.info.osc
-            log.info(f"OSC: listening on {host}:{port}" + (f", from {', '.join(osc[2])} only" if osc[2] else ""))
-        log.info(f"control process priority: {proc.info.priority}")
-    target = args.osc_out or show.osc.out
-    if target:
-        out = OscOut(target, c, fps=engine.render_fps)
-        engine.on_frame.append(out.frame)
-        started.append(out.close)
-        log.info(f"OSC: sending features and changes to {target}")
-    return started
-
-
-def _warm_up(compositor, controls, window) -> None:
-    """One frame of the compositor alone (the warm-up image through feedback and effect), shown."""
-    from types import MappingProxyType
-
-    from vj.output.base import ProgramFrame
-    from vj.core.snapshot import Snapshot
-
-    t = time.monotonic()
-    snap = Snapshot(0, t, MappingProxyType(dict(controls.params.values())), (), 0)
-    compositor.render(snap)
-    window.present(ProgramFrame(compositor, t, 0))
-
-
 def _check_out(path: Path | None) -> None:
     """Fail on a bad --out before minutes go into loading a model."""
     if path is not None and not path.expanduser().resolve().parent.is_dir():
@@ -395,16 +314,6 @@ def _on_signals(engine) -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-
-
-def _close(engine) -> None:
-    for out in engine.outputs:
-        try:
-            out.close()
-        except Exception as e:
-            log.error(f"{out.name}: closing failed: {e}")
-    engine.audio.close()
-    engine.compositor.close()
 
 
 def _report(summary, what: str) -> None:
@@ -494,6 +403,7 @@ def _live_outputs(show, args, audio, recorder: list):
 
 
 def cmd_run(args) -> int:
+    from vj import assemble
     from vj.clock import FramePacer, RealClock
     from vj.render.context import display_available
 
@@ -511,14 +421,11 @@ def cmd_run(args) -> int:
         if port:
             check_port(args.osc_host or show.osc.host, port)
     clock = RealClock()
-    engine, surface = _build(show, args, live=True, clock=clock, audio=audio, outputs_for=outputs_for)
+    built = assemble.build_show(show, _options(show, args, live=True), live=True, clock=clock, audio=audio,
+                                outputs_for=outputs_for)
+    _said(built, show, audio)
+    engine, surface = built.engine, built.surface
     _on_signals(engine)
-    try:
-        stoppers = _start_control(show, args, engine)
-    except BaseException:  # a MIDI port that isn't there: nothing left running behind the message
-        engine.generator.stop()
-        _close(engine)
-        raise
     # Headless: the pacer is the frame clock. With a window, vsync paces and the pacer caps the
     # loop at the monitor's rate where vsync does nothing (Xvfb, some drivers).
     audio.start()
@@ -528,9 +435,7 @@ def cmd_run(args) -> int:
     try:
         summary = engine.run_live(args.duration, pacer, on_status=None if args.quiet else log.info)
     finally:
-        for stop in stoppers:
-            stop()
-        _close(engine)
+        built.close()
     _report(summary, "show")
     if recorder and recorder[0].complete:
         log.info(f"recorded {recorder[0].path} ({recorder[0].frames_written} frames)")
@@ -538,6 +443,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_render(args) -> int:
+    from vj import assemble
     from vj.audio.sources import FileInput, SilentInput
     from vj.clock import ManualClock
     from vj.output.ffmpeg import FfmpegOutput
@@ -571,7 +477,10 @@ def cmd_render(args) -> int:
         recorder.append(FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, duration=duration, offline=True))
         return list(recorder)
 
-    engine, _ = _build(show, args, live=False, clock=ManualClock(), audio=audio, outputs_for=outputs_for)
+    built = assemble.build_show(show, _options(show, args, live=False), live=False, clock=ManualClock(), audio=audio,
+                                outputs_for=outputs_for)
+    _said(built, show, audio)
+    engine = built.engine
     _on_signals(engine)
     tty = sys.stderr.isatty() and not args.quiet
     t0 = time.perf_counter()
@@ -592,7 +501,7 @@ def cmd_render(args) -> int:
     try:
         summary = engine.render_offline(n_frames, show.fps, progress)
     finally:
-        _close(engine)
+        built.close()
     _report(summary, "render")
     if summary.frames < n_frames or not recorder[0].complete:
         raise VJError(f"render stopped after {summary.frames} of {n_frames} frames; {args.out} is incomplete")

@@ -17,7 +17,7 @@ import collections
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from vj.core.features import Features
 from vj.core.protocols import AudioInput, Clock, FrameGenerator, GenFrame, OfflineGenerator
@@ -44,7 +44,9 @@ class Summary:
 
 class Engine:
     def __init__(self, *, clock: Clock, audio: AudioInput, controls: Controls,
-                 generator: FrameGenerator | OfflineGenerator, compositor: Compositor, outputs: list[Output]) -> None:
+                 generator: FrameGenerator | OfflineGenerator, compositor: Compositor, outputs: list[Output],
+                 on_frame: Sequence[Callable[[Snapshot], None]] = (), status: Sequence[Callable[[], str]] = (),
+                 render_rate: RateMeter | None = None) -> None:
         self.clock = clock
         self.audio = audio
         self.controls = controls
@@ -56,15 +58,15 @@ class Engine:
         self.index = 0  # snapshots taken
         self.rendered = 0  # frames composited and handed to the outputs
         self.stop_requested = False
-        self.on_frame: list[Callable[[Snapshot], None]] = []  # per-frame hooks (OSC out)
-        self.status_parts: list[Callable[[], str]] = []  # more for the status line (OSC, MIDI)
+        self.on_frame = tuple(on_frame)  # per-frame hooks (OSC out)
+        self.status_parts = tuple(status)  # more for the status line (OSC, MIDI)
         self._phase = 0.0
         self._was_frozen = False
         self._bar: int | None = None  # the bar we are in (audio.bar fires when it changes)
         self._audio = Features()
         self._last_t: float | None = None
         self._latency = collections.deque(maxlen=1024)  # seconds, snapshot -> shown
-        self._render_rate = RateMeter()
+        self._render_rate = render_rate or RateMeter()  # shared with OSC out, which reports it
         self.lost_outputs: list[str] = []  # names of outputs dropped after a failure (for the overlay)
         self.retries = Retries()  # lost streams, tried again with back-off (live only)
 
