@@ -18,14 +18,14 @@ from typing import Callable
 
 from vj.core.features import SOURCES
 from vj.core.spec import ShowSet
-from vj.core.validate import suggest
+from vj.core.validate import RAISE, Problems, fail, suggest
 from vj.control.hub import Controls
 from vj.control.modulators import Modulators
 from vj.core.spec import TRIGGERS
 from vj.control.params import ParamSpace
 from vj.core.params import ParamSpec
-from vj.control.routes import Routes
-from vj.core.errors import ConfigError, VJError
+from vj.control.routes import Routes, make_route
+from vj.core.errors import VJError
 from vj.log import log
 from vj.generate import loop as gen_loop
 from vj.render import compositor as comp
@@ -42,15 +42,19 @@ def resolve_seed(cli_seed: int | None, show: ShowSet) -> tuple[int, bool]:
     return secrets.randbits(32), True
 
 
-def build_controls(show: ShowSet, seed: int = 0) -> Controls:
+def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE) -> Controls:
     """Declare every parameter, apply the set's values, check its routes, modulators and scenes
-    (no GL, no model: a typo in a set fails in a second)."""
+    (no GL, no model: a typo in a set fails in a second). Collecting `problems` (vj check), each
+    bad value, route or name is kept there and the rest is checked past it."""
+    w = show.where()
     if len(set(show.effects)) < len(show.effects):
-        raise ConfigError(f"{show.where()} [compositor]: an effect is in the chain twice (its fx.* parameters would be shared)")
+        problems.attempt(fail, f"{w} [compositor]: an effect is in the chain twice (its fx.* parameters would be shared)")
     shader_layers = [l.arg for l in show.layers if l.kind == "shader"]
-    fragments = [load_effect(name, first=show.shader_dirs) for name in dict.fromkeys(list(show.effects) + shader_layers)]
-    params = ParamSpace(gen_loop.declare_params() + comp.declare_params(fragments, show.layers or DEFAULT_STACK,
-                                                                        show.shader_dirs))
+    fragments = [problems.attempt(load_effect, name, None, show.shader_dirs)
+                 for name in dict.fromkeys(list(show.effects) + shader_layers)]
+    layer_specs = problems.attempt(comp.declare_params, [f for f in fragments if f is not None],
+                                   show.layers or DEFAULT_STACK, show.shader_dirs, default=[])
+    params = ParamSpace(gen_loop.declare_params() + layer_specs)
     for i, p in enumerate(show.prompts, 1):
         params.declare(ParamSpec(f"prompt.{i}.weight", -4.0, 4.0, p.weight, "", 0.1, f"weight of {p.text!r}"))
     if show.more_seeds:  # a seed list: each seed's share of the noise (equal-power mix, see generate/noise.py)
@@ -58,20 +62,21 @@ def build_controls(show: ShowSet, seed: int = 0) -> Controls:
             params.declare(ParamSpec(f"noise.seed.{i}.weight", -2.0, 2.0, 1.0 if i == 1 else 0.0, "", 0.1,
                                      f"weight of noise seed {i}"))
     for name, value in show.params.items():
-        params.set(name, value, immediate=True, where=f"{show.where()} [params]")
+        problems.attempt(lambda n, v: params.set(n, v, immediate=True, where=f"{w} [params]"), name, value)
     modulators = Modulators(show.lfos, show.envelopes, seed)
     names = [n for n in modulators.names()]
     if len(set(names)) < len(names):
-        raise ConfigError(f"{show.where()}: two LFOs or two envelopes have the same name")
+        problems.attempt(fail, f"{w}: two LFOs or two envelopes have the same name")
     for e in show.envelopes:
         if e.trigger not in TRIGGERS and not e.trigger.startswith("midi."):
-            raise ConfigError(f"{show.where()} [[envelope]] {e.name}: trigger {e.trigger!r}{suggest(e.trigger, TRIGGERS)}; "
-                              f"triggers: {', '.join(TRIGGERS)}, midi.<channel>.note.<n>")
+            problems.attempt(fail, f"{w} [[envelope]] {e.name}: trigger {e.trigger!r}{suggest(e.trigger, TRIGGERS)}; "
+                                    f"triggers: {', '.join(TRIGGERS)}, midi.<channel>.note.<n>")
     sources = tuple(SOURCES) + ("audio.bar",) + tuple(names)
-    routes = Routes.from_specs(show.routes, params, sources, show.where())
+    routes = Routes([r for r in (problems.attempt(make_route, spec, params, set(sources), f"{w} [[route]] #{i}")
+                                 for i, spec in enumerate(show.routes, 1)) if r is not None])
     for sc in show.scenes:
         for name in sc.params:
-            params.spec(name, f"{show.where()} [[scene]] {sc.name}")
+            problems.attempt(params.spec, name, f"{w} [[scene]] {sc.name}")
     modulators.watch |= {r.source for r in routes.routes if r.source.startswith("midi.")}
     return Controls(params, routes, modulators, show.scenes, [p.text for p in show.prompts], seed, sources,
                     [p.resample for p in show.prompts], show.more_seeds)

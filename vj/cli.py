@@ -140,6 +140,9 @@ def _tool_commands(sub) -> None:
     lrn.add_argument("--mapping", type=Path, metavar="FILE", help="the mapping to add the binding to")
     lrn.add_argument("--timeout", type=float, default=60.0, metavar="S", help="give up after S seconds")
 
+    chk = sub.add_parser("check", help="check sets: every problem at once, with file:line and a hint (exit 1 on any)")
+    chk.add_argument("sets", metavar="SET", nargs="+", help="set files or shipped set names")
+
     prm = sub.add_parser("params", help="list a set's parameters: every name MIDI, OSC, routes and sets can move")
     prm.add_argument("set", metavar="SET", nargs="?", default="demo")
 
@@ -510,6 +513,27 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from vj.resources import find_set
+    from vj.show.check import check_set
+
+    bad = 0
+    for name in args.sets:
+        try:
+            path = find_set(name)
+        except VJError as e:
+            print(f"{name}: {e}")
+            bad += 1
+            continue
+        problems = check_set(path)
+        for p in problems:
+            print(p)
+        bad += len(problems)
+        if not args.quiet:
+            log.info(f"{path}: " + (f"{len(problems)} problem(s)" if problems else "ok"))
+    return 1 if bad else 0
+
+
 def cmd_params(args) -> int:
     from vj import assemble
     from vj.core.features import SOURCES
@@ -616,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     try:
         return {"run": cmd_run, "render": cmd_render, "devices": cmd_devices, "params": cmd_params,
-                "features": cmd_features, "learn": cmd_learn, "bench": cmd_bench,
+                "features": cmd_features, "learn": cmd_learn, "bench": cmd_bench, "check": cmd_check,
                 "train": cmd_train}[args.cmd](args)
     except VJError as e:
         log.error(f"error: {e}")

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 from vj.core.errors import ConfigError
 from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTHANDS, TRIGGERS, EnvelopeSpec,
                           LayerSpec, LfoSpec, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
-from vj.core.validate import as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
+from vj.core.validate import RAISE, Problems, fail, as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 from vj.render.shaders import set_folder
 
 
@@ -44,38 +44,54 @@ def load_set(path: Path) -> ShowSet:
     return parse_set(load_toml(path, "set file"), path)
 
 
-def parse_set(data: Mapping[str, Any], path: Path | None = None) -> ShowSet:
+def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Problems = RAISE) -> ShowSet:
     """A set's tables -> ShowSet: each [table] read by its field table below, each [[record]] by
-    its reader, then the checks that span several keys."""
+    its reader, then the checks that span several keys. Collecting `problems`, a bad key or record
+    is kept there and left out (its default stays), and the reading goes on."""
     where = str(path) if path else "set"
-    check_keys(where, data, _SECTIONS)
+    for key in data:
+        problems.attempt(check_keys, where, {key: None}, _SECTIONS)
     kw: dict[str, Any] = {"path": path}
     if path:
         kw["name"] = path.stem
         kw["shader_dirs"] = set_folder(path)  # its own shaders/ folder, if it has one, is searched first
     for section, fields in _FIELDS.items():
-        kw.update(_read_table(data, section, fields, where, path))
-    _spread_seeds(kw, data.get("generator", {}), f"{where} [generator]")
+        kw.update(_read_table(data, section, fields, where, path, problems))
+    problems.attempt(_spread_seeds, kw, data.get("generator", {}), f"{where} [generator]")
+    kw.pop("seeds", None)
+    problems.attempt(_check_whole, data, where)
+    for key, (field, read) in _RECORDS.items():
+        tables = problems.attempt(_tables, data, key, where, default=[])
+        records = [problems.attempt(read, f"{where} [[{key}]] #{i}", t, path) for i, t in enumerate(tables, 1)]
+        records = tuple(r for r in records if r is not None)
+        if records or key != "prompt":  # no [[prompt]]: the default prompt stays
+            kw[field] = records
+    problems.attempt(_check_records, kw, where)
+    params = data.get("params", {})
+    if not isinstance(params, Mapping):
+        problems.attempt(fail, f"{where}: [params] must be a table of name = value")
+        params = {}
+    kw["params"] = {str(k): v for k, v in ((k, problems.attempt(as_number, f"{where} [params]", k, v))
+                                           for k, v in params.items()) if v is not None}
+    kw["osc"] = problems.attempt(_osc, f"{where} [osc]", data.get("osc", {}), default=OscSettings())
+    kw["midi"] = problems.attempt(_midi, f"{where} [midi]", data.get("midi", {}), path, default=MidiSettings())
+    return ShowSet(**kw)
+
+
+def _check_whole(data: Mapping[str, Any], where: str) -> None:
+    """What spans keys of the file as written."""
     if "effect" in data.get("compositor", {}) and "effects" in data.get("compositor", {}):
         raise ConfigError(f"{where} [compositor]: give effect = \"name\" or effects = [\"a\", \"b\"], not both")
     prompts = data.get("prompt")
     if prompts is not None and (not isinstance(prompts, list) or not prompts):
         raise ConfigError(f"{where}: prompts are written [[prompt]] (double brackets), one table per prompt with a text")
-    for key, (field, read) in _RECORDS.items():
-        records = tuple(read(f"{where} [[{key}]] #{i}", t, path) for i, t in enumerate(_tables(data, key, where), 1))
-        if records or key != "prompt":  # no [[prompt]]: the default prompt stays
-            kw[field] = records
+
+
+def _check_records(kw: dict, where: str) -> None:
     if len(kw["layers"]) > 12:
         raise ConfigError(f"{where}: {len(kw['layers'])} layers; the stack takes at most 12")
     if len({sc.name for sc in kw["scenes"]}) < len(kw["scenes"]):
         raise ConfigError(f"{where}: two scenes have the same name")
-    params = data.get("params", {})
-    if not isinstance(params, Mapping):
-        raise ConfigError(f"{where}: [params] must be a table of name = value")
-    kw["params"] = {str(k): as_number(f"{where} [params]", k, v) for k, v in params.items()}
-    kw["osc"] = _osc(f"{where} [osc]", data.get("osc", {}))
-    kw["midi"] = _midi(f"{where} [midi]", data.get("midi", {}), path)
-    return ShowSet(**kw)
 
 
 # -- readers: (where, key, value, the set's path) -> the spec's value -----------------------------
@@ -166,11 +182,23 @@ _SECTIONS.update({
 })
 
 
-def _read_table(data, section: str, fields, where: str, path: Path | None) -> dict[str, Any]:
+def _read_table(data, section: str, fields, where: str, path: Path | None, problems: Problems) -> dict[str, Any]:
     table = data.get(section, {})
     w = f"{where} [{section}]"
-    check_keys(w, table, fields)
-    return {fields[key][0]: fields[key][1](w, key, v, path) for key, v in table.items()}
+    if not isinstance(table, Mapping):
+        problems.attempt(fail, f"{w}: written [{section}] (single brackets), one table of key = value")
+        return {}
+    out = {}
+    for key, v in table.items():
+        if problems.attempt(check_keys, w, {key: v}, fields, default=False) is False:
+            continue
+        value = problems.attempt(fields[key][1], w, key, v, path, default=_BAD)
+        if value is not _BAD:
+            out[fields[key][0]] = value
+    return out
+
+
+_BAD = object()  # a value that did not read (collecting): its default stays
 
 
 def _spread_seeds(kw: dict, gen: Mapping[str, Any], w: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 try:
     import tomllib
@@ -25,6 +25,37 @@ def load_toml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
     except OSError as e:
         raise ConfigError(f"{path}: can't read it: {e.strerror}") from None
+
+
+T = TypeVar("T")
+
+
+class Problems:
+    """Where the problems of a file go while it is read. Raising (the default): the first one ends
+    the reading, as a show starting needs. Collecting (`vj check`): each is kept and the reading goes
+    on past it, so that a performer sees every problem at once."""
+
+    def __init__(self, collect: bool = False) -> None:
+        self.collect = collect
+        self.found: list[ConfigError] = []
+
+    def attempt(self, fn: Callable[..., T], *args: Any, default: Any = None) -> T:
+        """fn(*args); a ConfigError raised (raising) or kept, and `default` returned (collecting)."""
+        try:
+            return fn(*args)
+        except ConfigError as e:
+            if not self.collect:
+                raise
+            self.found.append(e)
+            return default
+
+
+RAISE = Problems()  # shared: it keeps nothing
+
+
+def fail(message: str) -> None:
+    """Raise a ConfigError (for Problems.attempt, where a check is a condition, not a reader)."""
+    raise ConfigError(message)
 
 
 def suggest(word: str, choices) -> str:

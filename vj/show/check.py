@@ -1,0 +1,137 @@
+"""`vj check SET...`: every problem of a set at once, each with file:line, the bad value and a hint.
+
+The set is read as a show reads it (config.parse_set, then assemble.build_controls: parameter
+names, routes, effects, triggers, scenes), with the problems collected instead of raised at the
+first one. Each problem's line is found in the file's text from what the message names: the
+table ([show], [[route]] #2, [[scene]] calm) and the key or value it quotes. No model is loaded
+and no GL is opened: a check takes a second.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from vj.core.errors import ConfigError
+from vj.core.validate import Problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    line: int | None  # 1-based; None: the file as a whole
+    message: str  # what, and what to do (without the file's name)
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
+
+
+def check_set(path: Path) -> list[Problem]:
+    """Every problem of the set file at `path` (empty: it plays)."""
+    from vj import assemble
+    from vj.config import parse_set
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        return [Problem(path, None, f"can't read it: {e.strerror}")]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        return [Problem(path, int(m.group(1)) if m else None, f"not valid TOML: {e}")]
+    problems = Problems(collect=True)
+    show = parse_set(data, path, problems)
+    try:
+        controls = assemble.build_controls(show, 0, problems)
+    except ConfigError as e:  # a problem that stops the rest of the check (said with the others)
+        problems.found.append(e)
+    else:  # a show clamps a value out of its range; a check says so
+        for name, value in show.params.items():
+            if name in controls.params:
+                spec = controls.params.spec(name)
+                if not spec.lo <= value <= spec.hi:
+                    problems.found.append(ConfigError(
+                        f"[params]: '{name}' = {value:g} is outside [{spec.lo:g}, {spec.hi:g}]; "
+                        f"it would play as {min(spec.hi, max(spec.lo, value)):g}"))
+    found = [_located(text, path, e) for e in problems.found]
+    return sorted(found, key=lambda p: p.line or 0)
+
+
+# -- where in the file ------------------------------------------------------------------------------
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"-]+)\s*\]\]?")
+_TABLE = re.compile(r"^\s*(\[\[(\w+)\]\] (#(\d+)|[\w-]+)|\[(\w+)\])")
+_QUOTED = re.compile(r"'([^']+)'")
+_LEADING = re.compile(r"^([A-Za-z_][\w.]*)\b")  # the key a message starts with: "steps = 9 is out of range"
+
+
+def _located(text: str, path: Path, e: ConfigError) -> Problem:
+    message = str(e).splitlines()[0]
+    where = str(path)
+    if message.startswith(where):
+        message = message[len(where):].lstrip(": ")
+    lines = text.splitlines()
+    span = _span(lines, message)
+    rest = message.split(":", 1)[1] if ":" in message else message
+    rest = rest.strip()
+    lead = _LEADING.match(rest)
+    for token, anywhere in [(t, True) for t in _QUOTED.findall(rest)] + ([(lead.group(1), False)] if lead else []):
+        line = _find(lines, span, token, anywhere)
+        if line is not None:
+            return Problem(path, line, message)
+    return Problem(path, span[0] + 1 if span is not None and span[0] >= 0 else None, message)
+
+
+def _span(lines: list[str], message: str) -> tuple[int, int] | None:
+    """(first, end) line indexes of the table the message names (first: its header, -1 for the
+    top of the file); None: the message names no table."""
+    m = _TABLE.match(message)
+    if m is None:
+        return None
+    headers = [(i, h.group(1), h.group(2).strip('"')) for i, line in enumerate(lines) if (h := _HEADER.match(line))]
+
+    def end_of(k: int) -> int:
+        return headers[k + 1][0] if k + 1 < len(headers) else len(lines)
+
+    if m.group(5):  # [section]
+        for k, (i, brackets, name) in enumerate(headers):
+            if brackets == "[" and name == m.group(5):
+                return i, end_of(k)
+        return None
+    records = [(k, i) for k, (i, brackets, name) in enumerate(headers) if brackets == "[[" and name == m.group(2)]
+    if m.group(4):  # [[key]] #n
+        n = int(m.group(4))
+        if 1 <= n <= len(records):
+            k, i = records[n - 1]
+            return i, end_of(k)
+        return None
+    name = m.group(3)  # [[key]] name: the record whose name = "name"
+    for k, i in records:
+        if any(re.match(rf'^\s*name\s*=\s*["\']{re.escape(name)}["\']', x) for x in lines[i:end_of(k)]):
+            return i, end_of(k)
+    return None
+
+
+def _find(lines: list[str], span: tuple[int, int] | None, token: str, anywhere: bool) -> int | None:
+    """The 1-based line in the span where `token` is a key (name = / "name" =), else (`anywhere`:
+    a quoted value or key) where it appears at all: an inline table, a list."""
+    first, end = span if span is not None else (0, len(lines))
+    body = range(max(first, 0), end)
+    key = re.compile(rf'^\s*["\']?{re.escape(token)}["\']?\s*=')
+    for i in body:
+        if key.match(lines[i]):
+            return i + 1
+    if not anywhere:
+        return None
+    word = re.compile(rf'(^|[^\w.]){re.escape(token)}($|[^\w.])')
+    for i in body:
+        if word.search(lines[i].split("#", 1)[0]):
+            return i + 1
+    return None
