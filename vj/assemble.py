@@ -78,8 +78,14 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE) -> 
         for name in sc.params:
             problems.attempt(params.spec, name, f"{w} [[scene]] {sc.name}")
     modulators.watch |= {r.source for r in routes.routes if r.source.startswith("midi.")}
+    graph = None
+    if show.graph is not None:
+        from vj.show.graph import SceneGraph
+
+        graph = SceneGraph(tuple(sc.name for sc in show.scenes), show.graph, seed)
+        modulators.triggers |= {e.note for e in show.graph.edges if e.note}  # read each frame, for the edges
     return Controls(params, routes, modulators, show.scenes, [p.text for p in show.prompts], seed, sources,
-                    [p.resample for p in show.prompts], show.more_seeds)
+                    [p.resample for p in show.prompts], show.more_seeds, graph)
 
 
 def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):

@@ -515,7 +515,7 @@ def cmd_render(args) -> int:
 
 def cmd_check(args) -> int:
     from vj.resources import find_set
-    from vj.show.check import check_set
+    from vj.check import check_set
 
     bad = 0
     for name in args.sets:

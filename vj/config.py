@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from vj.core.errors import ConfigError
-from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTHANDS, TRIGGERS, EnvelopeSpec,
-                          LayerSpec, LfoSpec, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
+from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTHANDS, TRIGGERS, EdgeSpec, EnvelopeSpec,
+                          GraphSpec, LayerSpec, LfoSpec, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
 from vj.core.validate import RAISE, Problems, fail, as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 from vj.render.shaders import set_folder
 
@@ -63,10 +63,17 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Probl
     for key, (field, read) in _RECORDS.items():
         tables = problems.attempt(_tables, data, key, where, default=[])
         records = [problems.attempt(read, f"{where} [[{key}]] #{i}", t, path) for i, t in enumerate(tables, 1)]
+        if key == "edge":  # its ends name scenes (read just before)
+            records = [problems.attempt(_edge_ends, f"{where} [[edge]] #{i}", e, kw["scenes"]) if e else None
+                       for i, e in enumerate(records, 1)]
         records = tuple(r for r in records if r is not None)
         if records or key != "prompt":  # no [[prompt]]: the default prompt stays
             kw[field] = records
     problems.attempt(_check_records, kw, where)
+    edges = kw.pop("edges", ())
+    if "graph" in data or edges:
+        kw["graph"] = problems.attempt(_graph, f"{where} [graph]", data.get("graph", {}), edges, kw["scenes"],
+                                       default=None)
     params = data.get("params", {})
     if not isinstance(params, Mapping):
         problems.attempt(fail, f"{where}: [params] must be a table of name = value")
@@ -179,6 +186,8 @@ _SECTIONS.update({
     "scene": {"name", "params", "prompts"},
     "osc": {"port", "host", "allow", "out"},
     "midi": {"inputs", "mapping"},
+    "graph": {"start", "quantize", "drift"},
+    "edge": {"from", "to", "after", "time", "energy", "onset", "note", "chance", "weight", "quantize"},
 })
 
 
@@ -359,8 +368,70 @@ def _layer(where: str, t: Mapping[str, Any], path: Path | None):
     return LayerSpec(source, blend, as_number(where, "opacity", t.get("opacity", 1.0), 0, 1), group, tuple(fx))
 
 
+_UNITS = {"beat": "beats", "beats": "beats", "bar": "bars", "bars": "bars", "s": "s", "sec": "s", "seconds": "s"}
+
+
+def _after(w: str, v: Any) -> tuple[float, str]:
+    """after = "8 bars" | "16 beats" | "30 s"."""
+    parts = str(v).split() if isinstance(v, str) else []
+    if len(parts) == 2 and parts[1] in _UNITS:
+        try:
+            n = float(parts[0])
+        except ValueError:
+            n = -1.0
+        if n > 0:
+            return n, _UNITS[parts[1]]
+    raise ConfigError(f"{w}: after = \"8 bars\", \"16 beats\" or \"30 s\" (got {v!r})")
+
+
+def _quantize(w: str, v: Any) -> str:
+    q = as_str(w, "quantize", v)
+    if q not in ("bar", "beat", "now"):
+        raise ConfigError(f"{w}: quantize {q!r}{suggest(q, ('bar', 'beat', 'now'))}; it is \"bar\", \"beat\" or \"now\"")
+    return q
+
+
+def _edge(w: str, t: Mapping[str, Any], path) -> EdgeSpec:
+    check_keys(w, t, _SECTIONS["edge"])
+    for key in ("from", "to"):
+        if key not in t:
+            raise ConfigError(f"{w}: missing {key} = \"scene name\"" + (" (or \"*\": from any)" if key == "from" else ""))
+    note = as_str(w, "note", t["note"]) if "note" in t else None
+    if note is not None and not (note.startswith("midi.") and ".note." in note):
+        raise ConfigError(f"{w}: note = \"midi.<channel>.note.<n>\", got {note!r}")
+    return EdgeSpec(as_str(w, "from", t["from"]), as_str(w, "to", t["to"]),
+                    _after(w, t["after"]) if "after" in t else None,
+                    as_pair(w, "time", t["time"], 0, 1e7) if "time" in t else None,
+                    as_pair(w, "energy", t["energy"], 0, 1) if "energy" in t else None,
+                    as_number(w, "onset", t["onset"], 0, 1) if "onset" in t else None, note,
+                    as_number(w, "chance", t["chance"], 0, 1) if "chance" in t else None,
+                    as_number(w, "weight", t.get("weight", 1.0), 0.0, 1000),
+                    _quantize(w, t["quantize"]) if "quantize" in t else None)
+
+
+def _edge_ends(w: str, e: EdgeSpec, scenes: tuple[SceneSpec, ...]) -> EdgeSpec:
+    names = [sc.name for sc in scenes]
+    for end, name in (("from", e.source), ("to", e.target)):
+        if name not in names and not (end == "from" and name == "*"):
+            raise ConfigError(f"{w}: {end} = {name!r}: no such scene{suggest(name, names)}; "
+                              f"scenes: {', '.join(names) or 'none'}")
+    return e
+
+
+def _graph(w: str, g: Mapping[str, Any], edges: tuple[EdgeSpec, ...], scenes: tuple[SceneSpec, ...]) -> GraphSpec:
+    check_keys(w, g, _SECTIONS["graph"])
+    names = [sc.name for sc in scenes]
+    if not names:
+        raise ConfigError(f"{w}: a scene graph needs [[scene]]s to walk")
+    start = as_str(w, "start", g["start"]) if "start" in g else None
+    if start is not None and start not in names:
+        raise ConfigError(f"{w}: start = {start!r}: no such scene{suggest(start, names)}; scenes: {', '.join(names)}")
+    return GraphSpec(start, _quantize(w, g["quantize"]) if "quantize" in g else "bar",
+                     as_number(w, "drift", g.get("drift", 0.0), 0, 1), tuple(edges))
+
+
 # [[record]] -> (ShowSet field, reader), in the order they are read
 _RECORDS: dict[str, tuple[str, Callable]] = {
     "prompt": ("prompts", _prompt), "layer": ("layers", _layer), "route": ("routes", _route), "lfo": ("lfos", _lfo),
-    "envelope": ("envelopes", _envelope), "scene": ("scenes", _scene),
+    "envelope": ("envelopes", _envelope), "scene": ("scenes", _scene), "edge": ("edges", _edge),
 }

@@ -27,6 +27,7 @@ from vj.meter import RateMeter
 from vj.output.base import Output, ProgramFrame
 from vj.output.retry import Retries
 from vj.core.snapshot import Snapshot
+from vj.show.graph import Moment
 
 if TYPE_CHECKING:
     from vj.render.compositor import Compositor
@@ -95,6 +96,9 @@ class Engine:
         self._bar = bar
         sources.update(c.modulators.values(beat, dt, sources))
         c.on_triggers(c.modulators.fired)  # prompt templates re-sampled on their triggers
+        c.step_graph(Moment(t, beat, feats.flux if feats.onset else 0.0,
+                            frozenset(n for n in c.modulators.fired if n.startswith("midi.")),
+                            (feats.bass_presence + feats.mid_presence + feats.high_presence) / 3.0))
         self.params.tick(dt)
         c.routes.apply(self.params, sources, dt)
         values = dict(self.params.values())

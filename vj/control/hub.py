@@ -28,6 +28,7 @@ from vj.core.templates import Template, TemplateError, parse as parse_template
 from vj.log import log
 from vj.core.messages import Action
 from vj.mailbox import BoundedInbox
+from vj.show.graph import Moment, SceneGraph
 
 
 class Counters:
@@ -66,7 +67,8 @@ def find_scene(scenes, which: str | int, name: Callable[[Any], str] = lambda s: 
 class Controls:
     def __init__(self, params: ParamSpace, routes: Routes, modulators: Modulators, scenes: tuple[SceneSpec, ...],
                  prompts: list[str], seed: int, sources: tuple[str, ...],
-                 resample_on: list[tuple[str, ...]] | None = None, more_seeds: tuple[int, ...] = ()) -> None:
+                 resample_on: list[tuple[str, ...]] | None = None, more_seeds: tuple[int, ...] = (),
+                 graph: SceneGraph | None = None) -> None:
         self.params = params
         self.routes = routes
         self.modulators = modulators
@@ -82,6 +84,8 @@ class Controls:
         self.more_seeds = tuple(more_seeds)  # the noise field's other seeds (noise.seed.<n>.weight, n from 2)
         self.sources = sources  # every declared modulation source name (audio, lfo, env)
         self.scene: str | None = None
+        self.graph = graph  # the set's scene graph: moves land quantised (None: a scene asked for comes at once)
+        self.moment = Moment(0.0, 0.0)  # what the graph read last (for /vj/scene/next between frames)
         self.inbox: BoundedInbox[Action] = BoundedInbox(256)
         self.counters = Counters()
         self.learn_handler: Callable[[str], str | None] | None = None  # set by the MIDI side
@@ -122,7 +126,9 @@ class Controls:
         elif a.kind == "resample":
             self.resample(a.args[0] if a.args else None)
         elif a.kind == "scene":
-            self.recall(a.args[0])
+            self.jump(a.args[0], a.origin)
+        elif a.kind == "scene_next":
+            self.follow_next(a.origin)
         elif a.kind == "seed":
             self.seed = int(a.args[0])
         elif a.kind == "tap":
@@ -202,8 +208,33 @@ class Controls:
     def find_scene(self, which: str | int) -> SceneSpec:
         return find_scene(self.scenes, which)
 
-    def recall(self, which: str | int) -> None:
-        """Jump to a scene: its parameter values (without holding them) and its prompts."""
+    def jump(self, which: str | int, origin: str = "") -> None:
+        """A performer's jump to any scene: through the graph (at its next bar, beat or now), or at once."""
+        scene = self.find_scene(which)
+        if self.graph is None:
+            self.recall(scene.name, f"jump ({origin or 'performer'})")
+        else:
+            self.graph.jump(scene.name, why=f"jump ({origin or 'performer'})")
+
+    def follow_next(self, origin: str = "") -> None:
+        """/vj/scene/next, a pad, a key: a way out chosen by the graph (without one: the next scene listed)."""
+        if self.graph is not None:
+            self.graph.next(self.moment)
+        elif self.scenes:
+            names = self.scene_names()
+            i = names.index(self.scene) + 1 if self.scene in names else 0
+            self.recall(names[i % len(names)], f"next ({origin or 'performer'})")
+
+    def step_graph(self, m: Moment) -> None:
+        """Each frame, before the parameters tick: a move of the graph that lands now is recalled."""
+        self.moment = m
+        if self.graph is not None:
+            move = self.graph.step(m)
+            if move is not None:
+                self.recall(move.target, move.why)
+
+    def recall(self, which: str | int, why: str = "") -> None:
+        """Go to a scene now: its parameter values (without holding them) and its prompts."""
         scene = self.find_scene(which)
         for name, value in scene.params.items():
             self.params.set(name, value, immediate=True, source="scene")
@@ -211,4 +242,4 @@ class Controls:
             for i, text in enumerate(scene.prompts, 1):
                 self.set_prompt(i, text)
         self.scene = scene.name
-        log.info(f"scene {scene.name}")
+        log.info(f"scene {scene.name}" + (f" ({why})" if why else ""))

@@ -216,6 +216,10 @@ def _scene(c: ControlSink, _, args: list, origin: str):
     c.post("scene", which, origin=origin)
 
 
+def _scene_next(c: ControlSink, _, args: list, origin: str):
+    c.post("scene_next", origin=origin)
+
+
 def _seed(c: ControlSink, _, args: list, origin: str):
     v = _one_number(args)
     if not v.is_integer() or not 0 <= v < 2**63:
@@ -378,6 +382,7 @@ ADDRESSES = (
     Address("/vj/resample", _resample, "i", _list_resample),
     Address("/vj/resample/<slot>", _resample, "", _list_resample_slots),
     Address("/vj/scene", _scene, "s", _list_scene),
+    Address("/vj/scene/next", _scene_next, ""),
     Address("/vj/seed", _seed, "i", _list_seed),
     Address("/vj/tap", _tap, ""),
     Address("/vj/bpm", _bpm, "f", _list_bpm),

@@ -104,6 +104,32 @@ class SceneSpec:
 
 
 @dataclass(frozen=True)
+class EdgeSpec:
+    """A way from one scene to another ([[edge]]; see vj/show/graph.py for what each condition means)."""
+
+    source: str  # a scene's name, or "*": from any
+    target: str
+    after: tuple[float, str] | None = None  # (N, "beats" | "bars" | "s") in the scene
+    time: tuple[float, float] | None = None  # show seconds
+    energy: tuple[float, float] | None = None  # the sound's presence, 0..1
+    onset: float | None = None  # an onset at least this strong (0..1)
+    note: str | None = None  # midi.<ch>.note.<n>
+    chance: float | None = None  # probability per bar
+    weight: float = 1.0  # among edges that fire together
+    quantize: str | None = None  # "bar" | "beat" | "now"; None: the set's
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """[graph]: how the scenes are walked, and the [[edge]]s between them."""
+
+    start: str | None = None  # the first scene (default: the first listed)
+    quantize: str = "bar"  # where moves land: the next bar, the next beat, or now
+    drift: float = 0.0  # chance per bar, when nothing else moves, of a random way out
+    edges: tuple[EdgeSpec, ...] = ()
+
+
+@dataclass(frozen=True)
 class OscSettings:
     port: int = 9000
     host: str = "127.0.0.1"  # 0.0.0.0 to accept the LAN
@@ -148,6 +174,7 @@ class ShowSet:
     lfos: tuple = ()  # LfoSpec (vj.control.modulators)
     envelopes: tuple = ()  # EnvelopeSpec
     scenes: tuple[SceneSpec, ...] = ()
+    graph: GraphSpec | None = None  # None: no [graph] and no [[edge]]: scenes change when asked, at once
     osc: OscSettings = field(default_factory=OscSettings)
     midi: MidiSettings = field(default_factory=MidiSettings)
 

@@ -1,0 +1,1 @@
+"""Shows as they play: the scene graph (graph.py)."""
