@@ -108,3 +108,24 @@ def test_a_set_without_sound_renders_its_duration_in_silence(tmp_path):
     assert "no sound track" in r.stderr
     streams = probe(tmp_path / "s.mp4")["streams"]
     assert [s["codec_type"] for s in streams] == ["video"] and int(streams[0]["nb_read_frames"]) == 15  # 30 fps
+
+
+def test_the_club_and_camera_sets_render_with_a_stand_in_model(tmp_path):
+    """The GPU sets rehearse on this machine: tiny-random for sd-turbo, a file for the camera."""
+    import subprocess
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=12",
+                    "-t", "2", "-pix_fmt", "yuv420p", str(clip)], check=True, timeout=60)
+    club = vj("render", "club", "--model", "tiny-random", "--out", str(tmp_path / "club.mp4"), "--duration", "0.5",
+              "--size", "320x180", "--seed", "1")
+    assert club.returncode == 0, club.stderr
+    assert "scene warm (start)" in club.stderr and probe(tmp_path / "club.mp4")["streams"][0]["width"] == 320
+    cam = vj("render", "camera", "--model", "tiny-random", "--input", str(clip), "--out", str(tmp_path / "cam.mp4"),
+             "--duration", "0.5", "--seed", "1")
+    assert cam.returncode == 0, cam.stderr
+    frames = decode(tmp_path / "cam.mp4", (1280, 360))
+    left, right = frames[-1][:, :640].astype(int), frames[-1][:, 640:].astype(int)
+    assert frames[-1].shape == (360, 1280, 3)
+    assert np.abs(left - right).mean() > 20  # the feed (test bars) beside what the model made of it
+    assert left.std() > 40  # the bars are there, whole

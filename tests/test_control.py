@@ -447,6 +447,34 @@ def test_program_change_and_pad_actions_select_scenes_and_tap(tmp_path):
     assert taps == [1]
 
 
+def test_scene_pads_in_the_control_process_post_through_its_sink(tmp_path):
+    """The same pads against the control process's StoreSink: what they ask goes up the pipe."""
+    from vj.control.shared import SharedStore
+    from vj.control.store_sink import StoreSink
+    from vj.core.messages import Action
+
+    c = demo_controls()
+    store, sent = SharedStore(), []
+    try:
+        specs = tuple(enumerate(c.params.spec(n) for n in c.params.names()))
+        sink = StoreSink(store, sent.append, specs, tuple(c.sources), tuple(c.scene_names()), tuple(c.prompts), 1)
+        sink.show_state(tuple(c.prompts), "storm", 1)
+        midi, port = midi_port(sink, '[[control]]\ntype="note"\nnumber=2\naction="next-scene"\n'
+                                     '[[control]]\ntype="note"\nnumber=4\naction="prev-scene"\n', tmp_path)
+        midi._handle(port, mido.Message("note_on", note=2, velocity=100))
+        midi._handle(port, mido.Message("note_on", note=4, velocity=100))
+        storm = c.scene_names().index("storm")
+        assert sent == [Action("scene_next", (), "midi"), Action("scene", ((storm - 1) % len(c.scenes),), "midi")]
+        for a in sent:  # and the show does them
+            c.post(a.kind, *a.args, origin=a.origin)
+        c.recall("storm")
+        c.apply_pending()
+        assert c.scene == c.scene_names()[(storm - 1) % len(c.scenes)]
+        assert c.counters.get("bad_actions") == 0
+    finally:
+        store.close()
+
+
 def test_every_cc_and_note_is_a_modulation_source_and_unmapped_is_counted(tmp_path):
     c = demo_controls()
     midi, port = midi_port(c, "", tmp_path)

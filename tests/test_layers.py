@@ -383,7 +383,8 @@ def test_layers_in_a_set_are_checked(tmp_path):
         parse_set({"layer": [{"source": "generator", "blend": "screne"}]})
     with pytest.raises(ConfigError, match=r"image .*nope.png: no such file"):
         parse_set({"layer": [{"source": "image:nope.png"}]})
-    with pytest.raises(ConfigError, match="sources: generator, feedback, image:<file>, video:<file>, camera:<N\\|URL>, shader:<name>"):
+    with pytest.raises(ConfigError, match="'camera' needs what it reads.*sources: generator, feedback, input .*, image:<file>, "
+                                          "video:<file>, camera:<N\\|URL>, shader:<name>"):
         parse_set({"layer": [{"source": "camera"}]})
     s = parse_set({"layer": [{"source": "generator"}, {"source": "shader:plasma", "blend": "screen", "group": "B"}],
                    "compositor": {"effects": ["mirror", "rgbsplit"]}})
@@ -424,3 +425,30 @@ def test_the_program_fed_back_is_a_layer_of_its_own(gl_ctx, pictures):
     assert np.abs(got[1, 1] - base[1, 1]).max() <= 2.5 / 255  # outside the layer's frame
     y, x = H // 2, 38  # inside: it shows the last image at 0.7 of the width, where red > 0.5 -> 1
     assert got[y, x, 0] == 1.0 and base[y, x, 0] < 0.7
+
+
+def test_the_input_layer_and_contain_put_the_feed_and_the_result_side_by_side(gl_ctx):
+    """The camera set's layout: the generator's input on the left half, its frame on the right, each
+    whole (contain) in a frame twice as wide as they are."""
+    layers = (LayerSpec("input", fit="contain"), LayerSpec("generator", fit="contain"))
+    c = Compositor(gl_ctx, (128, 36), layers=layers)
+    assert c.feed_wanted  # an input layer: the engine asks the generator for its input
+    feed = np.zeros((9, 16, 3), np.uint8)
+    feed[..., 0] = 255  # red, 16:9
+    feed[:, :2] = (0, 255, 0)  # a green left edge: the whole image is there, not a crop of it
+    made = np.zeros((9, 16, 3), np.uint8)
+    made[..., 2] = 255  # blue
+    c.upload_input(feed)
+    c.upload(made)
+    c.render(snap({"layer.1.x": -0.25, "layer.2.x": 0.25}))
+    out = c.read_frame().astype(int)
+    left, right = out[:, 16:60], out[:, 68:124]
+    assert left[..., 0].min() > 200 and left[..., 2].max() < 40  # the feed, red
+    assert right[..., 2].min() > 200 and right[..., 0].max() < 40  # the result, blue
+    assert out[18, 1, 1] > 200 and out[18, 65, 1] < 40  # the feed's green edge at the left of its half
+    c = Compositor(gl_ctx, (128, 36), layers=(LayerSpec("generator", fit="contain"),))
+    c.upload(made)
+    c.render(snap())
+    out = c.read_frame().astype(int)
+    assert out[:, :30].max() < 10 and out[:, 98:].max() < 10  # contained: transparent (black) beside it
+    assert out[:, 40:88, 2].min() > 200 and not c.feed_wanted

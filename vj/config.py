@@ -178,7 +178,7 @@ _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
 _SECTIONS = {name: set(fields) for name, fields in _FIELDS.items()}
 _SECTIONS.update({
     "prompt": {"text", "weight", "resample"},
-    "layer": {"source", "blend", "opacity", "group", "effects"},
+    "layer": {"source", "blend", "opacity", "group", "effects", "fit"},
     "params": None,  # free-form: names checked against the namespace once it is built
     "route": {"source", "target", "amount", "offset", "range", "curve", "attack", "release"},
     "lfo": {"name", "shape", "beats", "phase"},
@@ -346,9 +346,11 @@ def _layer(where: str, t: Mapping[str, Any], path: Path | None):
     check_keys(where, t, _SECTIONS["layer"])
     source = as_str(where, "source", t.get("source", "generator"))
     kind, _, arg = source.partition(":")
-    if kind not in LAYER_SOURCES or (kind not in ("generator", "feedback") and not arg):
-        raise ConfigError(f"{where}: source {source!r}{suggest(kind, LAYER_SOURCES)}; sources: generator, feedback, "
-                          f"image:<file>, video:<file>, camera:<N|URL>, shader:<name>")
+    if kind not in LAYER_SOURCES or (kind not in ("generator", "feedback", "input") and not arg):
+        hint = " needs what it reads, after a colon" if kind in LAYER_SOURCES else suggest(kind, LAYER_SOURCES)
+        raise ConfigError(f"{where}: source {source!r}{hint}; sources: generator, feedback, "
+                          f"input (the image the generator was given), image:<file>, video:<file>, camera:<N|URL>, "
+                          f"shader:<name>")
     if kind in ("image", "video"):
         p = Path(arg).expanduser()
         if not p.is_absolute() and path is not None:
@@ -365,7 +367,11 @@ def _layer(where: str, t: Mapping[str, Any], path: Path | None):
     fx = t.get("effects", [])
     if not isinstance(fx, list) or not all(isinstance(x, str) and x for x in fx) or len(set(fx)) < len(fx):
         raise ConfigError(f"{where}: effects = [\"mirror\", \"color\"]: shader names, each once")
-    return LayerSpec(source, blend, as_number(where, "opacity", t.get("opacity", 1.0), 0, 1), group, tuple(fx))
+    fit = as_str(where, "fit", t.get("fit", "cover"))
+    if fit not in ("cover", "contain"):
+        raise ConfigError(f"{where}: fit {fit!r}{suggest(fit, ('cover', 'contain'))}; it is \"cover\" (cropped to fill "
+                          f"the frame) or \"contain\" (the whole image, transparent around it)")
+    return LayerSpec(source, blend, as_number(where, "opacity", t.get("opacity", 1.0), 0, 1), group, tuple(fx), fit)
 
 
 _UNITS = {"beat": "beats", "beats": "beats", "bar": "bars", "bars": "bars", "s": "s", "sec": "s", "seconds": "s"}

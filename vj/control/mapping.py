@@ -13,7 +13,7 @@
     channel = 1                  # 1-16
     number = 0                   # CC or note number (cc14: the MSB's; the LSB is number + 32)
     target = "feedback.amount"   # a parameter  -- or --  action = "tap" | "scene" | "scene:NAME" |
-                                 #   "next-scene" | "prev-scene" | "resample" | "resample:SLOT" (new template choices)
+                                 #   "next-scene" (the scene graph's choice, else the next listed) | "prev-scene" | "resample" | "resample:SLOT" (new template choices)
     range = [0.0, 0.99]          # default: the parameter's whole range
     mode = "absolute"            # absolute | relative | toggle | momentary | trigger
     encoding = "twos"            # relative: twos (1.. up, 127.. down) | offset (64 +- n) | signed (bit 6 = down)

@@ -334,11 +334,12 @@ class Gestures:
             c.post("resample", None, origin="midi")
         elif action.startswith("resample:"):
             c.post("resample", int(action.split(":", 1)[1]), origin="midi")
-        elif action in ("next-scene", "prev-scene") and c.scenes:
+        elif action == "next-scene":  # a way the scene graph chooses (without a graph: the next listed)
+            c.post("scene_next", origin="midi")
+        elif action == "prev-scene" and c.scene_names():
             names = c.scene_names()
-            i = names.index(c.scene) if c.scene in names else -1
-            i = (i + (1 if action == "next-scene" else -1)) % len(names)
-            c.post("scene", i, origin="midi")
+            i = names.index(c.scene) if c.scene in names else 0
+            c.post("scene", (i - 1) % len(names), origin="midi")
 
     def led(self, port: _Port, ctl: Control, on: bool) -> None:
         m = port.mapping

@@ -54,16 +54,17 @@ class EnvelopeSpec:
 
 
 BLEND_MODES = ("normal", "add", "screen", "multiply", "overlay", "difference", "subtract", "lighten", "darken")
-LAYER_SOURCES = ("generator", "feedback", "image", "video", "camera", "shader")
+LAYER_SOURCES = ("generator", "feedback", "input", "image", "video", "camera", "shader")
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    source: str = "generator"  # generator | feedback | image:<path> | video:<path> | camera:<N or URL> | shader:<name>
+    source: str = "generator"  # generator | feedback | input | image:<path> | video:<path> | camera:<N or URL> | shader:<name>
     blend: str = "normal"  # one of BLEND_MODES (also the parameter layer.<n>.blend, by index)
     opacity: float = 1.0  # starting value of layer.<n>.opacity
     group: str = "A"  # A or B: the side of the crossfader
     effects: tuple[str, ...] = ()  # the layer's own effect chain (parameters layer.<n>.fx.<effect>.<uniform>)
+    fit: str = "cover"  # its image into the frame: "cover" (cropped to fill) or "contain" (whole, bars transparent)
 
     @property
     def kind(self) -> str:

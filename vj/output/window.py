@@ -82,7 +82,7 @@ class WindowOutput(Output):
             screen = self.ctx.screen
             screen.use()
             feed = None
-            frame.compositor.feed_wanted = self.split
+            frame.compositor.preview_wants_input = self.split
             if self.split:
                 screen.viewport = (0, 0, w, h)
                 screen.clear(0.0, 0.0, 0.0, 1.0)

@@ -78,7 +78,14 @@ class Compositor:
         self.uniforms = CommonUniforms(ctx, size)
         self._work: list = []  # images between the master chain's passes
         self._layer_work: dict = {}  # the same for each layer whose chain has passes of its own
-        self.feed_wanted = False  # set by a window showing the input feed: only then is it uploaded
+        self._input_layer = any(l.kind == "input" for l in self.layers)
+        self.preview_wants_input = False  # a window showing the input feed beside the program
+
+    @property
+    def feed_wanted(self) -> bool:
+        """Is the generator's input image wanted here (an `input` layer, the preview)? Only then is
+        it copied out of the generator's shared memory and uploaded."""
+        return self._input_layer or self.preview_wants_input
 
     def upload(self, pixels: np.ndarray) -> None:
         """A generated frame, (h, w, 3) uint8 with row 0 at the top."""
@@ -168,6 +175,9 @@ class Compositor:
             return self.frames.tex[0], self.frames.sizes[0], 1.0
         if kind == "feedback":  # the program image of the frame before (drawn by GL: bottom row first)
             return self.image.previous, self.size, 0.0
+        if kind == "input":  # what the generator was given (before the first: the generated frame)
+            tex = self.sources.input_image
+            return (tex, tex.size, 1.0) if tex is not None else (self.frames.tex[0], self.frames.sizes[0], 1.0)
         img = self.sources.images[i]
         if img is None:
             return None, self.size, 0.0
@@ -180,7 +190,7 @@ class Compositor:
             return
         tex.use(i)
         set_uniform(prog, f"u_src{i}", i)
-        m, o = stack.layer_uv(self.size, size, flip > 0.5, 1.0, 0.0, 0.0, 0.0)
+        m, o = stack.layer_uv(self.size, size, flip > 0.5, 1.0, 0.0, 0.0, 0.0, self.layers[i].fit == "contain")
         set_uniform(prog, f"u_c{i}", m)
         set_uniform(prog, f"u_co{i}", o)
 

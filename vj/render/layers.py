@@ -64,14 +64,15 @@ def _r(deg: float) -> np.ndarray:
     return np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1.0]])
 
 
-def layer_uv(out_size, src_size, flip: bool, scale: float, rotate: float, x: float, y: float):
+def layer_uv(out_size, src_size, flip: bool, scale: float, rotate: float, x: float, y: float, contain: bool = False):
     """Where an output pixel samples a layer's source: the layer's transform (scale about the centre,
     counterclockwise rotation, shift in fractions of the frame), then the source cover-fitted (cropped
-    to the output's aspect) and, for top-row-first images, flipped. Computed once a frame here, so
+    to the output's aspect; `contain`: whole, what is around it outside 0..1) and, for top-row-first
+    images, flipped. Computed once a frame here, so
     the shader does one multiply-add per layer instead of trigonometry per pixel."""
     aspect = out_size[0] / out_size[1]
     src_aspect = src_size[0] / src_size[1]
-    kx, ky = (1.0, src_aspect / aspect) if aspect > src_aspect else (aspect / src_aspect, 1.0)
+    kx, ky = (1.0, src_aspect / aspect) if (aspect > src_aspect) != contain else (aspect / src_aspect, 1.0)
     # centred square units -> shift out -> turn back -> unscale -> uv again
     layer = (_t(0.5, 0.5) @ _s(1 / aspect, 1) @ _r(-rotate) @ _s(1 / scale, 1 / scale) @ _t(-x * aspect, -y)
              @ _s(aspect, 1) @ _t(-0.5, -0.5))

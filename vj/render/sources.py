@@ -1,6 +1,6 @@
 """The layers' own images: stills, videos and cameras (the generator, feedback and shader layers
 have none: they read the uploaded frames, the program image, or draw themselves), and the
-generator's input image shown beside the program in the preview."""
+generator's input image (an `input` layer shows it, and the preview beside the program)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class LayerSources:
         self._input = None  # the generator's camera or video input (upload_input), for the preview
 
     def _open(self, i: int, layer: stack.LayerSpec) -> LayerImage | None:
-        if layer.kind in ("generator", "shader", "feedback"):
+        if layer.kind in ("generator", "shader", "feedback", "input"):
             return None
         if layer.kind == "image":
             from PIL import Image
@@ -84,6 +84,11 @@ class LayerSources:
                 self._input.release()
             self._input = rgb_texture(self.ctx, (w, h))
         self._input.write(np.ascontiguousarray(pixels))
+
+    @property
+    def input_image(self):
+        """The generator's input as last uploaded (None before the first)."""
+        return self._input
 
     def input_feed(self) -> tuple[Any, tuple[int, int], str] | None:
         """(texture, size, what): the generator's camera or video input, else the first camera or
