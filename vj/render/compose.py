@@ -139,9 +139,10 @@ def layer_source(w: PassWriter, i: int, layer, shader_frag, v: Variant) -> str:
         return fn
     # a texture, covered into the frame (cropped to the aspect, rows flipped for top-first images)
     lines = [f"uniform sampler2D u_src{i};", f"uniform mat2 u_c{i};", f"uniform vec2 u_co{i};",
-             f"vec4 L{i}_src(vec2 uv) {{", f"    vec2 t = u_c{i} * clamp(uv, 0.0, 1.0) + u_co{i};  // the frame's edge, not the crop",
-             "    if (any(lessThan(t, vec2(0.0))) || any(greaterThan(t, vec2(1.0)))) return vec4(0.0);  // fit = contain",
-             f"    vec4 s = texture(u_src{i}, t);"]
+             f"vec4 L{i}_src(vec2 uv) {{", f"    vec2 t = u_c{i} * clamp(uv, 0.0, 1.0) + u_co{i};  // the frame's edge, not the crop"]
+    if layer.fit == "contain":  # the whole image: around it, transparent (cover never samples outside)
+        lines.append("    if (any(lessThan(t, vec2(0.0))) || any(greaterThan(t, vec2(1.0)))) return vec4(0.0);")
+    lines.append(f"    vec4 s = texture(u_src{i}, t);")
     if layer.kind == "generator" and v.interpolate:  # the newest frame dissolves in over the one before
         lines.append("    s = mix(texture(u_gen_prev, t), s, u_gen_mix);")
     w.add("\n".join(lines + ["    return s;", "}"]))
