@@ -20,11 +20,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from vj.core.features import Features
-from vj.core.protocols import AudioInput, Clock, FrameGenerator, GenFrame, OfflineGenerator
+from vj.core.protocols import AudioInput, Clock, FrameGenerator, GenFrame, OfflineGenerator, Output
 from vj.control.hub import Controls
 from vj.log import log
 from vj.meter import RateMeter
-from vj.output.base import Output, ProgramFrame
+from vj.output.base import ProgramFrame
 from vj.output.retry import Retries
 from vj.core.snapshot import Snapshot
 from vj.show.graph import Moment

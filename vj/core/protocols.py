@@ -110,6 +110,35 @@ class OfflineGenerator(FrameGenerator, Protocol):
     def produce(self, snap: Snapshot) -> GenFrame | None: ...
 
 
+class ProgramFrameLike(Protocol):
+    """One render frame's program image, as an output reads it (vj.output.base.ProgramFrame)."""
+
+    size: tuple[int, int]
+    t: float
+    index: int
+
+    def rgba(self) -> bytes: ...  # bottom row first, read back at most once a frame
+
+
+class Output(Protocol):
+    """Where the program goes: a window, a recording, a stream, a shared texture. Implementations
+    derive from vj.output.base.Output, which gives the defaults (finish, reopen, status)."""
+
+    name: str
+    wants_stop: bool  # the user asked to end the show through it (a window closed)
+    reopens: bool  # lost, it is tried again (a stream's receiver may come back)
+
+    def present(self, frame: ProgramFrameLike) -> None: ...
+
+    def close(self) -> None: ...
+
+    def finish(self, t_end: float) -> None: ...  # the show ended at clock time t_end (before close)
+
+    def reopen(self) -> "Output | None": ...
+
+    def status(self) -> str: ...
+
+
 # -- the one way in for control -------------------------------------------------------------------
 class ParamTable(Protocol):
     """The named parameters as a hand sees them: what there is, and set a value."""
