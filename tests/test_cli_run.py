@@ -116,11 +116,11 @@ def _screenshot_of_a_run(tmp_path, display, args, ready=None):
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
     reader.start()
     try:
-        geom, deadline = None, time.monotonic() + 60
+        geom, deadline = None, time.monotonic() + 180  # a loaded machine takes its time to start a show
         while geom is None and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
             geom = _window_geometry(display)
-        assert geom, "no démontage window appeared"
+        assert geom, f"no démontage window appeared (exit code {proc.poll()}): {''.join(lines)[-2000:]}"
         wid, w, h, _, _ = geom
         assert (w, h) == (320, 180)
         while not any("playing" in ln for ln in lines) and time.monotonic() < deadline:
