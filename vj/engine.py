@@ -114,8 +114,9 @@ class Engine:
     def present(self, snap: Snapshot, gen: GenFrame | None) -> None:
         if gen is not None:
             self.compositor.upload(gen.pixels)
-            wanted = self.compositor.feed_wanted
-            self.generator.want_input = wanted  # not even copied out of shared memory otherwise
+            # only then is it copied out of the generator's shared memory and uploaded
+            wanted = self.compositor.feed_wanted or any(o.wants_input for o in self.outputs)
+            self.generator.want_input = wanted
             if gen.input is not None and wanted:
                 self.compositor.upload_input(gen.input)  # only while a window shows it (split view)
         self.compositor.render(snap)

@@ -127,6 +127,7 @@ class Output(Protocol):
     name: str
     wants_stop: bool  # the user asked to end the show through it (a window closed)
     reopens: bool  # lost, it is tried again (a stream's receiver may come back)
+    wants_input: bool  # it shows the generator's input image (a window's split view)
 
     def present(self, frame: ProgramFrameLike) -> None: ...
 

@@ -66,6 +66,7 @@ class Output(ABC):
     name = "output"
     wants_stop = False  # set when the user asked to end the show through this output (window closed)
     reopens = False  # lost, it is tried again (reopen()): a stream's receiver may come back
+    wants_input = False  # it shows the generator's input image (a window's split view)
 
     @abstractmethod
     def present(self, frame: ProgramFrame) -> None: ...

@@ -37,6 +37,11 @@ class WindowOutput(Output):
         self._overlay = Overlay(self.ctx)
         glfw.set_key_callback(self.win, self._on_key)
 
+    @property
+    def wants_input(self) -> bool:
+        """The split view shows the generator's input beside the program."""
+        return self.split
+
     def _on_key(self, win, key, scancode, action, mods) -> None:
         glfw = self.glfw
         if action != glfw.PRESS:
@@ -82,7 +87,6 @@ class WindowOutput(Output):
             screen = self.ctx.screen
             screen.use()
             feed = None
-            frame.compositor.preview_wants_input = self.split
             if self.split:
                 screen.viewport = (0, 0, w, h)
                 screen.clear(0.0, 0.0, 0.0, 1.0)

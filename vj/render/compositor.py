@@ -79,13 +79,11 @@ class Compositor:
         self._work: list = []  # images between the master chain's passes
         self._layer_work: dict = {}  # the same for each layer whose chain has passes of its own
         self._input_layer = any(l.kind == "input" for l in self.layers)
-        self.preview_wants_input = False  # a window showing the input feed beside the program
 
     @property
     def feed_wanted(self) -> bool:
-        """Is the generator's input image wanted here (an `input` layer, the preview)? Only then is
-        it copied out of the generator's shared memory and uploaded."""
-        return self._input_layer or self.preview_wants_input
+        """Does the stack show the generator's input image (an `input` layer)?"""
+        return self._input_layer
 
     def upload(self, pixels: np.ndarray) -> None:
         """A generated frame, (h, w, 3) uint8 with row 0 at the top."""
