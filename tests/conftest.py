@@ -2,6 +2,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,6 +14,8 @@ os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the network
 # the performer's own shader folder (~/.config/demontage/shaders) must not change what tests see
 os.environ["VJ_SHADERS"] = str(Path(__file__).resolve().parent / "no-user-shaders")
+# show logs go to a folder of the session's own, not the machine's ~/.local/state
+os.environ["VJ_STATE"] = tempfile.mkdtemp(prefix="vj-test-state-")
 
 
 @pytest.fixture(scope="session")

@@ -33,16 +33,19 @@ from vj.core.spec import DEFAULT_STACK
 from vj.render.shaders import load_effect
 
 
-def resolve_seed(cli_seed: int | None, show: ShowSet) -> tuple[int, bool]:
-    """(seed, drawn): the command line wins, then the set, else a fresh one from the OS."""
+def resolve_seed(cli_seed: int | None, show: ShowSet, used: set[int] | frozenset = frozenset()) -> tuple[int, bool]:
+    """(seed, drawn): the command line wins, then the set, else a fresh one from the OS that no
+    earlier show in the log folder had (`used`): never the same show twice."""
     if cli_seed is not None:
         return cli_seed, False
     if show.seed is not None:
         return show.seed, False
-    return secrets.randbits(32), True
+    while (seed := secrets.randbits(32)) in used:
+        pass
+    return seed, True
 
 
-def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE) -> Controls:
+def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, journal=None) -> Controls:
     """Declare every parameter, apply the set's values, check its routes, modulators and scenes
     (no GL, no model: a typo in a set fails in a second). Collecting `problems` (vj check), each
     bad value, route or name is kept there and the rest is checked past it."""
@@ -85,7 +88,7 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE) -> 
         graph = SceneGraph(tuple(sc.name for sc in show.scenes), show.graph, seed)
         modulators.triggers |= {e.note for e in show.graph.edges if e.note}  # read each frame, for the edges
     return Controls(params, routes, modulators, show.scenes, [p.text for p in show.prompts], seed, sources,
-                    [p.resample for p in show.prompts], show.more_seeds, graph)
+                    [p.resample for p in show.prompts], show.more_seeds, graph, journal)
 
 
 def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):
@@ -141,6 +144,7 @@ class Options:
     osc_in: tuple[str, int, tuple[str, ...]] | None = None  # host, port, allowed senders; None: no OSC in
     midi_in: tuple[tuple[str, ...], Path | None] | None = None  # port patterns, mapping file; None: no MIDI
     osc_out: str | None = None  # host:port
+    state: Path | None = None  # the state folder: the show log goes in its shows/ (None: no log)
 
 
 @dataclass
@@ -151,13 +155,18 @@ class Show:
     seed_drawn: bool  # drawn fresh from the OS (the log says how to see the show again)
     control: object | None = None  # the ControlProcess, when OSC or MIDI listen
     stoppers: list[Callable[[], None]] = field(default_factory=list)
+    journal: object | None = None  # the show log (vj.show.log.ShowLog), when one is kept
 
     def close(self) -> None:
-        """Stop the listeners, close the outputs (a recording is finished), the sound, the layers."""
+        """Stop the listeners, close the outputs (a recording is finished), the sound, the layers,
+        the show log."""
         for stop in self.stoppers:
             stop()
         self.stoppers.clear()
         engine = self.engine
+        if self.journal is not None:
+            self.journal.close(frames=engine.rendered)
+            self.journal = None
         for out in engine.outputs:
             try:
                 out.close()
@@ -169,16 +178,38 @@ class Show:
 
 def build_show(show: ShowSet, opts: Options, *, live: bool, clock, audio, outputs_for) -> Show:
     """Controls, GL, window, model, generator, control process, engine, in the order that fails
-    fastest. `outputs_for(surface)`: the outputs beside the window (made once GL is up)."""
-    from vj.render.context import display_available, open_surface
+    fastest. `outputs_for(surface)`: the outputs beside the window (made once GL is up). With
+    `opts.state`, the show is logged there (vj/show/log.py) and its seed is one no logged show had."""
+    from vj.show.log import ShowLog, used_seeds
 
     if show.fps <= 0 or not math.isfinite(show.fps):
         raise VJError(f"--fps {show.fps}: must be a positive number")
     if live and show.fps > MAX_SENSIBLE_FPS:
         log.warning(f"--fps {show.fps:g}: more than any display shows; the loop runs as fast as it can "
                     f"(the status line says the real rate)")
-    seed, drawn = resolve_seed(opts.seed, show)
-    controls = build_controls(show, seed)
+    seed, drawn = resolve_seed(opts.seed, show, used_seeds(opts.state) if opts.state else frozenset())
+    journal = None
+    if opts.state is not None:
+        try:
+            journal = ShowLog.new(opts.state, show.name, clock.now)
+        except OSError as e:  # the witness is not the show: say it, play on
+            log.warning(f"show log: can't write in {opts.state} ({e.strerror or e}); the show goes on without one")
+    if journal is not None:
+        journal.write("start", seed=seed, seed_drawn=drawn, model=show.model, set=show.where(),
+                      size=list(show.size), fps=show.fps, mode="live" if live else "render")
+    try:
+        return _build_show(show, opts, live, clock, audio, outputs_for, seed, drawn, journal)
+    except BaseException as e:  # the show did not start: its log says why, and ends
+        if journal is not None:
+            journal.close(started=False, why=str(e).splitlines()[0] if str(e) else type(e).__name__)
+        raise
+
+
+def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_for, seed: int, drawn: bool,
+                journal) -> Show:
+    from vj.render.context import display_available, open_surface
+
+    controls = build_controls(show, seed, journal=journal)
     headless = not live or opts.headless or not display_available()
     surface = open_surface(headless, show.size, opts.fullscreen)
     compositor = make_compositor(surface.ctx, show, live)
@@ -193,7 +224,7 @@ def build_show(show: ShowSet, opts: Options, *, live: bool, clock, audio, output
     engine = make_engine(controls, compositor, generator, clock=clock, audio=audio,
                          outputs=([window] if window else []) + outputs_for(surface), on_frame=hooks, status=status,
                          render_rate=rate)
-    return Show(engine, surface, seed, drawn, control, stoppers)
+    return Show(engine, surface, seed, drawn, control, stoppers, journal)
 
 
 def _window(surface, audio, opts: Options):

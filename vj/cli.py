@@ -33,7 +33,10 @@ def _show_args(p: argparse.ArgumentParser, set_required: bool) -> None:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--size", metavar="WxH", help="program output size, e.g. 1280x720")
     p.add_argument("--fps", type=float, help="program frame rate (recording, headless loop, render)")
-    p.add_argument("--seed", type=int, help="noise seed; without it each run draws a fresh one and prints it")
+    p.add_argument("--seed", type=int, help="noise seed; without it each run draws a fresh one (never an earlier "
+                   "logged show's) and prints it")
+    p.add_argument("--state", metavar="DIR", help="where the show log goes, in DIR/shows (default: $VJ_STATE, else "
+                   "~/.local/state/demontage; 'none': no log)")
     p.add_argument("--device", default="auto", help="torch device for the generator: auto, cpu, cuda, cuda:N")
     p.add_argument("--steps", type=int, help="denoising steps per frame (1..4)")
     p.add_argument("--tiny-vae", action="store_true", default=None,
@@ -265,7 +268,16 @@ def _options(show, args, live: bool):
         midi = (patterns, args.mapping or show.midi.mapping)
     return assemble.Options(seed=args.seed, headless=args.headless, fullscreen=args.fullscreen, overlay=args.overlay,
                             split=args.split, generator=args.generator, device=args.device, threads=args.threads,
-                            osc_in=osc, midi_in=midi, osc_out=(args.osc_out or show.osc.out) if live else None)
+                            osc_in=osc, midi_in=midi, osc_out=(args.osc_out or show.osc.out) if live else None,
+                            state=_state(args.state))
+
+
+def _state(arg: str | None) -> Path | None:
+    from vj.show.log import state_dir
+
+    if arg is not None and arg.lower() == "none":
+        return None
+    return Path(arg).expanduser() if arg else state_dir()
 
 
 def _said(built, show, audio) -> None:

@@ -21,14 +21,16 @@ from typing import Any, Callable
 from vj.core.spec import SceneSpec
 from vj.core.validate import suggest
 from vj.control.modulators import Modulators
-from vj.control.params import ParamSpace
+from vj.control.params import BY_HAND, ParamSpace
 from vj.core.params import ParamSpec
 from vj.control.routes import Route, Routes
 from vj.core.templates import Template, TemplateError, parse as parse_template
 from vj.log import log
 from vj.core.messages import Action
 from vj.mailbox import BoundedInbox
+from vj.core.protocols import Journal
 from vj.show.graph import Moment, SceneGraph
+from vj.show.log import NoJournal
 
 
 class Counters:
@@ -68,7 +70,7 @@ class Controls:
     def __init__(self, params: ParamSpace, routes: Routes, modulators: Modulators, scenes: tuple[SceneSpec, ...],
                  prompts: list[str], seed: int, sources: tuple[str, ...],
                  resample_on: list[tuple[str, ...]] | None = None, more_seeds: tuple[int, ...] = (),
-                 graph: SceneGraph | None = None) -> None:
+                 graph: SceneGraph | None = None, journal: Journal | None = None) -> None:
         self.params = params
         self.routes = routes
         self.modulators = modulators
@@ -78,6 +80,11 @@ class Controls:
         self._rng = random.Random(seed)
         self.templates: list[Template] = [self._template(t) for t in prompts]
         self.prompts: list[str] = [t.sample(self._rng) for t in self.templates]
+        self.journal: Journal = journal or NoJournal()  # the show log
+        for i, (t, text) in enumerate(zip(self.templates, self.prompts), 1):
+            if not t.fixed:
+                self.journal.write("prompt", slot=i, text=text, why="start")
+        params.on_change(self._witness)
         self.resample_on: list[tuple[str, ...]] = list(resample_on or [()] * len(prompts))  # triggers per slot
         self.modulators.triggers |= {t for ts in self.resample_on for t in ts}
         self.seed = seed
@@ -92,6 +99,10 @@ class Controls:
         self.before_frame: list[Callable[[], None]] = []  # the control process's poll
         self.outside_beats: Callable[[], float | None] | None = None  # an outside clock's beat position (MIDI)
         self.changed_by: Callable[[str, float, str], None] | None = None  # feedback (OSC out, LEDs)
+
+    def _witness(self, name: str, value: float, source: str) -> None:
+        if source in BY_HAND:
+            self.journal.move(name, value, source)
 
     def listen_to(self, remote) -> None:
         """Take the control process's moves in at every frame: its parameters and actions (poll),
@@ -167,9 +178,11 @@ class Controls:
         if 1 <= slot <= len(self.prompts):
             self.templates[slot - 1] = template
             self.prompts[slot - 1] = template.sample(self._rng)
+            self.journal.write("prompt", slot=slot, text=self.prompts[slot - 1], why="set")
         elif slot == len(self.prompts) + 1:
             self.templates.append(template)
             self.prompts.append(template.sample(self._rng))
+            self.journal.write("prompt", slot=slot, text=self.prompts[-1], why="added")
             self.resample_on.append(())
             name = f"prompt.{slot}.weight"
             if name not in self.params:
@@ -193,6 +206,7 @@ class Controls:
             if not t.fixed:
                 self.prompts[i] = t.resample(self._rng, self.prompts[i])
                 self.counters.add("resampled")
+                self.journal.write("prompt", slot=i + 1, text=self.prompts[i], why="resampled")
 
     def on_triggers(self, fired: set[str]) -> None:
         """Re-sample the prompts whose triggers fired this frame (render thread, after the modulators)."""
@@ -243,3 +257,4 @@ class Controls:
                 self.set_prompt(i, text)
         self.scene = scene.name
         log.info(f"scene {scene.name}" + (f" ({why})" if why else ""))
+        self.journal.write("scene", scene=scene.name, why=why or "asked")

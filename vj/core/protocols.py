@@ -140,6 +140,14 @@ class Output(Protocol):
     def status(self) -> str: ...
 
 
+class Journal(Protocol):
+    """The show log (vj/show/log.py): what happened, for a witness. Never waits."""
+
+    def write(self, kind: str, **fields: Any) -> None: ...
+
+    def move(self, name: str, value: float, source: str) -> None: ...  # coarsened: the last value a second
+
+
 # -- the one way in for control -------------------------------------------------------------------
 class ParamTable(Protocol):
     """The named parameters as a hand sees them: what there is, and set a value."""
