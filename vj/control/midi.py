@@ -583,6 +583,7 @@ class MidiControl:
     def learn(self, param: str) -> None:
         self.params.spec(param, "learn")
         self._learn = param
+        self.counters.add("midi_learn_armed")  # said, so a remote (and a test) knows the next move is heard
         log.info(f"MIDI learn: move a control for {param}")
 
     def _bind_learned(self, port: _Port, key, msg_type: str) -> None:

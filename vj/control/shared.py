@@ -22,7 +22,8 @@ WRITERS = ("set", "osc", "midi", "scene", "route")
 COUNTERS = ("osc_packets", "osc_messages", "osc_params", "osc_malformed", "osc_unknown", "osc_bad_args",
             "osc_clamped", "osc_not_allowed", "osc_future_timetags", "osc_socket_errors", "osc_reply_errors", "osc_coalesced",
             "midi_messages", "midi_params", "midi_unmapped", "midi_pickup_wait", "midi_errors", "midi_unplugged",
-            "midi_learned", "midi_led_errors", "midi_ports_open", "midi_ports_unplugged", "restarts", "osc_errors")
+            "midi_learned", "midi_led_errors", "midi_ports_open", "midi_ports_unplugged", "restarts", "osc_errors",
+            "midi_learn_armed")
 MIDI_VALUES = 16 * 128 * 2 + 16  # cc, note, pitch bend per channel
 
 
