@@ -157,6 +157,11 @@ def _rig(jack, tmp_path, monkeypatch):
     proc = ControlProcess(c, ("127.0.0.1", 0, ()), (("fakectl",), tmp_path / "fake.toml"))
     proc.start()
     c.listen_to(proc)
+    # the controller's port connected to ours before anything is played into it (JACK connects a
+    # moment after the port opens: a message sent meanwhile is lost)
+    deadline = time.monotonic() + 10
+    while "fakectl:ctrl" not in _connections(jack.env) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
     class Rig:
         pass
