@@ -12,11 +12,7 @@ import numpy as np
 
 from vj.render import compose
 from vj.render.shaders import compile_program, load_fragment
-
-
-def _uniform(prog, name: str, value) -> None:
-    if name in prog:
-        prog[name].value = value
+from vj.render.uniforms import set_uniform
 
 
 class ProgramImage:
@@ -71,8 +67,8 @@ class ProgramImage:
             self._master = (prog, self.ctx.vertex_array(prog, []), out, self.ctx.framebuffer([out]))
         prog, vao, out, fbo = self._master
         tex.use(compose.IN_UNIT)
-        _uniform(prog, "u_input", compose.IN_UNIT)
-        _uniform(prog, "u_fader", level)
+        set_uniform(prog, "u_input", compose.IN_UNIT)
+        set_uniform(prog, "u_fader", level)
         fbo.use()
         vao.render(vertices=3)
         return out
