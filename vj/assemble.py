@@ -88,7 +88,8 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
         graph = SceneGraph(tuple(sc.name for sc in show.scenes), show.graph, seed)
         modulators.triggers |= {e.note for e in show.graph.edges if e.note}  # read each frame, for the edges
     return Controls(params, routes, modulators, show.scenes, [p.text for p in show.prompts], seed, sources,
-                    [p.resample for p in show.prompts], show.more_seeds, graph, journal)
+                    [p.resample for p in show.prompts], show.more_seeds, graph, journal,
+                    show.transition)
 
 
 def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):

@@ -7,6 +7,7 @@ routes from sound to image. Unknown keys are errors (a typo must not silently do
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -164,7 +165,7 @@ def _precision(w, k, v, path):
 # [section] key -> (ShowSet field, reader)
 _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
     "show": {"name": ("name", _text), "size": ("size", _size), "fps": ("fps", _number(1, 240)),
-             "audio": ("audio", _beside_set)},
+             "audio": ("audio", _beside_set), "transition": ("transition", lambda w, k, v, path: _transition(w, v))},
     "generator": {"model": ("model", _text), "steps": ("steps", _whole(1, 4)), "size": ("gen_size", _size),
                   "seed": ("seed", _whole(0, 2**63 - 1)), "seeds": ("seeds", _seeds), "input": ("input", _input),
                   "deep_cache": ("deep_cache", _whole(1, 8)), "tiny_vae": ("tiny_vae", _flag),
@@ -183,7 +184,7 @@ _SECTIONS.update({
     "route": {"source", "target", "amount", "offset", "range", "curve", "attack", "release"},
     "lfo": {"name", "shape", "beats", "phase"},
     "envelope": {"name", "trigger", "attack", "decay"},
-    "scene": {"name", "params", "prompts"},
+    "scene": {"name", "params", "prompts", "transition"},
     "osc": {"port", "host", "allow", "out"},
     "midi": {"inputs", "mapping"},
     "graph": {"start", "quantize", "drift"},
@@ -271,7 +272,8 @@ def _scene(w: str, t: Mapping[str, Any], path) -> SceneSpec:
     for p in prompts or ():
         check_template(w, p)
     return SceneSpec(_name(w, t), {str(k): as_number(w, k, v) for k, v in values.items()},
-                     tuple(prompts) if prompts is not None else None)
+                     tuple(prompts) if prompts is not None else None,
+                     _transition(w, t["transition"]) if "transition" in t else None)
 
 
 def _osc(w: str, osc: Mapping[str, Any]) -> OscSettings:
@@ -377,17 +379,33 @@ def _layer(where: str, t: Mapping[str, Any], path: Path | None):
 _UNITS = {"beat": "beats", "beats": "beats", "bar": "bars", "bars": "bars", "s": "s", "sec": "s", "seconds": "s"}
 
 
-def _after(w: str, v: Any) -> tuple[float, str]:
-    """after = "8 bars" | "16 beats" | "30 s"."""
+def _length(v: Any) -> tuple[float, str] | None:
+    """"8 bars" | "16 beats" | "30 s" -> (n, unit); None when it is not one."""
     parts = str(v).split() if isinstance(v, str) else []
     if len(parts) == 2 and parts[1] in _UNITS:
         try:
             n = float(parts[0])
         except ValueError:
-            n = -1.0
-        if n > 0:
+            return None
+        if n >= 0 and math.isfinite(n):
             return n, _UNITS[parts[1]]
-    raise ConfigError(f"{w}: after = \"8 bars\", \"16 beats\" or \"30 s\" (got {v!r})")
+    return None
+
+
+def _after(w: str, v: Any) -> tuple[float, str]:
+    """after = "8 bars" | "16 beats" | "30 s"."""
+    length = _length(v)
+    if length is None or length[0] <= 0:
+        raise ConfigError(f"{w}: after = \"8 bars\", \"16 beats\" or \"30 s\" (got {v!r})")
+    return length
+
+
+def _transition(w: str, v: Any) -> tuple[float, str]:
+    """transition = "2 bars" | "4 beats" | "1.5 s" | "cut"."""
+    length = (0.0, "s") if v == "cut" else _length(v)
+    if length is None:
+        raise ConfigError(f"{w}: transition = \"2 bars\", \"4 beats\", \"1.5 s\" or \"cut\" (got {v!r})")
+    return length
 
 
 def _quantize(w: str, v: Any) -> str:

@@ -107,7 +107,8 @@ class Engine:
         self._phase = (self._phase + speed / 60.0 * dt) % 1.0
         values["noise.phase"] = self._phase
         values.update(sources)
-        snap = Snapshot(self.index, t, MappingProxyType(values), tuple(c.prompts), c.seed, feats, c.more_seeds)
+        snap = Snapshot(self.index, t, MappingProxyType(values), tuple(c.prompts), c.seed, feats, c.more_seeds,
+                        c.transition)
         self.index += 1
         return snap
 

@@ -31,6 +31,8 @@ from vj.mailbox import BoundedInbox
 from vj.core.protocols import Journal
 from vj.show.graph import Moment, SceneGraph
 from vj.show.log import NoJournal
+from vj.show.transition import CUT, Transitions, describe
+from vj.core.snapshot import TransitionState
 
 
 class Counters:
@@ -70,7 +72,8 @@ class Controls:
     def __init__(self, params: ParamSpace, routes: Routes, modulators: Modulators, scenes: tuple[SceneSpec, ...],
                  prompts: list[str], seed: int, sources: tuple[str, ...],
                  resample_on: list[tuple[str, ...]] | None = None, more_seeds: tuple[int, ...] = (),
-                 graph: SceneGraph | None = None, journal: Journal | None = None) -> None:
+                 graph: SceneGraph | None = None, journal: Journal | None = None,
+                 transition: tuple[float, str] = CUT) -> None:
         self.params = params
         self.routes = routes
         self.modulators = modulators
@@ -93,6 +96,8 @@ class Controls:
         self.scene: str | None = None
         self.graph = graph  # the set's scene graph: moves land quantised (None: a scene asked for comes at once)
         self.moment = Moment(0.0, 0.0)  # what the graph read last (for /vj/scene/next between frames)
+        self.transitions = Transitions(transition)  # how scenes land: cut, or glide and crossfade
+        self.transition: TransitionState | None = None  # this frame's, for the snapshot
         self.inbox: BoundedInbox[Action] = BoundedInbox(256)
         self.counters = Counters()
         self.learn_handler: Callable[[str], str | None] | None = None  # set by the MIDI side
@@ -102,6 +107,7 @@ class Controls:
 
     def _witness(self, name: str, value: float, source: str) -> None:
         if source in BY_HAND:
+            self.transitions.release(name)
             self.journal.move(name, value, source)
 
     def listen_to(self, remote) -> None:
@@ -240,21 +246,23 @@ class Controls:
             self.recall(names[i % len(names)], f"next ({origin or 'performer'})")
 
     def step_graph(self, m: Moment) -> None:
-        """Each frame, before the parameters tick: a move of the graph that lands now is recalled."""
+        """Each frame, before the parameters tick: a move of the graph that lands now is recalled,
+        and a transition under way moves on."""
         self.moment = m
         if self.graph is not None:
             move = self.graph.step(m)
             if move is not None:
                 self.recall(move.target, move.why)
+        self.transition = self.transitions.step(m, self.params)
 
     def recall(self, which: str | int, why: str = "") -> None:
-        """Go to a scene now: its parameter values (without holding them) and its prompts."""
+        """Go to a scene now: its parameter values (without holding them) and its prompts, at once or
+        over its transition (the generator blends the prompts, the compositor crossfades)."""
         scene = self.find_scene(which)
-        for name, value in scene.params.items():
-            self.params.set(name, value, immediate=True, source="scene")
+        length = self.transitions.begin(scene, self.moment, self.params, cut=self.scene is None)  # the first: whole
         if scene.prompts is not None:
             for i, text in enumerate(scene.prompts, 1):
                 self.set_prompt(i, text)
         self.scene = scene.name
         log.info(f"scene {scene.name}" + (f" ({why})" if why else ""))
-        self.journal.write("scene", scene=scene.name, why=why or "asked")
+        self.journal.write("scene", scene=scene.name, why=why or "asked", transition=describe(length))

@@ -10,7 +10,7 @@ from typing import Any
 
 from vj.core.features import Features
 from vj.core.params import ParamSpec
-from vj.core.snapshot import Snapshot
+from vj.core.snapshot import Snapshot, TransitionState
 
 
 # -- the handshake, every child ------------------------------------------------------------------
@@ -55,13 +55,15 @@ class SnapshotMsg:
     seed: int
     audio: Features = field(default_factory=Features)
     seeds: tuple[int, ...] = ()
+    transition: TransitionState | None = None
 
     @staticmethod
     def of(s: Snapshot) -> "SnapshotMsg":
-        return SnapshotMsg(s.index, s.t, dict(s.values), s.prompts, s.seed, s.audio, s.seeds)
+        return SnapshotMsg(s.index, s.t, dict(s.values), s.prompts, s.seed, s.audio, s.seeds, s.transition)
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(self.index, self.t, MappingProxyType(self.values), self.prompts, self.seed, self.audio, self.seeds)
+        return Snapshot(self.index, self.t, MappingProxyType(self.values), self.prompts, self.seed, self.audio,
+                        self.seeds, self.transition)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,14 @@ from vj.core.features import Features
 
 
 @dataclass(frozen=True)
+class TransitionState:
+    """A scene transition under way, as the generator and the compositor see it."""
+
+    serial: int  # which scene change (a new one starts a new blend)
+    progress: float  # 0 at the change .. 1 when the new scene is whole
+
+
+@dataclass(frozen=True)
 class Snapshot:
     index: int  # render frame number
     t: float  # clock time when it was taken, seconds
@@ -17,3 +25,4 @@ class Snapshot:
     seed: int  # noise seed (the first of the noise field's seeds)
     audio: Features = field(default_factory=Features)
     seeds: tuple[int, ...] = ()  # more noise seeds, blended by `noise.seed.<n>.weight` (n from 2)
+    transition: TransitionState | None = None  # a scene transition under way

@@ -102,6 +102,7 @@ class SceneSpec:
     name: str
     params: Mapping[str, float] = field(default_factory=dict)  # values to jump to
     prompts: tuple[str, ...] | None = None  # new prompt texts (None: keep them)
+    transition: tuple[float, str] | None = None  # (N, "beats" | "bars" | "s"), N 0: a cut; None: the set's
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ class ShowSet:
     lfos: tuple = ()  # LfoSpec (vj.control.modulators)
     envelopes: tuple = ()  # EnvelopeSpec
     scenes: tuple[SceneSpec, ...] = ()
+    transition: tuple[float, str] = (0.0, "s")  # a scene's unless it has its own ([show] transition); 0: cut
     graph: GraphSpec | None = None  # None: no [graph] and no [[edge]]: scenes change when asked, at once
     osc: OscSettings = field(default_factory=OscSettings)
     midi: MidiSettings = field(default_factory=MidiSettings)

@@ -58,17 +58,35 @@ def declare_params():
 
 @dataclass
 class _Slot:
-    """One prompt slot: the text whose embedding is shown, and the one it fades in from."""
+    """One prompt slot: the text whose embedding is shown, and the one it blends in from: over
+    prompt.fade seconds, or over what is left of a scene's transition (by its progress)."""
 
     text: str | None = None
     cond: Conditioning | None = None
     prev: Conditioning | None = None
     since: float = 0.0  # clock time the current one arrived
+    fade: float = 0.0  # seconds it fades in over (when not in a transition)
+    transit: tuple[int, float] | None = None  # (serial, progress) of the transition it arrived in
 
-    def current(self, t: float, fade: float) -> Conditioning | None:
-        if self.cond is None or self.prev is None or fade <= 0.0 or t - self.since >= fade:
+    def arrive(self, text: str, c: Conditioning, snap: Snapshot, fade: float) -> None:
+        self.prev = self.current(snap)
+        self.cond, self.text, self.since, self.fade = c, text, snap.t, fade
+        tr = snap.transition
+        self.transit = (tr.serial, tr.progress) if tr is not None and tr.progress < 1.0 else None
+
+    def current(self, snap: Snapshot, fade: float | None = None) -> Conditioning | None:
+        if self.cond is None or self.prev is None:
             return self.cond
-        return self.prev.lerp(self.cond, max(0.0, (t - self.since) / fade))
+        if self.transit is not None:
+            tr = snap.transition
+            if tr is None or tr.serial != self.transit[0]:  # it ended (or another began): whole
+                return self.cond
+            p0 = self.transit[1]
+            return self.prev.lerp(self.cond, min(1.0, max(0.0, (tr.progress - p0) / (1.0 - p0))))
+        fade = self.fade if fade is None else fade
+        if fade <= 0.0 or snap.t - self.since >= fade:
+            return self.cond
+        return self.prev.lerp(self.cond, max(0.0, (snap.t - self.since) / fade))
 
 
 class StreamLoop:
@@ -168,9 +186,8 @@ class StreamLoop:
             if text != slot.text:
                 c = self.prompts.get(text)  # live: None until the encoder thread has it
                 if c is not None:
-                    slot.prev = slot.current(snap.t, fade)
-                    slot.cond, slot.text, slot.since = c, text, snap.t
-            cur = slot.current(snap.t, fade)
+                    slot.arrive(text, c, snap, fade)
+            cur = slot.current(snap)
             if cur is not None:
                 parts.append((v.get(f"prompt.{i + 1}.weight", 1.0 if i == 0 else 0.0), cur))
         del self._slots[len(snap.prompts):]
@@ -255,7 +272,7 @@ class StreamLoop:
         similarity; never more than MAX_SKIPS in a row."""
         v = snap.values
         threshold = v.get("input.similarity", 0.98)
-        key = (snap.prompts, snap.seed, tuple(snap.seeds),
+        key = (snap.prompts, snap.seed, tuple(snap.seeds), snap.transition,
                tuple(round(x, 4) for k, x in sorted(v.items()) if k.startswith(("noise.", "prompt.", "chaos", "strength"))))
         small = F.adaptive_avg_pool2d(img.float(), 32).flatten()
         small = small - small.mean()

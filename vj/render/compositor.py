@@ -8,6 +8,8 @@ Per render frame, as few passes as the chains allow (compose.py plans them):
                   (feedback.amount / .zoom / .rotate), and the master effects composed on top, up
                   to the first one that needs its input as an image (a blur, an RGB split)
     later passes  one per such effect, with the effects after it composed in
+    master pass   only while the master fader is down or a scene's transition dissolves from the
+                  image held when it began
 
 Its parts, each in its own module:
     programs.py       the effects (functions in shaders/, their @param uniforms fx.<effect>.*), the
@@ -79,6 +81,7 @@ class Compositor:
         self._work: list = []  # images between the master chain's passes
         self._layer_work: dict = {}  # the same for each layer whose chain has passes of its own
         self._input_layer = any(l.kind == "input" for l in self.layers)
+        self._held_serial: int | None = None  # the scene transition whose first image is held
 
     @property
     def feed_wanted(self) -> bool:
@@ -119,9 +122,20 @@ class Compositor:
         self.uniforms.update(snap)
         self.programs.reload_if_saved()
         self.sources.update(snap.t)
-        return self._render(snap, self.frames.mix(snap))
+        return self._render(snap, self.frames.mix(snap), self._dissolve(snap))
 
-    def _render(self, snap: Snapshot, gen_mix: float):
+    def _dissolve(self, snap: Snapshot) -> float:
+        """How much of the image held at a scene change still shows (1 at the change, then less):
+        a transition that begins now holds the last program image."""
+        tr = snap.transition
+        if tr is None:
+            return 0.0
+        if tr.serial != self._held_serial:
+            self.image.hold()
+            self._held_serial = tr.serial
+        return 1.0 - tr.progress
+
+    def _render(self, snap: Snapshot, gen_mix: float, held_mix: float = 0.0):
         v = snap.values
         plan = self.programs.for_frame(v, gen_mix)
         self._targets_for(plan)
@@ -132,7 +146,7 @@ class Compositor:
                              gen_mix, dither, source=i)
         self._bind_stack(plan, v)
         self._run_passes([plan.stack] + plan.master, self._work, self.image.next[1], snap, gen_mix, dither)
-        return self.image.finish(v.get("master.level", 1.0))
+        return self.image.finish(v.get("master.level", 1.0), held_mix)
 
     def _targets_for(self, plan: compose.Plan) -> None:
         """Images between passes for a plan that needs them (made once)."""

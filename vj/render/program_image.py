@@ -2,7 +2,8 @@
 
 It ping-pongs between two framebuffers: this frame's output is next frame's feedback input.
 While the master fader is down, the outputs take a faded copy (one pass) and feedback goes on
-reading the image at full level. Reading back is in 8 bits: a 16-bit image is copied on the GPU
+reading the image at full level. A scene's transition holds the image of the moment it began
+(a copy on the GPU) and the same pass dissolves from it to the live one. Reading back is in 8 bits: a 16-bit image is copied on the GPU
 first (reading floats back costs several times more, BENCHMARKS.md).
 """
 
@@ -15,6 +16,9 @@ from vj.render.shaders import compile_program, load_fragment
 from vj.render.uniforms import set_uniform
 
 
+HELD_UNIT = 16  # the held image: a unit no other pass binds (GL 3.3 has at least 48 in all)
+
+
 class ProgramImage:
     def __init__(self, ctx, size: tuple[int, int], precision: int) -> None:
         self.ctx = ctx
@@ -25,6 +29,7 @@ class ProgramImage:
         self._master = None  # (program, vao, texture, fbo): the program image under the master fader
         self._faded = False  # this frame's outputs take the master image (the fader is down)
         self._readback = None  # an 8-bit copy of a 16-bit program image, for reading back
+        self._held = None  # (texture, fbo): the program image a transition dissolves from
         self.clear()
 
     def target(self):
@@ -45,21 +50,31 @@ class ProgramImage:
         """(texture, framebuffer) this frame draws into."""
         return self._prog[1 - self._cur]
 
-    def finish(self, level: float):
-        """This frame is drawn: it becomes the program image; returns what the outputs show."""
+    def finish(self, level: float, held_mix: float = 0.0):
+        """This frame is drawn: it becomes the program image; returns what the outputs show
+        (under the fader, `held_mix` of it the held image)."""
         self._cur = 1 - self._cur
         level = min(1.0, max(0.0, level))
-        self._faded = level < 1.0
-        return self._fade(self.previous, level) if self._faded else self.previous
+        held_mix = min(1.0, max(0.0, held_mix)) if self._held is not None else 0.0
+        self._faded = level < 1.0 or held_mix > 0.0
+        return self._fade(self.previous, level, held_mix) if self._faded else self.previous
+
+    def hold(self) -> None:
+        """Keep a copy of the program image as it is now (a transition dissolves from it)."""
+        if self._held is None:
+            tex = self.ctx.texture(self.size, 4)
+            tex.repeat_x = tex.repeat_y = False
+            self._held = (tex, self.ctx.framebuffer([tex]))
+        self.ctx.copy_framebuffer(self._held[1], self._prog[self._cur][1])
 
     def clear(self) -> None:
         self._cur, self._faded = 0, False
         for _, fbo in self._prog:
             fbo.clear(0.0, 0.0, 0.0, 1.0)
 
-    def _fade(self, tex, level: float):
-        """The program image under the master fader, drawn into an image of its own for the outputs
-        (a pass only while the fader is down)."""
+    def _fade(self, tex, level: float, held_mix: float = 0.0):
+        """The program image under the master fader (and over the held image), drawn into an image of
+        its own for the outputs (a pass only while the fader is down or a dissolve runs)."""
         if self._master is None:
             prog = compile_program(self.ctx, load_fragment("master"))
             out = self.ctx.texture(self.size, 4)
@@ -69,13 +84,19 @@ class ProgramImage:
         tex.use(compose.IN_UNIT)
         set_uniform(prog, "u_input", compose.IN_UNIT)
         set_uniform(prog, "u_fader", level)
+        set_uniform(prog, "u_held_mix", held_mix)
+        if self._held is not None:
+            self._held[0].use(HELD_UNIT)
+            set_uniform(prog, "u_held", HELD_UNIT)
         fbo.use()
         vao.render(vertices=3)
         return out
 
     def warm_up_fader(self) -> None:
-        """Draw the master fader's pass once, before anyone pulls it (its first draw compiles it)."""
-        self._fade(self.previous, 0.5)
+        """Draw the master fader's pass once, before anyone pulls it (its first draw compiles it),
+        with a held image (the first scene transition must not compile it either)."""
+        self.hold()
+        self._fade(self.previous, 0.5, 0.5)
 
     @property
     def output(self):
