@@ -50,3 +50,67 @@ def test_an_input_that_went_quiet_leaves_silence_in_its_place(tmp_path, monkeypa
     assert np.allclose(data[10 * hop: 10 * hop + 47000], 0.0)  # the silence
     assert np.allclose(data[-10 * hop:], 0.25, atol=1e-4)  # the sound after, at its time
     assert tape_mod.free_name(tmp_path / "x.wav") == tmp_path / "x-2.wav"  # never written over
+
+
+KILLED_SHOW = r"""
+import sys, time
+import numpy as np
+from pathlib import Path
+from vj.audio.tape import AudioTape
+from vj.output.base import ProgramFrame
+from vj.output.ffmpeg import FfmpegOutput
+
+class Still:  # stands in for the compositor: a grey program image (the GL side is not what is tested)
+    size, output = (160, 96), None
+    def read_rgba(self):
+        return bytes([128]) * (160 * 96 * 4)
+
+out = Path(sys.argv[1])
+rec = FfmpegOutput(out, (160, 96), 24)
+rec.tape = AudioTape(out.with_name(out.stem + ".audio.wav"), 48000, 2)
+t0 = time.monotonic()
+for i in range(24 * 3):  # 3 s of picture and, from 0.5 s on, a 440 Hz tone, in real time
+    t = i / 24
+    while time.monotonic() - t0 < t:
+        time.sleep(0.002)
+    rec.present(ProgramFrame(Still(), t, i))
+    if t >= 0.5:
+        n = np.arange(2000) + int((t - 0.5) * 48000)
+        rec.tape.put(np.repeat(0.3 * np.sin(2 * np.pi * 440 * n / 48000)[:, None], 2, 1).astype(np.float32))
+print("played", flush=True)
+time.sleep(600)  # killed here, before anything is closed
+"""
+
+
+def test_a_killed_shows_tape_still_plays_and_vj_mux_puts_it_in(tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from helpers import ROOT, probe, vj
+
+    out = tmp_path / "night.mp4"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_SHOW, str(out)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    try:
+        assert child.stdout.readline().strip() == "played"
+        time.sleep(1.2)  # a sync of the tape and its note
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(30)
+    finally:
+        child.kill()
+    tape = tmp_path / "night.audio.wav"
+    data, sr = soundfile.read(tape, dtype="float32")  # its header never got its length: read to the end
+    assert sr == 48000 and len(data) >= 2.0 * 48000
+    note = json.loads((tmp_path / "night.audio.json").read_text())
+    assert note["video"] == "night.mp4" and 0.4 < note["offset"] < 0.7
+    r = vj("mux", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "the sound is in" in r.stderr and not tape.exists() and not (tmp_path / "night.audio.json").exists()
+    streams = {s["codec_type"]: s for s in probe(out)["streams"]}
+    assert set(streams) == {"video", "audio"} and int(streams["video"]["nb_read_frames"]) >= 48
+    assert abs(float(streams["audio"]["start_time"]) - 0.5) < 0.1  # the tone comes in where it played
+    r = vj("mux", str(out))  # nothing left to put in: one line
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith(f"vj: error: tape {tape} not found")

@@ -53,6 +53,17 @@ def test_every_shipped_set_passes_the_check():
     assert r.stdout == "" and r.stderr.count(": ok") == len(sets)
 
 
+def test_the_readmes_annotated_set_passes_the_check(tmp_path):
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    example = re.search(r"## A set, in brief.*?```toml\n(.*?)```", text, re.S)
+    assert example, "the README has its annotated set"
+    (tmp_path / "night.toml").write_text(example.group(1))
+    r = vj_check(tmp_path / "night.toml")
+    assert r.returncode == 0 and r.stdout == "", r.stdout + r.stderr
+
+
 def test_every_problem_is_said_at_once_with_its_line_and_a_hint(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(BAD)

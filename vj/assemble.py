@@ -146,6 +146,7 @@ class Options:
     midi_in: tuple[tuple[str, ...], Path | None] | None = None  # port patterns, mapping file; None: no MIDI
     osc_out: str | None = None  # host:port
     state: Path | None = None  # the state folder: the show log goes in its shows/ (None: no log)
+    resume: bool = False  # come back where the live state in the state folder says (vj/show/resume.py)
 
 
 @dataclass
@@ -188,7 +189,9 @@ def build_show(show: ShowSet, opts: Options, *, live: bool, clock, audio, output
     if live and show.fps > MAX_SENSIBLE_FPS:
         log.warning(f"--fps {show.fps:g}: more than any display shows; the loop runs as fast as it can "
                     f"(the status line says the real rate)")
-    seed, drawn = resolve_seed(opts.seed, show, used_seeds(opts.state) if opts.state else frozenset())
+    saved = _saved_state(show, opts)
+    cli_seed = opts.seed if opts.seed is not None or saved is None else saved.get("seed")
+    seed, drawn = resolve_seed(cli_seed, show, used_seeds(opts.state) if opts.state else frozenset())
     journal = None
     if opts.state is not None:
         try:
@@ -199,18 +202,45 @@ def build_show(show: ShowSet, opts: Options, *, live: bool, clock, audio, output
         journal.write("start", seed=seed, seed_drawn=drawn, model=show.model, set=show.where(),
                       size=list(show.size), fps=show.fps, mode="live" if live else "render")
     try:
-        return _build_show(show, opts, live, clock, audio, outputs_for, seed, drawn, journal)
+        return _build_show(show, opts, live, clock, audio, outputs_for, seed, drawn, journal, saved)
     except BaseException as e:  # the show did not start: its log says why, and ends
         if journal is not None:
             journal.close(started=False, why=str(e).splitlines()[0] if str(e) else type(e).__name__)
         raise
 
 
+def _saved_state(show: ShowSet, opts: Options) -> dict | None:
+    """--resume: the live state the last show of this set left (None, said in a line, if none)."""
+    if not opts.resume:
+        return None
+    if opts.state is None:
+        raise VJError("--resume reads the live state from the state folder: drop --state none")
+    from vj.show.resume import load, state_path
+
+    saved = load(state_path(opts.state, show.name))
+    if saved is not None and saved.get("set") != show.where():
+        log.warning(f"--resume: the saved state is of {saved.get('set')}; what fits {show.where()} is restored")
+    return saved
+
+
+def _resumed(controls: Controls, saved: dict, journal) -> None:
+    from vj.show.resume import restore
+
+    for line in restore(saved, controls):
+        log.warning(f"--resume: {line} (not restored)")
+    log.info(f"resumed where the show was at {saved.get('wall', '?')}: scene {controls.scene or '-'}, "
+             f"{len(controls.moved)} parameters moved by hand, {len(controls.live_routes)} live routes")
+    if journal is not None:
+        journal.write("resume", scene=controls.scene, saved=saved.get("wall"), moved=sorted(controls.moved))
+
+
 def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_for, seed: int, drawn: bool,
-                journal) -> Show:
+                journal, saved: dict | None) -> Show:
     from vj.render.context import display_available, open_surface
 
     controls = build_controls(show, seed, journal=journal)
+    if saved is not None:
+        _resumed(controls, saved, journal)
     headless = not live or opts.headless or not display_available()
     surface = open_surface(headless, show.size, opts.fullscreen)
     compositor = make_compositor(surface.ctx, show, live)
@@ -222,6 +252,11 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
         generator.stop()
         compositor.close()
         raise
+    if live and opts.state is not None:  # saved once a second, for --resume
+        from vj.show.resume import StateSaver, state_path
+
+        saver = StateSaver(state_path(opts.state, show.name), controls, show.where(), seed)
+        hooks, stoppers = hooks + [saver.frame], [saver.close] + stoppers
     engine = make_engine(controls, compositor, generator, clock=clock, audio=audio,
                          outputs=([window] if window else []) + outputs_for(surface), on_frame=hooks, status=status,
                          render_rate=rate)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import math
 import signal
 import sys
@@ -64,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"démontage {__version__}")
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
     # what the shared set-up reads, for the commands that have no such option
-    ap.set_defaults(duration=None, fullscreen=None, overlay=None, split=False, headless=False, generator="process",
+    ap.set_defaults(duration=None, fullscreen=None, resume=False, overlay=None, split=False, headless=False, generator="process",
                     bpm=None, bpm_range=None,
                     sensitivity=None, verbose=False, quiet=False)
     _run_command(sub)
@@ -107,6 +108,8 @@ def _run_command(sub) -> None:
                      "('all': every input; repeat for more)")
     run.add_argument("--mapping", type=Path, metavar="FILE", help="a MIDI mapping file (default: the one whose "
                      "[device] match fits each port, from your mapping folder, then the shipped ones)")
+    run.add_argument("--resume", action="store_true", help="come back where the last show of this set was (after a "
+                     "crash, a power cut, kill -9): its scene, prompts, knobs, live routes, tempo and seed")
     _audio_args(run)
     run.add_argument("--generator", choices=("process", "thread"), default="process",
                      help="where the diffusion loop runs: its own process (default: no GIL shared with the "
@@ -124,7 +127,7 @@ def _render_command(sub) -> None:
 
 
 def _tool_commands(sub) -> None:
-    """features, devices, learn, params, train."""
+    """features, devices, learn, check, params, mux, train."""
     feat = sub.add_parser("features", help="print the audio features, one line per hop (the live analysis code)")
     feat.add_argument("audio", metavar="AUDIO", help="a file, an input device (index or name substring) or 'default'")
     feat.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -148,6 +151,12 @@ def _tool_commands(sub) -> None:
 
     prm = sub.add_parser("params", help="list a set's parameters: every name MIDI, OSC, routes and sets can move")
     prm.add_argument("set", metavar="SET", nargs="?", default="demo")
+
+    mux = sub.add_parser("mux", help="put the sound taped beside a recording into it (a show killed before it could)")
+    mux.add_argument("video", type=Path, metavar="VIDEO", help="the recording (its tape: VIDEO's name .audio.wav)")
+    mux.add_argument("--tape", type=Path, metavar="WAV", help="another tape than the one beside it")
+    mux.add_argument("--offset", type=float, metavar="S", help="seconds from the first frame to the first sample "
+                     "(default: as the show noted beside the tape, else 0)")
 
     trn = sub.add_parser("train", help="train the built-in model (the seedling) from nothing; writes its checkpoints")
     trn.add_argument("--out", type=Path, metavar="DIR", help="where the checkpoints go (default: the shipped "
@@ -269,7 +278,7 @@ def _options(show, args, live: bool):
     return assemble.Options(seed=args.seed, headless=args.headless, fullscreen=args.fullscreen, overlay=args.overlay,
                             split=args.split, generator=args.generator, device=args.device, threads=args.threads,
                             osc_in=osc, midi_in=midi, osc_out=(args.osc_out or show.osc.out) if live else None,
-                            state=_state(args.state))
+                            state=_state(args.state), resume=live and args.resume)
 
 
 def _state(arg: str | None) -> Path | None:
@@ -424,6 +433,8 @@ def cmd_run(args) -> int:
 
     show = _load_show(args)
     _check_outputs(args)
+    if args.out is not None:
+        _orphaned_tapes(args.out)
     audio = _live_audio(show, args)
     if not args.headless and not display_available():
         log.info("no display: running headless (EGL)")
@@ -455,6 +466,14 @@ def cmd_run(args) -> int:
     if recorder and recorder[0].complete:
         log.info(f"recorded {recorder[0].path} ({recorder[0].frames_written} frames)")
     return 0
+
+
+def _orphaned_tapes(out: Path) -> None:
+    """Tapes an earlier show left beside its recording (killed before it could mux): say how to mux them."""
+    for tape in sorted(out.parent.glob(f"{glob.escape(out.stem)}*.audio.wav")):
+        video = tape.with_name(tape.name.removesuffix(".audio.wav") + out.suffix)
+        if video.exists():
+            log.warning(f"{tape}: the sound of {video} was never put in (that show did not end): vj mux {video}")
 
 
 def cmd_render(args) -> int:
@@ -630,6 +649,31 @@ def cmd_bench(args) -> int:
     raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, onset, adherence or sheets")
 
 
+def cmd_mux(args) -> int:
+    import json
+
+    from vj.audio.tape import sidecar
+    from vj.output.ffmpeg import mux
+
+    video = args.video
+    tape = args.tape or video.with_name(video.stem + ".audio.wav")
+    for what, path in (("recording", video), ("tape", tape)):
+        if not path.is_file():
+            raise VJError(f"{what} {path} not found" + ("; name it with --tape WAV" if what == "tape" else ""))
+    offset = args.offset
+    if offset is None:
+        try:
+            offset = float(json.loads(sidecar(tape).read_text())["offset"])
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning(f"no note of the offset beside {tape}: the sound starts with the picture (--offset S to shift it)")
+            offset = 0.0
+    said = mux(video, tape, offset)
+    if said is not None:
+        raise VJError(f"{video}: the sound could not be added ({said}); {tape} is kept")
+    log.info(f"{video}: the sound is in (offset {offset:+.3f} s); {tape} removed")
+    return 0
+
+
 def cmd_train(args) -> int:
     from dataclasses import replace
 
@@ -653,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "render": cmd_render, "devices": cmd_devices, "params": cmd_params,
                 "features": cmd_features, "learn": cmd_learn, "bench": cmd_bench, "check": cmd_check,
-                "train": cmd_train}[args.cmd](args)
+                "train": cmd_train, "mux": cmd_mux}[args.cmd](args)
     except VJError as e:
         log.error(f"error: {e}")
         return 2

@@ -9,10 +9,17 @@ if that fails: nothing the performer played is lost).
 
 Alignment: both sides note time.monotonic() at their first sample and first frame; the difference
 is the audio's offset in the file (the capture's own latency, a block or two, is not counted).
+
+A show killed before it could mux (kill -9, a power cut): the WAV is synced to disk once a second
+and stays readable (its header's length is 0 until closed, which ffmpeg and libsndfile read as "to
+the end"); the offset is written beside it (`show.audio.json`) as soon as both sides have started,
+so `vj mux show.mp4` can put the sound in later.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import queue
 import threading
 import time
@@ -24,6 +31,12 @@ from vj.log import log
 
 QUEUE_HOPS = 512  # about 5 s of 512-sample hops at 48 kHz: the disk may stall that long
 GAP_SECONDS = 0.1  # behind the clock by more than this (an input lost and back): the gap is silence
+SYNC_EVERY = 1.0  # seconds between syncs of the WAV to disk (a power cut loses at most this much)
+
+
+def sidecar(tape: Path) -> Path:
+    """show.audio.wav -> show.audio.json: where the tape's offset against its video is kept."""
+    return tape.with_suffix(".json")
 
 
 def free_name(path: Path) -> Path:
@@ -50,6 +63,9 @@ class AudioTape:
         self._placed = 0  # samples given a place on the tape (queued, dropped or silence)
         self.error: str | None = None
         self.closed = False
+        self.video: Path | None = None  # the recording it goes into
+        self.video_started: float | None = None  # time.monotonic() of the video's first frame (its recorder sets it)
+        self._noted = False  # the offset is written beside the tape
         self._thread = threading.Thread(target=self._writer, name="vj-audio-tape", daemon=True)
         self._thread.start()
 
@@ -74,7 +90,15 @@ class AudioTape:
             self.dropped += 1
             self._pending_gap += len(hop)
 
+    @property
+    def offset(self) -> float | None:
+        """Seconds from the video's first frame to the tape's first sample (None until both began)."""
+        if self.t_first is None or self.video_started is None:
+            return None
+        return self.t_first - self.video_started
+
     def _writer(self) -> None:
+        synced = time.monotonic()
         while True:
             item = self._q.get()
             if item is None:
@@ -85,10 +109,25 @@ class AudioTape:
                     self._file.write(np.zeros((gap, self.channels), np.float32))
                 self._file.write(hop)
                 self.frames += gap + len(hop)
+                if time.monotonic() - synced >= SYNC_EVERY:
+                    self._file.flush()  # libsndfile syncs the file: a power cut keeps all but the last second
+                    synced = time.monotonic()
+                    self._note()
             except Exception as e:  # a full disk: the video goes on, the sound stops here
                 self.error = f"{type(e).__name__}: {e}"
                 log.error(f"audio tape {self.path}: {self.error}; the sound stops there, the show goes on")
                 return
+
+    def _note(self) -> None:
+        """The offset beside the tape, once (for `vj mux` after a show that could not finish)."""
+        offset = self.offset
+        if self._noted or offset is None:
+            return
+        tmp = sidecar(self.path).with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"video": self.video.name if self.video else None, "offset": offset,
+                                   "samplerate": self.samplerate, "channels": self.channels}))
+        os.replace(tmp, sidecar(self.path))
+        self._noted = True
 
     def close(self) -> None:
         self.closed = True
@@ -102,5 +141,10 @@ class AudioTape:
             pass
         self._thread.join(30)
         self._file.close()
+        if not self.error:
+            try:
+                self._note()  # a tape shorter than a second has its offset written too
+            except OSError:
+                pass
         if self.dropped and not self.error:
             log.warning(f"audio tape {self.path}: {self.dropped} hops came too fast for the disk (silence there)")

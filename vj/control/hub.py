@@ -14,6 +14,7 @@ Who touches what:
 from __future__ import annotations
 
 import collections
+import dataclasses
 import random
 import threading
 from typing import Any, Callable
@@ -104,10 +105,17 @@ class Controls:
         self.before_frame: list[Callable[[], None]] = []  # the control process's poll
         self.outside_beats: Callable[[], float | None] | None = None  # an outside clock's beat position (MIDI)
         self.changed_by: Callable[[str, float, str], None] | None = None  # feedback (OSC out, LEDs)
+        # what the live state keeps (vj/show/resume.py) beside the prompts, scene and seed
+        self.moved: set[str] = set()  # parameters a hand moved
+        self.live_routes: dict[tuple[str, str], tuple] = {}  # (source, target) -> its last change live:
+        # ("add", the route's fields) or ("remove", source, target), in the order they came
+        self.tempo: float | None = None  # a tempo held by hand (/vj/bpm)
+        self.tapped = False  # the tempo was tapped (the saved tempo is then the tracker's)
 
     def _witness(self, name: str, value: float, source: str) -> None:
         if source in BY_HAND:
             self.transitions.release(name)
+            self.moved.add(name)
             self.journal.move(name, value, source)
 
     def listen_to(self, remote) -> None:
@@ -151,10 +159,12 @@ class Controls:
         elif a.kind == "tap":
             if audio is not None:
                 audio.tap()
+                self.tempo, self.tapped = None, True
         elif a.kind == "bpm":
             analyzer = audio.analyzer if audio is not None else None
             if analyzer is not None:
                 analyzer.set_bpm(a.args[0] if a.args[0] else None)
+                self.tempo, self.tapped = (float(a.args[0]) if a.args[0] else None), False
         elif a.kind == "learn":
             if self.learn_handler is None:
                 raise ValueError("learn needs a MIDI input: start with --midi NAME")
@@ -165,10 +175,14 @@ class Controls:
             if route.source.startswith("midi."):
                 self.modulators.watch.add(route.source)
             self._feedback(route.target, "route")
+            self.live_routes.pop((route.source, route.target), None)  # the last change of a pair is what counts
+            self.live_routes[(route.source, route.target)] = ("add", dataclasses.asdict(route))
         elif a.kind == "route_remove":
             src, tgt = a.args
             if self.routes.remove(src, tgt):
                 self._feedback(tgt, "route")
+                self.live_routes.pop((src, tgt), None)
+                self.live_routes[(src, tgt)] = ("remove", src, tgt)
         else:
             raise ValueError(f"unknown action {a.kind!r}")
 

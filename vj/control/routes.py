@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from vj.core.spec import RouteSpec
+from vj.core.spec import CURVES, Route, RouteSpec
 from vj.core.validate import suggest
 from vj.control.params import ParamSpace
 from vj.core.errors import ConfigError
 
-CURVES = ("linear", "exp", "log", "step")
 _K = 4.0  # steepness of exp/log: exp(0.5) = 0.2, log(0.5) = 0.8
 
 
@@ -36,25 +34,6 @@ def curve(name: str, s: float) -> float:
     if name == "step":
         return 1.0 if s >= 0.5 else 0.0
     raise ValueError(f"unknown curve {name!r}")
-
-
-@dataclass(frozen=True)
-class Route:
-    source: str
-    target: str
-    amount: float = 1.0  # target units per unit of (curved) source
-    offset: float = 0.0  # target units added to the contribution
-    curve: str = "linear"
-    attack: float = 0.0  # s
-    release: float = 0.0  # s
-
-    def __post_init__(self) -> None:
-        if self.curve not in CURVES:
-            raise ValueError(f"curve {self.curve!r}: use one of {', '.join(CURVES)}")
-        for what, v in (("amount", self.amount), ("offset", self.offset), ("attack", self.attack),
-                        ("release", self.release)):
-            if not math.isfinite(v) or (what in ("attack", "release") and v < 0):
-                raise ValueError(f"{what} = {v} is not usable")
 
 
 def source_known(name: str, known: Iterable[str]) -> bool:

@@ -97,6 +97,30 @@ class RouteSpec:
     release: float = 0.0  # s: how fast it may fall
 
 
+CURVES = ("linear", "exp", "log", "step")
+
+
+@dataclass(frozen=True)
+class Route:
+    """A route as it runs (vj/control/routes.py): checked, its curve one of CURVES."""
+
+    source: str
+    target: str
+    amount: float = 1.0  # target units per unit of (curved) source
+    offset: float = 0.0  # target units added to the contribution
+    curve: str = "linear"
+    attack: float = 0.0  # s
+    release: float = 0.0  # s
+
+    def __post_init__(self) -> None:
+        if self.curve not in CURVES:
+            raise ValueError(f"curve {self.curve!r}: use one of {', '.join(CURVES)}")
+        for what, v in (("amount", self.amount), ("offset", self.offset), ("attack", self.attack),
+                        ("release", self.release)):
+            if not math.isfinite(v) or (what in ("attack", "release") and v < 0):
+                raise ValueError(f"{what} = {v} is not usable")
+
+
 @dataclass(frozen=True)
 class SceneSpec:
     name: str

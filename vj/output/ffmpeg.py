@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from vj.audio.sources import AudioTrack
+from vj.audio.tape import sidecar
 from vj.core.errors import VJError
 from vj.log import log
 from vj.output.base import Output, ProgramFrame
@@ -174,6 +175,8 @@ class FfmpegOutput(Output):
         if self._next_t is None:
             self._next_t = frame.t
             self._t_first = time.monotonic()
+            if self.tape is not None:
+                self.tape.video, self.tape.video_started = self.path, self._t_first
         self._last = frame.rgba
         self._fill_until(frame.t + 1e-9)
 
@@ -235,25 +238,34 @@ class FfmpegOutput(Output):
     def _mux_tape(self) -> None:
         """The taped live input into the finished video; the WAV is kept if that fails."""
         tape = self.tape
-        if not tape.frames or tape.t_first is None or self._t_first is None:
+        if not tape.frames or tape.offset is None:
             tape.path.unlink(missing_ok=True)
+            sidecar(tape.path).unlink(missing_ok=True)
             return
-        offset = tape.t_first - self._t_first  # > 0: the sound started after the first frame
-        shift = ["-itsoffset", f"{offset:.6f}"] if offset > 0 else ["-ss", f"{-offset:.6f}"]
-        tmp = self.path.with_name(self.path.stem + ".muxing" + self.path.suffix)
-        # the picture sets the length: sound missing at the end (an input lost for good, a tape that
-        # stopped on a full disk) is padded with silence, never the video cut to the sound
-        cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(self.path),
-               *shift, "-i", str(tape.path), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac",
-               "-b:a", "192k", "-af", "apad", "-shortest"]
-        if self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
-            cmd += ["-movflags", "+faststart"]
-        r = subprocess.run(cmd + [str(tmp)], capture_output=True, text=True)
-        if r.returncode != 0:
-            tmp.unlink(missing_ok=True)
-            said = (r.stderr.strip().splitlines() or ["no message"])[-1]
+        said = mux(self.path, tape.path, tape.offset)
+        if said is not None:
             log.error(f"recording {self.path}: the sound could not be added ({said}); it is in {tape.path}")
             self.complete = False
-            return
-        tmp.replace(self.path)
-        tape.path.unlink(missing_ok=True)
+
+
+def mux(video: Path, tape: Path, offset: float) -> str | None:
+    """The tape into the video (`offset`: seconds from the first frame to the first sample); the
+    video is replaced, the tape and its note removed. Returns what ffmpeg said when it failed (the
+    tape is kept then)."""
+    shift = ["-itsoffset", f"{offset:.6f}"] if offset > 0 else ["-ss", f"{-offset:.6f}"]
+    tmp = video.with_name(video.stem + ".muxing" + video.suffix)
+    # the picture sets the length: sound missing at the end (an input lost for good, a tape that
+    # stopped on a full disk) is padded with silence, never the video cut to the sound
+    cmd = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(video),
+           *shift, "-i", str(tape), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac",
+           "-b:a", "192k", "-af", "apad", "-shortest"]
+    if video.suffix.lower() in (".mp4", ".mov", ".m4v"):
+        cmd += ["-movflags", "+faststart"]
+    r = subprocess.run(cmd + [str(tmp)], capture_output=True, text=True)
+    if r.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        return (r.stderr.strip().splitlines() or ["no message"])[-1]
+    tmp.replace(video)
+    tape.unlink(missing_ok=True)
+    sidecar(tape).unlink(missing_ok=True)
+    return None

@@ -81,7 +81,6 @@ class Compositor:
         self._work: list = []  # images between the master chain's passes
         self._layer_work: dict = {}  # the same for each layer whose chain has passes of its own
         self._input_layer = any(l.kind == "input" for l in self.layers)
-        self._held_serial: int | None = None  # the scene transition whose first image is held
 
     @property
     def feed_wanted(self) -> bool:
@@ -122,18 +121,7 @@ class Compositor:
         self.uniforms.update(snap)
         self.programs.reload_if_saved()
         self.sources.update(snap.t)
-        return self._render(snap, self.frames.mix(snap), self._dissolve(snap))
-
-    def _dissolve(self, snap: Snapshot) -> float:
-        """How much of the image held at a scene change still shows (1 at the change, then less):
-        a transition that begins now holds the last program image."""
-        tr = snap.transition
-        if tr is None:
-            return 0.0
-        if tr.serial != self._held_serial:
-            self.image.hold()
-            self._held_serial = tr.serial
-        return 1.0 - tr.progress
+        return self._render(snap, self.frames.mix(snap), self.image.dissolve(snap.transition))
 
     def _render(self, snap: Snapshot, gen_mix: float, held_mix: float = 0.0):
         v = snap.values

@@ -30,6 +30,7 @@ class ProgramImage:
         self._faded = False  # this frame's outputs take the master image (the fader is down)
         self._readback = None  # an 8-bit copy of a 16-bit program image, for reading back
         self._held = None  # (texture, fbo): the program image a transition dissolves from
+        self._held_serial: int | None = None  # the transition whose first image is held
         self.clear()
 
     def target(self):
@@ -58,6 +59,16 @@ class ProgramImage:
         held_mix = min(1.0, max(0.0, held_mix)) if self._held is not None else 0.0
         self._faded = level < 1.0 or held_mix > 0.0
         return self._fade(self.previous, level, held_mix) if self._faded else self.previous
+
+    def dissolve(self, transition) -> float:
+        """How much of the image held at a scene change still shows (1 at the change, then less);
+        a transition that begins now holds the last program image. `transition`: TransitionState."""
+        if transition is None:
+            return 0.0
+        if transition.serial != self._held_serial:
+            self.hold()
+            self._held_serial = transition.serial
+        return 1.0 - transition.progress
 
     def hold(self) -> None:
         """Keep a copy of the program image as it is now (a transition dissolves from it)."""

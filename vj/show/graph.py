@@ -83,6 +83,12 @@ class SceneGraph:
         self._ask(Move(target, "next (no way out: any scene)"), self.spec.quantize)
         return target
 
+    def place(self, scene: str) -> None:
+        """The show resumes in `scene` (already recalled): the walk goes on from there, no start move."""
+        if scene not in self.scenes:
+            raise ValueError(f"no scene {scene!r}")
+        self.current, self._pending = scene, None
+
     # -- each frame ---------------------------------------------------------------------------------
     def step(self, m: Moment) -> Move | None:
         """The move that lands on this frame, if one does (the caller recalls the scene)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vj.control.params import ParamSpace
+from vj.core.protocols import ParamTable
 from vj.core.snapshot import TransitionState
 from vj.core.spec import SceneSpec
 from vj.show.graph import BEATS_PER_BAR, Moment
@@ -58,7 +58,7 @@ class Transitions:
         self.current: Transition | None = None
         self._serial = 0
 
-    def begin(self, scene: SceneSpec, m: Moment, params: ParamSpace, cut: bool = False) -> tuple[float, str]:
+    def begin(self, scene: SceneSpec, m: Moment, params: ParamTable, cut: bool = False) -> tuple[float, str]:
         """The scene lands now: its parameters jump (a cut) or start to glide. Returns its length."""
         length = scene.transition if scene.transition is not None else self.default
         if cut:
@@ -79,7 +79,7 @@ class Transitions:
             self.current = Transition(self._serial, length, m, glides)
         return length
 
-    def step(self, m: Moment, params: ParamSpace) -> TransitionState | None:
+    def step(self, m: Moment, params: ParamTable) -> TransitionState | None:
         """Each frame: the gliding parameters move on; the state the generator and compositor read."""
         t = self.current
         if t is None:
