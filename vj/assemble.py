@@ -119,11 +119,11 @@ def make_compositor(ctx, show: ShowSet, live: bool = False):
 
 
 def make_engine(controls: Controls, compositor, generator, *, clock, audio, outputs, on_frame=(), status=(),
-                render_rate=None):
+                render_rate=None, warnings=()):
     from vj.engine import Engine
 
     return Engine(clock=clock, audio=audio, controls=controls, generator=generator, compositor=compositor,
-                  outputs=outputs, on_frame=on_frame, status=status, render_rate=render_rate)
+                  outputs=outputs, on_frame=on_frame, status=status, render_rate=render_rate, warnings=warnings)
 
 
 # -- a whole show ---------------------------------------------------------------------------------
@@ -147,6 +147,7 @@ class Options:
     osc_out: str | None = None  # host:port
     state: Path | None = None  # the state folder: the show log goes in its shows/ (None: no log)
     resume: bool = False  # come back where the live state in the state folder says (vj/show/resume.py)
+    reread: Callable | None = None  # live: the set file read and checked again (vj/show/hot_edit.py)
 
 
 @dataclass
@@ -252,14 +253,21 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
         generator.stop()
         compositor.close()
         raise
+    warnings = []
     if live and opts.state is not None:  # saved once a second, for --resume
         from vj.show.resume import StateSaver, state_path
 
         saver = StateSaver(state_path(opts.state, show.name), controls, show.where(), seed)
         hooks, stoppers = hooks + [saver.frame], [saver.close] + stoppers
+    if live and opts.reread is not None and show.path is not None:  # a set saved while it plays
+        from vj.show.hot_edit import SetWatcher
+
+        watcher = SetWatcher(show, opts.reread, controls, journal)
+        hooks, status, warnings = hooks + [watcher.frame], status + [watcher.status], [watcher.warnings]
+        stoppers = stoppers + [watcher.close]
     engine = make_engine(controls, compositor, generator, clock=clock, audio=audio,
                          outputs=([window] if window else []) + outputs_for(surface), on_frame=hooks, status=status,
-                         render_rate=rate)
+                         render_rate=rate, warnings=warnings)
     return Show(engine, surface, seed, drawn, control, stoppers, journal)
 
 

@@ -233,11 +233,17 @@ def _bench_commands(bench) -> None:
 
 # -- shared set-up ---------------------------------------------------------------------------
 def _load_show(args):
-    from vj.config import check_template, load_set, parse_size, with_overrides
-    from vj.core.spec import PromptSpec
+    from vj.config import load_set
     from vj.resources import find_set
 
-    show = load_set(find_set(args.set))
+    return _overridden(load_set(find_set(args.set)), args)
+
+
+def _overridden(show, args):
+    """The set with the command line on top (checked here: a bad option fails before anything starts)."""
+    from vj.config import check_template, parse_size, with_overrides
+    from vj.core.spec import PromptSpec
+
     duration = args.duration
     if duration is not None and not (math.isfinite(duration) and duration > 0):
         raise VJError(f"--duration {duration:g}: a number of seconds above 0 (leave it out to play until stopped)")
@@ -278,7 +284,26 @@ def _options(show, args, live: bool):
     return assemble.Options(seed=args.seed, headless=args.headless, fullscreen=args.fullscreen, overlay=args.overlay,
                             split=args.split, generator=args.generator, device=args.device, threads=args.threads,
                             osc_in=osc, midi_in=midi, osc_out=(args.osc_out or show.osc.out) if live else None,
-                            state=_state(args.state), resume=live and args.resume)
+                            state=_state(args.state), resume=live and args.resume,
+                            reread=_reread(show, args) if live and show.path is not None else None)
+
+
+def _reread(show, args):
+    """For a live show: the set file read and checked again as `vj check` does, the command line on
+    top (vj/show/hot_edit.py applies it at the next bar)."""
+    from vj import assemble
+    from vj.check import check_set
+    from vj.config import load_set
+    from vj.show.hot_edit import Refused
+
+    def read():
+        problems = check_set(show.path)
+        if problems:
+            raise Refused([str(p) for p in problems])
+        new = _overridden(load_set(show.path), args)
+        return new, assemble.build_controls(new, 0)
+
+    return read
 
 
 def _state(arg: str | None) -> Path | None:

@@ -47,7 +47,7 @@ class Engine:
     def __init__(self, *, clock: Clock, audio: AudioInput, controls: Controls,
                  generator: FrameGenerator | OfflineGenerator, compositor: Compositor, outputs: list[Output],
                  on_frame: Sequence[Callable[[Snapshot], None]] = (), status: Sequence[Callable[[], str]] = (),
-                 render_rate: RateMeter | None = None) -> None:
+                 render_rate: RateMeter | None = None, warnings: Sequence[Callable[[], list[str]]] = ()) -> None:
         self.clock = clock
         self.audio = audio
         self.controls = controls
@@ -61,6 +61,7 @@ class Engine:
         self.stop_requested = False
         self.on_frame = tuple(on_frame)  # per-frame hooks (OSC out)
         self.status_parts = tuple(status)  # more for the status line (OSC, MIDI)
+        self.warning_parts = tuple(warnings)  # more for the overlay's red lines (a refused set edit)
         self._phase = 0.0
         self._was_frozen = False
         self._bar: int | None = None  # the bar we are in (audio.bar fires when it changes)
@@ -290,6 +291,7 @@ class Engine:
         warnings += [f"shader {e[:70]}" for e in self.compositor.shader_errors()]
         warnings += [f"{name}: lost" for name in self._gone()]
         warnings += self.held()
+        warnings += [w for f in self.warning_parts for w in f()]
         meters = (("lvl", a.level), ("bass", a.bass), ("mid", a.mid), ("high", a.high))
         return OverlayInfo(lines, meters, tuple(warnings))
 
