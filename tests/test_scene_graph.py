@@ -148,3 +148,24 @@ def test_vj_check_finds_a_bad_edge_on_its_line(tmp_path):
     assert len(lines) == 2, r.stdout
     assert lines[0].startswith(f"{bad}:17: [[edge]] #1: after = \"8 bars\"") and "'soon'" in lines[0]
     assert lines[1].startswith(f"{bad}:21: [[edge]] #2: to = 'clam': no such scene (did you mean 'calm'?)")
+
+
+def test_a_move_by_osc_can_say_where_it_lands():
+    import tomllib
+
+    from vj.control.osc import OscRouter
+
+    show = parse_set(tomllib.loads(SET.replace('[[edge]]\nfrom = "calm"\nto = "storm"\nafter = "1 bars"\n', '')))
+    c = assemble.build_controls(show, 1)
+    osc = OscRouter(c)
+    c.step_graph(Moment(0.0, 0.0))  # the start: calm
+    osc.handle("/vj/scene", ["storm"])  # the set's quantize: the next bar
+    c.apply_pending()
+    c.step_graph(Moment(0.5, 1.0))
+    assert c.scene == "calm"
+    osc.handle("/vj/scene", ["storm", "now"])  # this move's own: at once
+    c.apply_pending()
+    c.step_graph(Moment(0.6, 1.2))
+    assert c.scene == "storm"
+    osc.handle("/vj/scene", ["calm", "soon"])
+    assert c.counters.get("osc_bad_args") == 1 and list(c.inbox.drain()) == []

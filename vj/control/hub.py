@@ -151,7 +151,7 @@ class Controls:
         elif a.kind == "resample":
             self.resample(a.args[0] if a.args else None)
         elif a.kind == "scene":
-            self.jump(a.args[0], a.origin)
+            self.jump(a.args[0], a.origin, *a.args[1:])
         elif a.kind == "scene_next":
             self.follow_next(a.origin)
         elif a.kind == "seed":
@@ -242,13 +242,14 @@ class Controls:
     def find_scene(self, which: str | int) -> SceneSpec:
         return find_scene(self.scenes, which)
 
-    def jump(self, which: str | int, origin: str = "") -> None:
-        """A performer's jump to any scene: through the graph (at its next bar, beat or now), or at once."""
+    def jump(self, which: str | int, origin: str = "", quantize: str | None = None) -> None:
+        """A performer's jump to any scene: through the graph (at its next bar or beat as the set
+        says, or as `quantize` says for this move), or, in a set without a graph, at once."""
         scene = self.find_scene(which)
         if self.graph is None:
             self.recall(scene.name, f"jump ({origin or 'performer'})")
         else:
-            self.graph.jump(scene.name, why=f"jump ({origin or 'performer'})")
+            self.graph.jump(scene.name, quantize, why=f"jump ({origin or 'performer'})")
 
     def follow_next(self, origin: str = "") -> None:
         """/vj/scene/next, a pad, a key: a way out chosen by the graph (without one: the next scene listed)."""

@@ -37,6 +37,7 @@ from pythonosc.osc_packet import OscPacket
 
 from vj.control.hub import Controls
 from vj.core.protocols import ControlSink
+from vj.show.graph import QUANTIZE
 from vj.control.osc_check import one_number, packet_ok
 from vj.control.routes import CURVES, Route, source_known
 from vj.core.errors import VJError
@@ -200,8 +201,10 @@ def _resample(c: ControlSink, slot: str | None, args: list, origin: str):
 
 
 def _scene(c: ControlSink, _, args: list, origin: str):
-    if len(args) != 1:
-        raise BadArgs("one scene name or index")
+    if len(args) not in (1, 2):
+        raise BadArgs("a scene name or index, and where it lands if not as the set says (bar, beat, now)")
+    if len(args) == 2 and args[1] not in QUANTIZE:
+        raise BadArgs(f"where the scene lands: {', '.join(QUANTIZE)} (got {args[1]!r})")
     which = args[0]
     if isinstance(which, bool) or not isinstance(which, (int, str, float)):
         raise BadArgs("a scene name or index")
@@ -213,7 +216,7 @@ def _scene(c: ControlSink, _, args: list, origin: str):
         c.find_scene(which)  # unknown: said now, not on the render thread
     except (ValueError, KeyError) as e:
         raise BadArgs(f"a scene of the set: {e.args[0] if e.args else which}") from None
-    c.post("scene", which, origin=origin)
+    c.post("scene", which, *args[1:], origin=origin)
 
 
 def _scene_next(c: ControlSink, _, args: list, origin: str):
