@@ -32,11 +32,14 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 
 # torch first and explicitly: a bare `torch` requirement would pull a multi-GB CUDA build.
-$(VENV)/.installed: pyproject.toml
+# gan-face-generate carries the dcgan-faces weights; its own code's dependencies (wandb,
+# matplotlib, torchvision) are not needed, so it is installed without them.
+$(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e '.[test,camera,ndi]'
+	$(BIN)/python -m pip install -q --no-deps gan-face-generate==1.1.1
 	touch $@
 
 demo: setup

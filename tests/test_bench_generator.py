@@ -24,3 +24,11 @@ def test_bench_generator_image_to_image_runs_both_sides():
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["mode"] == "img2img" and out["ours_fps"] > 0 and out["plain_fps"] > 0
     assert out["ours"]["frames"] == out["plain"]["frames"] == 2
+
+
+def test_bench_generator_plays_the_gan_against_its_plain_network():
+    r = vj("bench", "generator", "--model", "dcgan-faces", "--frames", "4", "--threads", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["size"] == "64x64" and out["threads"] == 1 and out["tiny_vae"] is False
+    assert out["ours_fps"] > 0 and out["plain_fps"] > 0 and out["ours"]["frames"] == 4

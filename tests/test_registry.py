@@ -18,7 +18,7 @@ def test_registry_names():
 
 
 def test_unknown_model_names_the_alternatives():
-    with pytest.raises(ModelLoadError, match=r"unknown model 'sd-turbbo'.*sd-turbo, sdxl-turbo, tiny-random"):
+    with pytest.raises(ModelLoadError, match=r"unknown model 'sd-turbbo'.*sd-turbo, sdxl-turbo, dcgan-faces, tiny-random"):
         registry.resolve("sd-turbbo")
 
 

@@ -94,12 +94,12 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
 
 def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):
     """The generator in this process: offline render (in step with the renderer) and tests."""
-    from vj.generate.loop import StreamLoop
+    from vj.generate.families import make_loop
     from vj.generate.worker import Generator
 
     batch = show.stream_batch if show.stream_batch is not None else model.device.type == "cuda"
-    loop = StreamLoop(model, show.gen_size or model.spec.native_size, show.steps, seed, input=show.input, batch=batch,
-                      deep_cache=show.deep_cache)
+    loop = make_loop(model, show.gen_size or model.spec.native_size, show.steps, seed, input=show.input, batch=batch,
+                     deep_cache=show.deep_cache)
     return Generator(wrap_loop(loop) if wrap_loop else loop)
 
 

@@ -29,7 +29,8 @@ def _show_args(p: argparse.ArgumentParser, set_required: bool) -> None:
         p.add_argument("set", metavar="SET", help="a set file (.toml) or the name of a shipped set")
     else:
         p.add_argument("set", metavar="SET", nargs="?", default="demo", help="a set file (default: the shipped demo set)")
-    p.add_argument("--model", help="sd-turbo, sdxl-turbo, tiny-random (a test fixture), a diffusers folder or a hub id")
+    p.add_argument("--model", help="seedling (built in), dcgan-faces (a GAN), sd-turbo, sdxl-turbo, tiny-random "
+                   "(a test fixture), a diffusers folder or a hub id")
     p.add_argument("--prompt", help="replace the set's prompts with this one")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--size", metavar="WxH", help="program output size, e.g. 1280x720")

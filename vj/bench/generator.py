@@ -13,6 +13,9 @@ frame costs, without a camera); plain is AutoPipelineForImage2Image on the same 
 the previous frame as a PIL image, with num_inference_steps = steps / strength (so that it too
 runs `steps` steps).
 
+For a GAN (dcgan-faces) plain is the network called on a fresh latent as its package's own
+inference does, the image brought back to the host.
+
 Both sides return a finished image per call, so per-call latency is per-frame latency.
 """
 
@@ -41,7 +44,7 @@ def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, d
     from vj.config import parse_size
     from vj.generate import device as torch_device
     from vj.generate import registry
-    from vj.generate.loop import StreamLoop
+    from vj.generate.families import make_loop
     from vj.core.snapshot import Snapshot
 
     w, h = parse_size(size, "--size")
@@ -50,7 +53,7 @@ def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, d
 
         raise VJError(f"--deep-cache {deep_cache}: 1 (off) to 8")
     spec = registry.resolve(model)
-    tiny_vae = tiny_vae and not spec.builtin  # the seedling paints in pixels: nothing to decode
+    tiny_vae = tiny_vae and not spec.builtin and spec.family != "gan"  # they paint in pixels: nothing to decode
     dev, dt = torch_device.pick(device)
     if dtype != "auto":
         dt = getattr(torch, DTYPES[dtype])
@@ -61,8 +64,9 @@ def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, d
     prompt = "a flooded cathedral of glass, cinematic light"
     second = "a burning cathedral of circuitry, macro photograph"
     strength = 0.5
-    loop = StreamLoop(m, (w, h), steps, seed=1, input="feedback" if img2img else None, batch=stream_batch,
-                      deep_cache=deep_cache)
+    loop = make_loop(m, (w, h), steps, seed=1, input="feedback" if img2img else None, batch=stream_batch,
+                     deep_cache=deep_cache)
+    w, h = loop.size
 
     def snap(i: int) -> Snapshot:
         values = {"noise.phase": 0.01 * i, "noise.kick": 0.0, "prompt.1.weight": 1.0,
@@ -84,8 +88,11 @@ def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, d
         ours.append(time.perf_counter() - t)
     progress(f"ours: {len(ours) / sum(ours):.2f} fps; plain pipeline: warming up")
 
-    pipe = m.pipe
-    if img2img:
+    if spec.family == "gan":
+        def plain_call():
+            m.net(torch.randn(1, 100, 1, 1, device=dev, dtype=dt))[0].float().add(1).mul(127.5).byte().cpu().numpy()
+    elif img2img:
+        pipe = m.pipe
         from diffusers import AutoPipelineForImage2Image
 
         i2i = AutoPipelineForImage2Image.from_pipe(pipe)
@@ -96,6 +103,8 @@ def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, d
             last[0] = i2i(prompt, image=last[0], strength=strength, num_inference_steps=round(steps / strength),
                           guidance_scale=0.0).images[0]
     else:
+        pipe = m.pipe
+
         def plain_call():
             pipe(prompt, num_inference_steps=steps, guidance_scale=0.0, height=h, width=w).images[0]
     with torch.inference_mode():
@@ -107,7 +116,7 @@ def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, d
             sync()
             plain.append(time.perf_counter() - t)
     o, p = _stats(ours), _stats(plain)
-    return {"model": model, "size": f"{w}x{h}", "steps": steps, "device": torch_device.describe_device(dev),
+    return {"model": model, "family": spec.family, "size": f"{w}x{h}", "steps": steps, "device": torch_device.describe_device(dev),
             "dtype": str(dt).replace("torch.", ""), "threads": torch.get_num_threads(), "tiny_vae": tiny_vae,
             "mode": "img2img" if img2img else "txt2img", "stream_batch": stream_batch,
             "deep_cache": deep_cache,
@@ -123,7 +132,8 @@ def main(args) -> int:
         print(json.dumps(r))
         return 0
     print(f"{r['mode']}: {r['model']} at {r['size']}, {r['steps']} step(s), {r['device']}, {r['dtype']}, {r['threads']} threads; "
-          f"ours decodes with {'TAESD' if r['tiny_vae'] else 'the full VAE'}"
+          + ("one pass of the network, no decoder" if r["family"] == "gan" else
+             f"ours decodes with {'TAESD' if r['tiny_vae'] else 'the full VAE'}")
           + (", stream batch" if r["stream_batch"] else "")
           + (f", deep cache every {r['deep_cache']} frames" if r["deep_cache"] > 1 else ""))
     for side in ("ours", "plain"):

@@ -51,6 +51,8 @@ def declare_params():
         ParamSpec("chaos", 0.0, 2.0, 0.0, "", 0.1, "push the prompts beyond themselves: extrapolation and noise"),
         ParamSpec("prompt.slerp", 0.0, 1.0, 0.0, "", 0.1, "0: weighted sum of the prompts, 1: slerp"),
         ParamSpec("prompt.fade", 0.0, 4.0, 0.3, "s", 0.0, "how long a new prompt text takes to fade in"),
+        ParamSpec("gan.wander", 0.0, 1.0, 0.35, "", 0.1,
+                  "a GAN's latent: 0 the prompts' place, 1 the noise walk alone (GAN models only)"),
         ParamSpec("gen.freeze", 0.0, 1.0, 0.0, "", 0.0,
                   "1: hold the generated image, the generator rests (layers, effects and feedback go on)"),
     ] + inputs.declare_params()

