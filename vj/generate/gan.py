@@ -31,7 +31,7 @@ from torch import nn
 
 from vj.core.errors import ModelLoadError
 from vj.core.snapshot import Snapshot
-from vj.generate.noise import NoiseField, _directions
+from vj.generate.noise import NoiseField, _directions, snapshot_point
 from vj.generate.prompts import Conditioning
 
 NZ, NGF = 100, 64  # latent size, feature maps (the DCGAN tutorial's)
@@ -106,13 +106,7 @@ class GanLoop:
 
     def latent(self, snap: Snapshot) -> torch.Tensor:
         v = snap.values
-        seeds = (snap.seed,) + tuple(snap.seeds)
-        if self.noise is None or self.noise.seeds != seeds:
-            self.noise = NoiseField((NZ, 1, 1), seeds, torch.device("cpu"), torch.float32)
-        weights = [v.get(f"noise.seed.{i}.weight", 1.0 if i == 1 else 0.0) for i in range(1, len(seeds) + 1)]
-        a = snap.audio
-        kick = v.get("noise.kick", 0.0) + v.get("noise.pulse", 0.0) * max(a.bass_pulse, a.mid_pulse, a.high_pulse)
-        walk = self.noise.at(v.get("noise.phase", 0.0), kick, weights)
+        self.noise, walk = snapshot_point(self.noise, (NZ, 1, 1), torch.device("cpu"), torch.float32, snap)
         parts = [(v.get(f"prompt.{i}.weight", 1.0 if i == 1 else 0.0), Conditioning(self._place(t)))
                  for i, t in enumerate(snap.prompts, 1)]
         here = Conditioning.blend(parts, v.get("prompt.slerp", 0.0)).embeds if parts else torch.zeros_like(walk)

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from vj.core.errors import VJError
 from vj.generate import inputs
 from vj.generate.deepcache import DeepCacheUNet
-from vj.generate.noise import NoiseField
+from vj.generate.noise import NoiseField, snapshot_point
 from vj.generate.prompts import Chaos, Conditioning, PromptCache
 from vj.generate.registry import LoadedModel
 from vj.core.snapshot import Snapshot
@@ -214,15 +214,8 @@ class StreamLoop:
 
     # -- the noise field ----------------------------------------------------------------------------
     def latents(self, snap: Snapshot) -> torch.Tensor:
-        seeds = (snap.seed,) + tuple(snap.seeds)
-        if self.noise is None or self.noise.seeds != seeds:
-            self.noise = NoiseField(self.latent_shape, seeds, self.device, self.dtype)
-        v = snap.values
-        weights = [v.get(f"noise.seed.{i}.weight", 1.0 if i == 1 else 0.0) for i in range(1, len(seeds) + 1)]
-        a = snap.audio
-        pulse = max(a.bass_pulse, a.mid_pulse, a.high_pulse)  # a transient jumps to 1 and decays
-        kick = v.get("noise.kick", 0.0) + v.get("noise.pulse", 0.0) * pulse
-        return self.noise.at(v.get("noise.phase", 0.0), kick, weights)
+        self.noise, x = snapshot_point(self.noise, self.latent_shape, self.device, self.dtype, snap)
+        return x
 
     # -- image-to-image ---------------------------------------------------------------------------
     def _schedule(self, strength_milli: int) -> tuple[list[torch.Tensor], list[float], list[float]]:

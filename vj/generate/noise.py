@@ -62,3 +62,19 @@ class NoiseField:
         walk = sum((w / norm) * (ct * a + st * b) for w, (a, b) in zip(ws, self._planes) if w != 0.0)
         x = math.cos(phi) * walk + math.sin(phi) * self._c
         return x.to(device=self.device, dtype=self.dtype)
+
+
+def snapshot_point(field: NoiseField | None, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype,
+                   snap) -> tuple[NoiseField, torch.Tensor]:
+    """Where a snapshot stands in the noise field: (the field, made anew when its seeds changed; its
+    point at the walk's phase, the kick -- noise.kick plus noise.pulse times the newest transient --
+    and the seeds' weights noise.seed.<n>.weight). Every model family walks its latent by this."""
+    seeds = (snap.seed,) + tuple(snap.seeds)
+    if field is None or field.seeds != seeds:
+        field = NoiseField(shape, seeds, device, dtype)
+    v = snap.values
+    weights = [v.get(f"noise.seed.{i}.weight", 1.0 if i == 1 else 0.0) for i in range(1, len(seeds) + 1)]
+    a = snap.audio
+    pulse = max(a.bass_pulse, a.mid_pulse, a.high_pulse)  # a transient jumps to 1 and decays
+    kick = v.get("noise.kick", 0.0) + v.get("noise.pulse", 0.0) * pulse
+    return field, field.at(v.get("noise.phase", 0.0), kick, weights)
