@@ -96,7 +96,9 @@ def test_a_killed_shows_tape_still_plays_and_vj_mux_puts_it_in(tmp_path):
                              start_new_session=True)
     try:
         assert child.stdout.readline().strip() == "played"
-        time.sleep(1.2)  # a sync of the tape and its note
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (tmp_path / "night.audio.json").exists():
+            time.sleep(0.05)  # the writer has synced the tape and noted its offset
         os.killpg(child.pid, signal.SIGKILL)
         child.wait(30)
     finally:

@@ -125,7 +125,9 @@ def test_kill_9_then_resume_brings_the_show_back_and_keeps_the_first_recording(t
         while time.monotonic() < deadline and not _state_shows(saved, "drowned", "fx.kaleido.sides", 7.0):
             time.sleep(0.2)
         assert _state_shows(saved, "drowned", "fx.kaleido.sides", 7.0), saved.read_text()
-        time.sleep(1.5)  # a second more of picture on disk
+        size = out.stat().st_size
+        while time.monotonic() < deadline and out.stat().st_size <= size:
+            time.sleep(0.1)  # more picture on disk after the moves
         first.kill()  # kill -9: no clean-up of any kind in the show's process
         first.wait(30)
     finally:
