@@ -60,6 +60,8 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
     params = ParamSpace(gen_loop.declare_params() + layer_specs)
     for i, p in enumerate(show.prompts, 1):
         params.declare(ParamSpec(f"prompt.{i}.weight", -4.0, 4.0, p.weight, "", 0.1, f"weight of {p.text!r}"))
+    for lo in show.loras:
+        params.declare(ParamSpec(f"lora.{lo.name}.weight", 0.0, 2.0, lo.weight, "", 0.05, f"weight of LoRA {lo.source}"))
     if show.more_seeds:  # a seed list: each seed's share of the noise (equal-power mix, see generate/noise.py)
         for i in range(1, len(show.more_seeds) + 2):
             params.declare(ParamSpec(f"noise.seed.{i}.weight", -2.0, 2.0, 1.0 if i == 1 else 0.0, "", 0.1,
@@ -99,7 +101,7 @@ def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):
 
     batch = show.stream_batch if show.stream_batch is not None else model.device.type == "cuda"
     loop = make_loop(model, show.gen_size or model.spec.native_size, show.steps, seed, input=show.input, batch=batch,
-                     deep_cache=show.deep_cache)
+                     deep_cache=show.deep_cache, negative=show.negative)
     return Generator(wrap_loop(loop) if wrap_loop else loop)
 
 
@@ -109,7 +111,8 @@ def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: i
     from vj.generate.process import GeneratorConfig, ProcessGenerator
 
     return ProcessGenerator(GeneratorConfig(show.model, device, show.steps, show.gen_size, seed, threads, wrap,
-                                            show.tiny_vae, show.input, show.stream_batch, show.deep_cache))
+                                            show.tiny_vae, show.input, show.stream_batch, show.deep_cache,
+                                            show.scheduler, show.negative, show.loras))
 
 
 def make_compositor(ctx, show: ShowSet, live: bool = False):
@@ -310,7 +313,8 @@ def _generator(show: ShowSet, opts: Options, seed: int, live: bool, compositor, 
         compositor.warm_up()
     dev, dtype = torch_device.pick(opts.device)
     torch_device.configure_threads(dev, opts.threads)
-    model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=show.tiny_vae)
+    model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=show.tiny_vae, scheduler=show.scheduler,
+                          loras=show.loras)
     return local_generator(show, model, seed)
 
 

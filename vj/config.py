@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from vj.core.errors import ConfigError
 from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTHANDS, TRIGGERS, EdgeSpec, EnvelopeSpec,
-                          GraphSpec, LayerSpec, LfoSpec, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
+                          GraphSpec, LayerSpec, LfoSpec, LoraSpec, SCHEDULERS, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
 from vj.core.validate import RAISE, Problems, fail, as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 from vj.render.shaders import set_folder
 
@@ -96,6 +97,8 @@ def _check_whole(data: Mapping[str, Any], where: str) -> None:
 
 
 def _check_records(kw: dict, where: str) -> None:
+    if len({lo.name for lo in kw["loras"]}) < len(kw["loras"]):
+        raise ConfigError(f"{where}: two [[lora]] have the same name (each is the parameter lora.<name>.weight)")
     if len(kw["layers"]) > 12:
         raise ConfigError(f"{where}: {len(kw['layers'])} layers; the stack takes at most 12")
     if len({sc.name for sc in kw["scenes"]}) < len(kw["scenes"]):
@@ -162,11 +165,26 @@ def _precision(w, k, v, path):
     return v
 
 
+def _scheduler(w, k, v, path):
+    name = as_str(w, k, v)
+    if name not in SCHEDULERS:
+        raise ConfigError(f"{w}: scheduler = {name!r}{suggest(name, SCHEDULERS)}; one of {', '.join(SCHEDULERS)} "
+                          f"(or leave it out: the model's own)")
+    return name
+
+
+def _text_or_empty(w, k, v, path):
+    if not isinstance(v, str):
+        raise ConfigError(f"{w}: {k} = \"...\" (text)")
+    return v
+
+
 # [section] key -> (ShowSet field, reader)
 _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
     "show": {"name": ("name", _text), "size": ("size", _size), "fps": ("fps", _number(1, 240)),
              "audio": ("audio", _beside_set), "transition": ("transition", lambda w, k, v, path: _transition(w, v))},
-    "generator": {"model": ("model", _text), "steps": ("steps", _whole(1, 4)), "size": ("gen_size", _size),
+    "generator": {"model": ("model", _text), "steps": ("steps", _whole(1, 8)),
+                  "scheduler": ("scheduler", _scheduler), "negative": ("negative", _text_or_empty), "size": ("gen_size", _size),
                   "seed": ("seed", _whole(0, 2**63 - 1)), "seeds": ("seeds", _seeds), "input": ("input", _input),
                   "deep_cache": ("deep_cache", _whole(1, 8)), "tiny_vae": ("tiny_vae", _flag),
                   "stream_batch": ("stream_batch", _flag)},
@@ -179,6 +197,7 @@ _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
 _SECTIONS = {name: set(fields) for name, fields in _FIELDS.items()}
 _SECTIONS.update({
     "prompt": {"text", "weight", "resample"},
+    "lora": {"name", "source", "weight"},
     "layer": {"source", "blend", "opacity", "group", "effects", "fit"},
     "params": None,  # free-form: names checked against the namespace once it is built
     "route": {"source", "target", "amount", "offset", "range", "curve", "attack", "release"},
@@ -241,6 +260,27 @@ def _route(w: str, r: Mapping[str, Any], path) -> RouteSpec:
         as_pair(w, "range", r["range"], -1e6, 1e6, rising=False) if "range" in r else None,
         as_str(w, "curve", r.get("curve", "linear")), as_number(w, "attack", r.get("attack", 0.0), 0, 60),
         as_number(w, "release", r.get("release", 0.0), 0, 60))
+
+
+_LORA_FILE = (".safetensors", ".bin", ".pt", ".ckpt")
+
+
+def _lora(w: str, t: Mapping[str, Any], path) -> LoraSpec:
+    check_keys(w, t, _SECTIONS["lora"])
+    name = _name(w, t)
+    if not re.fullmatch(r"[a-z0-9_]+", name):
+        raise ConfigError(f"{w}: name = {name!r}: lower-case letters, digits and _ (it becomes lora.{name}.weight)")
+    if "source" not in t:
+        raise ConfigError(f"{w}: missing source = \"file.safetensors\" (beside the set) or \"org/name\" (a hub id)")
+    source = as_str(w, "source", t["source"])
+    if source.lower().endswith(_LORA_FILE) or source.startswith(("/", "./", "../", "~")):
+        source = str(_beside_set(w, "source", source, path))
+        if not Path(source).is_file():
+            raise ConfigError(f"{w}: source = {t['source']!r}: no such file ({source}); a LoRA file (.safetensors) "
+                              f"beside the set, or a hub id (org/name)")
+    elif not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", source):
+        raise ConfigError(f"{w}: source = {source!r}: a LoRA file (.safetensors) or a hub id (org/name)")
+    return LoraSpec(name, source, as_number(w, "weight", t.get("weight", 1.0), 0, 2))
 
 
 def _lfo(w: str, t: Mapping[str, Any], path) -> LfoSpec:
@@ -458,4 +498,5 @@ def _graph(w: str, g: Mapping[str, Any], edges: tuple[EdgeSpec, ...], scenes: tu
 _RECORDS: dict[str, tuple[str, Callable]] = {
     "prompt": ("prompts", _prompt), "layer": ("layers", _layer), "route": ("routes", _route), "lfo": ("lfos", _lfo),
     "envelope": ("envelopes", _envelope), "scene": ("scenes", _scene), "edge": ("edges", _edge),
+    "lora": ("loras", _lora),
 }

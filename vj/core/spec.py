@@ -85,6 +85,25 @@ class PromptSpec:
     resample: tuple[str, ...] = ()  # triggers that draw new choices: beat, bar, onset, audio.*_hit, midi.<ch>.note.<n>
 
 
+# what a set may write as [generator] scheduler = "..." -> the diffusers class it swaps in
+SCHEDULERS = {
+    "euler": "EulerDiscreteScheduler",
+    "euler-a": "EulerAncestralDiscreteScheduler",
+    "ddim": "DDIMScheduler",
+    "pndm": "PNDMScheduler",
+    "dpm": "DPMSolverMultistepScheduler",
+    "unipc": "UniPCMultistepScheduler",
+    "lcm": "LCMScheduler",
+}
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    name: str  # the parameter is lora.<name>.weight
+    source: str  # a .safetensors file (a path, resolved beside the set) or a hub id (org/name)
+    weight: float = 1.0  # initial value of `lora.<name>.weight` (0..2)
+
+
 @dataclass(frozen=True)
 class RouteSpec:
     source: str  # a modulation source, e.g. "audio.level" (0..1)
@@ -177,7 +196,10 @@ class ShowSet:
     fps: float = 30.0  # program frame rate: headless loop, recordings, offline render
     audio: Path | None = None  # default audio file for `vj render`
     model: str = "sd-turbo"  # registry name, local diffusers folder or hub id
-    steps: int = 1  # denoising steps per frame, 1..4
+    steps: int = 1  # denoising steps per frame, 1..8
+    scheduler: str | None = None  # swap the model's scheduler (generate/samplers.SCHEDULERS); None: its own
+    negative: str = ""  # the negative prompt: what guidance (gen.guidance > 1) steers away from
+    loras: tuple[LoraSpec, ...] = ()  # each one's weight is the parameter lora.<name>.weight
     tiny_vae: bool = False  # decode with TAESD / TAESDXL (a fraction of the VAE's cost, a little softer)
     gen_size: tuple[int, int] | None = None  # generator resolution; None: the model's native size
     seed: int | None = None  # None: a fresh seed from the OS each run

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 
 def make_loop(model, size: tuple[int, int], steps: int, seed: int, *, live: bool = False, input: str | None = None,
-              batch: bool = False, deep_cache: int = 1):
+              batch: bool = False, deep_cache: int = 1, negative: str = ""):
     if model.family == "gan":
         from vj.generate.gan import GanLoop
 
         return GanLoop(model, seed, input)
     from vj.generate.loop import StreamLoop
 
-    return StreamLoop(model, size, steps, seed, live=live, input=input, batch=batch, deep_cache=deep_cache)
+    return StreamLoop(model, size, steps, seed, live=live, input=input, batch=batch, deep_cache=deep_cache,
+                      negative=negative)

@@ -96,7 +96,8 @@ def tiny_sdxl():
 def from_architecture(path: Path, family: str):
     """A pipeline with a real model's shapes (generate/configs/<name>.json), random weights.
     Building sd-turbo's 1.3 billion parameters takes some seconds; nothing is downloaded."""
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
+    import diffusers
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     cfg = json.loads(path.read_text())
@@ -105,7 +106,8 @@ def from_architecture(path: Path, family: str):
     ids = dict(bos_token_id=0, eos_token_id=1, pad_token_id=1)
     unet = UNet2DConditionModel(**cfg["unet"])
     vae = AutoencoderKL(**cfg["vae"])
-    sched = EulerDiscreteScheduler(**cfg["scheduler"])
+    sched_cfg = dict(cfg["scheduler"])
+    sched = getattr(diffusers, sched_cfg.pop("_class_name", "EulerDiscreteScheduler"))(**sched_cfg)
     if family == "sdxl":
         from diffusers import StableDiffusionXLPipeline
 
@@ -118,3 +120,29 @@ def from_architecture(path: Path, family: str):
     te = CLIPTextModel(CLIPTextConfig(**cfg["text_encoder"], **ids))
     return StableDiffusionPipeline(vae=vae, text_encoder=te, tokenizer=tok, unet=unet, scheduler=sched,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+
+def tiny_lora(path: Path, pipe, seed: int = 5, rank: int = 4, text_encoder: bool = False) -> Path:
+    """A LoRA file for a tiny random pipeline's UNet (attention projections, random up and down
+    weights, so that it visibly changes the picture), written as diffusers writes LoRAs:
+    <path>/pytorch_lora_weights.safetensors. The pipeline is left as it was. With text_encoder,
+    the file also carries layers for the text encoder (which démontage leaves out)."""
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    torch.manual_seed(seed)
+    cfg = LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False,
+                     target_modules=["to_q", "to_k", "to_v", "to_out.0"])
+    unet = pipe.unet
+    unet.add_adapter(cfg, adapter_name="made")
+    layers = {"unet_lora_layers": get_peft_model_state_dict(unet, adapter_name="made")}
+    unet.delete_adapters("made")
+    if text_encoder:
+        from peft import get_peft_model
+
+        te = get_peft_model(pipe.text_encoder, LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False,
+                                                          target_modules=["q_proj", "v_proj"]), adapter_name="made")
+        layers["text_encoder_lora_layers"] = get_peft_model_state_dict(te, adapter_name="made")
+        pipe.text_encoder = te.unload()
+    type(pipe).save_lora_weights(str(path), **layers)
+    return path / "pytorch_lora_weights.safetensors"

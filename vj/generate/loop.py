@@ -1,18 +1,20 @@
 """The streaming loop: a snapshot in, an image out.
 
 Everything that does not change per frame is computed once (StreamDiffusion's `prepare()`): the
-scheduler's timesteps and sigmas, the input scales, the noise field, the time ids; image-to-image
-schedules are computed once per strength and kept. A frame is then plain tensor algebra:
+scheduler's timesteps and state (samplers.py), the noise field, the time ids, the unconditional
+embedding; image-to-image schedules are prepared once per strength and kept. A frame is then:
 
     prompt field  cached embeddings (encoded off the hot path), faded in when new, blended by weights
                   (sum or slerp), pushed by `chaos`                                  -> conditioning
     noise field   seeds on great circles: walk phase, seed weights, kick + audio pulse -> latent noise
     input         (image-to-image) camera, file or the loop's own last image, framed, encoded,
                   noised to `strength`; skipped when it hardly changed and nothing else did
-    UNet          Euler over the precomputed sigmas (1-4 steps), then decode (VAE or TAESD)
+    UNet          the sampler's 1-8 steps (Euler algebra, or the scheduler's own step), with
+                  classifier-free guidance when gen.guidance > 1 (unconditional rows in the same
+                  UNet call), then decode (VAE or TAESD)
 
 For the same latents and embeddings, text-to-image computes what `StableDiffusionPipeline` /
-`StableDiffusionXLPipeline` compute with guidance 0 (a test checks it).
+`StableDiffusionXLPipeline` compute with the same scheduler and guidance (the tests check it).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from vj.generate.deepcache import DeepCacheUNet
 from vj.generate.noise import NoiseField, snapshot_point
 from vj.generate.prompts import Chaos, Conditioning, PromptCache
 from vj.generate.registry import LoadedModel
+from vj.generate.samplers import make_sampler
+from vj.log import log
 from vj.core.snapshot import Snapshot
 
 MAX_SKIPS = 10  # the similarity filter skips at most this many frames in a row
@@ -53,9 +57,19 @@ def declare_params():
         ParamSpec("prompt.fade", 0.0, 4.0, 0.3, "s", 0.0, "how long a new prompt text takes to fade in"),
         ParamSpec("gan.wander", 0.0, 1.0, 0.35, "", 0.1,
                   "a GAN's latent: 0 the prompts' place, 1 the noise walk alone (GAN models only)"),
+        ParamSpec("gen.guidance", 0.0, 12.0, 0.0, "", 0.25,
+                  "classifier-free guidance: <= 1 off (one UNet pass, as turbo models want); SD 1.x wants ~5-8"),
         ParamSpec("gen.freeze", 0.0, 1.0, 0.0, "", 0.0,
                   "1: hold the generated image, the generator rests (layers, effects and feedback go on)"),
     ] + inputs.declare_params()
+
+
+@dataclass(frozen=True)
+class Guide:
+    """Classifier-free guidance for one frame: out = uncond + scale * (cond - uncond)."""
+
+    scale: float
+    uncond: Conditioning
 
 
 @dataclass
@@ -93,29 +107,21 @@ class _Slot:
 
 class StreamLoop:
     def __init__(self, model: LoadedModel, size: tuple[int, int], steps: int, seed: int, *, live: bool = False,
-                 input: str | None = None, batch: bool = False, deep_cache: int = 1) -> None:
+                 input: str | None = None, batch: bool = False, deep_cache: int = 1, negative: str = "") -> None:
         if not 1 <= steps <= 50:
-            raise VJError(f"steps = {steps}: use 1..4 for turbo models")
+            raise VJError(f"steps = {steps}: use 1..4 for turbo models, up to 8 for others")
         self.model, self.steps, self.live = model, steps, live
-        self.batch = batch  # stream batch for 2-4 steps (see _denoise_batched)
         # deep_cache N > 1: the UNet's deep features are reused for N-1 frames out of N (deepcache.py)
         self.unet = DeepCacheUNet(model.unet, deep_cache) if deep_cache > 1 else model.unet
-        self._flight: tuple | None = None  # (schedule, the latents in flight) with the stream batch
-        self._batch_consts: dict = {}
         self.device, self.dtype = model.device, model.dtype
         self.multiple = model.vae_scale * 2 ** (len(model.unet.config.block_out_channels) - 1)
 
-        sched = type(model.pipe.scheduler).from_config(model.pipe.scheduler.config)
-        sched.set_timesteps(steps, device=model.device)
-        self.timesteps = [t.to(model.device) for t in sched.timesteps]
-        self.sigmas = [float(s) for s in sched.sigmas]  # steps + 1 values, the last 0
-        self.c_in = [1.0 / (s * s + 1.0) ** 0.5 for s in self.sigmas[:-1]]
-        self.init_sigma = float(sched.init_noise_sigma)
-        self._t2i = (self.timesteps, self.sigmas, self.c_in)  # one object: the stream batch knows it by identity
-        self.prediction = sched.config.prediction_type
-        if self.prediction not in ("epsilon", "v_prediction", "sample"):
-            raise VJError(f"model {model.spec.name}: unsupported prediction type {self.prediction!r}")
-        self._alphas = sched.alphas_cumprod.double().cpu()  # for image-to-image schedules
+        self.sampler = make_sampler(model.pipe.scheduler, steps, model.device, model.dtype, seed)
+        # stream batch for 2-4 steps (samplers.EulerSampler._batched): Euler-type schedulers only
+        self.batch = batch and self.sampler.batchable
+        if batch and steps > 1 and not self.sampler.batchable:
+            log.info(f"generator: stream batch off: {self.sampler.name}'s steps depend on the earlier ones")
+        self.negative = negative  # the negative prompt: what guidance steers away from
 
         vae_cfg = model.vae.config
         # SDXL's VAE overflows in fp16: diffusers decodes it in fp32 when the config says so; so do we.
@@ -129,7 +135,6 @@ class StreamLoop:
         self._lat_std = torch.tensor(std).view(1, -1, 1, 1).to(model.device) if std is not None else None
 
         self.prompts = PromptCache(model, background=live)
-        self._schedules: dict[int, tuple] = {}  # strength (thousandths) -> _make_schedule's
         self.frame_input = None  # the camera or video image the last frame was made from (the preview's feed)
         self._slots: list[_Slot] = []
         self._chaos: Chaos | None = None
@@ -156,7 +161,7 @@ class StreamLoop:
         self.time_ids = (torch.tensor([[h, w, 0, 0, h, w]], dtype=self.dtype, device=self.device)
                          if self.model.family == "sdxl" else None)
         self.noise = None
-        self._flight = None
+        self.sampler.reset()
         if self.input is not None:
             self.input.close()
         self.input = inputs.open_input(self.input_spec, self.size, self.live) if self.input_spec else None
@@ -218,25 +223,6 @@ class StreamLoop:
         return x
 
     # -- image-to-image ---------------------------------------------------------------------------
-    def _schedule(self, strength_milli: int) -> tuple[list[torch.Tensor], list[float], list[float]]:
-        """Timesteps, sigmas (+ a final 0) and input scales that start `strength` of the way into the
-        noise: the trailing spacing the turbo schedulers use, begun from strength * T instead of T.
-        Kept per loop, 1000 strengths at most (functools.lru_cache on the method kept every loop,
-        and its model, alive)."""
-        got = self._schedules.get(strength_milli)
-        if got is None:
-            got = self._schedules[strength_milli] = self._make_schedule(strength_milli)
-        return got
-
-    def _make_schedule(self, strength_milli: int) -> tuple[list[torch.Tensor], list[float], list[float]]:
-        n_train = len(self._alphas)
-        top = strength_milli / 1000.0 * n_train
-        ts = [max(0, min(n_train - 1, round(top * (self.steps - k) / self.steps) - 1)) for k in range(self.steps)]
-        ac = self._alphas[ts]
-        sigmas = [float(s) for s in ((1 - ac) / ac).sqrt()] + [0.0]
-        timesteps = [torch.tensor(float(t), device=self.device) for t in ts]
-        return timesteps, sigmas, [1.0 / (s * s + 1.0) ** 0.5 for s in sigmas[:-1]]
-
     def encode_image(self, img: torch.Tensor) -> torch.Tensor:
         """(1, 3, H, W) in [0, 1] -> a clean latent, as the UNet sees them."""
         x = img * 2.0 - 1.0
@@ -285,70 +271,40 @@ class StreamLoop:
         return True
 
     # -- denoise and decode ---------------------------------------------------------------------------
-    def denoise(self, noise: torch.Tensor, cond: Conditioning, start: torch.Tensor | None = None,
-                strength: float = 1.0) -> torch.Tensor:
-        """Noise (and, image-to-image, a clean start latent) -> predicted clean latent (Euler)."""
-        if start is None:
-            schedule = self._t2i
-            x = noise * self.init_sigma
-        else:
-            schedule = self._schedule(max(1, min(1000, round(strength * 1000))))
-            x = start + schedule[1][0] * noise
-        if self.batch and len(schedule[0]) > 1:
-            return self._denoise_batched(x, cond, schedule)
-        return self._denoise_steps(x, cond, schedule)[0]
+    def guide(self, snap: Snapshot) -> Guide | None:
+        """Classifier-free guidance for this frame, or None: off at gen.guidance <= 1 (one UNet row,
+        as the turbo models want), or while the negative prompt is still being encoded live."""
+        scale = snap.values.get("gen.guidance", 0.0)
+        if scale <= 1.0:
+            return None
+        uncond = self.prompts.unconditional(self.negative)
+        return None if uncond is None else Guide(scale, uncond)
 
-    def _extra(self, cond: Conditioning, n: int) -> dict:
+    def denoise(self, noise: torch.Tensor, cond: Conditioning, start: torch.Tensor | None = None,
+                strength: float = 1.0, guide: Guide | None = None) -> torch.Tensor:
+        """Noise (and, image-to-image, a clean start latent) -> the clean latent (see samplers.py)."""
+        def model(x: torch.Tensor, t: torch.Tensor, n: int) -> torch.Tensor:
+            return self._predict(x, t, cond, n, guide)
+
+        return self.sampler.denoise(noise, start, strength, model, batch=self.batch)
+
+    def _predict(self, x: torch.Tensor, t: torch.Tensor, cond: Conditioning, n: int, guide: Guide | None):
+        """The UNet on n rows; with guidance the unconditional rows ride in the same call."""
+        if guide is None:
+            return self.unet(x, t, encoder_hidden_states=cond.embeds.expand(n, -1, -1), return_dict=False,
+                             **self._extra(cond.pooled, n))[0]
+        u = guide.uncond
+        embeds = torch.cat([u.embeds.expand(n, -1, -1), cond.embeds.expand(n, -1, -1)])
+        pooled = None if cond.pooled is None else torch.cat([u.pooled.expand(n, -1), cond.pooled.expand(n, -1)])
+        out = self.unet(torch.cat([x, x]), t if t.ndim == 0 else torch.cat([t, t]), encoder_hidden_states=embeds,
+                        return_dict=False, **self._extra(pooled, 2 * n))[0]
+        out_u, out_c = out.chunk(2)
+        return out_u + guide.scale * (out_c - out_u)
+
+    def _extra(self, pooled: torch.Tensor | None, n: int) -> dict:
         if self.time_ids is None:
             return {}
-        return {"added_cond_kwargs": {"text_embeds": cond.pooled.expand(n, -1), "time_ids": self.time_ids.expand(n, -1)}}
-
-    def _x0(self, x, out, sigma):
-        """The clean latent the model predicts (sigma a float, or one per row of a batch)."""
-        if self.prediction == "epsilon":
-            return x - sigma * out
-        if self.prediction == "v_prediction":
-            return out * (-sigma / (sigma * sigma + 1.0) ** 0.5) + x / (sigma * sigma + 1.0)
-        return out
-
-    def _denoise_steps(self, x: torch.Tensor, cond: Conditioning, schedule) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The steps one after the other; returns x0 and the latent entering each step."""
-        timesteps, sigmas, c_in = schedule
-        extra = self._extra(cond, 1)
-        x0, entering = x, []
-        for i, t in enumerate(timesteps):
-            entering.append(x)
-            sigma = sigmas[i]
-            out = self.unet(x * c_in[i], t, encoder_hidden_states=cond.embeds, return_dict=False, **extra)[0]
-            x0 = self._x0(x, out, sigma)
-            if i + 1 < len(timesteps):
-                x = x + (x - x0) / sigma * (sigmas[i + 1] - sigma)
-        return x0, entering
-
-    def _denoise_batched(self, x: torch.Tensor, cond: Conditioning, schedule) -> torch.Tensor:
-        """Stream batch (after StreamDiffusion): the n steps of n consecutive frames in one UNet call.
-        Row 0 is this frame entering at the first step, row k the frame from k frames ago entering
-        step k; the last row leaves finished. One UNet call per frame instead of n, for n-1 frames of
-        delay. A new schedule (strength moved) or size starts the pipeline again from this frame."""
-        timesteps, sigmas, c_in = schedule
-        n = len(timesteps)
-        if self._flight is None or self._flight[0] is not schedule or self._flight[1].shape[2:] != x.shape[2:]:
-            x0, entering = self._denoise_steps(x, cond, schedule)
-            self._flight = (schedule, torch.cat(entering[1:]))  # this frame's own later steps stand in
-            return x0
-        consts = self._batch_consts.get(id(schedule))
-        if consts is None:
-            rows = lambda v: torch.tensor(v, dtype=self.dtype, device=self.device).view(n, 1, 1, 1)  # noqa: E731
-            consts = (torch.stack([t.reshape(()) for t in timesteps]), rows(sigmas[:-1]), rows(sigmas[1:]), rows(c_in))
-            self._batch_consts = {id(schedule): consts}
-        t_rows, sig, sig_next, cin = consts
-        xs = torch.cat([x, self._flight[1]])
-        out = self.unet(xs * cin, t_rows, encoder_hidden_states=cond.embeds.expand(n, -1, -1),
-                              return_dict=False, **self._extra(cond, n))[0]
-        x0 = self._x0(xs, out, sig)
-        advanced = xs + (xs - x0) / sig * (sig_next - sig)
-        self._flight = (schedule, advanced[:-1])
-        return x0[-1:]
+        return {"added_cond_kwargs": {"text_embeds": pooled.expand(n, -1), "time_ids": self.time_ids.expand(n, -1)}}
 
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         """Clean latent -> image tensor (1, 3, H, W) in [0, 1]."""
@@ -378,7 +334,9 @@ class StreamLoop:
                         return None
                     start, strength = self.encode_image(img), snap.values.get("strength", 0.5)
                     self.frame_input = getattr(self.input, "pixels", None)  # a camera or a file: the feed
-            x0 = self.denoise(self.latents(snap), self.conditioning(snap), start, strength)
+            if self.model.loras is not None:
+                self.model.loras.apply(snap.values)
+            x0 = self.denoise(self.latents(snap), self.conditioning(snap), start, strength, self.guide(snap))
             finite = torch.isfinite(x0).all()  # read after the pixels' copy: one wait for the GPU a frame, not two
             img = self.decode(x0)
             pixels = (img[0] * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()

@@ -54,8 +54,11 @@ class GeneratorConfig:
     wrap: str | None = None  # "module:callable" wrapping the loop: the fault-injection hook tests use
     tiny_vae: bool = False  # decode with TAESD
     input: str | None = None  # image-to-image: "feedback", "camera:N" or a video file (None: text-to-image)
-    stream_batch: bool | None = None  # None: on CUDA (see StreamLoop._denoise_batched)
+    stream_batch: bool | None = None  # None: on CUDA (see samplers.EulerSampler._batched)
     deep_cache: int = 1  # see deepcache.py
+    scheduler: str | None = None  # swap the model's scheduler (core/spec.SCHEDULERS)
+    negative: str = ""  # the negative prompt (guidance)
+    loras: tuple = ()  # core/spec.LoraSpec: the set's LoRA adapters
 
 
 # -- the child ----------------------------------------------------------------------------------
@@ -111,10 +114,11 @@ def _load_loop(cfg: GeneratorConfig):
     spec = registry.resolve(cfg.model)
     dev, dtype = torch_device.pick(cfg.device)
     torch_device.configure_threads(dev, cfg.threads)
-    model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=cfg.tiny_vae)
+    model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=cfg.tiny_vae, scheduler=cfg.scheduler,
+                          loras=cfg.loras)
     batch = cfg.stream_batch if cfg.stream_batch is not None else dev.type == "cuda"
     loop = make_loop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed, live=True, input=cfg.input,
-                     batch=batch, deep_cache=cfg.deep_cache)
+                     batch=batch, deep_cache=cfg.deep_cache, negative=cfg.negative)
     size = loop.size
     if cfg.wrap:
         mod, _, fn = cfg.wrap.partition(":")

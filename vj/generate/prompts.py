@@ -110,6 +110,7 @@ class PromptCache:
         self._thread: threading.Thread | None = None
         self._report = Throttled(10.0)
         self.encoded = 0  # how many times text really went through the text encoder
+        self._uncond: tuple[str, Conditioning] | None = None  # (negative prompt, its conditioning)
 
     def get(self, text: str, wait: bool | None = None) -> Conditioning | None:
         """The conditioning for `text`; None while it is being encoded in the background (unless
@@ -138,6 +139,22 @@ class PromptCache:
             return self._store(text, self._encoder(self.model, text))
         self._start()
         return None
+
+    def unconditional(self, negative: str = "") -> Conditioning | None:
+        """What classifier-free guidance steers away from: the negative prompt's embedding (the empty
+        prompt's when there is none; zeros for SDXL models whose config asks for them, as diffusers
+        does). Encoded once and pinned (a night of new prompts can't push it out of the cache);
+        live, None until the encoder thread has it."""
+        pinned = self._uncond
+        if pinned is not None and pinned[0] == negative:
+            return pinned[1]
+        c = self.get(negative)
+        if c is None:
+            return None
+        if not negative and self.model.family == "sdxl" and getattr(self.model.pipe.config, "force_zeros_for_empty_prompt", False):
+            c = Conditioning(torch.zeros_like(c.embeds), torch.zeros_like(c.pooled))
+        self._uncond = (negative, c)
+        return c
 
     def pending(self) -> int:
         with self._lock:

