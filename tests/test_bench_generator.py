@@ -32,3 +32,15 @@ def test_bench_generator_plays_the_gan_against_its_plain_network():
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["size"] == "64x64" and out["threads"] == 1 and out["tiny_vae"] is False
     assert out["ours_fps"] > 0 and out["plain_fps"] > 0 and out["ours"]["frames"] == 4
+
+
+def test_bench_generator_runs_a_swapped_scheduler_with_guidance_on_both_sides():
+    r = vj("bench", "generator", "--model", "tiny-random", "--size", "128x128", "--frames", "2", "--steps", "4",
+           "--scheduler", "pndm", "--guidance", "7", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["scheduler"] == "PNDMScheduler" and out["guidance"] == 7 and out["steps"] == 4
+    assert out["ours_fps"] > 0 and out["plain_fps"] > 0
+    text = vj("bench", "generator", "--model", "tiny-random", "--size", "128x128", "--frames", "1", "--steps", "2",
+              "--scheduler", "lcm", "--guidance", "3")
+    assert text.returncode == 0 and "LCMScheduler, guidance 3" in text.stdout

@@ -121,3 +121,80 @@ def test_sd15_lcm_is_sd15_with_lcm_lora_fused_and_the_lcm_scheduler():
     assert rnd.scheduler == "lcm" and rnd.config.endswith("sd15.json") and rnd.lora is None
     with pytest.raises(ModelLoadError, match="sd15-lcm.*not in the local Hugging Face cache"):
         registry.load(spec, CPU, torch.float32)  # offline here: one line that says what to do
+
+
+SET = """
+[show]
+size = [128, 96]
+fps = 12
+
+[generator]
+model = "tiny-random"
+steps = 3
+scheduler = "dpm"
+negative = "blurry, dull"
+size = [128, 128]
+seed = 4
+
+[[prompt]]
+text = "a flooded cathedral"
+
+[[lora]]
+name = "glass"
+source = "glass.safetensors"
+weight = 0.0
+
+[params]
+"gen.guidance" = 4.0
+
+[[route]]
+source = "lfo.sweep"
+target = "lora.glass.weight"
+amount = 2.0
+
+[[lfo]]
+name = "sweep"
+shape = "ramp"
+beats = 4
+"""
+
+
+def test_a_set_with_a_scheduler_guidance_and_a_lora_renders_and_plays_live(lora_file, tmp_path, gl_ctx):
+    """The whole way: vj check, vj render (the generator in step), and the generator process (live)."""
+    from helpers import MemoryOutput, decode, vj
+
+    (tmp_path / "glass.safetensors").write_bytes(lora_file.read_bytes())
+    path = tmp_path / "old-families.toml"
+    path.write_text(SET)
+    r = vj("check", str(path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = vj("render", str(path), "--out", str(tmp_path / "out.mp4"), "--duration", "2")
+    assert r.returncode == 0, r.stderr
+    frames = decode(tmp_path / "out.mp4", (128, 96))
+    assert len(frames) == 24
+    # the LFO sweeps the LoRA's weight: the frames move although prompt and noise stand still
+    assert np.abs(frames[2].astype(int) - frames[20]).mean() > 0.5
+
+    from vj import assemble
+    from vj.audio.sources import SilentInput
+    from vj.clock import FramePacer, RealClock
+    from vj.config import load_set
+    from vj.render.compositor import Compositor
+
+    show = load_set(path)
+    gen = assemble.process_generator(show, seed=4)
+    gen.start(wait_ready=True, timeout=120)
+    try:
+        out, clock = MemoryOutput(), RealClock()
+        e = assemble.make_engine(assemble.build_controls(show, 4), Compositor(gl_ctx, show.size), gen, clock=clock,
+                                 audio=SilentInput(), outputs=[out])
+
+        def enough(_line):
+            if gen.last_index >= 6:  # the engine's snapshot index of the newest frame back
+                e.stop_requested = True
+
+        s = e.run_live(60, FramePacer(12, clock), status_every=0.25, on_status=enough)
+    finally:
+        gen.stop()
+    assert s.gen_frames >= 3 and s.gen_errors == 0
+    assert out.frames[-1].std() > 2

@@ -293,5 +293,16 @@ def test_vj_run_sends_features_events_and_parameter_feedback_to_oscdump(tmp_path
                     "/vj/audio/beat_phase", "/vj/status/fps"):
         assert address in out, f"{address} never came out"
     assert re.search(r"/vj/audio/(onset|beat) i 1", out), "the demo's beat made no events"
+    # the show clock in every bundle: its beat number counts up, and its phases agree with each other
+    beats = [int(x) for x in re.findall(r"/vj/clock/beat i (-?\d+)", out)]
+    phases = [float(x) for x in re.findall(r"/vj/clock/phase f ([-\d.e]+)", out)]
+    bar_phases = [float(x) for x in re.findall(r"/vj/clock/bar_phase f ([-\d.e]+)", out)]
+    bpms = [float(x) for x in re.findall(r"/vj/clock/bpm f ([-\d.e]+)", out)]
+    assert len(beats) == len(phases) == len(bar_phases) == len(bpms) > 30
+    assert beats[-1] - beats[0] >= 6  # seven seconds at 70 BPM or more
+    assert all(b - a >= -1 for a, b in zip(beats, beats[1:]))  # the tracker's phase may pull back a hair, no more
+    assert all(abs((4 * bp) % 1.0 - p) < 1e-3 or abs(abs((4 * bp) % 1.0 - p) - 1) < 1e-3
+               for p, bp in zip(phases, bar_phases))
+    assert all(20 <= b <= 400 for b in bpms)
     assert re.search(r"/vj/param/noise\.walk f 12\.0", out), "the scene's changes were not fed back"
     assert re.search(r"scene storm", err) and re.search(r"osc \d+ msgs \(1 bad args\)", err), err

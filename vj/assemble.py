@@ -122,11 +122,12 @@ def make_compositor(ctx, show: ShowSet, live: bool = False):
 
 
 def make_engine(controls: Controls, compositor, generator, *, clock, audio, outputs, on_frame=(), status=(),
-                render_rate=None, warnings=()):
+                render_rate=None, warnings=(), show_clock=None):
     from vj.engine import Engine
 
     return Engine(clock=clock, audio=audio, controls=controls, generator=generator, compositor=compositor,
-                  outputs=outputs, on_frame=on_frame, status=status, render_rate=render_rate, warnings=warnings)
+                  outputs=outputs, on_frame=on_frame, status=status, render_rate=render_rate, warnings=warnings,
+                  show_clock=show_clock)
 
 
 # -- a whole show ---------------------------------------------------------------------------------
@@ -148,6 +149,9 @@ class Options:
     osc_in: tuple[str, int, tuple[str, ...]] | None = None  # host, port, allowed senders; None: no OSC in
     midi_in: tuple[tuple[str, ...], Path | None] | None = None  # port patterns, mapping file; None: no MIDI
     osc_out: str | None = None  # host:port
+    link: bool = False  # join the Ableton Link session (vj/sync/link.py)
+    quantum: int = 4  # beats a bar: Link's quantum and the show clock's bars
+    midi_clock_out: str | None = None  # a MIDI input's name (part of it) to send clock to
     state: Path | None = None  # the state folder: the show log goes in its shows/ (None: no log)
     resume: bool = False  # come back where the live state in the state folder says (vj/show/resume.py)
     reread: Callable | None = None  # live: the set file read and checked again (vj/show/hot_edit.py)
@@ -251,7 +255,9 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
     window = _window(surface, audio, opts)
     generator = _generator(show, opts, seed, live, compositor, controls, window)
     try:
-        control, status, hooks, stoppers, rate = _listeners(opts, controls) if live else (None, [], [], [], None)
+        control, status, hooks, stoppers, rate = _listeners(opts, controls, clock) if live else (None, [], [], [], None)
+        show_clock, clock_stoppers = _show_clock(opts, live)
+        stoppers += clock_stoppers
     except BaseException:  # a MIDI port that isn't there: nothing left running behind the message
         generator.stop()
         compositor.close()
@@ -270,8 +276,20 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
         stoppers = stoppers + [watcher.close]
     engine = make_engine(controls, compositor, generator, clock=clock, audio=audio,
                          outputs=([window] if window else []) + outputs_for(surface), on_frame=hooks, status=status,
-                         render_rate=rate, warnings=warnings)
+                         render_rate=rate, warnings=warnings, show_clock=show_clock)
     return Show(engine, surface, seed, drawn, control, stoppers, journal)
+
+
+def _show_clock(opts: Options, live: bool):
+    """The show clock (sync/showclock.py), in a Link session when asked: (clock, what stops it)."""
+    from vj.sync.showclock import ShowClock
+
+    if not (live and opts.link):
+        return ShowClock(opts.quantum), []
+    from vj.sync.link import LinkSession
+
+    session = LinkSession(quantum=opts.quantum)
+    return ShowClock(opts.quantum, link=session), [session.close]
 
 
 def _window(surface, audio, opts: Options):
@@ -331,9 +349,10 @@ def _show_warm_up(compositor, controls, window) -> None:
     window.present(ProgramFrame(compositor, t, 0))
 
 
-def _listeners(opts: Options, controls: Controls):
-    """OSC in and MIDI in a control process of their own, OSC out here. Returns (the control
-    process, status sources, per-frame hooks, what stops them, the render rate meter OSC out reports)."""
+def _listeners(opts: Options, controls: Controls, clock):
+    """OSC in and MIDI in a control process of their own, OSC out and MIDI clock out here. Returns
+    (the control process, status sources, per-frame hooks, what stops them, the render rate meter
+    OSC out reports)."""
     from vj.control.osc import OscOut
     from vj.control.process import ControlProcess
     from vj.meter import RateMeter
@@ -360,4 +379,16 @@ def _listeners(opts: Options, controls: Controls):
         hooks.append(out.frame)
         stoppers.append(out.close)
         log.info(f"OSC: sending features and changes to {opts.osc_out}")
+    if opts.midi_clock_out:
+        from vj.sync.midi_out import MidiClockOut
+
+        try:
+            clock_out = MidiClockOut(opts.midi_clock_out, clock.now, opts.quantum)
+        except BaseException:
+            for stop in stoppers:
+                stop()
+            raise
+        hooks.append(clock_out.frame)
+        status.append(clock_out.status)
+        stoppers.append(clock_out.close)
     return control, status, hooks, stoppers, rate

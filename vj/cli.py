@@ -21,6 +21,7 @@ from pathlib import Path
 
 from vj import __version__
 from vj.core.errors import DeviceError, VJError
+from vj.core.spec import SCHEDULERS
 from vj.log import log, quiet_libraries, setup
 
 
@@ -105,6 +106,13 @@ def _run_command(sub) -> None:
     run.add_argument("--osc-allow", metavar="IP[,IP...]", help="accept OSC only from these senders")
     run.add_argument("--osc-out", metavar="HOST:PORT", help="send audio features, events and parameter changes here")
     run.add_argument("--no-osc", action="store_true", help="no OSC listener")
+    run.add_argument("--link", action=argparse.BooleanOptionalAction, default=None, help="join the Ableton Link "
+                     "session: follow its tempo and phase, propose ours (needs the optional package aalink: "
+                     "pip install 'demontage[link]'; default: the set's [tempo] link)")
+    run.add_argument("--quantum", type=int, metavar="N", help="beats a bar for Link and the show's bars (default: the "
+                     "set's [tempo] quantum, 4)")
+    run.add_argument("--midi-clock-out", metavar="NAME", help="send MIDI clock (24 ticks a beat, start, stop) from the "
+                     "show clock to the MIDI input whose name contains NAME")
     run.add_argument("--midi", action="append", metavar="NAME", help="open MIDI inputs whose name contains NAME "
                      "('all': every input; repeat for more)")
     run.add_argument("--mapping", type=Path, metavar="FILE", help="a MIDI mapping file (default: the one whose "
@@ -193,6 +201,9 @@ def _bench_commands(bench) -> None:
                      "for N-1 frames of N (default 1: off)")
     gen.add_argument("--stream-batch", action="store_true", help="ours runs the steps of consecutive frames in one "
                      "UNet call (for --steps 2..4)")
+    gen.add_argument("--guidance", type=float, default=0.0, metavar="G", help="classifier-free guidance on both "
+                     "sides (> 1: on, with a negative prompt; default 0: off, as turbo models want)")
+    gen.add_argument("--scheduler", choices=tuple(SCHEDULERS), help="swap the model's scheduler (both sides)")
     gen.add_argument("--json", action="store_true", help="one JSON object: ours_fps, plain_fps, ratio, device, ...")
     cmp = bsub.add_parser("compositor", help="ms per composited frame: 4 layers, 3 effects, readback, headless")
     cmp.add_argument("--size", metavar="WxH", help="default: 1280x720, or the set's size with --set")
@@ -285,6 +296,9 @@ def _options(show, args, live: bool):
     return assemble.Options(seed=args.seed, headless=args.headless, fullscreen=args.fullscreen, overlay=args.overlay,
                             split=args.split, generator=args.generator, device=args.device, threads=args.threads,
                             osc_in=osc, midi_in=midi, osc_out=(args.osc_out or show.osc.out) if live else None,
+                            link=live and (args.link if args.link is not None else show.link),
+                            quantum=args.quantum or show.quantum,
+                            midi_clock_out=args.midi_clock_out if live else None,
                             state=_state(args.state), resume=live and args.resume,
                             reread=_reread(show, args) if live and show.path is not None else None)
 

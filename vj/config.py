@@ -188,6 +188,7 @@ _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
                   "seed": ("seed", _whole(0, 2**63 - 1)), "seeds": ("seeds", _seeds), "input": ("input", _input),
                   "deep_cache": ("deep_cache", _whole(1, 8)), "tiny_vae": ("tiny_vae", _flag),
                   "stream_batch": ("stream_batch", _flag)},
+    "tempo": {"link": ("link", _flag), "quantum": ("quantum", _whole(1, 16))},
     "compositor": {"effect": ("effects", _effect), "effects": ("effects", _effects),
                    "precision": ("precision", _precision)},
     "audio": {"edges": ("audio_edges", _pair(20.0, 20000.0)), "sensitivity": ("audio_sensitivity", _number(0.05, 20.0)),

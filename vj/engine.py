@@ -13,6 +13,7 @@ stand-in). An output that fails is dropped; a generator frame that fails keeps t
 
 from __future__ import annotations
 
+import math
 import collections
 import time
 from dataclasses import dataclass
@@ -26,8 +27,9 @@ from vj.log import log
 from vj.meter import RateMeter
 from vj.output.base import ProgramFrame
 from vj.output.retry import Retries
-from vj.core.snapshot import Snapshot
+from vj.core.snapshot import ClockState, Snapshot
 from vj.show.graph import Moment
+from vj.sync.showclock import ShowClock
 
 if TYPE_CHECKING:
     from vj.render.compositor import Compositor
@@ -47,7 +49,8 @@ class Engine:
     def __init__(self, *, clock: Clock, audio: AudioInput, controls: Controls,
                  generator: FrameGenerator | OfflineGenerator, compositor: Compositor, outputs: list[Output],
                  on_frame: Sequence[Callable[[Snapshot], None]] = (), status: Sequence[Callable[[], str]] = (),
-                 render_rate: RateMeter | None = None, warnings: Sequence[Callable[[], list[str]]] = ()) -> None:
+                 render_rate: RateMeter | None = None, warnings: Sequence[Callable[[], list[str]]] = (),
+                 show_clock: ShowClock | None = None) -> None:
         self.clock = clock
         self.audio = audio
         self.controls = controls
@@ -64,7 +67,10 @@ class Engine:
         self.warning_parts = tuple(warnings)  # more for the overlay's red lines (a refused set edit)
         self._phase = 0.0
         self._was_frozen = False
+        self.show_clock = show_clock or ShowClock()  # tempo and beat for everything (sync/showclock.py)
+        self._beat: int | None = None  # the beat we are in (audio.beat fires when it changes)
         self._bar: int | None = None  # the bar we are in (audio.bar fires when it changes)
+        self._proposed: float | None = None  # the tempo by hand last proposed to Link
         self._audio = Features()
         self._last_t: float | None = None
         self._latency = collections.deque(maxlen=1024)  # seconds, snapshot -> shown
@@ -73,14 +79,24 @@ class Engine:
         self.retries = Retries()  # lost streams, tried again with back-off (live only)
 
     # -- one frame ---------------------------------------------------------------------------
-    def beat_position(self, t: float, feats: Features) -> float:
-        """Where we are in beats: an outside clock (MIDI) if there is one, else the beat tracker, else
-        120 BPM from show time (LFOs keep moving before the music has a tempo)."""
-        if self.controls.outside_beats is not None:
-            b = self.controls.outside_beats()
-            if b is not None:
-                return b
-        return feats.beats if feats.bpm > 0 else t * 2.0
+    def tick_clock(self, t: float, feats: Features, sources: dict[str, float]) -> ClockState:
+        """The show clock for this frame (sync/showclock.py); its beats and bars are the sources
+        audio.beat and audio.bar, its phases audio.beat_phase and audio.bar_phase. A tempo set on the
+        show by hand is proposed to a Link session."""
+        c = self.controls
+        if self.show_clock.midi is None:
+            self.show_clock.midi = c.outside_tempo
+        wanted = c.tempo if c.tempo else (feats.bpm if c.tapped and feats.bpm > 0 else None)
+        if wanted is not None and wanted != self._proposed:
+            self.show_clock.propose(wanted)
+        self._proposed = wanted
+        clock = self.show_clock.tick(t, feats, held=c.tempo is not None or c.tapped)
+        beat, bar = math.floor(clock.beat), clock.bar
+        sources["audio.beat"] = 1.0 if self._beat is not None and beat > self._beat else 0.0
+        sources["audio.bar"] = 1.0 if self._bar is not None and bar > self._bar else 0.0
+        sources["audio.beat_phase"], sources["audio.bar_phase"] = clock.phase, clock.bar_phase
+        self._beat, self._bar = beat, bar
+        return clock
 
     def snapshot(self) -> Snapshot:
         t = self.clock.now()
@@ -91,10 +107,8 @@ class Engine:
         feats = self.audio.poll(t)
         self._audio = feats
         sources = feats.as_sources()
-        beat = self.beat_position(t, feats)
-        bar = int(beat // 4)
-        sources["audio.bar"] = 1.0 if self._bar is not None and bar > self._bar else 0.0
-        self._bar = bar
+        clock = self.tick_clock(t, feats, sources)
+        beat = clock.beat
         sources.update(c.modulators.values(beat, dt, sources))
         c.on_triggers(c.modulators.fired)  # prompt templates re-sampled on their triggers
         c.step_graph(Moment(t, beat, feats.flux if feats.onset else 0.0,
@@ -109,7 +123,7 @@ class Engine:
         values["noise.phase"] = self._phase
         values.update(sources)
         snap = Snapshot(self.index, t, MappingProxyType(values), tuple(c.prompts), c.seed, feats, c.more_seeds,
-                        c.transition)
+                        c.transition, clock)
         self.index += 1
         return snap
 
@@ -251,10 +265,10 @@ class Engine:
         if p50 is not None:
             parts.append(f"latency {p50:.0f}/{p95:.0f} ms (p50/p95)")
         a = self._audio
-        tempo = f" {a.bpm:.1f} BPM" if a.bpm else ""
         if self.controls.scene:
             parts.append(f"scene {self.controls.scene}")
-        state = " LOST" if self.audio.lost else " ENDED (silence from here)" if self.audio.ended else tempo
+        parts.append(f"clock {self.show_clock.state.describe()}")
+        state = " LOST" if self.audio.lost else " ENDED (silence from here)" if self.audio.ended else ""
         parts.append(f"audio {a.level:.2f} {self.audio.name}{state}")
         analyzer = self.audio.analyzer
         if analyzer is not None and (analyzer.bad_samples or analyzer.clipped):
@@ -274,10 +288,8 @@ class Engine:
         g = self.generator
         p50, p95 = self.latency_ms(0.5), self.latency_ms(0.95)
         lat = f"   latency {p50:.0f}/{p95:.0f} ms" if p50 is not None else ""
-        a = self._audio
         lines = (f"render {self.render_fps():.0f} fps   gen {g.fps():.1f} fps{lat}",
-                 f"scene {self.controls.scene or '-'}   " + (f"{a.bpm:.1f} BPM" if a.bpm else "no tempo yet")
-                 + f"   t {self.clock.now():.0f} s")
+                 f"scene {self.controls.scene or '-'}   {self.show_clock.state.describe()}   t {self.clock.now():.0f} s")
         warnings = []
         state = g.state
         if state not in ("running", "ready"):
@@ -292,6 +304,9 @@ class Engine:
         warnings += [f"{name}: lost" for name in self._gone()]
         warnings += self.held()
         warnings += [w for f in self.warning_parts for w in f()]
+        if self.show_clock.state.note:  # a clock source went away: the show runs free, and says so
+            warnings.append(f"clock: {self.show_clock.state.note}")
+        a = self._audio
         meters = (("lvl", a.level), ("bass", a.bass), ("mid", a.mid), ("high", a.high))
         return OverlayInfo(lines, meters, tuple(warnings))
 

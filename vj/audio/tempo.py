@@ -31,7 +31,8 @@ class BeatState:
     beat: bool  # a beat fell in this hop
     beat_time: float  # stream time of that beat (seconds), or of the last one
     confidence: float  # 0..1
-    beats: float = 0.0  # beats counted so far plus the phase: a continuous beat position (LFOs)
+    beats: float = 0.0  # beats counted from the downbeat, plus the phase: whole bars at multiples of 4,
+    # so the bar counted from it and bar_phase agree (they jump together when the downbeat moves)
 
 
 class TempoTracker:
@@ -106,7 +107,7 @@ class TempoTracker:
         phase = min(max((self.t - self.last_beat) / self.period, 0.0), 1.0) if self.last_beat > -math.inf else 0.0
         bar_beat = (self.beat_index - self._downbeat) % 4
         return BeatState(60.0 / self.period, phase % 1.0, (bar_beat + phase % 1.0) / 4.0, beat, self.last_beat,
-                         self.confidence, self.beat_index + phase % 1.0)
+                         self.confidence, self.beat_index - self._downbeat + phase % 1.0)
 
     # -- estimation ----------------------------------------------------------------------------
     def _window(self) -> np.ndarray:

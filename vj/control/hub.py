@@ -103,7 +103,7 @@ class Controls:
         self.counters = Counters()
         self.learn_handler: Callable[[str], str | None] | None = None  # set by the MIDI side
         self.before_frame: list[Callable[[], None]] = []  # the control process's poll
-        self.outside_beats: Callable[[], float | None] | None = None  # an outside clock's beat position (MIDI)
+        self.outside_tempo: Callable[[], tuple[float, float] | None] | None = None  # MIDI clock in: (beats, bpm)
         self.changed_by: Callable[[str, float, str], None] | None = None  # feedback (OSC out, LEDs)
         # what the live state keeps (vj/show/resume.py) beside the prompts, scene and seed
         self.moved: set[str] = set()  # parameters a hand moved
@@ -124,7 +124,7 @@ class Controls:
         self.before_frame.append(remote.poll)
         self.modulators.external = remote
         if remote.midi is not None:
-            self.outside_beats = remote.beats
+            self.outside_tempo = remote.tempo
 
     def post(self, kind: str, *args: Any, origin: str = "") -> None:
         self.inbox.put(Action(kind, args, origin))

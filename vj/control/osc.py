@@ -16,8 +16,10 @@ packet, address, argument or sender is dropped and counted; nothing kills the li
                           (to the sender's address, or to its host at `port`)
 
 Out (--osc-out HOST:PORT), once per render frame, one bundle: /vj/audio/level /bass /mid /high
-/bpm /beat_phase, /vj/audio/onset and /vj/audio/beat when they happen, /vj/status/fps, and
-/vj/param/<name> <value> for every parameter changed by MIDI, a scene or a route start/stop.
+/bpm /beat_phase, /vj/audio/onset and /vj/audio/beat when they happen, the show clock's
+/vj/clock/bpm (f) /beat (i, the beat number) /phase (f) /bar_phase (f), /vj/status/fps, and
+/vj/param/<name> <value> for every parameter changed by MIDI, a scene or a route start/stop. Tempo,
+beats and phases are the show clock's, whatever drives it (sync/showclock.py).
 """
 
 from __future__ import annotations
@@ -589,15 +591,19 @@ class OscOut:
 
     def frame(self, snap) -> None:
         """On the render thread, once per frame."""
-        a = snap.audio
+        a, c = snap.audio, snap.clock
         b = OscBundleBuilder(IMMEDIATELY)
-        for name, value in (("level", a.level), ("bass", a.bass), ("mid", a.mid), ("high", a.high), ("bpm", a.bpm),
-                            ("beat_phase", a.beat_phase)):
+        # tempo and phase are the show clock's (sync/showclock.py): Link, MIDI clock, by hand or the tracker
+        for name, value in (("level", a.level), ("bass", a.bass), ("mid", a.mid), ("high", a.high), ("bpm", c.bpm),
+                            ("beat_phase", c.phase)):
             b.add_content(build_message(f"/vj/audio/{name}", [float(value)]))
         if a.onset:
             b.add_content(build_message("/vj/audio/onset", [1]))
-        if a.beat:
+        if snap.values.get("audio.beat", 0.0) > 0.5:
             b.add_content(build_message("/vj/audio/beat", [1]))
+        for name, value in (("bpm", float(c.bpm)), ("beat", int(c.beat // 1)), ("phase", float(c.phase)),
+                            ("bar_phase", float(c.bar_phase))):
+            b.add_content(build_message(f"/vj/clock/{name}", [value]))
         b.add_content(build_message("/vj/status/fps", [float(self.fps())]))
         while self._changes:
             name, value = self._changes.popleft()

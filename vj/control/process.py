@@ -284,6 +284,11 @@ class ControlProcess:
         self._watched_notes[name] = count
         return fired
 
+    def tempo(self, now: float | None = None) -> tuple[float, float] | None:
+        """MIDI clock's (beat position, bpm) while it runs, else None (sync/showclock.py)."""
+        beats = self.beats(now)
+        return None if beats is None else (beats, float(self.store.clock[3]))
+
     def beats(self, now: float | None = None) -> float | None:
         """MIDI clock's beat position (24 ticks a beat); None when it is stopped or silent for
         half a second. `now`: a time.monotonic() reading (by default, now)."""

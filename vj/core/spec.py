@@ -224,6 +224,8 @@ class ShowSet:
     scenes: tuple[SceneSpec, ...] = ()
     transition: tuple[float, str] = (0.0, "s")  # a scene's unless it has its own ([show] transition); 0: cut
     graph: GraphSpec | None = None  # None: no [graph] and no [[edge]]: scenes change when asked, at once
+    link: bool = False  # [tempo] link: join the Ableton Link session (--link)
+    quantum: int = 4  # [tempo] quantum: beats a bar, for Link and the show clock's bars
     osc: OscSettings = field(default_factory=OscSettings)
     midi: MidiSettings = field(default_factory=MidiSettings)
 

@@ -8,7 +8,8 @@ import numpy as np
 from vj.core.snapshot import Snapshot
 
 AUDIO_UNIFORMS = ("level", "bass", "mid", "high", "bass_pulse", "mid_pulse", "high_pulse", "bass_time", "mid_time",
-                  "high_time", "centroid", "beat_phase", "bar_phase", "bpm")
+                  "high_time", "centroid")
+CLOCK_UNIFORMS = ("beat_phase", "bar_phase", "bpm")  # from the show clock (sync/showclock.py), whatever drives it
 SPECTRUM_UNIT = 15  # texture unit of u_spectrum (GL 3.3 guarantees 16 per shader)
 
 
@@ -41,6 +42,10 @@ class CommonUniforms:
         set_uniform(prog, "u_frame", float(snap.index))
         for name in AUDIO_UNIFORMS:
             set_uniform(prog, f"u_{name}", float(getattr(a, name)))
+        c = snap.clock
+        set_uniform(prog, "u_beat_phase", float(c.phase))
+        set_uniform(prog, "u_bar_phase", float(c.bar_phase))
+        set_uniform(prog, "u_bpm", float(c.bpm))
         if "u_spectrum" in prog:
             prog["u_spectrum"].value = SPECTRUM_UNIT
             self._spectrum.use(SPECTRUM_UNIT)
