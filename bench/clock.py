@@ -22,7 +22,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,20 +29,13 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parent.parent
 
 LINK = r"""
-import asyncio, json, sys, threading, time
-import aalink
+import json, sys, time
 from vj.core.features import Features
 from vj.sync.link import LinkSession
+from vj.sync.sandbox import plain_peer
 from vj.sync.showclock import ShowClock
 seconds = float(sys.argv[1])
-loop = asyncio.new_event_loop()
-threading.Thread(target=loop.run_forever, daemon=True).start()
-async def make():
-    p = aalink.Link(128.0)
-    p.quantum = 4.0
-    p.enabled = True
-    return p
-peer = asyncio.run_coroutine_threadsafe(make(), loop).result(10)
+peer = plain_peer(128.0)
 show = ShowClock(4, link=LinkSession(120.0, 4))
 t0 = time.perf_counter()
 while show.tick(time.perf_counter() - t0, Features()).source != "link":
@@ -70,16 +62,11 @@ def pct(xs, q):
 def link_phase(seconds: float) -> dict:
     if os.geteuid() != 0 or not shutil.which("ip"):
         return {"skipped": "needs root and ip (iproute2) for a network namespace"}
-    ns = f"vjbench{os.getpid()}"
-    for cmd in (["ip", "netns", "add", ns], ["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"],
-                ["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "netns", "exec", ns, "ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True, capture_output=True)
-    try:
+    from vj.sync.sandbox import loopback_namespace
+
+    with loopback_namespace("vjbench") as ns:
         r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", LINK, str(seconds)], capture_output=True,
                            text=True, cwd=ROOT, timeout=seconds + 60)
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     if r.returncode != 0:
         return {"failed": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}
     errs = json.loads(r.stdout.strip().splitlines()[-1])

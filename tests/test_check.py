@@ -72,7 +72,7 @@ def test_every_problem_is_said_at_once_with_its_line_and_a_hint(tmp_path):
     lines = r.stdout.splitlines()
     expected = [  # (line, what the message must say)
         (3, "size 640x361: each side must be even"),
-        (8, "steps = 9 is out of range [1, 4]"),
+        (8, "steps = 9 is out of range [1, 8]"),
         (11, "is never closed"),
         (14, "no parameter named 'strenght' (did you mean 'strength'?)"),
         (15, "'feedback.amount' = 2 is outside [0, 0.99]"),

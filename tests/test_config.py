@@ -50,7 +50,7 @@ def test_find_set_by_name_path_and_error():
     ({"shwo": {}}, r"unknown key 'shwo' \(did you mean 'show'\?\)"),
     ({"show": {"fps": "fast"}}, "fps must be a number"),
     ({"show": {"fps": 0}}, r"fps = 0 is out of range"),
-    ({"generator": {"steps": 9}}, r"steps = 9 is out of range \[1, 4\]"),
+    ({"generator": {"steps": 9}}, r"steps = 9 is out of range \[1, 8\]"),
     ({"prompt": [{"weight": 1}]}, "missing text"),
     ({"route": [{"source": "audio.level"}]}, "missing target"),
     ({"show": {"size": [641, 360]}}, "must be even"),

@@ -4,11 +4,9 @@ inside it (`ip netns exec`), so that Link's discovery never leaves it."""
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -23,15 +21,10 @@ def netns():
         pytest.skip("ip netns needs root (CI runs as root)")
     if not shutil.which("ip"):
         pytest.fail("the ip command is missing: `make setup` installs iproute2")
-    name = f"vjlink{os.getpid()}"
-    for cmd in (["ip", "netns", "add", name], ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
-                ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "multicast", "on"],
-                ["ip", "netns", "exec", name, "ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
-        subprocess.run(cmd, check=True, capture_output=True)
-    try:
+    from vj.sync.sandbox import loopback_namespace
+
+    with loopback_namespace() as name:
         yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
 def inside(ns, *cmd):
@@ -41,24 +34,17 @@ def inside(ns, *cmd):
 # The other peer is a plain aalink session, as Ableton Live or Resolume would be; the show's side is
 # démontage's own (LinkSession, ShowClock, the shaders' uniforms through EGL).
 SESSIONS = r"""
-import asyncio, json, threading, time
+import json, time
 from types import MappingProxyType
-import aalink
 from vj.core.features import Features
 from vj.core.snapshot import Snapshot
 from vj.render.context import open_headless
 from vj.render.uniforms import CommonUniforms
 from vj.sync.link import LinkSession
+from vj.sync.sandbox import plain_peer
 from vj.sync.showclock import ShowClock
 
-loop = asyncio.new_event_loop()
-threading.Thread(target=loop.run_forever, daemon=True).start()
-async def make():
-    p = aalink.Link(137.0)
-    p.quantum = 4.0
-    p.enabled = True
-    return p
-peer = asyncio.run_coroutine_threadsafe(make(), loop).result(10)
+peer = plain_peer(137.0)
 show = ShowClock(4, link=LinkSession(120.0, 4))
 t0 = time.perf_counter()
 tick = lambda: show.tick(time.perf_counter() - t0, Features())

@@ -154,7 +154,7 @@ amount = 2.0
 
 [[lfo]]
 name = "sweep"
-shape = "ramp"
+shape = "saw"
 beats = 4
 """
 

@@ -83,9 +83,10 @@ def test_midi_clock_out_sends_start_24_ticks_a_beat_at_the_shows_tempo_and_stop(
     finally:
         render.stop.set()
         out.close()
-    deadline = time.monotonic() + 5
-    while not rx.of("stop") and time.monotonic() < deadline:
-        time.sleep(0.02)
+        deadline = time.monotonic() + 5
+        while not rx.of("stop") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        rx.port.close()  # before the JACK server goes: a port outliving it crashes rtmidi
     starts, ticks, stops = rx.of("start"), rx.of("clock"), rx.of("stop")
     assert len(starts) == 1 and starts[0] <= ticks[0]  # Start, then the ticks
     assert len(stops) == 1 and stops[0] >= ticks[-1]  # Stop when the show ends
@@ -102,9 +103,11 @@ def test_a_missing_clock_out_port_is_one_line_naming_the_ports(jack):
     from vj.sync.midi_out import MidiClockOut
 
     rx = Receiver()
-    with pytest.raises(DeviceError, match=r"--midi-clock-out nosuch: no MIDI input port has 'nosuch'.*drummachine"):
-        MidiClockOut("nosuch", time.perf_counter)
-    rx.port.close()
+    try:
+        with pytest.raises(DeviceError, match=r"--midi-clock-out nosuch: no MIDI input port has 'nosuch'.*drummachine"):
+            MidiClockOut("nosuch", time.perf_counter)
+    finally:
+        rx.port.close()
 
 
 def test_midi_clock_in_drives_the_show_clock_and_the_shaders_beat_uniform(jack, gl_ctx):

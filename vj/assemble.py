@@ -370,25 +370,25 @@ def _listeners(opts: Options, controls: Controls, clock):
             log.info(f"OSC: listening on {host}:{port}" + (f", from {', '.join(allow)} only" if allow else ""))
         log.info(f"control process priority: {control.info.priority}")
     if opts.osc_out:
-        try:
-            out = OscOut(opts.osc_out, controls, fps=rate.fps)
-        except BaseException:
-            for stop in stoppers:
-                stop()
-            raise
+        out = _or_stop(lambda: OscOut(opts.osc_out, controls, fps=rate.fps), stoppers)
         hooks.append(out.frame)
         stoppers.append(out.close)
         log.info(f"OSC: sending features and changes to {opts.osc_out}")
     if opts.midi_clock_out:
         from vj.sync.midi_out import MidiClockOut
 
-        try:
-            clock_out = MidiClockOut(opts.midi_clock_out, clock.now, opts.quantum)
-        except BaseException:
-            for stop in stoppers:
-                stop()
-            raise
+        clock_out = _or_stop(lambda: MidiClockOut(opts.midi_clock_out, clock.now, opts.quantum), stoppers)
         hooks.append(clock_out.frame)
         status.append(clock_out.status)
         stoppers.append(clock_out.close)
     return control, status, hooks, stoppers, rate
+
+
+def _or_stop(make: Callable, stoppers: list[Callable[[], None]]):
+    """make(), or, when it fails (a port that isn't there), stop what was started before it."""
+    try:
+        return make()
+    except BaseException:
+        for stop in stoppers:
+            stop()
+        raise

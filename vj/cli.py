@@ -297,7 +297,7 @@ def _options(show, args, live: bool):
                             split=args.split, generator=args.generator, device=args.device, threads=args.threads,
                             osc_in=osc, midi_in=midi, osc_out=(args.osc_out or show.osc.out) if live else None,
                             link=live and (args.link if args.link is not None else show.link),
-                            quantum=args.quantum or show.quantum,
+                            quantum=(live and args.quantum) or show.quantum,  # render: the set's (no --quantum)
                             midi_clock_out=args.midi_clock_out if live else None,
                             state=_state(args.state), resume=live and args.resume,
                             reread=_reread(show, args) if live and show.path is not None else None)
