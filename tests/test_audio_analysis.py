@@ -19,6 +19,9 @@ from helpers import write_wav
 SR = 48000
 TRACKS = [(bpm, pattern, swing) for bpm, pattern in
           ((90, "boombap"), (120, "four"), (128, "four"), (140, "techno"), (174, "break")) for swing in (0.0, 0.3)]
+# drum & bass as a club mixes it: loud snare, hats 20 dB under it (synth.MIX), two-step kick: the
+# tempo's octave is what it tests (its quiet sixteenth hats are not an onset detector's benchmark)
+TEMPO_TRACKS = TRACKS + [(172, "dnb", swing) for swing in (0.0, 0.3)]
 
 
 def analyse(audio, config=AnalyzerConfig()):
@@ -29,7 +32,7 @@ def analyse(audio, config=AnalyzerConfig()):
 @pytest.fixture(scope="module")
 def analysed():
     out = {}
-    for bpm, pattern, swing in TRACKS:
+    for bpm, pattern, swing in TEMPO_TRACKS:
         tr = drum_pattern(bpm, 16, swing=swing, pattern=pattern, noise_db=-50, seed=5)
         out[(bpm, pattern, swing)] = (tr, analyse(tr.audio)[0])
     return out
@@ -43,7 +46,7 @@ def test_onset_f_measure(analysed, case):
     assert max(s.errors) <= 0.030  # detection time minus the true onset, in stream time
 
 
-@pytest.mark.parametrize("case", TRACKS, ids=lambda c: f"{c[0]}bpm-{c[1]}-swing{c[2]}")
+@pytest.mark.parametrize("case", TEMPO_TRACKS, ids=lambda c: f"{c[0]}bpm-{c[1]}-swing{c[2]}")
 def test_bpm_within_one_of_the_truth_from_8_s_on_without_octave_errors(analysed, case):
     tr, feats = analysed[case]
     late = [f.bpm for f in feats if f.t >= 8.0]
@@ -51,7 +54,7 @@ def test_bpm_within_one_of_the_truth_from_8_s_on_without_octave_errors(analysed,
     assert feats[-1].confidence > 0.5
 
 
-@pytest.mark.parametrize("case", TRACKS, ids=lambda c: f"{c[0]}bpm-{c[1]}-swing{c[2]}")
+@pytest.mark.parametrize("case", TEMPO_TRACKS, ids=lambda c: f"{c[0]}bpm-{c[1]}-swing{c[2]}")
 def test_beat_f_measure(analysed, case):
     tr, feats = analysed[case]
     beats = [f for f in feats if f.beat]

@@ -21,7 +21,7 @@ def one_error_line(err: str) -> str:
 
 @pytest.mark.parametrize("args, expect", [
     (["render", "sets/demo.toml", "--out", "/tmp/x.mp4", "--model", "sd-turbbo", "--audio", "none", "--duration", "1"],
-     r"unknown model 'sd-turbbo'.*sd-turbo, sdxl-turbo, dcgan-faces, tiny-random"),
+     r"unknown model 'sd-turbbo'.*sd-turbo, sdxl-turbo, sd15, sd15-lcm, dcgan-faces, tiny-random"),
     (["render", "nonesuch.toml", "--out", "/tmp/x.mp4"], r"set file 'nonesuch.toml' not found \(shipped sets: camera, club, degenerate, demo, faces\)"),
     (["render", "demo", "--out", "/tmp/x.mp4", "--audio", "missing.wav"], r"audio file missing.wav not found"),
     (["render", "demo", "--out", "/tmp/x.mp4", "--audio", "none"], r"a silent render needs --duration"),

@@ -18,7 +18,7 @@ def test_registry_names():
 
 
 def test_unknown_model_names_the_alternatives():
-    with pytest.raises(ModelLoadError, match=r"unknown model 'sd-turbbo'.*sd-turbo, sdxl-turbo, dcgan-faces, tiny-random"):
+    with pytest.raises(ModelLoadError, match=r"unknown model 'sd-turbbo'.*sd-turbo, sdxl-turbo, sd15, sd15-lcm, dcgan-faces, tiny-random"):
         registry.resolve("sd-turbbo")
 
 
@@ -83,7 +83,7 @@ def test_random_models_have_the_real_architecture():
     count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
     assert (count(m.unet), count(m.vae), count(m.pipe.text_encoder)) == (865_910_724, 83_653_863, 340_387_840)
     assert registry.resolve("random:sdxl-turbo").family == "sdxl"
-    with pytest.raises(ModelLoadError, match=r"random:sd-turbo, random:sdxl-turbo"):
+    with pytest.raises(ModelLoadError, match=r"random:sd-turbo, random:sd15, random:sd15-lcm, random:sdxl-turbo"):
         registry.resolve("random:sd-turbbo")
 
 

@@ -99,7 +99,15 @@ PATTERNS: dict[str, dict[str, str]] = {
     # fast breakbeat: kick on 1 and 3, snare on 2 and 4, eighth hats (jungle / drum & bass)
     "break": {"kick": "x.......x.......", "snare": "....x.......x...", "hat": "x.x.x.x.x.x.x.x.",
               "bass": "x.........x....."},
+    # two-step drum & bass: kick on 1 and the "and" of 3, snare on 2 and 4, sixteenth hats, a
+    # rolling bass line (the kick/snare pair repeats every two beats: trackers read it at half tempo)
+    "dnb": {"kick": "x.........x.....", "snare": "....x.......x...", "hat": "xxxxxxxxxxxxxxxx",
+            "bass": "x..x......x..x.."},
 }
+
+# a genre's own mix where it differs: drum & bass has a loud snare, quiet hats and a heavy bass,
+# so the kick/snare pair (every two beats) dominates what a tracker hears
+MIX: dict[str, dict[str, float]] = {"dnb": {"snare": 0.8, "hat": 0.07, "bass": 0.6}}
 
 
 def drum_pattern(bpm: float = 120.0, seconds: float = 12.0, sr: int = 48000, swing: float = 0.0,
@@ -113,7 +121,7 @@ def drum_pattern(bpm: float = 120.0, seconds: float = 12.0, sr: int = 48000, swi
     beat = 60.0 / bpm
     step = beat / 4
     k, s = kick(sr), snare(sr, rng)
-    gains = {"kick": 0.9, "snare": 0.5, "hat": 0.25, "bass": 0.35}
+    gains = {"kick": 0.9, "snare": 0.5, "hat": 0.25, "bass": 0.35, **MIX.get(pattern, {})}
     onsets: dict[str, list[float]] = {name: [] for name in rows}
     notes = [55.0, 55.0, 65.4, 49.0]
     beats, downbeats = [], []

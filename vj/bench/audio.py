@@ -115,17 +115,40 @@ def latency(seconds: float = 10.0) -> dict:
 
 
 # The sweep the detector and tracker were tuned on ("dev") and one they never saw ("held-out"):
-# other tempi, seeds, swing and noise, and the whole track 30 dB quieter.
+# other tempi, seeds, swing and noise, and the whole track 30 dB quieter. Each genre where a club
+# plays it: house and techno at 120-145, hip-hop at 72-100, breaks at 130-160, drum & bass at 170-178.
 SWEEPS = {
     "dev": ([(90, "boombap"), (120, "four"), (128, "four"), (140, "techno"), (174, "break"), (100, "boombap"),
-             (160, "break"), (124, "techno"), (72, "boombap"), (178, "four")], (0.0, 0.3), (-60, -45), (1, 7), (1.0,)),
+             (160, "break"), (124, "techno"), (72, "boombap"), (178, "four"), (172, "dnb"), (175, "dnb")],
+            (0.0, 0.3), (-60, -45), (1, 7), (1.0,)),
     "held-out": ([(95, "boombap"), (110, "four"), (135, "techno"), (150, "break"), (170, "break"), (82, "boombap"),
-                  (145, "four")], (0.15, 0.4), (-55, -40), (11, 13), (1.0, 0.03)),
+                  (145, "four"), (88, "boombap"), (92, "boombap"), (122, "four"), (126, "four"), (132, "techno"),
+                  (138, "break"), (171, "dnb"), (174, "dnb"), (177, "dnb")], (0.15, 0.4), (-55, -40), (11, 13),
+                 (1.0, 0.03)),
 }
 
 
+def genre(bpm: float, pattern: str) -> str:
+    if pattern == "dnb":
+        return "drum & bass"
+    if pattern == "boombap":
+        return "hip-hop"
+    if pattern == "break":
+        return "breaks"
+    return "techno" if pattern == "techno" or bpm >= 135 else "house"
+
+
+def octave(read: float, truth: float) -> str:
+    """Where the tracker's reading fell: the tempo, half or twice it, or elsewhere."""
+    for name, r in (("right", 1.0), ("half", 0.5), ("double", 2.0), ("two thirds", 2 / 3), ("three halves", 1.5)):
+        if abs(read - truth * r) <= 1.0 * max(1.0, r):
+            return name
+    return "other"
+
+
 def accuracy() -> dict:
-    """Onset F (+-50 ms), BPM within 1 from 8 s on, beat F (+-70 ms, from 5 s) over both sweeps."""
+    """Onset F (+-50 ms), BPM within 1 from 8 s on, beat F (+-70 ms, from 5 s) over both sweeps, and
+    per genre where the tempo was read: right, half, double (the median reading from 8 s on)."""
     import itertools
 
     from vj.audio.evaluate import match
@@ -135,6 +158,7 @@ def accuracy() -> dict:
     out = {}
     for name, (cases, swings, noises, seeds, gains) in SWEEPS.items():
         onset_f, beat_f, bpm_ok = [], [], []
+        genres: dict[str, dict[str, int]] = {}
         for (bpm, pattern), swing, noise, seed, gain in itertools.product(cases, swings, noises, seeds, gains):
             tr = drum_pattern(bpm, 16, swing=swing, pattern=pattern, noise_db=noise, seed=seed)
             an = Analyzer(tr.samplerate)
@@ -143,10 +167,16 @@ def accuracy() -> dict:
             onset_f.append(match([f.t for f in fs if f.onset], tr.all_onsets(), 0.05).f)
             beats = [f.t - f.beat_phase * 60.0 / f.bpm for f in fs if f.beat]
             beat_f.append(match([b for b in beats if b >= 5], [b for b in tr.beats if b >= 5], 0.07).f)
-            bpm_ok.append(all(abs(f.bpm - bpm) <= 1.0 for f in fs if f.t >= 8.0))
+            late = [f.bpm for f in fs if f.t >= 8.0]
+            bpm_ok.append(all(abs(b - bpm) <= 1.0 for b in late))
+            g = genres.setdefault(genre(bpm, pattern), {"tracks": 0})
+            g["tracks"] += 1
+            where = octave(statistics.median(late), bpm)
+            g[where] = g.get(where, 0) + 1
         out[name] = {"tracks": len(onset_f), "onset_f_min": round(min(onset_f), 3),
                      "onset_f_mean": round(statistics.fmean(onset_f), 3), "bpm_ok": sum(bpm_ok),
-                     "beat_f_min": round(min(beat_f), 3), "beat_f_mean": round(statistics.fmean(beat_f), 3)}
+                     "beat_f_min": round(min(beat_f), 3), "beat_f_mean": round(statistics.fmean(beat_f), 3),
+                     "octave_by_genre": genres}
     return out
 
 
@@ -168,4 +198,8 @@ def main(args) -> int:
         print(f"accuracy, {name} sweep ({a['tracks']} synthesised 16 s tracks): onset F min {a['onset_f_min']} "
               f"mean {a['onset_f_mean']}; BPM within 1 from 8 s on: {a['bpm_ok']}/{a['tracks']}; "
               f"beat F min {a['beat_f_min']} mean {a['beat_f_mean']}")
+        for g, counts in a["octave_by_genre"].items():
+            rest = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in ("tracks", "right"))
+            print(f"  {g:>12}: tempo read right on {counts.get('right', 0)}/{counts['tracks']}"
+                  + (f" ({rest})" if rest else " (no half or double)"))
     return 0
