@@ -169,8 +169,9 @@ def accuracy() -> dict:
             beat_f.append(match([b for b in beats if b >= 5], [b for b in tr.beats if b >= 5], 0.07).f)
             late = [f.bpm for f in fs if f.t >= 8.0]
             bpm_ok.append(all(abs(b - bpm) <= 1.0 for b in late))
-            g = genres.setdefault(genre(bpm, pattern), {"tracks": 0})
+            g = genres.setdefault(genre(bpm, pattern), {"tracks": 0, "onset_f_min": 1.0})
             g["tracks"] += 1
+            g["onset_f_min"] = round(min(g["onset_f_min"], onset_f[-1]), 3)
             where = octave(statistics.median(late), bpm)
             g[where] = g.get(where, 0) + 1
         out[name] = {"tracks": len(onset_f), "onset_f_min": round(min(onset_f), 3),
@@ -199,7 +200,7 @@ def main(args) -> int:
               f"mean {a['onset_f_mean']}; BPM within 1 from 8 s on: {a['bpm_ok']}/{a['tracks']}; "
               f"beat F min {a['beat_f_min']} mean {a['beat_f_mean']}")
         for g, counts in a["octave_by_genre"].items():
-            rest = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in ("tracks", "right"))
+            rest = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in ("tracks", "right", "onset_f_min"))
             print(f"  {g:>12}: tempo read right on {counts.get('right', 0)}/{counts['tracks']}"
-                  + (f" ({rest})" if rest else " (no half or double)"))
+                  + (f" ({rest})" if rest else " (no half or double)") + f"; onset F min {counts['onset_f_min']}")
     return 0
