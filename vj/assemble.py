@@ -256,7 +256,7 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
     generator = _generator(show, opts, seed, live, compositor, controls, window)
     try:
         control, status, hooks, stoppers, rate = _listeners(opts, controls, clock) if live else (None, [], [], [], None)
-        show_clock, clock_stoppers = _show_clock(opts, live)
+        show_clock, clock_stoppers = _show_clock(opts, live, controls)
         stoppers += clock_stoppers
     except BaseException:  # a MIDI port that isn't there: nothing left running behind the message
         generator.stop()
@@ -280,16 +280,17 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
     return Show(engine, surface, seed, drawn, control, stoppers, journal)
 
 
-def _show_clock(opts: Options, live: bool):
-    """The show clock (sync/showclock.py), in a Link session when asked: (clock, what stops it)."""
+def _show_clock(opts: Options, live: bool, controls: Controls):
+    """The show clock (sync/showclock.py), in a Link session when asked, on MIDI clock in when the
+    control process listens to one (listen_to has run): (clock, what stops it)."""
     from vj.sync.showclock import ShowClock
 
     if not (live and opts.link):
-        return ShowClock(opts.quantum), []
+        return ShowClock(opts.quantum, midi=controls.outside_tempo), []
     from vj.sync.link import LinkSession
 
     session = LinkSession(quantum=opts.quantum)
-    return ShowClock(opts.quantum, link=session), [session.close]
+    return ShowClock(opts.quantum, link=session, midi=controls.outside_tempo), [session.close]
 
 
 def _window(surface, audio, opts: Options):

@@ -13,8 +13,8 @@ stand-in). An output that fails is dropped; a generator frame that fails keeps t
 
 from __future__ import annotations
 
-import math
 import collections
+import math
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -67,7 +67,8 @@ class Engine:
         self.warning_parts = tuple(warnings)  # more for the overlay's red lines (a refused set edit)
         self._phase = 0.0
         self._was_frozen = False
-        self.show_clock = show_clock or ShowClock()  # tempo and beat for everything (sync/showclock.py)
+        # tempo and beat for everything (sync/showclock.py); MIDI clock in, when the controls listen to it
+        self.show_clock = show_clock or ShowClock(midi=controls.outside_tempo)
         self._beat: int | None = None  # the beat we are in (audio.beat fires when it changes)
         self._bar: int | None = None  # the bar we are in (audio.bar fires when it changes)
         self._proposed: float | None = None  # the tempo by hand last proposed to Link
@@ -84,8 +85,6 @@ class Engine:
         audio.beat and audio.bar, its phases audio.beat_phase and audio.bar_phase. A tempo set on the
         show by hand is proposed to a Link session."""
         c = self.controls
-        if self.show_clock.midi is None:
-            self.show_clock.midi = c.outside_tempo
         wanted = c.tempo if c.tempo else (feats.bpm if c.tapped and feats.bpm > 0 else None)
         if wanted is not None and wanted != self._proposed:
             self.show_clock.propose(wanted)

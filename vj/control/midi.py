@@ -36,7 +36,7 @@ CLIENT = "vj-midi"  # our MIDI clients' names (JACK: vj-midi-0, vj-midi-1, ...)
 PICKUP_NEAR = 0.03  # soft takeover: a knob within 3 % of the value picks it up
 
 
-def _ours(port_name: str) -> bool:
+def ours(port_name: str) -> bool:
     return port_name.startswith(CLIENT) or port_name.startswith("vj:")
 
 
@@ -62,7 +62,7 @@ def find_mapping(port_name: str) -> Mapping | None:
     return None
 
 
-def _backend():
+def backend():
     import mido
 
     name = os.environ.get("MIDO_BACKEND")
@@ -97,17 +97,17 @@ class _JackPorts:
         self.client.close()
 
 
-class _Ports:
+class Ports:
     """The port list of the MIDI backend in use (rtmidi's for ALSA/CoreMIDI/WinMM; JACK's own)."""
 
     def __init__(self) -> None:
         self.jack = _JackPorts() if _jack_backend() else None
 
     def inputs(self) -> list[str]:
-        return self.jack.inputs() if self.jack else _backend().get_input_names()
+        return self.jack.inputs() if self.jack else backend().get_input_names()
 
     def outputs(self) -> list[str]:
-        return self.jack.outputs() if self.jack else _backend().get_output_names()
+        return self.jack.outputs() if self.jack else backend().get_output_names()
 
     def connect(self, src: str, dst: str) -> None:
         if self.jack:
@@ -197,8 +197,8 @@ class _Port:
                 self.states.setdefault(key, _State())
         self.mapping, self.bindings = mapping, bindings
 
-    def open(self, ports: _Ports) -> None:
-        be = _backend()
+    def open(self, ports: Ports) -> None:
+        be = backend()
         # Under JACK each rtmidi port is a JACK client of its own: give each a unique name so that
         # we know what to connect (two devices would otherwise be "vj" and "vj-01").
         client = f"{CLIENT}-{self.owner.next_client()}"
@@ -206,7 +206,7 @@ class _Port:
         self.input = be.open_input(self.name, callback=self.owner._on_message_for(self), **kw)
         ports.connect(self.name, f"{client}:{self.name}")  # under JACK, opening by name does not connect
         if self.mapping is not None and self.mapping.led_feedback:
-            outs = [o for o in ports.outputs() if self.mapping.match.lower() in o.lower() and not _ours(o)]
+            outs = [o for o in ports.outputs() if self.mapping.match.lower() in o.lower() and not ours(o)]
             if outs:
                 try:
                     client = f"{CLIENT}-{self.owner.next_client()}"
@@ -384,7 +384,7 @@ class MidiControl:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.gestures = Gestures(controls)
-        self._ports: _Ports | None = None
+        self._ports: Ports | None = None
         self.scene: str | None = None  # the scene that plays, as the show last said
         controls.learn_handler = self.learn
         self.params.on_change(self._param_changed)
@@ -396,12 +396,12 @@ class MidiControl:
 
     def _wanted(self, names: list[str]) -> list[str]:
         if any(p.lower() == "all" for p in self.patterns):
-            return [n for n in names if not _ours(n)]
-        return [n for n in names if any(p.lower() in n.lower() for p in self.patterns) and not _ours(n)]
+            return [n for n in names if not ours(n)]
+        return [n for n in names if any(p.lower() in n.lower() for p in self.patterns) and not ours(n)]
 
     def start(self) -> None:
         try:
-            self._ports = _Ports()
+            self._ports = Ports()
             names = self._ports.inputs()
         except Exception as e:
             why = str(e).splitlines()[0]

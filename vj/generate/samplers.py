@@ -34,6 +34,11 @@ Model = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
 # schedulers whose timesteps and sigmas the Euler fast path reproduces exactly
 EULER = ("EulerDiscreteScheduler",)
 
+# settings a scheduler must have to run in 1-8 steps: PNDM's Runge-Kutta warm-up alone takes 12
+# model calls, so it goes straight to its linear multistep part (as SD 1.5 itself ships it)
+_REALTIME = {"PNDMScheduler": {"skip_prk_steps": True}}
+
+
 def swap(scheduler, name: str):
     """The scheduler `name` (a SCHEDULERS key) built from this one's config (its noise schedule)."""
     import diffusers
@@ -42,11 +47,6 @@ def swap(scheduler, name: str):
         raise VJError(f"scheduler {name!r}: one of {', '.join(SCHEDULERS)}")
     cls = getattr(diffusers, SCHEDULERS[name])
     return cls.from_config(scheduler.config, **_REALTIME.get(SCHEDULERS[name], {}))
-
-
-# settings a scheduler must have to run in 1-8 steps: PNDM's Runge-Kutta warm-up alone takes 12
-# model calls, so it goes straight to its linear multistep part (as SD 1.5 itself ships it)
-_REALTIME = {"PNDMScheduler": {"skip_prk_steps": True}}
 
 
 def make_sampler(scheduler, steps: int, device: torch.device, dtype: torch.dtype, seed: int):
@@ -72,7 +72,7 @@ class EulerSampler:
         self.init_sigma = float(sched.init_noise_sigma)
         self.t2i = (self.timesteps, sigmas, [1.0 / (s * s + 1.0) ** 0.5 for s in sigmas[:-1]])
         self._alphas = sched.alphas_cumprod.double().cpu()  # for image-to-image schedules
-        self._schedules: dict[int, tuple] = {}  # strength (thousandths) -> _make_schedule's
+        self._schedules: dict[int, tuple] = {}  # strength (thousandths) -> schedule()'s
         self._flight: tuple | None = None  # (schedule, the latents in flight) with the stream batch
         self._batch_consts: dict = {}
 
@@ -165,7 +165,6 @@ class SchedulerSampler:
         self._generator = torch.Generator(device=device)
         self._prepared: dict[int, tuple[dict, list[torch.Tensor]]] = {}
         self.set_timesteps_calls = 0  # the tests count them: once per strength, never per frame
-        self.init_sigma = float(getattr(sched, "init_noise_sigma", 1.0))
 
     def reset(self) -> None:
         pass
@@ -178,7 +177,8 @@ class SchedulerSampler:
         if got is not None:
             return got
         s = self.sched
-        total = self.steps if strength_milli >= 1000 else min(MAX_SCHEDULE, max(self.steps, math.ceil(self.steps * 1000 / strength_milli)))
+        total = self.steps if strength_milli >= 1000 else \
+            min(MAX_SCHEDULE, max(self.steps, math.ceil(self.steps * 1000 / strength_milli)))
         s.set_timesteps(total, device=self.device)
         self.set_timesteps_calls += 1
         begin = (total - self.steps) * s.order

@@ -1,23 +1,23 @@
 """MIDI clock out (--midi-clock-out NAME): 24 ticks a beat from the show clock, Start and Stop, so a
 drum machine or a second rig follows the visuals.
 
-The render thread publishes the show clock once a frame (`follow`: a tuple swapped in whole, no
-lock, nothing waits); a thread of its own sends each tick at the time the published tempo and beat
+The render thread publishes the show clock once a frame (`frame`, an engine hook: a tuple swapped
+in whole, no lock, nothing waits); a thread of its own sends each tick at the time the published tempo and beat
 say it falls, sleeping in between (never on the render thread). Its count is the show's beat
 times 24, so a receiver counting ticks from Start stays on the show's bars: Start is sent just
 before a downbeat's tick, and ticks skipped by a jump forward of the show clock (a source taking
-over) are sent at once rather than lost (one bar's worth at most). Under JACK
-(MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK) the port is our own and is connected to the one
-named; elsewhere the first output whose name contains NAME is opened.
+over) are sent at once rather than lost (one bar's worth at most). The port is found and opened
+as MIDI in's LED feedback opens its (control/midi.py: the first input whose name contains NAME;
+under JACK, MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK, our own port connected to it).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import threading
 from typing import Callable
 
+from vj.control.midi import CLIENT, Ports, backend, ours
 from vj.core.errors import DeviceError
 from vj.log import log
 
@@ -28,34 +28,27 @@ MAX_CATCH_UP = 4 * TICKS  # a jump forward sends at most a bar of missed ticks
 class MidiClockOut:
     def __init__(self, name: str, now: Callable[[], float], quantum: int = 4) -> None:
         """`now`: the engine clock's (the time base of the snapshots' t)."""
-        import mido
-
         self.name, self.now, self.quantum = name, now, quantum
         self._state: tuple[float, float, float] | None = None  # (snap.t, beat, bpm) of the newest frame
         self._stop = threading.Event()
         self.sent = 0  # ticks sent
         self.started = False
-        backend = mido.Backend(os.environ.get("MIDO_BACKEND") or "mido.backends.rtmidi")
-        jack = "UNIX_JACK" in os.environ.get("MIDO_BACKEND", "")
+        ports = Ports()  # under JACK one client that lists and connects (rtmidi's listing churns JACK)
         try:
-            names = [n for n in backend.get_output_names() if name.lower() in n.lower() and not n.startswith("vj-clock")]
-        except Exception as e:  # rtmidi's errors are plain RuntimeErrors with the reason
+            names = [n for n in ports.outputs() if name.lower() in n.lower() and not ours(n)]
+            if not names:
+                raise DeviceError(f"--midi-clock-out {name}: no MIDI input port has {name!r} in its name; ports: "
+                                  f"{', '.join(ports.outputs()) or 'none'} (`vj devices` lists them)")
+            self.target = names[0]
+            client = f"{CLIENT}-clock"  # under JACK our port is a client of its own, connected to the target
+            self.port = backend().open_output(self.target, **({"client_name": client} if ports.jack else {}))
+            ports.connect(f"{client}:{self.target}", self.target)
+        except DeviceError:
+            raise
+        except Exception as e:  # rtmidi's and JACK's errors are plain exceptions with the reason
             raise DeviceError(f"--midi-clock-out {name}: no MIDI system ({str(e).splitlines()[0][:100]})") from None
-        if not names:
-            raise DeviceError(f"--midi-clock-out {name}: no MIDI input port has {name!r} in its name; "
-                              f"ports: {', '.join(backend.get_output_names()) or 'none'} (`vj devices` lists them)")
-        self.target = names[0]
-        if jack:  # our own JACK port, connected to the one named (opening by name does not connect)
-            self.port = backend.open_output("clock", virtual=True, client_name="vj-clock")
-            import jack as jack_client
-
-            c = jack_client.Client("vj-clock-connect", no_start_server=True)
-            try:
-                c.connect("vj-clock:clock", self.target)
-            finally:
-                c.close()
-        else:
-            self.port = backend.open_output(self.target)
+        finally:
+            ports.close()
         self._thread = threading.Thread(target=self._run, name="vj-midi-clock-out", daemon=True)
         self._thread.start()
         log.info(f"MIDI clock out: 24 ticks a beat to {self.target}")

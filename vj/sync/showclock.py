@@ -11,9 +11,9 @@ The first source that has something to say drives:
              before any source spoke)
 
 A source that takes over brings its phase within the bar (what being in time with it means); the
-show's count moves forward to it by less than a bar, never back, so bar numbers keep counting up. A source that goes away (Link
-peers leave, the clock stops, the music stops) leaves the clock running free at its last tempo
-from where it was, with no jump in phase, and the status says so.
+show's count moves forward to it by less than a bar, never back, so bar numbers keep counting up.
+A source that goes away (Link peers leave, the clock stops, the music stops) leaves the clock
+running free at its last tempo from where it was, with no jump in phase, and the status says so.
 
 Everything reads the ClockState (core/snapshot.py) the engine puts in each snapshot: LFOs,
 audio.beat / audio.bar and the phases as sources, template re-sampling, quantised scene changes,
