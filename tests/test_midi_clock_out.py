@@ -133,7 +133,13 @@ def test_midi_clock_in_drives_the_show_clock_and_the_shaders_beat_uniform(jack, 
     proc.start()
     try:
         c.listen_to(proc)
-        time.sleep(1.0)  # JACK connects a moment after the port opens
+        import jack as jack_client
+
+        watcher = jack_client.Client("test-watch", no_start_server=True)
+        deadline = time.monotonic() + 10  # JACK connects a moment after the port opens: wait for it
+        while not watcher.get_all_connections("drumbox:clockout") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        watcher.close()
         drums.send(mido.Message("start"))
         tick = 60 / 132 / 24
         for _ in range(24 * 3 + 6):  # three beats and a quarter at 132 BPM
