@@ -102,7 +102,7 @@ def test_a_show_still_stops_at_the_first_problem(tmp_path):
     """Starting a show, the same reading raises the first problem as one line."""
     import pytest
 
-    from vj.config import load_set
+    from vj.show.setfile import load_set
     from vj.core.errors import ConfigError
 
     bad = tmp_path / "bad.toml"

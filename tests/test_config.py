@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from vj.assemble import build_controls
-from vj.config import load_set, parse_set, parse_size
+from vj.show.setfile import load_set, parse_set, parse_size
 from vj.core.spec import ShowSet
 from vj.core.errors import ConfigError
 from vj.resources import data_dir, find_set

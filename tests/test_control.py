@@ -10,7 +10,7 @@ import mido
 import pytest
 
 from vj import assemble
-from vj.config import load_set
+from vj.show.setfile import load_set
 from vj.control import params as params_mod
 from vj.control.mapping import Control, load_mapping
 from vj.control.midi import MidiClock, MidiControl, _Port, fit_to, write_learned

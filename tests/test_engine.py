@@ -7,7 +7,7 @@ from vj import assemble
 from vj.audio.sources import FileInput, SilentInput
 from vj.audio.synth import drum_pattern
 from vj.clock import FramePacer, ManualClock, RealClock
-from vj.config import load_set, with_overrides
+from vj.show.setfile import load_set, with_overrides
 from vj.render.compositor import Compositor
 from vj.resources import find_set
 from helpers import BrokenOutput, FaultInjectingLoop, MemoryOutput, write_wav

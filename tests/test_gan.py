@@ -11,7 +11,7 @@ import torch
 from vj import assemble
 from vj.audio.sources import SilentInput
 from vj.clock import ManualClock
-from vj.config import load_set, with_overrides
+from vj.show.setfile import load_set, with_overrides
 from vj.core.errors import ModelLoadError
 from vj.core.snapshot import Snapshot
 from vj.core.spec import PromptSpec

@@ -10,7 +10,7 @@ import pytest
 from vj import assemble
 from vj.audio.sources import SilentInput
 from vj.clock import FramePacer, RealClock
-from vj.config import load_set, with_overrides
+from vj.show.setfile import load_set, with_overrides
 from vj.core.errors import ModelLoadError
 from vj.generate.process import GeneratorConfig, ProcessGenerator
 from vj.render.compositor import Compositor

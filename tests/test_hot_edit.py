@@ -9,7 +9,7 @@ import time
 import pytest
 
 from vj import assemble, cli
-from vj.config import load_set
+from vj.show.setfile import load_set
 from vj.core.features import Features
 from vj.core.spec import Route
 from vj.core.snapshot import Snapshot

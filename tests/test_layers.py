@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vj.config import parse_set
+from vj.show.setfile import parse_set
 from vj.core.errors import ConfigError
 from vj.render import programs as comp_mod
 from vj.render.compositor import Compositor
@@ -216,7 +216,7 @@ def test_a_set_folder_brings_its_own_effects_and_the_performer_has_a_folder_of_t
     import logging
 
     from vj import assemble
-    from vj.config import load_set
+    from vj.show.setfile import load_set
     from vj.render import shaders
 
     caplog.set_level(logging.INFO, logger="vj")

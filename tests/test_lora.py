@@ -97,7 +97,7 @@ def test_a_lora_of_another_family_is_refused_in_one_line(tmp_path):
 
 def test_the_sets_loras_become_parameters_and_a_missing_file_is_one_line(lora_file, tmp_path):
     from vj.assemble import build_controls
-    from vj.config import parse_set
+    from vj.show.setfile import parse_set
     from vj.core.errors import ConfigError
 
     (tmp_path / "glass.safetensors").write_bytes(lora_file.read_bytes())
@@ -178,7 +178,7 @@ def test_a_set_with_a_scheduler_guidance_and_a_lora_renders_and_plays_live(lora_
     from vj import assemble
     from vj.audio.sources import SilentInput
     from vj.clock import FramePacer, RealClock
-    from vj.config import load_set
+    from vj.show.setfile import load_set
     from vj.render.compositor import Compositor
 
     show = load_set(path)

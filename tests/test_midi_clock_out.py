@@ -118,7 +118,7 @@ def test_midi_clock_in_drives_the_show_clock_and_the_shaders_beat_uniform(jack, 
     import mido
 
     from vj import assemble
-    from vj.config import load_set
+    from vj.show.setfile import load_set
     from vj.control.process import ControlProcess
     from vj.core.features import Features
     from vj.core.snapshot import Snapshot

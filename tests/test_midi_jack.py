@@ -11,7 +11,7 @@ import time
 import pytest
 
 from vj import assemble
-from vj.config import load_set
+from vj.show.setfile import load_set
 from vj.control.mapping import load_mapping
 from vj.control.osc import build_message
 from vj.control.process import ControlProcess

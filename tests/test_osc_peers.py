@@ -20,7 +20,7 @@ from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_packet import OscPacket
 
 from vj import assemble
-from vj.config import load_set
+from vj.show.setfile import load_set
 from vj.control.osc import build_message
 from vj.control.process import ControlProcess
 from vj.resources import find_set

@@ -11,7 +11,7 @@ import torch
 from vj import assemble
 from vj.audio.sources import SilentInput
 from vj.clock import ManualClock
-from vj.config import load_set, with_overrides
+from vj.show.setfile import load_set, with_overrides
 from vj.core.spec import PromptSpec, ShowSet
 from vj.control.osc import OscRouter
 from vj.core.errors import ConfigError

@@ -12,7 +12,7 @@ import tomllib
 import pytest
 
 from vj import assemble
-from vj.config import parse_set
+from vj.show.setfile import parse_set
 from vj.control.routes import Route
 from vj.core.features import Features
 from vj.core.snapshot import Snapshot

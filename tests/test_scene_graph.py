@@ -10,7 +10,7 @@ import pytest
 from vj import assemble
 from vj.audio.sources import SilentInput
 from vj.clock import ManualClock
-from vj.config import parse_set
+from vj.show.setfile import parse_set
 from vj.core.spec import EdgeSpec, GraphSpec
 from vj.render.compositor import Compositor
 from vj.show.graph import Moment, SceneGraph

@@ -157,7 +157,7 @@ def test_guidance_is_continuous_where_it_switches_on(tiny_model):
 
 
 def test_a_scheduler_a_set_names_must_be_one_the_loop_knows():
-    from vj.config import parse_set
+    from vj.show.setfile import parse_set
     from vj.core.errors import ConfigError
 
     assert parse_set({"generator": {"scheduler": "ddim", "negative": "text, watermark", "steps": 8}}).scheduler == "ddim"

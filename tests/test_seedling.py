@@ -28,7 +28,7 @@ def loop(seedling):
 
 
 def test_it_is_the_default_of_the_demo_set_and_loads_offline(seedling):
-    from vj.config import load_set
+    from vj.show.setfile import load_set
     from vj.resources import find_set
 
     assert load_set(find_set("demo")).model == "seedling"

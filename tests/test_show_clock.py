@@ -132,7 +132,7 @@ def test_audio_bar_and_the_shaders_bar_phase_agree_on_the_downbeat(gl_ctx, tiny_
     """The engine end to end: audio.bar fires on the frames where u_bar_phase turns over."""
     from vj import assemble
     from vj.clock import ManualClock
-    from vj.config import load_set, with_overrides
+    from vj.show.setfile import load_set, with_overrides
     from vj.render.compositor import Compositor
     from vj.resources import find_set
     from helpers import MemoryOutput

@@ -5,7 +5,7 @@ import json
 import logging
 
 from vj import assemble
-from vj.config import load_set
+from vj.show.setfile import load_set
 from vj.resources import find_set
 from vj.show.log import ShowLog, used_seeds
 from helpers import vj

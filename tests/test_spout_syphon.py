@@ -16,7 +16,7 @@ from helpers import MemoryOutput, red_over_blue, vj
 from vj import assemble
 from vj.audio.sources import SilentInput
 from vj.clock import ManualClock
-from vj.config import load_set, with_overrides
+from vj.show.setfile import load_set, with_overrides
 from vj.core.errors import VJError
 from vj.output.base import ProgramFrame
 from vj.output.spout import GL_TEXTURE_2D, SpoutOutput

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vj import assemble
-from vj.config import parse_set
+from vj.show.setfile import parse_set
 from vj.core.errors import ConfigError
 from vj.core.snapshot import Snapshot, TransitionState
 from vj.generate.loop import StreamLoop

@@ -35,7 +35,7 @@ class Problem:
 def check_set(path: Path) -> list[Problem]:
     """Every problem of the set file at `path` (empty: it plays)."""
     from vj import assemble
-    from vj.config import parse_set
+    from vj.show.setfile import parse_set
 
     path = Path(path)
     try:

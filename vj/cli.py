@@ -245,7 +245,7 @@ def _bench_commands(bench) -> None:
 
 # -- shared set-up ---------------------------------------------------------------------------
 def _load_show(args):
-    from vj.config import load_set
+    from vj.show.setfile import load_set
     from vj.resources import find_set
 
     return _overridden(load_set(find_set(args.set)), args)
@@ -253,7 +253,7 @@ def _load_show(args):
 
 def _overridden(show, args):
     """The set with the command line on top (checked here: a bad option fails before anything starts)."""
-    from vj.config import check_template, parse_size, with_overrides
+    from vj.show.setfile import check_template, parse_size, with_overrides
     from vj.core.spec import PromptSpec
 
     duration = args.duration
@@ -308,7 +308,7 @@ def _reread(show, args):
     top (vj/show/hot_edit.py applies it at the next bar)."""
     from vj import assemble
     from vj.check import check_set
-    from vj.config import load_set
+    from vj.show.setfile import load_set
     from vj.show.hot_edit import Refused
 
     def read():
@@ -608,7 +608,7 @@ def cmd_check(args) -> int:
 def cmd_params(args) -> int:
     from vj import assemble
     from vj.core.features import SOURCES
-    from vj.config import load_set
+    from vj.show.setfile import load_set
     from vj.resources import find_set
 
     show = load_set(find_set(args.set))
@@ -623,7 +623,7 @@ def cmd_params(args) -> int:
 
 def cmd_learn(args) -> int:
     from vj import assemble
-    from vj.config import load_set
+    from vj.show.setfile import load_set
     from vj.control.midi import MidiControl
     from vj.resources import find_set
 

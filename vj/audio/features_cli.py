@@ -36,7 +36,7 @@ def line(f: Features, as_json: bool) -> str:
 
 def main(args, analyzer_config, hold_bpm) -> int:
     from vj.audio.sources import FileInput, StreamInput, open_audio
-    from vj.config import load_set
+    from vj.show.setfile import load_set
     from vj.core.spec import ShowSet
     from vj.mailbox import BoundedInbox
     from vj.resources import find_set

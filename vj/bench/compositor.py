@@ -25,7 +25,7 @@ EFFECTS = ["color", "mirror", "rgbsplit"]
 def run(size: str | None = None, frames: int = 200, set_name: str | None = None) -> dict:
     from PIL import Image
 
-    from vj.config import parse_size
+    from vj.show.setfile import parse_size
     from vj.render.compositor import Compositor
     from vj.render.context import open_headless
     from vj.core.spec import LayerSpec
@@ -49,7 +49,7 @@ def run(size: str | None = None, frames: int = 200, set_name: str | None = None)
             c = Compositor(surface.ctx, (w, h), effects=effects, layers=layers)
     else:  # a performer's own set: its stack, its chain, its parameters as the set leaves them
         from vj import assemble
-        from vj.config import load_set, with_overrides
+        from vj.show.setfile import load_set, with_overrides
         from vj.resources import find_set
 
         show = load_set(find_set(set_name))

@@ -128,7 +128,7 @@ class _RenderLoad:
 def run(rate: float = 1000.0, seconds: float = 5.0, burst: int = 10000, size=(1280, 720), fps: float = 60.0,
         midi: bool = False) -> dict:
     from vj import assemble
-    from vj.config import load_set
+    from vj.show.setfile import load_set
     from vj.control.process import ControlProcess
     from vj.resources import find_set
 

@@ -46,7 +46,7 @@ def run(model_name: str = "tiny-random", size: str = "1280x720", gen_size: str |
     from vj import assemble
     from vj.audio.sources import SilentInput
     from vj.clock import FramePacer, ManualClock, RealClock
-    from vj.config import load_set, parse_size, with_overrides
+    from vj.show.setfile import load_set, parse_size, with_overrides
     from vj.generate import device as torch_device
     from vj.generate import registry
     from vj.render.context import open_headless

@@ -46,7 +46,7 @@ def run(model: str = "random:sd-turbo", size: str = "512x512", steps: int = 1, d
         guidance: float = 0.0, scheduler: str | None = None) -> dict:
     import torch
 
-    from vj.config import parse_size
+    from vj.show.setfile import parse_size
     from vj.generate import device as torch_device
     from vj.generate import registry
     from vj.generate.families import make_loop

@@ -121,7 +121,7 @@ def run(model: str = "seedling", size: str = "640x360", fps: float = 60.0, secon
         steps: int = 2, threads: int | None = None) -> dict:
     from vj import assemble
     from vj.clock import FramePacer, RealClock
-    from vj.config import load_set, parse_size
+    from vj.show.setfile import load_set, parse_size
     from vj.render.context import open_headless
 
     w, h = parse_size(size, "--size")

@@ -1,6 +1,6 @@
 """What a set describes, as frozen dataclasses: the show, its prompts, routes, scenes, LFOs,
 envelopes, layers and control settings, with the vocabulary they are checked against (LFO shapes,
-triggers, blend modes, layer sources). config.py reads them from TOML; every other part only reads them."""
+triggers, blend modes, layer sources). show/setfile.py reads them from TOML; every other part only reads them."""
 
 from __future__ import annotations
 
