@@ -202,7 +202,8 @@ class Jack:
             pytest.fail("jackd and ecasound are missing: `make setup` installs them (jackd2, ecasound)")
         # One name per user, not per run: JACK keeps a slot in its shared-memory registry for each
         # server name it has seen killed, and a dev box running the suite often ran out of slots.
-        self.name = f"vjtest{os.getuid()}"
+        # VJ_TEST_JACK names another one, for a second suite running beside this one (a worktree).
+        self.name = os.environ.get("VJ_TEST_JACK") or f"vjtest{os.getuid()}"
         self.env = {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_AUDIO_RESERVATION": "1"}
         self.env.pop("DISPLAY", None)
         self.period = period
