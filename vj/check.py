@@ -67,7 +67,7 @@ def check_set(path: Path) -> list[Problem]:
 
 # -- where in the file ------------------------------------------------------------------------------
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"-]+)\s*\]\]?")
-_TABLE = re.compile(r"^\s*(\[\[(\w+)\]\] (#(\d+)|[\w-]+)|\[(\w+)\])")
+_TABLE = re.compile(r"^\s*(\[\[(\w+)\]\] (#(\d+)|[\w-]+)|\[(\w+(?:\.[\w-]+)?)\])")  # [show], [generators.NAME]
 _QUOTED = re.compile(r"'([^']+)'")
 _LEADING = re.compile(r"^([A-Za-z_][\w.]*)\b")  # the key a message starts with: "steps = 9 is out of range"
 
