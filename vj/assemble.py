@@ -316,10 +316,11 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
             gen.stop()
         compositor.close()
         raise
-    warnings = [lambda: said] if said else []  # a fallback playing from the start stands on the overlay
+    warnings = [lambda: said] if said else []  # a fallback playing from the start stands on the overlay,
+    status += [lambda: " | ".join(said)] if said else []  # and in the status line
     if journal is not None:
         for line in said:
-            journal.write("fallback", line=line)
+            journal.write("fallback", what=line)
     if live and opts.state is not None:  # saved once a second, for --resume
         from vj.show.resume import StateSaver, state_path
 
@@ -414,8 +415,8 @@ def _playing(g: GeneratorSpec, opts: Options, seed: int, live: bool, on_wait, sa
             gen = _started(make_generator(fallback, live, seed, opts), fallback, live, opts, on_wait)
         except ModelLoadError as e2:
             raise ModelLoadError(f"{g.label}: {e}; and its fallback {g.fallback!r} can't load either: {e2}") from None
-        said.append(fallback_line(g, str(e), left))
-        log.warning(said[-1])
+        log.warning(fallback_line(g, str(e), left))
+        said.append(f"{g.label}: the fallback {g.fallback} plays ({g.model} can't load)")
         return gen
     if fallback is not None and live and (g.remote or opts.generator == "process"):
         spare = make_generator(fallback, True, seed, dataclasses.replace(opts, generator="process"))

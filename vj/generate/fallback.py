@@ -72,7 +72,8 @@ class FallbackGenerator:
         self.names = (primary_name, fallback_name)  # model names, for what is said
         self.playing = "primary"  # or "fallback"
         self.handovers = 0  # times the fallback took over
-        self.frames = 0
+        self.frames = 0  # frames given out
+        self.fallback_frames = 0  # of them, the fallback's
         self._want_input = True
 
     # -- what the engine reads ---------------------------------------------------------------------
@@ -133,6 +134,7 @@ class FallbackGenerator:
         frame = mine if self.playing == "primary" else theirs
         if frame is not None:
             self.frames += 1
+            self.fallback_frames += self.playing == "fallback"
         return frame
 
     def stop(self, timeout: float = 10.0) -> None:
