@@ -70,8 +70,9 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Probl
         if key == "edge":  # its ends name scenes (read just before)
             records = [problems.attempt(_edge_ends, f"{where} [[edge]] #{i}", e, kw["scenes"]) if e else None
                        for i, e in enumerate(records, 1)]
-        if key == "layer":  # a layer may name a generator of [generators.NAME] (read before the records)
-            records = [problems.attempt(_layer_generator, f"{where} [[layer]] #{i}", x, kw["generators"]) if x else None
+        if key == "layer":  # a layer may name a generator of [generators.NAME] (a table with problems too)
+            names = tuple(data["generators"]) if isinstance(data.get("generators"), Mapping) else ()
+            records = [problems.attempt(_layer_generator, f"{where} [[layer]] #{i}", x, names) if x else None
                        for i, x in enumerate(records, 1)]
         records = tuple(r for r in records if r is not None)
         if records or key != "prompt":  # no [[prompt]]: the default prompt stays
@@ -535,15 +536,15 @@ def _generators(data: Mapping[str, Any], where: str, path: Path | None, problems
         if "seeds" in table:
             problems.attempt(fail, f"{w}: seeds = [...] is the show's (the [generator] table's, blended by "
                                    f"noise.seed.<n>.weight); a named generator takes seed = N, a noise of its own")
-        if "model" not in table:
-            problems.attempt(fail, f"{w}: missing model = \"...\" (seedling, dcgan-faces, sd-turbo, a folder...)")
-            continue
         section = f"generators.{name}"
         kw = _read_table({section: {k: v for k, v in table.items() if k != "seeds"}}, section, _NAMED_KEYS, where,
                          path, problems)
         kw = {_SPEC_FIELD.get(k, k): v for k, v in kw.items()}
-        if problems.attempt(_check_generator, kw, w, default=False) is not False:
-            out.append(GeneratorSpec(name, **kw))
+        if "model" not in table:
+            problems.attempt(fail, f"{w}: missing model = \"...\" (seedling, dcgan-faces, sd-turbo, a folder...)")
+            continue
+        problems.attempt(_check_generator, kw, w)
+        out.append(GeneratorSpec(name, **kw))
     return tuple(out)
 
 
@@ -551,7 +552,7 @@ def _check_generator(kw: dict, w: str) -> bool:
     """What spans a generator table's keys: a fallback that is another model, remote boxes with their keys."""
     model = kw.get("model", GeneratorSpec.model)
     if kw.get("fallback") is not None and kw["fallback"] == model:
-        raise ConfigError(f"{w}: fallback = {kw['fallback']!r} is its model already; name another, local model "
+        raise ConfigError(f"{w}: fallback = \"{kw['fallback']}\" is its model already; name another, local model "
                           f"(seedling, dcgan-faces) or leave fallback out")
     remote, keys = kw.get("remote", ()), kw.get("remote_keys", ())
     if keys and not remote:
@@ -600,10 +601,9 @@ def _keys(w: str, v: Any) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _layer_generator(w: str, layer: LayerSpec, generators: tuple[GeneratorSpec, ...]) -> LayerSpec:
+def _layer_generator(w: str, layer: LayerSpec, names: tuple[str, ...]) -> LayerSpec:
     """A layer naming a generator ("generator:NAME", "input:NAME") names one the set has."""
     name = layer.generator
-    names = [g.name for g in generators]
     if name and name not in names:
         raise ConfigError(f"{w}: source '{layer.source}': the set has no [generators.{name}]{suggest(name, names)}; "
                           f"generators: \"{layer.kind}\" (the main one)"
