@@ -19,7 +19,7 @@ from vj.generate.process import GeneratorConfig, ProcessGenerator
 from vj.render.compositor import Compositor
 from vj.resources import find_set
 from vj.show.setfile import load_set, with_overrides
-from helpers import ROOT, MemoryOutput, crash_mark, decode, vj
+from helpers import ROOT, MemoryOutput, crash_mark, decode, vj, wait_until
 
 OFFLINE = {"HF_HUB_OFFLINE": "1"}  # no sd-turbo here, and no hub to fetch it from
 
@@ -152,3 +152,61 @@ def test_a_generator_that_goes_down_hands_its_layer_to_the_fallback_until_it_is_
     assert gen.handovers == 1 and gen.playing == "primary" and gen.size == (128, 128)
     assert len(out.frames) == s.frames  # the renderer never stopped
     assert gen.state == "stopped" and gen.fallback.state == "stopped"
+
+
+def children_named(parent: int, comm: str) -> list[int]:
+    """Processes whose parent is `parent` and whose name (/proc/PID/comm, set by generate/process.py
+    for each generator process: "vj <model>") is `comm`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except (OSError, ValueError):
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        if ppid == parent and name == comm:
+            found.append(int(entry))
+    return found
+
+
+def test_vj_run_hands_the_layer_to_the_fallback_when_its_generator_is_killed(tmp_path):
+    """A live show's generator process killed from outside (kill -9, as the OOM killer does): the
+    fallback plays, said once, until the restarted generator makes frames again, said once."""
+    import signal
+    import threading
+
+    s = tmp_path / "spare.toml"
+    s.write_text('[show]\nsize = [320, 180]\nfps = 24\n\n[generator]\nmodel = "tiny-random"\nfallback = "seedling"\n\n'
+                 '[[prompt]]\ntext = "glowing red rings on black"\n\n[params]\n"noise.walk" = 6.0\n')
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    proc = subprocess.Popen([sys.executable, "-m", "vj", "run", str(s), "--headless", "--duration", "300", "--no-osc",
+                             "--audio", "none", "--seed", "3"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+
+    def said(text: str) -> bool:
+        return any(text in line for line in list(lines))
+
+    try:
+        wait_until("the show playing", lambda: said("vj: playing spare"), 300, alive=proc)
+        wait_until("the fallback's process", lambda: children_named(proc.pid, "vj seedling"), 60, alive=proc)
+        spare = children_named(proc.pid, "vj seedling")[0]
+        wait_until("a status line", lambda: said("vj: t "), 60, alive=proc)
+        generator = children_named(proc.pid, "vj tiny-random")
+        assert len(generator) == 1
+        os.kill(generator[0], signal.SIGKILL)
+        wait_until("the fallback taking over", lambda: said("the fallback seedling plays until it is back"), 60,
+                   alive=proc)
+        wait_until("the generator back", lambda: said("tiny-random is back"), 300, alive=proc)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(120) == 0
+    finally:
+        proc.kill()
+        proc.wait(30)
+    text = "".join(lines)
+    assert text.count("plays until it is back") == 1 and text.count("is back;") == 1
+    assert "Traceback" not in text
+    assert not os.path.exists(f"/proc/{spare}")  # the fallback's process ended with the show
