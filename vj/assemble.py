@@ -26,7 +26,7 @@ from vj.core.spec import TRIGGERS
 from vj.control.params import ParamSpace
 from vj.core.params import ParamSpec
 from vj.control.routes import Routes, make_route
-from vj.core.errors import ModelLoadError, VJError
+from vj.core.errors import ConfigError, ModelLoadError, VJError
 from vj.log import log
 from vj.generate import loop as gen_loop
 from vj.render import compositor as comp
@@ -96,6 +96,25 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
     return Controls(params, routes, modulators, show.scenes, [p.text for p in show.prompts], seed, sources,
                     [p.resample for p in show.prompts], show.more_seeds, graph, journal,
                     show.transition)
+
+
+def check_models(show: ShowSet, problems: Problems = RAISE) -> None:
+    """Each generator's model and fallback is a name the registry knows (nothing is loaded): a
+    misspelt one is said by `vj check`, not after a minute of loading another."""
+    from vj.generate import registry
+
+    def known(where: str, key: str, name: str) -> None:
+        try:
+            registry.resolve(name)
+        except ModelLoadError as e:
+            raise ConfigError(f"{where}: {key}: {e}") from None
+
+    for g in show.all_generators():
+        where = f"{show.where()} [{'generators.' + g.name if g.name else 'generator'}]"
+        if not g.remote:
+            problems.attempt(known, where, "model", g.model)
+        if g.fallback is not None:
+            problems.attempt(known, where, "fallback", g.fallback)
 
 
 def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):

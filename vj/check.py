@@ -49,6 +49,7 @@ def check_set(path: Path) -> list[Problem]:
         return [Problem(path, int(m.group(1)) if m else None, f"not valid TOML: {e}")]
     problems = Problems(collect=True)
     show = parse_set(data, path, problems)
+    assemble.check_models(show, problems)
     try:
         controls = assemble.build_controls(show, 0, problems)
     except ConfigError as e:  # a problem that stops the rest of the check (said with the others)
