@@ -246,6 +246,8 @@ class Show:
             stop()
         self.stoppers.clear()
         engine = self.engine
+        for _, gen in engine.generators():  # a live show's are stopped already; a render's close their inputs
+            gen.stop()
         if self.journal is not None:
             self.journal.close(frames=engine.rendered)
             self.journal = None
@@ -279,8 +281,9 @@ def build_show(show: ShowSet, opts: Options, *, live: bool, clock, audio, output
         except OSError as e:  # the witness is not the show: say it, play on
             log.warning(f"show log: can't write in {opts.state} ({e.strerror or e}); the show goes on without one")
     if journal is not None:
+        more = {"generators": {g.name: g.model for g in show.generators}} if show.generators else {}
         journal.write("start", seed=seed, seed_drawn=drawn, model=show.model, set=show.where(),
-                      size=list(show.size), fps=show.fps, mode="live" if live else "render")
+                      size=list(show.size), fps=show.fps, mode="live" if live else "render", **more)
     try:
         return _build_show(show, opts, live, clock, audio, outputs_for, seed, drawn, journal, saved)
     except BaseException as e:  # the show did not start: its log says why, and ends
