@@ -88,25 +88,34 @@ def test_each_generator_paints_its_own_layer_as_it_does_alone(renders):
         assert diff(half[0], half[-1]) > 2  # and each moves with the walk
 
 
-def render_in_process(path: Path, frames: int = 6) -> list[np.ndarray]:
-    """The set built as `vj render` builds it (assemble.build_show), rendered here."""
+def render_in_process(path: Path, frames: int = 6, seen: dict | None = None) -> list[np.ndarray]:
+    """The set built as `vj render` builds it (assemble.build_show), rendered here; `seen` gets the
+    engine's overlay and status line at the end."""
     out = MemoryOutput()
     built = assemble.build_show(load_set(path), assemble.Options(seed=7, state=None), live=False, clock=ManualClock(),
                                 audio=SilentInput(), outputs_for=lambda surface: [out])
     try:
         built.engine.render_offline(frames, 12.0)
+        if seen is not None:
+            seen.update(overlay=built.engine.overlay_info(), status=built.engine.status_line())
     finally:
         built.close()
     return [f.astype(float) for f in out.frames]
 
 
 def test_a_layer_generator_has_its_own_seed_and_its_own_freeze(tmp_path):
-    shared = render_in_process(write_set(tmp_path, "shared", "seedling", FACES, right="generator:faces"))
+    path = write_set(tmp_path, "shared", "seedling", FACES, right="generator:faces")
+    shared = render_in_process(path)
+    assert all(np.array_equal(a, b) for a, b in zip(shared, render_in_process(path)))  # frame-exact, every time
     own = render_in_process(write_set(tmp_path, "own", "seedling", FACES + "seed = 99\n", right="generator:faces"))
     assert diff(shared[3][:, :HALF], own[3][:, :HALF]) == 0  # the main generator: the show's seed, as before
     assert diff(shared[3][:, HALF:], own[3][:, HALF:]) > 5  # another face: a noise of its own
+    seen: dict = {}
     held = render_in_process(write_set(tmp_path, "held", "seedling", FACES, right="generator:faces",
-                                       params='"gen.faces.freeze" = 1.0\n'))
+                                       params='"gen.faces.freeze" = 1.0\n'), seen=seen)
+    assert "gen faces 0.0 fps" in seen["overlay"].lines[0]  # each generator named on the overlay
+    assert "FROZEN: generator faces holds its image (gen.faces.freeze)" in seen["overlay"].warnings
+    assert "| gen faces " in seen["status"] and "FROZEN: generator faces" in seen["status"]
     assert diff(held[1][:, :HALF], held[5][:, :HALF]) > 0.5  # the seedling walks on
     assert diff(held[1][:, HALF:], held[5][:, HALF:]) == 0  # the faces hold (before any: the warm-up wash)
 

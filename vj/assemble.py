@@ -165,7 +165,7 @@ def _remote_generator(g: GeneratorSpec, seed: int):
     try:
         from vj.remote.client import RemoteGenerator
     except ImportError:
-        raise ModelLoadError(f"{g.label}: remote = {', '.join(g.remote)}: remote generators arrive with vj serve "
+        raise ModelLoadError(f"remote = {', '.join(g.remote)}: remote generators arrive with vj serve "
                              f"(not in this build); play a local model (model = ...) meanwhile") from None
     return RemoteGenerator(g.remote, g.remote_keys, g, seed)
 
@@ -432,6 +432,8 @@ def _playing(g: GeneratorSpec, opts: Options, seed: int, live: bool, on_wait, sa
         gen = _started(make_generator(g, live, seed, opts), g, live, opts, on_wait)
     except ModelLoadError as e:
         if fallback is None:
+            if g.name:  # which of the show's generators
+                raise ModelLoadError(f"{g.label}: {e}") from None
             raise
         try:
             gen = _started(make_generator(fallback, live, seed, opts), fallback, live, opts, on_wait)

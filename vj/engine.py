@@ -4,7 +4,8 @@ One render frame (main thread, owns GL):
   1. t = clock.now(); audio.poll(t) analyses the sound up to t
   2. parameters slew, routes add the modulation, the noise walk advances: an immutable Snapshot
   3. live: the snapshot goes to the generator's mailbox and the newest finished frame (if any)
-     is taken; offline: the generator makes this frame's image right here (frame-exact)
+     is taken; offline: the generator makes this frame's image right here (frame-exact). The same
+     for each layer generator ([generators.NAME]), whose frames go to textures of their own
   4. the compositor draws; every output takes the program image
 
 Live, nothing here waits for the generator, and the only wait is the frame pacer (vsync's
@@ -379,7 +380,7 @@ class Engine:
         out = []
         if v.get("gen.freeze", 0.0) >= 0.5:
             out.append("FROZEN: the generated image holds (gen.freeze)")
-        out += [f"FROZEN: generator {lg.name}'s image holds (gen.{lg.name}.freeze)" for lg in self.layer_generators
+        out += [f"FROZEN: generator {lg.name} holds its image (gen.{lg.name}.freeze)" for lg in self.layer_generators
                 if v.get(f"gen.{lg.name}.freeze", 0.0) >= 0.5]
         level = v.get("master.level", 1.0)
         if level < 1.0:
