@@ -206,3 +206,25 @@ def test_vj_check_says_each_problem_of_the_generator_tables_on_its_line(tmp_path
         assert got.get(line, "").startswith(start), (line, start, r.stdout)
     assert "short" not in r.stdout  # a key is never echoed (a secret one pasted by mistake stays out of logs)
     assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_an_input_layer_shows_the_image_its_generator_was_given(tmp_path):
+    """[generators.look] paints over a video (image-to-image); "input:look" shows that video as it was
+    given, "generator:look" what was made of it."""
+    import subprocess
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=24", "-t", "2",
+                    "-pix_fmt", "yuv420p", str(clip)], check=True)
+    look = f'[generators.look]\nmodel = "seedling"\ninput = "{clip}"\nsteps = 2\n'
+    sets = {}
+    for name, first in (("input", "input:look"), ("made", "generator:look")):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(SET.format(main="dcgan-faces", more=look, params='"layer.1.x" = -0.25\n"layer.2.x" = 0.25\n',
+                                   layers=RIGHT.format(source=first) + RIGHT.format(source="generator:look")))
+        sets[name] = render_in_process(path, frames=4)[-1]
+    shown, made = sets["input"][:, :HALF], sets["made"][:, :HALF]
+    saturated = (shown.max(axis=-1) - shown.min(axis=-1) > 200).mean()
+    assert saturated > 0.3  # the test pattern's pure colour bars, as the video gave them
+    assert diff(shown, made) > 10  # not the painted frame
+    assert diff(sets["input"][:, HALF:], sets["made"][:, HALF:]) == 0  # the painted frame, the same in both
