@@ -246,3 +246,21 @@ class Jack:
 
 def out_of_memory_above_96x96(loop):
     return OutOfMemoryLoop(loop, 96 * 96)
+
+
+def crash_twice_from_frame_20(loop):
+    """Kills the generator process at its first snapshot from 20 on, in its first two lives: the
+    restarted child meets snapshots past 20 at once and dies again before it makes a frame (a box
+    that comes back and falls over); the third lives. The count is kept beside crash_mark's file."""
+
+    class Crash(FaultInjectingLoop):
+        def frame(self, snap):
+            mark = crash_mark(os.getppid()) + ".count"
+            crashes = int(open(mark).read()) if os.path.exists(mark) else 0
+            if snap.index >= 20 and crashes < 2:
+                with open(mark, "w") as f:
+                    f.write(str(crashes + 1))
+                os._exit(3)
+            return self.loop.frame(snap)
+
+    return Crash(loop, set())

@@ -432,7 +432,7 @@ def test_the_input_layer_and_contain_put_the_feed_and_the_result_side_by_side(gl
     whole (contain) in a frame twice as wide as they are."""
     layers = (LayerSpec("input", fit="contain"), LayerSpec("generator", fit="contain"))
     c = Compositor(gl_ctx, (128, 36), layers=layers)
-    assert c.feed_wanted  # an input layer: the engine asks the generator for its input
+    assert c.wants_input("")  # an input layer: the engine asks the generator for its input
     feed = np.zeros((9, 16, 3), np.uint8)
     feed[..., 0] = 255  # red, 16:9
     feed[:, :2] = (0, 255, 0)  # a green left edge: the whole image is there, not a crop of it
@@ -451,4 +451,4 @@ def test_the_input_layer_and_contain_put_the_feed_and_the_result_side_by_side(gl
     c.render(snap())
     out = c.read_frame().astype(int)
     assert out[:, :30].max() < 10 and out[:, 98:].max() < 10  # contained: transparent (black) beside it
-    assert out[:, 40:88, 2].min() > 200 and not c.feed_wanted
+    assert out[:, 40:88, 2].min() > 200 and not c.wants_input("")

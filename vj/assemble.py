@@ -9,6 +9,7 @@ typo in a set fails in a second, not after a minute of loading weights.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import secrets
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from vj.core.features import SOURCES
-from vj.core.spec import ShowSet
+from vj.core.spec import GeneratorSpec, ShowSet
 from vj.core.validate import RAISE, Problems, fail, suggest
 from vj.control.hub import Controls
 from vj.control.modulators import Modulators
@@ -25,7 +26,7 @@ from vj.core.spec import TRIGGERS
 from vj.control.params import ParamSpace
 from vj.core.params import ParamSpec
 from vj.control.routes import Routes, make_route
-from vj.core.errors import VJError
+from vj.core.errors import ConfigError, ModelLoadError, VJError
 from vj.log import log
 from vj.generate import loop as gen_loop
 from vj.render import compositor as comp
@@ -66,6 +67,9 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
         for i in range(1, len(show.more_seeds) + 2):
             params.declare(ParamSpec(f"noise.seed.{i}.weight", -2.0, 2.0, 1.0 if i == 1 else 0.0, "", 0.1,
                                      f"weight of noise seed {i}"))
+    for g in show.generators:  # a named generator's own knob; everything else it reads is the show's
+        params.declare(ParamSpec(f"gen.{g.name}.freeze", 0.0, 1.0, 0.0, "", 0.0,
+                                 f"1: hold the image of generator {g.name} (it rests); gen.freeze holds them all"))
     for name, value in show.params.items():
         problems.attempt(lambda n, v: params.set(n, v, immediate=True, where=f"{w} [params]"), name, value)
     modulators = Modulators(show.lfos, show.envelopes, seed)
@@ -94,25 +98,93 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
                     show.transition)
 
 
-def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):
-    """The generator in this process: offline render (in step with the renderer) and tests."""
-    from vj.generate.families import make_loop
-    from vj.generate.worker import Generator
+def check_models(show: ShowSet, problems: Problems = RAISE) -> None:
+    """Each generator's model and fallback is a name the registry knows (nothing is loaded): a
+    misspelt one is said by `vj check`, not after a minute of loading another."""
+    from vj.generate import registry
 
-    batch = show.stream_batch if show.stream_batch is not None else model.device.type == "cuda"
-    loop = make_loop(model, show.gen_size or model.spec.native_size, show.steps, seed, input=show.input, batch=batch,
-                     deep_cache=show.deep_cache, negative=show.negative)
-    return Generator(wrap_loop(loop) if wrap_loop else loop)
+    def known(where: str, key: str, name: str) -> None:
+        try:
+            registry.resolve(name)
+        except ModelLoadError as e:
+            raise ConfigError(f"{where}: {key}: {e}") from None
+
+    for g in show.all_generators():
+        where = f"{show.where()} [{'generators.' + g.name if g.name else 'generator'}]"
+        if not g.remote:
+            problems.attempt(known, where, "model", g.model)
+        if g.fallback is not None:
+            problems.attempt(known, where, "fallback", g.fallback)
+
+
+def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):
+    """The main generator in this process, on a loaded model: offline render and tests."""
+    return _in_process(show.generator, model, seed, wrap_loop)
 
 
 def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: int | None = None,
                       wrap: str | None = None):
-    """The generator in a process of its own: live shows (see generate/process.py). Not started yet."""
-    from vj.generate.process import GeneratorConfig, ProcessGenerator
+    """The main generator in a process of its own: live shows (see generate/process.py). Not started yet."""
+    from vj.generate.process import ProcessGenerator
 
-    return ProcessGenerator(GeneratorConfig(show.model, device, show.steps, show.gen_size, seed, threads, wrap,
-                                            show.tiny_vae, show.input, show.stream_batch, show.deep_cache,
-                                            show.scheduler, show.negative, show.loras))
+    return ProcessGenerator(_config(show.generator, seed, device, threads, wrap))
+
+
+def make_generator(g: GeneratorSpec, live: bool, seed: int, opts: Options):
+    """The one way a generator is made from its spec, for every generator of a show (the main one,
+    each [generators.NAME], a fallback): a remote box's client, or a process of its own (live), or the
+    model loaded here, in step with the renderer (offline, --generator thread). `seed`: its loop's.
+    A process or a remote one is not started yet. Raises ModelLoadError when the model can't be had."""
+    if g.remote:
+        return _remote_generator(g, seed)
+    if live and opts.generator == "process":
+        from vj.generate.process import ProcessGenerator
+
+        return ProcessGenerator(_config(g, seed, opts.device, opts.threads))
+    from vj.generate import device as torch_device
+    from vj.generate import registry
+
+    spec = registry.resolve(g.model)
+    try:  # whatever stops the model here is its load failing, as in a generator process (Fatal)
+        dev, dtype = torch_device.pick(opts.device)
+        torch_device.configure_threads(dev, opts.threads)
+        model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=g.tiny_vae, scheduler=g.scheduler,
+                              loras=g.loras)
+        return _in_process(g, model, seed)
+    except ModelLoadError:
+        raise
+    except VJError as e:
+        raise ModelLoadError(str(e)) from None
+
+
+def _remote_generator(g: GeneratorSpec, seed: int):
+    """-- THE place a remote generator is made: `[generator] remote` / `[generators.NAME] remote`,
+    `vj run --generator HOST:PORT`. vj.remote.client.RemoteGenerator (the wt-remote branch: `vj serve`
+    and its client) implements core.protocols.FrameGenerator from the endpoints, the keys and the
+    generator's settings; until it is here, a remote generator is one line (its fallback plays, if any). --"""
+    try:
+        from vj.remote.client import RemoteGenerator
+    except ImportError:
+        raise ModelLoadError(f"remote = {', '.join(g.remote)}: remote generators arrive with vj serve "
+                             f"(not in this build); play a local model (model = ...) meanwhile") from None
+    return RemoteGenerator(g.remote, g.remote_keys, g, seed)
+
+
+def _config(g: GeneratorSpec, seed: int, device: str, threads: int | None, wrap: str | None = None):
+    from vj.generate.process import GeneratorConfig
+
+    return GeneratorConfig(g.model, device, g.steps, g.size, seed, threads, wrap, g.tiny_vae, g.input, g.stream_batch,
+                           g.deep_cache, g.scheduler, g.negative, g.loras)
+
+
+def _in_process(g: GeneratorSpec, model, seed: int, wrap_loop=None):
+    from vj.generate.families import make_loop
+    from vj.generate.worker import Generator
+
+    batch = g.stream_batch if g.stream_batch is not None else model.device.type == "cuda"
+    loop = make_loop(model, g.size or model.spec.native_size, g.steps, seed, input=g.input, batch=batch,
+                     deep_cache=g.deep_cache, negative=g.negative)
+    return Generator(wrap_loop(loop) if wrap_loop else loop)
 
 
 def make_compositor(ctx, show: ShowSet, live: bool = False):
@@ -122,12 +194,12 @@ def make_compositor(ctx, show: ShowSet, live: bool = False):
 
 
 def make_engine(controls: Controls, compositor, generator, *, clock, audio, outputs, on_frame=(), status=(),
-                render_rate=None, warnings=(), show_clock=None):
+                render_rate=None, warnings=(), show_clock=None, layer_generators=()):
     from vj.engine import Engine
 
     return Engine(clock=clock, audio=audio, controls=controls, generator=generator, compositor=compositor,
                   outputs=outputs, on_frame=on_frame, status=status, render_rate=render_rate, warnings=warnings,
-                  show_clock=show_clock)
+                  show_clock=show_clock, layer_generators=layer_generators)
 
 
 # -- a whole show ---------------------------------------------------------------------------------
@@ -174,6 +246,8 @@ class Show:
             stop()
         self.stoppers.clear()
         engine = self.engine
+        for _, gen in engine.generators():  # a live show's are stopped already; a render's close their inputs
+            gen.stop()
         if self.journal is not None:
             self.journal.close(frames=engine.rendered)
             self.journal = None
@@ -207,8 +281,9 @@ def build_show(show: ShowSet, opts: Options, *, live: bool, clock, audio, output
         except OSError as e:  # the witness is not the show: say it, play on
             log.warning(f"show log: can't write in {opts.state} ({e.strerror or e}); the show goes on without one")
     if journal is not None:
+        more = {"generators": {g.name: g.model for g in show.generators}} if show.generators else {}
         journal.write("start", seed=seed, seed_drawn=drawn, model=show.model, set=show.where(),
-                      size=list(show.size), fps=show.fps, mode="live" if live else "render")
+                      size=list(show.size), fps=show.fps, mode="live" if live else "render", **more)
     try:
         return _build_show(show, opts, live, clock, audio, outputs_for, seed, drawn, journal, saved)
     except BaseException as e:  # the show did not start: its log says why, and ends
@@ -253,16 +328,21 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
     surface = open_surface(headless, show.size, opts.fullscreen)
     compositor = make_compositor(surface.ctx, show, live)
     window = _window(surface, audio, opts)
-    generator = _generator(show, opts, seed, live, compositor, controls, window)
+    generator, layer_generators, said = _generators(show, opts, seed, live, compositor, controls, window)
     try:
         control, status, hooks, stoppers, rate = _listeners(opts, controls, clock) if live else (None, [], [], [], None)
         show_clock, clock_stoppers = _show_clock(opts, live, controls)
         stoppers += clock_stoppers
     except BaseException:  # a MIDI port that isn't there: nothing left running behind the message
-        generator.stop()
+        for gen in [generator] + [lg.generator for lg in layer_generators]:
+            gen.stop()
         compositor.close()
         raise
-    warnings = []
+    warnings = [lambda: said] if said else []  # a fallback playing from the start stands on the overlay,
+    status += [lambda: " | ".join(said)] if said else []  # and in the status line
+    if journal is not None:
+        for line in said:
+            journal.write("fallback", what=line)
     if live and opts.state is not None:  # saved once a second, for --resume
         from vj.show.resume import StateSaver, state_path
 
@@ -272,11 +352,12 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
         from vj.show.hot_edit import SetWatcher
 
         watcher = SetWatcher(show, opts.reread, controls, journal)
-        hooks, status, warnings = hooks + [watcher.frame], status + [watcher.status], [watcher.warnings]
+        hooks, status, warnings = hooks + [watcher.frame], status + [watcher.status], warnings + [watcher.warnings]
         stoppers = stoppers + [watcher.close]
     engine = make_engine(controls, compositor, generator, clock=clock, audio=audio,
                          outputs=([window] if window else []) + outputs_for(surface), on_frame=hooks, status=status,
-                         render_rate=rate, warnings=warnings, show_clock=show_clock)
+                         render_rate=rate, warnings=warnings, show_clock=show_clock,
+                         layer_generators=layer_generators)
     return Show(engine, surface, seed, drawn, control, stoppers, journal)
 
 
@@ -305,36 +386,76 @@ def _window(surface, audio, opts: Options):
                         split=opts.split)
 
 
-def _generator(show: ShowSet, opts: Options, seed: int, live: bool, compositor, controls, window):
-    """Live: the generator's own process, started (its model's errors end the show before it starts;
-    meanwhile the compositor compiles every variant and the window shows its warm-up image).
-    Offline: the model in this process, in step with the renderer."""
-    from vj.generate import device as torch_device
+def _generators(show: ShowSet, opts: Options, seed: int, live: bool, compositor, controls, window):
+    """Every generator of the set, in its order: the main one, then each [generators.NAME] (as the
+    engine's LayerGenerator). Live: each in its own process, started (a model's errors end the show
+    before it starts; meanwhile the compositor compiles every variant and the window shows its warm-up
+    image). Offline: each model in this process, in step with the renderer. A model that can't load
+    gives way to its fallback (said in one line): -> (main, layer generators, what was said)."""
+    from vj.engine import LayerGenerator
+
+    warmed: list[bool] = []
+
+    def on_wait() -> None:
+        if not warmed:
+            compositor.warm_up()
+            warmed.append(True)
+        if window:
+            _show_warm_up(compositor, controls, window)
+
+    if live and opts.generator != "process":  # no first-use compile in the middle of the show
+        on_wait()
+    made, said = [], []
+    try:
+        for g in show.all_generators():
+            made.append(_playing(g, opts, g.seed if g.name and g.seed is not None else seed, live, on_wait, said))
+    except BaseException:  # nothing left running behind the message
+        for gen in made:
+            gen.stop()
+        raise
+    layers = [LayerGenerator(g.name, gen, g.seed) for g, gen in zip(show.generators, made[1:])]
+    return made[0], layers, said
+
+
+def _playing(g: GeneratorSpec, opts: Options, seed: int, live: bool, on_wait, said: list[str]):
+    """g's generator, started: its own model, else (it can't load) its fallback, said in one line; a
+    model and its fallback that both fail are one error naming both. Live, a generator that may go
+    down during the show (a process, a remote box) is wrapped so that its fallback plays meanwhile."""
     from vj.generate import registry
+    from vj.generate.fallback import FallbackGenerator, fallback_line, fallback_spec
 
-    spec = registry.resolve(show.model)
-    if spec.fixture:
-        log.warning(f"model {spec.label}")
-    if live and opts.generator == "process":
-        generator = process_generator(show, seed, opts.device, opts.threads)
-        warmed = []
+    fallback, left = fallback_spec(g) if g.fallback else (None, ())  # a misspelt fallback fails now, not later
+    try:
+        spec = None if g.remote else registry.resolve(g.model)
+        if spec is not None and spec.fixture:
+            log.warning(f"model {spec.label}")
+        gen = _started(make_generator(g, live, seed, opts), g, live, opts, on_wait)
+    except ModelLoadError as e:
+        if fallback is None:
+            if g.name:  # which of the show's generators
+                raise ModelLoadError(f"{g.label}: {e}") from None
+            raise
+        try:
+            gen = _started(make_generator(fallback, live, seed, opts), fallback, live, opts, on_wait)
+        except ModelLoadError as e2:
+            raise ModelLoadError(f"{g.label}: {e}; and its fallback {g.fallback!r} can't load either: {e2}") from None
+        log.warning(fallback_line(g, str(e), left))
+        said.append(f"{g.label}: the fallback {g.fallback} plays ({g.model} can't load)")
+        return gen
+    if fallback is not None and live and (g.remote or opts.generator == "process"):
+        spare = make_generator(fallback, True, seed, dataclasses.replace(opts, generator="process"))
+        return FallbackGenerator(gen, spare, g.label, g.model, fallback.model)
+    return gen
 
-        def on_wait() -> None:
-            if not warmed:
-                compositor.warm_up()
-                warmed.append(True)
-            if window:
-                _show_warm_up(compositor, controls, window)
 
-        generator.start(wait_ready=True, on_wait=on_wait)
-        return generator
-    if live:  # no first-use compile in the middle of the show
-        compositor.warm_up()
-    dev, dtype = torch_device.pick(opts.device)
-    torch_device.configure_threads(dev, opts.threads)
-    model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=show.tiny_vae, scheduler=show.scheduler,
-                          loras=show.loras)
-    return local_generator(show, model, seed)
+def _started(gen, g: GeneratorSpec, live: bool, opts: Options, on_wait):
+    """A generator process waited for until its model is loaded (a remote one connects as the show runs)."""
+    if live and opts.generator == "process" and not g.remote:
+        try:
+            gen.start(wait_ready=True, on_wait=on_wait)
+        except VJError as e:  # it died while loading: what it said is why
+            raise ModelLoadError(str(e)) from None
+    return gen
 
 
 def _show_warm_up(compositor, controls, window) -> None:

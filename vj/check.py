@@ -49,6 +49,7 @@ def check_set(path: Path) -> list[Problem]:
         return [Problem(path, int(m.group(1)) if m else None, f"not valid TOML: {e}")]
     problems = Problems(collect=True)
     show = parse_set(data, path, problems)
+    assemble.check_models(show, problems)
     try:
         controls = assemble.build_controls(show, 0, problems)
     except ConfigError as e:  # a problem that stops the rest of the check (said with the others)
@@ -67,7 +68,7 @@ def check_set(path: Path) -> list[Problem]:
 
 # -- where in the file ------------------------------------------------------------------------------
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"-]+)\s*\]\]?")
-_TABLE = re.compile(r"^\s*(\[\[(\w+)\]\] (#(\d+)|[\w-]+)|\[(\w+)\])")
+_TABLE = re.compile(r"^\s*(\[\[(\w+)\]\] (#(\d+)|[\w-]+)|\[(\w+(?:\.[\w-]+)?)\])")  # [show], [generators.NAME]
 _QUOTED = re.compile(r"'([^']+)'")
 _LEADING = re.compile(r"^([A-Za-z_][\w.]*)\b")  # the key a message starts with: "steps = 9 is out of range"
 

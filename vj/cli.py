@@ -331,10 +331,15 @@ def _state(arg: str | None) -> Path | None:
 
 def _said(built, show, audio) -> None:
     """What the show is, said once it is built."""
-    seed, w_h = built.seed, built.engine.generator.size
+    seed, engine = built.seed, built.engine
+
+    def wxh(size) -> str:
+        return f"{size[0]}x{size[1]}" if size else "?"
+
+    more = "".join(f", generator {lg.name} {wxh(lg.generator.size)}" for lg in engine.layer_generators)
     log.info(f"seed {seed}" + (f" (drawn fresh; pass --seed {seed} to see this show again)" if built.seed_drawn else ""))
-    log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {w_h[0]}x{w_h[1]}, "
-             f"{show.steps} step(s); GL {built.surface.renderer}; audio: {audio.status}")
+    log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator "
+             f"{wxh(engine.generator.size)}, {show.steps} step(s){more}; GL {built.surface.renderer}; audio: {audio.status}")
 
 
 def _analyzer_config(show, args):

@@ -4,7 +4,8 @@ One render frame (main thread, owns GL):
   1. t = clock.now(); audio.poll(t) analyses the sound up to t
   2. parameters slew, routes add the modulation, the noise walk advances: an immutable Snapshot
   3. live: the snapshot goes to the generator's mailbox and the newest finished frame (if any)
-     is taken; offline: the generator makes this frame's image right here (frame-exact)
+     is taken; offline: the generator makes this frame's image right here (frame-exact). The same
+     for each layer generator ([generators.NAME]), whose frames go to textures of their own
   4. the compositor draws; every output takes the program image
 
 Live, nothing here waits for the generator, and the only wait is the frame pacer (vsync's
@@ -14,6 +15,7 @@ stand-in). An output that fails is dropped; a generator frame that fails keeps t
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -36,6 +38,23 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class LayerGenerator:
+    """A generator that layers name ([generators.NAME], layer source "generator:NAME"): it is sent
+    every snapshot the main one is, and its frames go to a texture of their own, paced on their own."""
+
+    name: str
+    generator: FrameGenerator | OfflineGenerator
+    seed: int | None = None  # its own noise seed (None: the show's, and the show's seed list)
+
+    def snapshot(self, snap: Snapshot) -> Snapshot:
+        """The snapshot as this generator reads it: the show's, with its own noise seed if it has one."""
+        return snap if self.seed is None else dataclasses.replace(snap, seed=self.seed, seeds=())
+
+    def frozen(self, snap: Snapshot) -> bool:
+        return snap.values.get(f"gen.{self.name}.freeze", 0.0) >= 0.5
+
+
+@dataclass(frozen=True)
 class Summary:
     frames: int  # render frames
     seconds: float  # wall time
@@ -50,12 +69,14 @@ class Engine:
                  generator: FrameGenerator | OfflineGenerator, compositor: Compositor, outputs: list[Output],
                  on_frame: Sequence[Callable[[Snapshot], None]] = (), status: Sequence[Callable[[], str]] = (),
                  render_rate: RateMeter | None = None, warnings: Sequence[Callable[[], list[str]]] = (),
-                 show_clock: ShowClock | None = None) -> None:
+                 show_clock: ShowClock | None = None, layer_generators: Sequence[LayerGenerator] = ()) -> None:
         self.clock = clock
         self.audio = audio
         self.controls = controls
         self.params = controls.params
         self.generator = generator
+        self.layer_generators = tuple(layer_generators)  # more generators, each on the layers that name it
+        self._layers_frozen = {lg.name: False for lg in self.layer_generators}
         self.compositor = compositor
         self.outputs = list(outputs)
         self._had_outputs = bool(self.outputs)  # headless with no output is allowed (a rig check)
@@ -126,11 +147,19 @@ class Engine:
         self.index += 1
         return snap
 
-    def present(self, snap: Snapshot, gen: GenFrame | None) -> None:
+    def present(self, snap: Snapshot, gen: GenFrame | None, more: Sequence[GenFrame | None] = ()) -> None:
+        """One frame composited and handed to the outputs: `gen` the main generator's newest frame (None:
+        none new), `more` each layer generator's, in their order."""
+        for lg, frame in zip(self.layer_generators, more):
+            if frame is not None:
+                self.compositor.upload(frame.pixels, lg.name)
+                lg.generator.want_input = self.compositor.wants_input(lg.name)
+                if frame.input is not None and lg.generator.want_input:
+                    self.compositor.upload_input(frame.input, lg.name)
         if gen is not None:
             self.compositor.upload(gen.pixels)
             # only then is it copied out of the generator's shared memory and uploaded
-            wanted = self.compositor.feed_wanted or any(o.wants_input for o in self.outputs)
+            wanted = self.compositor.wants_input("") or any(o.wants_input for o in self.outputs)
             self.generator.want_input = wanted
             if gen.input is not None and wanted:
                 self.compositor.upload_input(gen.input)  # only while a window shows it (split view)
@@ -160,6 +189,31 @@ class Engine:
             self.compositor.forget_pace()
         self._was_frozen = frozen
         return frozen
+
+    def _layer_frames(self, snap: Snapshot, frozen: bool, live: bool) -> list[GenFrame | None]:
+        """Each layer generator's frame for this render frame (live: sent the snapshot, its newest frame
+        taken; offline: made here, in step), None while it is held (gen.freeze, or its own
+        gen.<NAME>.freeze: sent nothing, what still arrives left unshown). When a hold lets go, its
+        frames in the compositor are told the gap was a pause."""
+        out = []
+        for lg in self.layer_generators:
+            held = frozen or lg.frozen(snap)
+            if self._layers_frozen[lg.name] and not held:
+                self.compositor.forget_pace(lg.name)
+            self._layers_frozen[lg.name] = held
+            mine = lg.snapshot(snap)
+            if live:
+                if not held:
+                    lg.generator.submit(mine)
+                frame = lg.generator.latest()
+            else:
+                frame = None if held else lg.generator.produce(mine)
+            out.append(None if held else frame)
+        return out
+
+    def generators(self) -> list[tuple[str, FrameGenerator]]:
+        """(name, generator) of every generator: "" the main one, then the layer generators."""
+        return [("", self.generator)] + [(lg.name, lg.generator) for lg in self.layer_generators]
 
     def _gone(self) -> list[str]:
         """Lost outputs not running again (a stream being tried again is in self.outputs meanwhile)."""
@@ -199,7 +253,8 @@ class Engine:
                  on_status: Callable[[str], None] | None = None) -> Summary:
         next_status = status_every
         t_end = 0.0
-        self.generator.start()
+        for _, g in self.generators():
+            g.start()
         t_start = t_stop = time.perf_counter()
         try:
             while not self.stop_requested:
@@ -212,7 +267,8 @@ class Engine:
                 if not frozen:  # frozen: nothing asked, what still arrives is left unshown
                     self.generator.submit(snap)
                 gen = self.generator.latest()
-                self.present(snap, None if frozen else gen)
+                more = self._layer_frames(snap, frozen, live=True)
+                self.present(snap, None if frozen else gen, more)
                 if self._had_outputs and not self.outputs and not self.retries.pending:
                     self._had_outputs = False  # said once; the show itself goes on
                     log.error("every output is gone: nothing is shown or recorded now; the show goes on")
@@ -223,7 +279,8 @@ class Engine:
                     pacer.wait()
         finally:
             t_stop = time.perf_counter()  # the show's length, not the time shutting down takes
-            self.generator.stop()
+            for _, g in self.generators():
+                g.stop()
             self.retries.close()
             for out in self.outputs:
                 out.finish(t_end)
@@ -238,7 +295,9 @@ class Engine:
                 break
             self.clock.set(i / fps)
             snap = self.snapshot()
-            self.present(snap, None if self._frozen(snap) else self.generator.produce(snap))
+            frozen = self._frozen(snap)
+            more = self._layer_frames(snap, frozen, live=False)
+            self.present(snap, None if frozen else self.generator.produce(snap), more)
             if self._had_outputs and not self.outputs:
                 log.error("every output is gone; stopping")
                 break
@@ -257,9 +316,11 @@ class Engine:
         return 1e3 * xs[min(len(xs) - 1, int(q * len(xs)))]
 
     def status_line(self) -> str:
-        gen_state = self.generator.state
-        parts = [f"t {self.clock.now():6.1f} s", f"render {self.render_fps():5.1f} fps",
-                 f"gen {self.generator.fps():5.1f} fps" + ("" if gen_state in ("running", "ready") else f" ({gen_state})")]
+        parts = [f"t {self.clock.now():6.1f} s", f"render {self.render_fps():5.1f} fps"]
+        for name, g in self.generators():  # gen 12.0 fps | gen faces 30.0 fps (restarting)
+            state = g.state
+            parts.append(f"gen {name + ' ' if name else ''}{g.fps():5.1f} fps"
+                         + ("" if state in ("running", "ready") else f" ({state})"))
         p50, p95 = self.latency_ms(0.5), self.latency_ms(0.95)
         if p50 is not None:
             parts.append(f"latency {p50:.0f}/{p95:.0f} ms (p50/p95)")
@@ -272,8 +333,9 @@ class Engine:
         analyzer = self.audio.analyzer
         if analyzer is not None and (analyzer.bad_samples or analyzer.clipped):
             parts.append(f"audio input: {analyzer.bad_samples} NaN/Inf samples ignored, {analyzer.clipped} clipped")
-        if self.generator.errors:
-            parts.append(f"gen errors {self.generator.errors} (last: {self.generator.last_error})")
+        for name, g in self.generators():
+            if g.errors:
+                parts.append(f"gen {name + ' ' if name else ''}errors {g.errors} (last: {g.last_error})")
         parts += self.held()
         parts += [s for s in (o.status() for o in self.outputs) if s]
         parts += [f"{name} LOST" + (" (trying again)" if name in self.retries.waits else "") for name in self._gone()]
@@ -284,17 +346,19 @@ class Engine:
         """What the status overlay shows (render thread)."""
         from vj.render.overlay import OverlayInfo
 
-        g = self.generator
         p50, p95 = self.latency_ms(0.5), self.latency_ms(0.95)
         lat = f"   latency {p50:.0f}/{p95:.0f} ms" if p50 is not None else ""
-        lines = (f"render {self.render_fps():.0f} fps   gen {g.fps():.1f} fps{lat}",
+        rates = "   ".join(f"gen {name + ' ' if name else ''}{g.fps():.1f} fps" for name, g in self.generators())
+        lines = (f"render {self.render_fps():.0f} fps   {rates}{lat}",
                  f"scene {self.controls.scene or '-'}   {self.show_clock.state.describe()}   t {self.clock.now():.0f} s")
         warnings = []
-        state = g.state
-        if state not in ("running", "ready"):
-            warnings.append(f"generator {state}")
-        if g.errors:
-            warnings.append(f"generator errors {g.errors}: {g.last_error[:60]}")
+        for name, g in self.generators():
+            label = f"generator {name}" if name else "generator"
+            state = g.state
+            if state not in ("running", "ready"):
+                warnings.append(f"{label} {state}")
+            if g.errors:
+                warnings.append(f"{label} errors {g.errors}: {g.last_error[:60]}")
         if self.audio.lost:
             warnings.append(f"audio input lost ({self.audio.name})")
         if self.audio.ended:
@@ -316,11 +380,14 @@ class Engine:
         out = []
         if v.get("gen.freeze", 0.0) >= 0.5:
             out.append("FROZEN: the generated image holds (gen.freeze)")
+        out += [f"FROZEN: generator {lg.name} holds its image (gen.{lg.name}.freeze)" for lg in self.layer_generators
+                if v.get(f"gen.{lg.name}.freeze", 0.0) >= 0.5]
         level = v.get("master.level", 1.0)
         if level < 1.0:
             out.append(f"master fader at {level:.0%}" + (": every output is black" if level * 255 < 0.5 else ""))
         return out
 
     def summary(self, seconds: float) -> Summary:
-        return Summary(self.rendered, seconds, self.generator.frames, self.generator.errors,
+        gens = [g for _, g in self.generators()]
+        return Summary(self.rendered, seconds, sum(g.frames for g in gens), sum(g.errors for g in gens),
                        self.latency_ms(0.5), self.latency_ms(0.95))

@@ -59,7 +59,7 @@ LAYER_SOURCES = ("generator", "feedback", "input", "image", "video", "camera", "
 
 @dataclass(frozen=True)
 class LayerSpec:
-    source: str = "generator"  # generator | feedback | input | image:<path> | video:<path> | camera:<N or URL> | shader:<name>
+    source: str = "generator"  # generator[:NAME] | feedback | input[:NAME] | image:<path> | video:<path> | camera:<N or URL> | shader:<name>
     blend: str = "normal"  # one of BLEND_MODES (also the parameter layer.<n>.blend, by index)
     opacity: float = 1.0  # starting value of layer.<n>.opacity
     group: str = "A"  # A or B: the side of the crossfader
@@ -73,6 +73,12 @@ class LayerSpec:
     @property
     def arg(self) -> str:
         return self.source.split(":", 1)[1] if ":" in self.source else ""
+
+    @property
+    def generator(self) -> str | None:
+        """The generator whose frames (a generator layer) or input image (an input layer) it shows:
+        "" the main one ([generator]), else the name of a [generators.NAME]; None for other sources."""
+        return self.arg if self.kind in ("generator", "input") else None
 
 
 DEFAULT_STACK = (LayerSpec(),)
@@ -102,6 +108,39 @@ class LoraSpec:
     name: str  # the parameter is lora.<name>.weight
     source: str  # a .safetensors file (a path, resolved beside the set) or a hub id (org/name)
     weight: float = 1.0  # initial value of `lora.<name>.weight` (0..2)
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """One generator of a show: the main one ([generator], shown by layers whose source is
+    "generator") or a named one ([generators.NAME], shown by "generator:NAME"). Every generator reads
+    the same snapshot (prompts, noise walk, strength, chaos...); what differs is written here."""
+
+    name: str = ""  # "" the main one; else the NAME of [generators.NAME]
+    model: str = "sd-turbo"  # registry name, local diffusers folder or hub id
+    steps: int = 1  # denoising steps per frame, 1..8
+    size: tuple[int, int] | None = None  # (w, h) pixels it makes; None: the model's native size
+    seed: int | None = None  # main: the show's seed (None: drawn); named: its own noise seed (None: the show's)
+    input: str | None = None  # image-to-image: "feedback", "camera:N" or a video file; None: text-to-image
+    scheduler: str | None = None  # swap the model's scheduler (SCHEDULERS); None: its own
+    negative: str = ""  # the negative prompt (gen.guidance > 1)
+    tiny_vae: bool = False  # decode with TAESD / TAESDXL
+    stream_batch: bool | None = None  # None: on CUDA
+    deep_cache: int = 1  # 1..8 (see generate/deepcache.py)
+    loras: tuple[LoraSpec, ...] = ()  # the set's [[lora]] (the main generator's only)
+    fallback: str | None = None  # a local model that plays when this one can't (not loaded, a box lost)
+    remote: tuple[str, ...] = ()  # HOST:PORT of `vj serve` boxes (several: they alternate frames); (): local
+    remote_keys: tuple[str, ...] = ()  # each box's public CURVE key (40 Z85 characters; one: the same for all)
+
+    @property
+    def label(self) -> str:
+        """How the status line and messages call it: "generator", or "generator NAME"."""
+        return f"generator {self.name}" if self.name else "generator"
+
+    @property
+    def source(self) -> str:
+        """The layer source that shows it."""
+        return f"generator:{self.name}" if self.name else "generator"
 
 
 @dataclass(frozen=True)
@@ -207,6 +246,10 @@ class ShowSet:
     input: str | None = None  # image-to-image: "feedback", "camera:N" or a video file; None: text-to-image
     stream_batch: bool | None = None  # 2-4 steps in one UNet call per frame (n-1 frames later); None: on CUDA
     deep_cache: int = 1  # N > 1: reuse the UNet's deep features for N-1 frames of N (faster, coarser motion)
+    fallback: str | None = None  # [generator] fallback: a local model that plays when `model` can't
+    remote: tuple[str, ...] = ()  # [generator] remote: HOST:PORT of `vj serve` boxes; (): a local model
+    remote_keys: tuple[str, ...] = ()  # [generator] key: the boxes' public CURVE keys
+    generators: tuple[GeneratorSpec, ...] = ()  # [generators.NAME]: more generators, each on the layers naming it
     prompts: tuple[PromptSpec, ...] = (PromptSpec("a field of possibilities"),)
     effects: tuple[str, ...] = ()  # the master effect chain: shaders in shaders/ (file stems), in order
     shader_dirs: tuple[Path, ...] = ()  # searched for effects before the performer's and the shipped ones
@@ -236,6 +279,17 @@ class ShowSet:
 
     def where(self) -> str:
         return str(self.path) if self.path else "set"
+
+    @property
+    def generator(self) -> GeneratorSpec:
+        """The main generator ([generator] and the command line's --model, --steps... on top)."""
+        return GeneratorSpec("", self.model, self.steps, self.gen_size, self.seed, self.input, self.scheduler,
+                             self.negative, self.tiny_vae, self.stream_batch, self.deep_cache, self.loras,
+                             self.fallback, self.remote, self.remote_keys)
+
+    def all_generators(self) -> tuple[GeneratorSpec, ...]:
+        """The main generator, then the named ones in the order the set lists them."""
+        return (self.generator,) + self.generators
 
     def analyzer_config(self):
         return AnalyzerConfig(edges=self.audio_edges, sensitivity=self.audio_sensitivity,

@@ -130,6 +130,7 @@ def _child_main(inbox, outbox, cfg: GeneratorConfig) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the show's; the parent stops us
+    _name_process(f"vj {cfg.model}")
     reader = _Inbox(inbox)
     outbox.send(Hello())
 
@@ -155,6 +156,20 @@ def _child_main(inbox, outbox, cfg: GeneratorConfig) -> None:
         pass  # the parent went away
     finally:
         loop.close()  # an input's ffmpeg or camera
+
+
+def _name_process(name: str) -> None:
+    """The process's name as `ps -o comm` and `top` show it ("vj seedling"): with several generators
+    (a show's layers, a fallback), which process is which model. Linux (PR_SET_NAME, 15 bytes); elsewhere
+    nothing."""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).prctl(15, name.encode("utf-8")[:15], 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
 
 
 def _make_frames(loop, reader: _Inbox, outbox) -> None:

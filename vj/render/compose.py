@@ -143,7 +143,8 @@ def layer_source(w: PassWriter, i: int, layer, shader_frag, v: Variant) -> str:
     if layer.fit == "contain":  # the whole image: around it, transparent (cover never samples outside)
         lines.append("    if (any(lessThan(t, vec2(0.0))) || any(greaterThan(t, vec2(1.0)))) return vec4(0.0);")
     lines.append(f"    vec4 s = texture(u_src{i}, t);")
-    if layer.kind == "generator" and v.interpolate:  # the newest frame dissolves in over the one before
+    if layer.generator == "" and layer.kind == "generator" and v.interpolate:  # the main generator's newest
+        # frame dissolves in over the one before (a layer generator's is dissolved already: pacing.LayerFrames)
         lines.append("    s = mix(texture(u_gen_prev, t), s, u_gen_mix);")
     w.add("\n".join(lines + ["    return s;", "}"]))
     return f"L{i}_src"
@@ -220,7 +221,7 @@ def plan(prelude: str, prelude_path, layers, layer_fx: list[list], master_fx: li
         for k, seg in enumerate(segs[:-1]):
             w = PassWriter(prelude, prelude_path, f"layer {i + 1} pass {k + 1}")
             if k == 0:
-                if layer.kind == "generator":
+                if layer.kind == "generator" and not layer.generator:
                     w.add("uniform sampler2D u_gen_prev;\nuniform float u_gen_mix;")
                 fn = w.chain(seg, layer_source(w, i, layer, shader_frags.get(i), v))
             else:

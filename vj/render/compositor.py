@@ -34,7 +34,7 @@ from vj.core.params import ParamSpec
 from vj.core.snapshot import Snapshot
 from vj.render import compose
 from vj.render import layers as stack
-from vj.render.pacing import GeneratedFrames
+from vj.render.pacing import GeneratedFrames, LayerFrames
 from vj.render.program_image import ProgramImage
 from vj.render.programs import Programs
 from vj.render.shaders import FragmentSource, ShaderError
@@ -76,28 +76,36 @@ class Compositor:
         self.programs = Programs(ctx, self.layers, names, precision, shader_dirs)  # errors before the show
         self.image = ProgramImage(ctx, size, precision)
         self.frames = GeneratedFrames(ctx)
+        # the layer generators' frames ([generators.NAME]), each paced on its own; what each shows this frame
+        self.layer_frames = {n: LayerFrames(ctx) for n in dict.fromkeys(l.generator for l in self.layers
+                                                                        if l.kind == "generator" and l.generator)}
+        self._shown = {n: (f.tex[0], f.sizes[0]) for n, f in self.layer_frames.items()}
         self.sources = LayerSources(ctx, size, self.layers, live)
         self.uniforms = CommonUniforms(ctx, size)
         self._work: list = []  # images between the master chain's passes
         self._layer_work: dict = {}  # the same for each layer whose chain has passes of its own
-        self._input_layer = any(l.kind == "input" for l in self.layers)
 
-    @property
-    def feed_wanted(self) -> bool:
-        """Does the stack show the generator's input image (an `input` layer)?"""
-        return self._input_layer
+    def wants_input(self, generator: str) -> bool:
+        """Does the stack show this generator's input image (an `input:NAME` layer; "": the main one)?"""
+        return any(l.kind == "input" and l.generator == generator for l in self.layers)
 
-    def upload(self, pixels: np.ndarray) -> None:
-        """A generated frame, (h, w, 3) uint8 with row 0 at the top."""
-        self.frames.upload(pixels)
+    def upload(self, pixels: np.ndarray, generator: str = "") -> None:
+        """A generated frame, (h, w, 3) uint8 with row 0 at the top, of the main generator ("") or of
+        a layer generator (its name; one no layer shows is left out)."""
+        frames = self.layer_frames.get(generator) if generator else self.frames
+        if frames is not None:
+            frames.upload(pixels)
 
-    def upload_input(self, pixels: np.ndarray) -> None:
-        """The camera or video image the newest generated frame was made from (the preview shows it)."""
-        self.sources.upload_input(pixels)
+    def upload_input(self, pixels: np.ndarray, generator: str = "") -> None:
+        """The camera or video image the newest generated frame was made from (an input layer and, the
+        main generator's, the preview show it)."""
+        self.sources.upload_input(pixels, generator)
 
-    def forget_pace(self) -> None:
+    def forget_pace(self, generator: str = "") -> None:
         """The next generated frame comes after a pause the engine knows of (a freeze)."""
-        self.frames.forget_pace()
+        frames = self.layer_frames.get(generator) if generator else self.frames
+        if frames is not None:
+            frames.forget_pace()
 
     def input_feed(self) -> tuple[Any, tuple[int, int], str]:
         """(texture, size, what) to show beside the program, rows top-first: the generator's camera
@@ -109,6 +117,8 @@ class Compositor:
         renderer the first draw of a shader compiles it to machine code for the formats it samples,
         hundreds of milliseconds that must not fall in the middle of a show. Then the program image
         is black again."""
+        for frames in self.layer_frames.values():
+            frames.warm_up()
         for values, mix in self.programs.warm_up_frames():
             self._render(Snapshot(0, 0.0, values, (), 0), mix)
         self.image.warm_up_fader()
@@ -121,6 +131,7 @@ class Compositor:
         self.uniforms.update(snap)
         self.programs.reload_if_saved()
         self.sources.update(snap.t)
+        self._shown = {n: f.shown(snap) for n, f in self.layer_frames.items()}
         return self._render(snap, self.frames.mix(snap), self.image.dissolve(snap.transition))
 
     def _render(self, snap: Snapshot, gen_mix: float, held_mix: float = 0.0):
@@ -170,14 +181,18 @@ class Compositor:
 
     def _image(self, i: int) -> tuple[Any, tuple[int, int], float]:
         """(texture, size, flip) of layer i's own image (None for a shader layer)."""
-        kind = self.layers[i].kind
+        layer = self.layers[i]
+        kind, name = layer.kind, layer.generator
         if kind == "generator":
-            return self.frames.tex[0], self.frames.sizes[0], 1.0
+            return (*self._shown[name], 1.0) if name else (self.frames.tex[0], self.frames.sizes[0], 1.0)
         if kind == "feedback":  # the program image of the frame before (drawn by GL: bottom row first)
             return self.image.previous, self.size, 0.0
         if kind == "input":  # what the generator was given (before the first: the generated frame)
-            tex = self.sources.input_image
-            return (tex, tex.size, 1.0) if tex is not None else (self.frames.tex[0], self.frames.sizes[0], 1.0)
+            tex = self.sources.input_of(name)
+            if tex is not None:
+                return tex, tex.size, 1.0
+            frames = self.layer_frames.get(name, self.frames)
+            return frames.tex[0], frames.sizes[0], 1.0
         img = self.sources.images[i]
         if img is None:
             return None, self.size, 0.0

@@ -80,3 +80,57 @@ class GeneratedFrames:
         if span <= 0.0 or self._interval <= 1.5 * self._frame_dt or self._t_arrival is None:
             return 1.0
         return min(1.0, (t - self._t_arrival + self._frame_dt) / span)
+
+
+DISSOLVE_GLSL = """#version 330
+in vec2 v_uv;
+out vec4 frag_color;
+uniform sampler2D u_new;  // the newest generated frame
+uniform sampler2D u_old;  // the one before
+uniform float u_mix;      // 0: the one before, 1: the newest
+void main() { frag_color = vec4(mix(texture(u_old, v_uv).rgb, texture(u_new, v_uv).rgb, u_mix), 1.0); }
+"""
+
+
+class LayerFrames(GeneratedFrames):
+    """A layer generator's frames ([generators.NAME], layer source "generator:NAME"), paced on their
+    own. The stack's shader has the main generator's dissolve built in; a layer generator's frame
+    dissolves in a small pass of its own, at the generated size (a few thousand pixels: far cheaper
+    than a texture unit and a variant per generator in the stack), so its layers sample one texture."""
+
+    def __init__(self, ctx) -> None:
+        from vj.render.shaders import vertex_source
+
+        super().__init__(ctx)
+        self._prog = ctx.program(vertex_shader=vertex_source(), fragment_shader=DISSOLVE_GLSL)
+        self._vao = ctx.vertex_array(self._prog, [])
+        self._prog["u_new"].value, self._prog["u_old"].value = 0, 1
+        self._target = None  # (texture, framebuffer) of the dissolved image, at the newest frame's size
+
+    def shown(self, snap: Snapshot) -> tuple[object, tuple[int, int]]:
+        """(texture, size) its layers show at this render frame: the newest frame, or while it
+        dissolves in, the newest over the one before (rows top-first, as uploaded)."""
+        return self._dissolved(self.mix(snap))
+
+    def _dissolved(self, mix: float) -> tuple[object, tuple[int, int]]:
+        size = self.sizes[0]
+        if mix >= 1.0:
+            return self.tex[0], size
+        if self._target is None or self._target[0].size != size:
+            if self._target is not None:
+                self._target[1].release()
+                self._target[0].release()
+            tex = self.ctx.texture(size, 4)
+            tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+            tex.repeat_x = tex.repeat_y = False
+            self._target = (tex, self.ctx.framebuffer(color_attachments=[tex]))
+        self.tex[0].use(0)
+        self.tex[1].use(1)
+        self._prog["u_mix"].value = max(0.0, mix)
+        self._target[1].use()
+        self._vao.render(vertices=3)
+        return self._target[0], size
+
+    def warm_up(self) -> None:
+        """Draw the dissolve once (a software renderer compiles a shader at its first draw)."""
+        self._dissolved(0.5)

@@ -1,6 +1,6 @@
 """The layers' own images: stills, videos and cameras (the generator, feedback and shader layers
-have none: they read the uploaded frames, the program image, or draw themselves), and the
-generator's input image (an `input` layer shows it, and the preview beside the program)."""
+have none: they read the uploaded frames, the program image, or draw themselves), and each
+generator's input image (an `input` layer shows it, and the main one's the preview beside the program)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class LayerSources:
         self.live = live  # video layers: paced by the clock on a thread (live) or read frame-exact (offline)
         self.layers = layers
         self.images = [self._open(i, l) for i, l in enumerate(layers)]
-        self._input = None  # the generator's camera or video input (upload_input), for the preview
+        self._inputs: dict[str, Any] = {}  # each generator's camera or video input (upload_input), by name ("": main)
 
     def _open(self, i: int, layer: stack.LayerSpec) -> LayerImage | None:
         if layer.kind in ("generator", "shader", "feedback", "input"):
@@ -75,26 +75,33 @@ class LayerSources:
                     img.tex.write(px)
                     img.serial = img.reader.serial
 
-    def upload_input(self, pixels: np.ndarray) -> None:
-        """The camera or video image the newest generated frame was made from, (h, w, 3) uint8 with
-        row 0 at the top: shown beside the program in the preview's split view."""
+    def upload_input(self, pixels: np.ndarray, generator: str = "") -> None:
+        """The camera or video image the newest generated frame of `generator` ("": the main one) was
+        made from, (h, w, 3) uint8 with row 0 at the top: an input layer shows it, and the main one's
+        is shown beside the program in the preview's split view."""
         h, w = pixels.shape[:2]
-        if self._input is None or self._input.size != (w, h):
-            if self._input is not None:
-                self._input.release()
-            self._input = rgb_texture(self.ctx, (w, h))
-        self._input.write(np.ascontiguousarray(pixels))
+        tex = self._inputs.get(generator)
+        if tex is None or tex.size != (w, h):
+            if tex is not None:
+                tex.release()
+            tex = self._inputs[generator] = rgb_texture(self.ctx, (w, h))
+        tex.write(np.ascontiguousarray(pixels))
 
     @property
     def input_image(self):
-        """The generator's input as last uploaded (None before the first)."""
-        return self._input
+        """The main generator's input as last uploaded (None before the first)."""
+        return self._inputs.get("")
+
+    def input_of(self, generator: str):
+        """A generator's input as last uploaded ("": the main one; None before the first)."""
+        return self._inputs.get(generator)
 
     def input_feed(self) -> tuple[Any, tuple[int, int], str] | None:
         """(texture, size, what): the generator's camera or video input, else the first camera or
         video layer; None when there is neither."""
-        if self._input is not None:
-            return self._input, self._input.size, "generator input"
+        main = self._inputs.get("")
+        if main is not None:
+            return main, main.size, "generator input"
         for layer, img in zip(self.layers, self.images):
             if img is not None and img.reader is not None:
                 return img.tex, img.size, layer.source

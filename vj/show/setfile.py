@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 
 from vj.core.errors import ConfigError
 from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTHANDS, TRIGGERS, EdgeSpec, EnvelopeSpec,
-                          GraphSpec, LayerSpec, LfoSpec, LoraSpec, SCHEDULERS, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
+                          GeneratorSpec, GraphSpec, LayerSpec, LfoSpec, LoraSpec, SCHEDULERS, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
 from vj.core.validate import RAISE, Problems, fail, as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 from vj.render.shaders import set_folder
 
@@ -61,6 +61,8 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Probl
         kw.update(_read_table(data, section, fields, where, path, problems))
     problems.attempt(_spread_seeds, kw, data.get("generator", {}), f"{where} [generator]")
     kw.pop("seeds", None)
+    problems.attempt(_check_generator, kw, f"{where} [generator]")
+    kw["generators"] = problems.attempt(_generators, data, where, path, problems, default=())
     problems.attempt(_check_whole, data, where)
     for key, (field, read) in _RECORDS.items():
         tables = problems.attempt(_tables, data, key, where, default=[])
@@ -68,10 +70,16 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Probl
         if key == "edge":  # its ends name scenes (read just before)
             records = [problems.attempt(_edge_ends, f"{where} [[edge]] #{i}", e, kw["scenes"]) if e else None
                        for i, e in enumerate(records, 1)]
+        if key == "layer":  # a layer may name a generator of [generators.NAME] (a table with problems too)
+            names = tuple(data["generators"]) if isinstance(data.get("generators"), Mapping) else ()
+            records = [problems.attempt(_layer_generator, f"{where} [[layer]] #{i}", x, names) if x else None
+                       for i, x in enumerate(records, 1)]
         records = tuple(r for r in records if r is not None)
         if records or key != "prompt":  # no [[prompt]]: the default prompt stays
             kw[field] = records
     problems.attempt(_check_records, kw, where)
+    for g in kw["generators"]:
+        problems.attempt(_shown, g, kw["layers"], where)
     edges = kw.pop("edges", ())
     if "graph" in data or edges:
         kw["graph"] = problems.attempt(_graph, f"{where} [graph]", data.get("graph", {}), edges, kw["scenes"],
@@ -187,7 +195,9 @@ _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
                   "scheduler": ("scheduler", _scheduler), "negative": ("negative", _text_or_empty), "size": ("gen_size", _size),
                   "seed": ("seed", _whole(0, 2**63 - 1)), "seeds": ("seeds", _seeds), "input": ("input", _input),
                   "deep_cache": ("deep_cache", _whole(1, 8)), "tiny_vae": ("tiny_vae", _flag),
-                  "stream_batch": ("stream_batch", _flag)},
+                  "stream_batch": ("stream_batch", _flag), "fallback": ("fallback", _text),
+                  "remote": ("remote", lambda w, k, v, path: _remotes(w, v)),
+                  "key": ("remote_keys", lambda w, k, v, path: _keys(w, v))},
     "tempo": {"link": ("link", _flag), "quantum": ("quantum", _whole(1, 16))},
     "compositor": {"effect": ("effects", _effect), "effects": ("effects", _effects),
                    "precision": ("precision", _precision)},
@@ -197,6 +207,7 @@ _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
 }
 _SECTIONS = {name: set(fields) for name, fields in _FIELDS.items()}
 _SECTIONS.update({
+    "generators": None,  # [generators.NAME]: tables of the [generator] keys (seeds excepted), read by _generators
     "prompt": {"text", "weight", "resample"},
     "lora": {"name", "source", "weight"},
     "layer": {"source", "blend", "opacity", "group", "effects", "fit"},
@@ -501,3 +512,106 @@ _RECORDS: dict[str, tuple[str, Callable]] = {
     "envelope": ("envelopes", _envelope), "scene": ("scenes", _scene), "edge": ("edges", _edge),
     "lora": ("loras", _lora),
 }
+
+
+# -- generators: [generators.NAME], fallbacks, remote boxes -------------------------------------------
+_NAMED_KEYS = {k: v for k, v in _FIELDS["generator"].items() if k != "seeds"}  # a [generators.NAME] table's keys
+_SPEC_FIELD = {"gen_size": "size"}  # ShowSet field -> GeneratorSpec field, where they differ
+_GENERATOR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def _generators(data: Mapping[str, Any], where: str, path: Path | None, problems: Problems) -> tuple[GeneratorSpec, ...]:
+    """[generators.NAME] tables: the keys of [generator] (seeds excepted: the seed list is the show's)."""
+    tables = data.get("generators", {})
+    if not isinstance(tables, Mapping) or not all(isinstance(t, Mapping) for t in tables.values()):
+        raise ConfigError(f"{where}: more generators are written [generators.NAME], one table each with "
+                          f"model = \"...\" (a layer shows one with source = \"generator:NAME\")")
+    out = []
+    for name, table in tables.items():
+        w = f"{where} [generators.{name}]"
+        if not _GENERATOR_NAME.match(name):
+            problems.attempt(fail, f"{w}: the name {name!r}: lower-case letters, digits, - and _ "
+                                   f"(a layer shows it as source = \"generator:NAME\")")
+            continue
+        if "seeds" in table:
+            problems.attempt(fail, f"{w}: seeds = [...] is the show's (the [generator] table's, blended by "
+                                   f"noise.seed.<n>.weight); a named generator takes seed = N, a noise of its own")
+        section = f"generators.{name}"
+        kw = _read_table({section: {k: v for k, v in table.items() if k != "seeds"}}, section, _NAMED_KEYS, where,
+                         path, problems)
+        kw = {_SPEC_FIELD.get(k, k): v for k, v in kw.items()}
+        if "model" not in table:
+            problems.attempt(fail, f"{w}: missing model = \"...\" (seedling, dcgan-faces, sd-turbo, a folder...)")
+            continue
+        problems.attempt(_check_generator, kw, w)
+        out.append(GeneratorSpec(name, **kw))
+    return tuple(out)
+
+
+def _check_generator(kw: dict, w: str) -> bool:
+    """What spans a generator table's keys: a fallback that is another model, remote boxes with their keys."""
+    model = kw.get("model", GeneratorSpec.model)
+    if kw.get("fallback") is not None and kw["fallback"] == model:
+        raise ConfigError(f"{w}: fallback = \"{kw['fallback']}\" is its model already; name another, local model "
+                          f"(seedling, dcgan-faces) or leave fallback out")
+    remote, keys = kw.get("remote", ()), kw.get("remote_keys", ())
+    if keys and not remote:
+        raise ConfigError(f"{w}: key without remote: key = is the public key of the `vj serve` box that "
+                          f"remote = \"HOST:PORT\" names")
+    if remote and not keys:
+        raise ConfigError(f"{w}: remote = needs key = \"...\": the box's public key (`vj serve` prints it as key: KEY)")
+    if remote and len(keys) not in (1, len(remote)):
+        raise ConfigError(f"{w}: {len(remote)} remote boxes and {len(keys)} keys: one key a box, in the same order "
+                          f"(or one key for all)")
+    return True
+
+
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):(\d{1,5})$")
+_Z85 = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
+
+
+def _listed(w: str, key: str, v: Any, what: str) -> list[str]:
+    items = [v] if isinstance(v, str) else v
+    if not isinstance(items, list) or not 1 <= len(items) <= 8 or not all(isinstance(x, str) for x in items):
+        raise ConfigError(f"{w}: {key} = \"...\" ({what}), or a list of up to 8")
+    return items
+
+
+def _remotes(w: str, v: Any) -> tuple[str, ...]:
+    """remote = "HOST:PORT" or a list of them (boxes alternating frames)."""
+    items = _listed(w, "remote", v, "HOST:PORT of a `vj serve` box")
+    for x in items:
+        m = _HOST_PORT.match(x)
+        if m is None or not 1 <= int(m.group(2)) <= 65535:
+            raise ConfigError(f"{w}: remote = '{x}' is not HOST:PORT (e.g. \"192.168.1.20:7555\" or \"[::1]:7555\")")
+    if len(set(items)) < len(items):
+        raise ConfigError(f"{w}: remote names a box twice; list each once")
+    return tuple(items)
+
+
+def _keys(w: str, v: Any) -> tuple[str, ...]:
+    """key = "KEY" or a list: public CURVE keys, 40 Z85 characters (never echoed: a secret key pasted by
+    mistake must not end up in a log)."""
+    items = _listed(w, "key", v, "a box's public key, as `vj serve` prints it")
+    for n, x in enumerate(items, 1):
+        if len(x) != 40 or not set(x) <= _Z85:
+            which = f"key #{n}" if len(items) > 1 else "key"
+            raise ConfigError(f"{w}: {which} is not a public CURVE key ({len(x)} characters; it is 40 Z85 "
+                              f"characters): copy the line key: KEY that `vj serve` prints")
+    return tuple(items)
+
+
+def _layer_generator(w: str, layer: LayerSpec, names: tuple[str, ...]) -> LayerSpec:
+    """A layer naming a generator ("generator:NAME", "input:NAME") names one the set has."""
+    name = layer.generator
+    if name and name not in names:
+        raise ConfigError(f"{w}: source '{layer.source}': the set has no [generators.{name}]{suggest(name, names)}; "
+                          f"generators: \"{layer.kind}\" (the main one)"
+                          + "".join(f", \"{layer.kind}:{n}\"" for n in names))
+    return layer
+
+
+def _shown(g: GeneratorSpec, layers: tuple[LayerSpec, ...], where: str) -> None:
+    if not any(layer.generator == g.name and layer.kind == "generator" for layer in layers):
+        raise ConfigError(f"{where} [generators.{g.name}]: no layer shows it (its frames would be made for nobody); "
+                          f"add a [[layer]] with source = \"generator:{g.name}\", or leave the table out")
