@@ -106,6 +106,10 @@ def _run_command(sub) -> None:
     run.add_argument("--osc-allow", metavar="IP[,IP...]", help="accept OSC only from these senders")
     run.add_argument("--osc-out", metavar="HOST:PORT", help="send audio features, events and parameter changes here")
     run.add_argument("--no-osc", action="store_true", help="no OSC listener")
+    run.add_argument("--web", metavar="[HOST:]PORT", help="serve the remote (every parameter, scene and prompt, with "
+                     "the picture) to a browser: PORT on this machine only, or 0.0.0.0:PORT for phones on the LAN "
+                     "(with a token printed at start); the set's [web] otherwise")
+    run.add_argument("--no-web", action="store_true", help="no browser remote, whatever the set's [web] says")
     run.add_argument("--link", action=argparse.BooleanOptionalAction, default=None, help="join the Ableton Link "
                      "session: follow its tempo and phase, propose ours (needs the optional package aalink: "
                      "pip install 'demontage[link]'; default: the set's [tempo] link)")
@@ -300,7 +304,22 @@ def _options(show, args, live: bool):
                             quantum=(live and args.quantum) or show.quantum,  # render: the set's (no --quantum)
                             midi_clock_out=args.midi_clock_out if live else None,
                             state=_state(args.state), resume=live and args.resume,
-                            reread=_reread(show, args) if live and show.path is not None else None)
+                            reread=_reread(show, args) if live and show.path is not None else None,
+                            web=_web_settings(show, args) if live else None)
+
+
+def _web_settings(show, args):
+    """The browser remote as the set's [web] says, the command line on top (None: no remote)."""
+    import dataclasses
+
+    from vj.web.access import parse_address
+
+    if args.no_web or not (args.web or show.web.on):
+        return None
+    if not args.web:
+        return show.web
+    host, port = parse_address(args.web)
+    return dataclasses.replace(show.web, on=True, host=host, port=port)
 
 
 def _reread(show, args):
@@ -459,7 +478,7 @@ def _live_outputs(show, args, audio, recorder: list):
             from vj.output.syphon import SyphonOutput
 
             outs.append(SyphonOutput(args.syphon))
-        if not outs and surface.window is None:
+        if not outs and surface.window is None and _web_settings(show, args) is None:
             log.warning("headless with no --out: the program goes nowhere (add --out FILE.mp4)")
         return outs
 
@@ -486,9 +505,13 @@ def cmd_run(args) -> int:
         port = args.osc_port if args.osc_port is not None else show.osc.port
         if port:
             check_port(args.osc_host or show.osc.host, port)
+    options = _options(show, args, live=True)
+    if options.web is not None:  # likewise the web port
+        from vj.web.access import check_port as check_web_port
+
+        check_web_port(options.web.host, options.web.port)
     clock = RealClock()
-    built = assemble.build_show(show, _options(show, args, live=True), live=True, clock=clock, audio=audio,
-                                outputs_for=outputs_for)
+    built = assemble.build_show(show, options, live=True, clock=clock, audio=audio, outputs_for=outputs_for)
     _said(built, show, audio)
     engine, surface = built.engine, built.surface
     _on_signals(engine)

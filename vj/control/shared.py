@@ -18,12 +18,15 @@ from multiprocessing import shared_memory
 import numpy as np
 
 CAPACITY = 1024  # parameters
-WRITERS = ("set", "osc", "midi", "scene", "route")
+WRITERS = ("set", "osc", "midi", "scene", "route", "web")
 COUNTERS = ("osc_packets", "osc_messages", "osc_params", "osc_malformed", "osc_unknown", "osc_bad_args",
             "osc_clamped", "osc_not_allowed", "osc_future_timetags", "osc_socket_errors", "osc_reply_errors", "osc_coalesced",
             "midi_messages", "midi_params", "midi_unmapped", "midi_pickup_wait", "midi_errors", "midi_unplugged",
             "midi_learned", "midi_led_errors", "midi_ports_open", "midi_ports_unplugged", "restarts", "osc_errors",
-            "midi_learn_armed")
+            "midi_learn_armed",
+            # the browser remote (vj/web/): its socket's messages, what was wrong with them, its pages
+            "web_messages", "web_params", "web_malformed", "web_unknown", "web_bad_args", "web_clamped", "web_errors",
+            "web_flood", "web_too_big", "web_refused", "web_pages_opened")
 MIDI_VALUES = 16 * 128 * 2 + 16  # cc, note, pitch bend per channel
 
 
@@ -50,7 +53,7 @@ class SharedStore:
         self.target[i] = value
         w = WRITERS.index(writer) if writer in WRITERS else 0
         self.writer[i] = w
-        if writer in ("osc", "midi"):
+        if writer in ("osc", "midi", "web"):
             self.touched[i] = time.monotonic()
         self.version[i] += 1  # last: a reader that sees it sees the rest
 
