@@ -265,8 +265,18 @@ class ControlProcess:
         c = self.controls
         state = (tuple(c.prompts), c.scene, c.seed)
         if state != self._state_sent:
+            self._declare_new()  # a prompt added live declared its weight: before the state that names it
             self._send(ShowState(*state))
             self._state_sent = state
+
+    def _declare_new(self) -> None:
+        """Parameters the show declared since (a prompt slot added live: its weight), told to the
+        control process before anything sets them, so that /vj/prompt/<n>/weight finds them."""
+        for name in self.controls.params.names():
+            if name not in self._index:
+                i = self._declare_local(name)
+                self._send(Declare(i, self.controls.params.spec(name)))
+                self._versions[i] = self.store.version[i]
 
     def _send(self, msg) -> None:
         if self._child is not None:
