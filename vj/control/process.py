@@ -217,10 +217,13 @@ class ControlProcess:
         except ChildFailed as e:
             self.stop()
             raise VJError(str(e)) from None
+        # ports asked as 0 (any free one) are kept: a restarted control process listens where this one did
+        if self.osc is not None and self.osc[1] == 0 and self.info.osc is not None:
+            self.osc = (self.osc[0], self.info.osc[1], self.osc[2])
         if self.web is not None and self.web.port == 0 and self.info.web is not None:
             import dataclasses
 
-            self.web = dataclasses.replace(self.web, port=self.info.web[1])  # a restart serves the same address
+            self.web = dataclasses.replace(self.web, port=self.info.web[1])
 
     # every frame, before the snapshot ------------------------------------------------------------------
     def poll(self) -> None:

@@ -361,7 +361,7 @@
     const form = card.querySelector("form");
     field.dataset.prompt = p.slot;
     field.setAttribute("aria-label", `prompt ${p.slot}: its text or template, {a|b} for choices; Enter sends it`);
-    field.addEventListener("input", () => { field.dataset.dirty = "1"; });
+    for (const kind of ["input", "change"]) field.addEventListener(kind, () => { field.dataset.dirty = "1"; });
     field.addEventListener("keydown", (ev) => {  // a prompt is one line: Enter sends it
       if (ev.key === "Enter" && !ev.isComposing) { ev.preventDefault(); form.requestSubmit(); }
     });
@@ -510,6 +510,7 @@
       $("prompt-new").value = "";
     });
     buildMeters();
+    window.addEventListener("pagehide", flush);  // a move made just before the page goes is still sent
   }
 
   wire();
