@@ -6,7 +6,7 @@
     vj params [SET]       every parameter a set exposes (names, ranges, units)
     vj features AUDIO     the audio analysis, one line per hop (--json: one object per line)
     vj learn PARAM        bind the next MIDI control that moves to a parameter
-    vj bench engine|generator|audio|control   figures for BENCHMARKS.md
+    vj bench engine|generator|audio|control|web   figures for BENCHMARKS.md
 """
 
 from __future__ import annotations
@@ -223,6 +223,16 @@ def _bench_commands(bench) -> None:
     ctl.add_argument("--fps", type=float, default=60.0, help="the render loop's pace")
     ctl.add_argument("--midi", action="store_true", help="also MIDI through JACK (needs a running JACK server)")
     ctl.add_argument("--json", action="store_true")
+    web = bsub.add_parser("web", help="the browser remote: page move -> snapshot, preview age, the render rate with "
+                          "and without pages open")
+    web.add_argument("--pages", type=int, default=3, help="pages open at once (each takes the preview)")
+    web.add_argument("--rate", type=float, default=30.0, help="moves a second from one page (a fader dragged)")
+    web.add_argument("--seconds", type=float, default=10.0)
+    web.add_argument("--size", default="1280x720", help="the render loop's output size")
+    web.add_argument("--fps", type=float, default=30.0, help="the render loop's pace")
+    web.add_argument("--read-back", action="store_true", help="a recording reads every frame back (the preview "
+                     "takes that picture instead of drawing its own)")
+    web.add_argument("--json", action="store_true")
     ons = bsub.add_parser("onset", help="onset to photon: an onset in the sound to the first output frame it "
                           "changed, through a route (p50, p95)")
     ons.add_argument("--model", default="seedling")
@@ -693,6 +703,10 @@ def cmd_bench(args) -> int:
         from vj.bench import control as bench_control
 
         return bench_control.main(args)
+    if args.what == "web":
+        from vj.bench import web as bench_web
+
+        return bench_web.main(args)
     if args.what == "compositor":
         from vj.bench import compositor as bench_compositor
 
@@ -709,7 +723,8 @@ def cmd_bench(args) -> int:
         from vj.bench import seedling as bench_seedling
 
         return bench_seedling.main(args)
-    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, onset, adherence or sheets")
+    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, web, onset, adherence "
+                  "or sheets")
 
 
 def cmd_mux(args) -> int:

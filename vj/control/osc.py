@@ -18,7 +18,8 @@ packet, address, argument or sender is dropped and counted; nothing kills the li
 Out (--osc-out HOST:PORT), once per render frame, one bundle: /vj/audio/level /bass /mid /high
 /bpm /beat_phase, /vj/audio/onset and /vj/audio/beat when they happen, the show clock's
 /vj/clock/bpm (f) /beat (i, the beat number) /phase (f) /bar_phase (f), /vj/status/fps, and
-/vj/param/<name> <value> for every parameter changed by MIDI, a scene or a route start/stop. Tempo,
+/vj/param/<name> <value> for every parameter changed by MIDI, the browser remote (vj/web/), a scene or a
+route start/stop. Tempo,
 beats and phases are the show clock's, whatever drives it (sync/showclock.py).
 """
 
