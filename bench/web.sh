@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VJ=${VJ:-.venv/bin/vj}
 for args in "--size 1280x720 --fps 30" "--size 640x360 --fps 24 --read-back" "--size 1280x720 --fps 60"; do
-  echo "\$ vj bench web --pages 3 --seconds 10 $args"
+  echo "\$ vj bench web --pages 3 --seconds 8 --rounds 3 $args"
   # shellcheck disable=SC2086
-  "$VJ" bench web --pages 3 --seconds 10 $args
+  "$VJ" bench web --pages 3 --seconds 8 --rounds 3 $args
 done

@@ -227,7 +227,8 @@ def _bench_commands(bench) -> None:
                           "and without pages open")
     web.add_argument("--pages", type=int, default=3, help="pages open at once (each takes the preview)")
     web.add_argument("--rate", type=float, default=30.0, help="moves a second from one page (a fader dragged)")
-    web.add_argument("--seconds", type=float, default=10.0)
+    web.add_argument("--seconds", type=float, default=8.0, help="seconds of moves in each round")
+    web.add_argument("--rounds", type=int, default=3, help="rounds of a stretch without pages and one with them")
     web.add_argument("--size", default="1280x720", help="the render loop's output size")
     web.add_argument("--fps", type=float, default=30.0, help="the render loop's pace")
     web.add_argument("--read-back", action="store_true", help="a recording reads every frame back (the preview "

@@ -11,15 +11,19 @@ preview's JPEGs) and one of them moves a fader as a hand drags it.
   a second; the render loop notes, per frame, when it took its snapshot and the value it had. The
   latency of a move is the first snapshot with its value (or a later one) - its sending, on one
   monotonic clock for every process of the machine.
-- OSC move -> page: another value sent by OSC (a surface beside the page) until a page has it.
+  Half a period after each, the same kind of move goes by OSC to another parameter: the floor of the
+  path in the same run (on a loaded machine the render loop's own late frames set both p99s).
+- OSC move -> page: another value sent by OSC (a surface beside the page) until every page has it.
 - preview frame age: from the read-back on the render thread to a page holding the JPEG.
-- render rate: with no page, with --pages pages open (the preview on), and with none again.
+- render rate: with no page and with --pages pages open (the preview on), in interleaved rounds.
+- CPU: what each process spent while the pages were open (the pages' own would be on phones).
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -31,45 +35,67 @@ import json, socket, sys, time
 from pythonosc.osc_message_builder import OscMessageBuilder
 from vj.web.client import PageClient
 from vj.web.protocol import read_preview_frame
-url, osc_port, pages, rate, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
-ages = []
-def on_preview(data, now):
-    ages.append((now - read_preview_frame(data)[3]) * 1e3)
-print("ready", flush=True)
-sys.stdin.readline()
-t_open = time.perf_counter()
-clients = [PageClient(url, preview=True, on_preview=on_preview) for _ in range(pages)]
-for c in clients:
-    c.wait(lambda p: p.state is not None and p.frame is not None, what="a first state")
-time.sleep(1.0)  # the pages settle (their first preview frames)
-sent, n, period = [], int(rate * seconds), 1.0 / rate
-t0 = time.perf_counter()
-for i in range(n):
-    delay = t0 + i * period - time.perf_counter()
-    if delay > 0:
-        time.sleep(delay)
-    v = round(0.01 + 0.9 * i / n, 7)
-    t = time.perf_counter_ns()
-    clients[0].osc("/vj/param/feedback.amount", v)
-    sent.append((v, t))
-follow = []  # an OSC move (a surface beside the pages) until every page shows it
+url, osc_port, pages, rate, seconds, rounds = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]),
+                                               float(sys.argv[5]), int(sys.argv[6]))
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(40):
-    v = round(1.0 + i * 0.5, 3)
-    b = OscMessageBuilder("/vj/param/noise.walk"); b.add_arg(float(v))
-    t = time.perf_counter()
-    s.sendto(b.build().dgram, ("127.0.0.1", osc_port))
+print("ready", flush=True)
+for line in sys.stdin:
+    if not line.startswith("go"):
+        break
+    r = int(line.split()[1])
+    ages = []
+    def on_preview(data, now):
+        ages.append((now - read_preview_frame(data)[3]) * 1e3)
+    t_open, cpu_open = time.perf_counter(), time.process_time()
+    clients = [PageClient(url, preview=True, on_preview=on_preview) for _ in range(pages)]
     for c in clients:
-        c.wait(lambda p: p.values.get("noise.walk") == v, what="the OSC move")
-    follow.append((time.perf_counter() - t) * 1e3)
-    time.sleep(0.05)
-frames = [len(c.previews) for c in clients]
-t_close = time.perf_counter()
-for c in clients:
-    c.close()
-print(json.dumps({"sent": sent, "ages": ages, "follow": follow, "open": [t_open, t_close],
-                  "move": [t0, t0 + seconds], "preview_frames": frames}))
+        c.wait(lambda p: p.state is not None and p.frame is not None, what="a first state")
+    time.sleep(1.0)  # the pages settle (their first preview frames)
+    sent, osc_sent, n, period = [], [], int(rate * seconds), 1.0 / rate
+    t0 = time.perf_counter()
+    for i in range(n):  # a fader dragged: the value rises through every round
+        delay = t0 + i * period - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        v = round(0.01 + 0.9 * (r * n + i) / (rounds * n), 7)
+        t = time.perf_counter_ns()
+        clients[0].osc("/vj/param/feedback.amount", v)
+        sent.append((v, t))
+        delay = t0 + (i + 0.5) * period - time.perf_counter()  # and, half a period later, the same by OSC
+        if delay > 0:
+            time.sleep(delay)
+        v = round(0.3 + 3.6 * (r * n + i) / (rounds * n), 7)
+        b = OscMessageBuilder("/vj/param/fx.kaleido.zoom"); b.add_arg(float(v))
+        t = time.perf_counter_ns()
+        s.sendto(b.build().dgram, ("127.0.0.1", osc_port))
+        osc_sent.append((v, t))
+    t1 = time.perf_counter()
+    follow = []  # an OSC move (a surface beside the pages) until every page shows it
+    for i in range(20):
+        v = round(1.0 + (r * 20 + i) * 0.5, 3)
+        b = OscMessageBuilder("/vj/param/noise.walk"); b.add_arg(float(v))
+        t = time.perf_counter()
+        s.sendto(b.build().dgram, ("127.0.0.1", osc_port))
+        for c in clients:
+            c.wait(lambda p: p.values.get("noise.walk") == v, what="the OSC move")
+        follow.append((time.perf_counter() - t) * 1e3)
+        time.sleep(0.05)
+    frames = [len(c.previews) for c in clients]
+    t_close, cpu = time.perf_counter(), time.process_time() - cpu_open
+    for c in clients:
+        c.close()
+    print(json.dumps({"sent": sent, "osc_sent": osc_sent, "ages": ages, "follow": follow, "open": [t_open, t_close], "move": [t0, t1],
+                      "preview_frames": frames, "cpu": cpu}), flush=True)
 """
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), seconds."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 def _percentiles(xs: list[float]) -> dict:
@@ -105,7 +131,7 @@ class _Show:
         self.osc_port = self.proc.info.osc[1]
         self.fps, self.read_back = fps, read_back
         self.frames: list[float] = []  # perf_counter when each frame's snapshot was taken
-        self.values: list[float] = []  # feedback.amount in it
+        self.values: dict[str, list[float]] = {"feedback.amount": [], "fx.kaleido.zoom": []}  # in each snapshot
 
     def run_until(self, done: threading.Event) -> None:
         from types import MappingProxyType
@@ -123,7 +149,8 @@ class _Show:
             t = time.perf_counter()
             snap = Snapshot(i, t, MappingProxyType(dict(c.params.values())), tuple(c.prompts), c.seed)
             self.frames.append(t)
-            self.values.append(c.params.target("feedback.amount"))
+            for name, got in self.values.items():
+                got.append(c.params.target(name))
             self.comp.render(snap)
             frame = ProgramFrame(self.comp, t, i, lambda: info)
             if self.read_back:
@@ -142,14 +169,14 @@ class _Show:
         n = sum(1 for t in self.frames if t0 <= t <= t1)
         return n / (t1 - t0) if t1 > t0 else 0.0
 
-    def latencies(self, sent: list) -> list[float]:
+    def latencies(self, sent: list, name: str) -> list[float]:
         """Per move: the first snapshot with its value or a later one (values rise), minus its sending."""
-        frames, values = self.frames, self.values
+        frames, values = self.frames, self.values[name]
         out = []
         for v, t_ns in sent:
             t = t_ns / 1e9
             j = bisect.bisect_left(frames, t)
-            while j < len(frames) and values[j] < v - 1e-9:
+            while j < len(frames) and values[j] < v - 1e-5 * max(1.0, abs(v)):  # OSC carries float32
                 j += 1
             if j < len(frames):
                 out.append((frames[j] - t) * 1e3)
@@ -161,30 +188,44 @@ class _Show:
         self.comp.close()
 
 
-def run(pages: int = 3, rate: float = 30.0, seconds: float = 10.0, size=(1280, 720), fps: float = 30.0,
-        read_back: bool = False, quiet_seconds: float = 5.0) -> dict:
+def run(pages: int = 3, rate: float = 30.0, seconds: float = 8.0, size=(1280, 720), fps: float = 30.0,
+        read_back: bool = False, rounds: int = 3, quiet_seconds: float = 6.0) -> dict:
+    """Rounds of a quiet stretch (no page) and a stretch with the pages open, then a quiet one: the
+    render rate of each kind is the median of its stretches (other load on the machine comes and
+    goes; interleaving keeps it from landing on one side)."""
     show = _Show(size, fps, read_back)
     out: dict = {"renderer": show.surface.renderer, "size": f"{size[0]}x{size[1]}", "render_fps_target": fps,
-                 "pages": pages, "read_back": read_back}
-    done, marks = threading.Event(), {}
+                 "pages": pages, "read_back": read_back, "rounds": rounds}
+    done, marks = threading.Event(), {"quiet": [], "rounds": [], "cpu": []}
     client = subprocess.Popen([sys.executable, "-c", PAGES, show.url, str(show.osc_port), str(pages), str(rate),
-                               str(seconds)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                               str(seconds), str(rounds)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def quiet() -> None:
+        q0 = time.perf_counter()
+        time.sleep(quiet_seconds)
+        marks["quiet"].append((q0, time.perf_counter()))
 
     def drive() -> None:
         try:
             client.stdout.readline()  # its imports done
             time.sleep(2.0)  # the render loop settles
-            q0 = time.perf_counter()
-            time.sleep(quiet_seconds)
-            marks["quiet"] = (q0, time.perf_counter())
-            client.stdin.write("go\n")
+            for r in range(rounds):
+                quiet()
+                cpu0 = {"control process (server)": _cpu_seconds(show.proc.pid),
+                        "this process (render loop, feed)": _cpu_seconds(os.getpid())}
+                client.stdin.write(f"go {r}\n")
+                client.stdin.flush()
+                got = json.loads(client.stdout.readline())
+                span = got["open"][1] - got["open"][0]
+                cpu = {k: (_cpu_seconds(p) - cpu0[k]) / span * 100 for k, p in
+                       (("control process (server)", show.proc.pid), ("this process (render loop, feed)", os.getpid()))}
+                cpu["the pages' process"] = got["cpu"] / span * 100
+                marks["rounds"].append(got)
+                marks["cpu"].append(cpu)
+                time.sleep(1.0)  # the pages gone
+            quiet()
+            client.stdin.write("end\n")
             client.stdin.flush()
-            text, _ = client.communicate(timeout=seconds + 120)
-            marks["pages"] = json.loads(text)
-            time.sleep(1.0)  # the pages gone
-            q0 = time.perf_counter()
-            time.sleep(quiet_seconds)
-            marks["after"] = (q0, time.perf_counter())
         except Exception as e:  # reported; the render loop below ends
             marks["error"] = f"{type(e).__name__}: {e}"
         finally:
@@ -203,23 +244,30 @@ def run(pages: int = 3, rate: float = 30.0, seconds: float = 10.0, size=(1280, 7
     if "error" in marks:
         out["error"] = marks["error"]
         return out
-    p = marks["pages"]
-    lat = show.latencies(p["sent"])
-    out["move_to_snapshot"] = dict(_percentiles(lat), sent=len(p["sent"]), landed=len(lat), rate=rate,
+    rs = marks["rounds"]
+    sent = [m for r in rs for m in r["sent"]]
+    lat = show.latencies(sent, "feedback.amount")
+    out["move_to_snapshot"] = dict(_percentiles(lat), sent=len(sent), landed=len(lat), rate=rate,
                                    frame_ms=round(1e3 / fps, 1))
-    out["osc_to_page"] = _percentiles(p["follow"])
-    out["preview_age"] = _percentiles(p["ages"])
-    span = p["open"][1] - p["open"][0]
-    out["preview_fps_per_page"] = round(statistics.mean(p["preview_frames"]) / span, 1) if span > 0 else None
-    out["render_fps"] = {"no_page": round(show.rate_between(*marks["quiet"]), 2),
-                         f"{pages}_pages": round(show.rate_between(*p["move"]), 2),
-                         "no_page_after": round(show.rate_between(*marks["after"]), 2)}
+    osc = show.latencies([m for r in rs for m in r["osc_sent"]], "fx.kaleido.zoom")
+    out["osc_move_to_snapshot"] = _percentiles(osc)  # the same run, the same moves by OSC: the path's floor
+    gaps = [(b - a) * 1e3 for r in rs for a, b in zip(show.frames, show.frames[1:]) if r["move"][0] <= a <= r["move"][1]]
+    out["frame_gap"] = _percentiles(gaps)  # the render loop's own pace while the pages were open
+    out["osc_to_page"] = _percentiles([x for r in rs for x in r["follow"]])
+    out["preview_age"] = _percentiles([x for r in rs for x in r["ages"]])
+    out["preview_fps_per_page"] = round(statistics.mean(statistics.mean(r["preview_frames"]) / (r["open"][1] - r["open"][0])
+                                                        for r in rs), 1)
+    out["cpu_percent_with_pages"] = {k: round(statistics.mean(c[k] for c in marks["cpu"]), 1) for k in marks["cpu"][0]}
+    quiet_rates = [round(show.rate_between(*q), 2) for q in marks["quiet"]]
+    page_rates = [round(show.rate_between(*r["move"]), 2) for r in rs]
+    out["render_fps"] = {"no_page": statistics.median(quiet_rates), f"{pages}_pages": statistics.median(page_rates),
+                         "no_page_each": quiet_rates, "pages_each": page_rates}
     return out
 
 
 def main(args) -> int:
     size = tuple(int(x) for x in args.size.split("x"))
-    r = run(args.pages, args.rate, args.seconds, size, args.fps, args.read_back)
+    r = run(args.pages, args.rate, args.seconds, size, args.fps, args.read_back, args.rounds)
     if args.json:
         print(json.dumps(r))
         return 0
@@ -231,10 +279,16 @@ def main(args) -> int:
     m, o, a = r["move_to_snapshot"], r["osc_to_page"], r["preview_age"]
     print(f"page move -> snapshot: {m['landed']}/{m['sent']} moves at {m['rate']:g}/s: p50 {m['p50_ms']} ms, "
           f"p99 {m['p99_ms']} ms, max {m['max_ms']} ms (a render frame is {m['frame_ms']} ms)")
+    b, g = r["osc_move_to_snapshot"], r["frame_gap"]
+    print(f"   the same moves by OSC -> snapshot: p50 {b['p50_ms']} ms, p99 {b['p99_ms']} ms; the render loop's frame "
+          f"gaps meanwhile: p50 {g['p50_ms']} ms, p99 {g['p99_ms']} ms, max {g['max_ms']} ms")
     print(f"OSC move -> every page: p50 {o['p50_ms']} ms, p99 {o['p99_ms']} ms ({o['n']} moves)")
     print(f"preview frame age (read-back -> JPEG at a page): p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms; "
           f"{r['preview_fps_per_page']} frames a second a page")
     f = r["render_fps"]
-    print("render rate: " + ", ".join(f"{k.replace('_', ' ')} {v} fps" for k, v in f.items()))
+    print(f"render rate (median of {r['rounds']} rounds): no page {f['no_page']} fps, {r['pages']} pages open "
+          f"{f[str(r['pages']) + '_pages']} fps (each stretch: no page {f['no_page_each']}, pages {f['pages_each']})")
+    print("CPU while the pages were open (% of one core): " +
+          ", ".join(f"{k} {v}" for k, v in r["cpu_percent_with_pages"].items()))
     print(f"web counters: {r['counters']}")
     return 0

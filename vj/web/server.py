@@ -74,7 +74,7 @@ class WebServer:
         self.said: dict[str, Throttled] = {}
         self._files = {path: ((STATIC / name).read_bytes(), kind) for path, (name, kind) in FILES.items()}
         self._names: tuple[list[str], int] = ([], -1)  # the state's parameter names and their version
-        self._jpeg = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vj-web-jpeg")
+        self._jpeg = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vj-web-jpeg")  # its thread inherits
         self._encoding = False
         self._seen_preview = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -180,6 +180,8 @@ class WebServer:
                 now.spectrum = spectrum_list(spectrum)
         wanted = any(p.wants_preview for p in self.pages)
         self.view.set_server(len(self.pages), wanted)
+        if not wanted:
+            self.now.jpeg = None  # the show stops making pictures: a page that comes later waits for a fresh one
         if wanted and not self._encoding and self.view.preview_version() != self._seen_preview:
             self._encoding = True
             self._seen_preview = self.view.preview_version()
@@ -335,8 +337,10 @@ def _port(request) -> int:
 
 
 def _normal_priority() -> None:
-    """This thread (and the encoder's, started from it) at the normal priority: the control process
-    asks for a higher one for OSC and MIDI, which must not extend to serving pages."""
+    """The server's thread (and the JPEG encoder's, started from it) at the normal priority: the
+    control process asks a higher one for OSC and MIDI, which a page flooding its budget must not
+    borrow against the render loop. (Measured: a page's move reaches the snapshot no sooner at the
+    higher one, BENCHMARKS.md.)"""
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 0)
     except (AttributeError, OSError):
