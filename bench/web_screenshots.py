@@ -118,6 +118,7 @@ def shoot(driver, url: str, out: Path, name: str, size: tuple[int, int], phone: 
     _wait(driver, "return document.getElementById('preview').dataset.frame > 0 && "
                   "document.querySelectorAll('#graph .node').length > 0")
     driver.find_element(By.ID, "lands").send_keys("on the bar")
+    _wait(driver, "return document.getElementById('bar').textContent.endsWith('beat 1')")  # a bar just begun
     driver.find_element(By.CSS_SELECTOR, ".pad[data-scene='storm']").click()  # a move waiting for its bar
     _wait(driver, "return document.querySelector('.pad.waiting') !== null")
     time.sleep(0.6)  # a few more preview frames and meters after the click

@@ -363,3 +363,45 @@ def test_the_preview_is_the_program_image_the_right_way_up(gl_ctx, rig, read_bac
     assert 0 <= time.time() - wall < 30 and index < frames
     assert (rig.feed.from_outputs > 0) == read_back
     comp.close()
+
+
+def test_a_midi_knob_meets_a_value_a_page_moved_before_it_moves_it_again(tmp_path):
+    """Soft takeover: the control process's own pieces (its store, its sink, the server, a MIDI input
+    whose port is a double, as in test_control), a page moving the parameter the knob holds."""
+    from vj.control.osc import OscRouter
+    from vj.control.shared import SharedStore
+    from vj.control.store_sink import StoreSink
+    from vj.web.server import WebServer
+    from vj.web.view import ViewStore
+    from test_control import cc, midi_port
+
+    c = assemble.build_controls(load_set(find_set("demo")), 1)
+    store, view = SharedStore(), ViewStore()
+    names = c.params.names()
+    for i, n in enumerate(names):
+        store.target[i] = c.params.target(n)
+    sink = StoreSink(store, lambda msg: None, tuple((i, c.params.spec(n)) for i, n in enumerate(names)),
+                     tuple(c.sources), tuple(c.scene_names()), tuple(c.prompts), 1)
+    server = WebServer(WebConfig("127.0.0.1", 0, None, view.name), sink, OscRouter(sink).handle)
+    server.start()
+    page = None
+    try:
+        midi, port = midi_port(sink, '[[control]]\ntype="cc"\nnumber=0\ntarget="feedback.amount"\nrange=[0.0, 1.0]',
+                               tmp_path)
+        midi._handle(port, cc(0, 70))  # 0.551: at the value (0.55), the knob has it
+        assert sink.params.target("feedback.amount") == pytest.approx(70 / 127)
+        page = PageClient(f"http://127.0.0.1:{server.address[1]}/", preview=False)
+        page.osc("/vj/param/feedback.amount", 0.9)
+        page.wait(lambda p: p.values.get("feedback.amount") == 0.9, what="the page's move in the store")
+        midi._handle(port, cc(0, 75))  # the knob moves on from where it was: it must meet 0.9 first
+        assert sink.params.target("feedback.amount") == 0.9 and store.counter_dict()["midi_pickup_wait"] == 1
+        midi._handle(port, cc(0, 115))  # within 3 % of 0.9: picked up
+        assert sink.params.target("feedback.amount") == pytest.approx(115 / 127)
+        page.wait(lambda p: p.values.get("feedback.amount") == pytest.approx(115 / 127, abs=1e-5),
+                  what="the knob's value on the page")
+    finally:
+        if page is not None:
+            page.close()
+        server.stop()
+        store.close()
+        view.close()

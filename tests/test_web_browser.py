@@ -56,6 +56,10 @@ def test_a_fader_moved_on_the_page_moves_the_parameter(page, show):
     assert float(f.get_attribute("value")) == pytest.approx(0.99)
     # OSC out says it too (a TouchOSC surface beside the page follows), as the move of a hand
     wait_until("the move on OSC out", lambda: 0.99 in [round(v, 4) for v in show.osc_out.values("/vj/param/feedback.amount")])
+    # and the live state --resume reads keeps it, as a knob's
+    live = show.state / "live" / "demo.json"
+    wait_until("the move in the live state", lambda: live.exists() and
+               json.loads(live.read_text()).get("moved", {}).get("feedback.amount") == pytest.approx(0.99))
     # a drag with the pointer: whatever value it lands on is the parameter's value
     z = fader(page, "feedback.zoom")
     page.execute_script("arguments[0].scrollIntoView({block: 'center'})", z)
@@ -71,6 +75,7 @@ def test_a_scene_pad_changes_the_scene_on_the_bar(page, show):
     oscsend(show.osc_port, "/vj/bpm", "f", 30)  # two seconds a beat: the move waits long enough to be seen
     wait_page(page, lambda d: d.find_element(By.ID, "bpm").text == "30.0", "the held tempo")
     pad = page.find_element(By.CSS_SELECTOR, ".pad[data-scene='burning']")
+    wait_page(page, lambda d: d.find_element(By.ID, "bar").text.endswith("beat 1"), "a bar begun (6 s left in it)")
     pad.click()
     wait_page(page, lambda d: "waiting" in pad.get_attribute("class"), "the pad waiting for its bar")
     assert "burning comes on the next bar" in page.find_element(By.ID, "pending").text
@@ -100,6 +105,15 @@ def test_a_typed_prompt_arrives(page, show):
     assert field.get_attribute("value") == "blue {rings|squares} on white"
     wait_until("the prompt in the show log", lambda: any(json.loads(line).get("text") == drawn for line in
                max((show.state / "shows").glob("*.jsonl")).read_text().splitlines()))
+
+
+def test_warnings_show_in_red_as_on_the_overlay(page, show):
+    oscsend(show.osc_port, "/vj/param/master.level", "f", 0.5)
+    box = page.find_element(By.ID, "warnings")
+    wait_page(page, lambda d: "master fader at 50%" in box.text, "the overlay's warning on the page")
+    assert box.value_of_css_property("color") == "rgba(255, 90, 90, 1)" and box.get_attribute("aria-live") == "assertive"
+    oscsend(show.osc_port, "/vj/param/master.level", "f", 1.0)
+    wait_page(page, lambda d: not box.is_displayed(), "the warning gone with its cause")
 
 
 def test_a_change_made_over_osc_shows_on_the_page(page, show):

@@ -279,7 +279,7 @@
     }
     const p = $("pending");
     p.hidden = !s.pending;
-    if (s.pending) p.textContent = `${s.pending.scene} comes ${landing(s.pending.lands)} (${s.pending.why})`;
+    if (s.pending) p.textContent = `${s.pending.scene} comes ${landing(s.pending.lands)}: ${because(s.pending.why)}`;
     renderPrompts(s.prompts || []);
     if (document.activeElement !== $("seed")) $("seed").value = s.seed;
     $("clock-source").textContent = s.clock ? s.clock.says.replace(/^[\d.]+ BPM /, "") : "";
@@ -292,6 +292,12 @@
     }
     warnings.hidden = !(s.warnings || []).length;
     $("lines").textContent = (s.lines || []).join("\n");
+  }
+
+  function because(why) {  // the graph's reasons, in words (jump (web) -> asked from a page)
+    const asked = { web: "asked from a page", osc: "asked over OSC", midi: "asked from MIDI" };
+    const m = /^jump \((\w+)\)$/.exec(why);
+    return m ? asked[m[1]] || `asked (${m[1]})` : why.replace(/^edge /, "the way ");
   }
 
   function landing(lands) {
@@ -411,6 +417,7 @@
 
   function takeFrame(f) {
     $("bpm").textContent = f.bpm ? f.bpm.toFixed(1) : "–";
+    $("bpm-hold").placeholder = f.bpm ? f.bpm.toFixed(1) : "";
     const q = f.quantum || 4, beats = $("beats");
     if (beats.children.length !== q) {
       beats.textContent = "";
