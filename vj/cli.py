@@ -231,8 +231,9 @@ def _bench_commands(bench) -> None:
     web.add_argument("--rounds", type=int, default=3, help="rounds of a stretch without pages and one with them")
     web.add_argument("--size", default="1280x720", help="the render loop's output size")
     web.add_argument("--fps", type=float, default=30.0, help="the render loop's pace")
-    web.add_argument("--read-back", action="store_true", help="a recording reads every frame back (the preview "
-                     "takes that picture instead of drawing its own)")
+    web.add_argument("--output", choices=("record", "display"), default="record", help="record: a recording reads "
+                     "every frame back (the preview takes that picture); display: each frame is finished as a "
+                     "display's swap does, nothing read back (the preview draws a small copy of its own)")
     web.add_argument("--json", action="store_true")
     ons = bsub.add_parser("onset", help="onset to photon: an onset in the sound to the first output frame it "
                           "changed, through a route (p50, p95)")

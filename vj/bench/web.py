@@ -2,8 +2,10 @@
 
 The show's side is what `vj run --headless --web` runs: the demo set's controls, the control process
 serving the remote (and OSC), and in this process a render loop doing a headless show's frame work
-(pull the controls, composite at --size, hand the program frame to the remote's feed and run its
-hook; with --read-back a recording's read-back too), paced at --fps. The pages are another process:
+(pull the controls, composite at --size, a recording's read-back, or with --output display the frame
+finished as a display's swap finishes it; hand the program frame to the remote's feed and run its
+hook), paced at --fps. With a recording the preview takes the picture read back; without, it draws a
+small copy on the GPU and reads that back. The pages are another process:
 page clients (vj/web/client.py) that take everything a page takes (the state, the ticks, the
 preview's JPEGs) and one of them moves a fader as a hand drags it.
 
@@ -109,7 +111,7 @@ def _percentiles(xs: list[float]) -> dict:
 class _Show:
     """The show's frame work with the remote: pull the controls, composite, the feed."""
 
-    def __init__(self, size: tuple[int, int], fps: float, read_back: bool) -> None:
+    def __init__(self, size: tuple[int, int], fps: float, output: str) -> None:
         from vj import assemble
         from vj.control.process import ControlProcess
         from vj.render.compositor import Compositor
@@ -129,8 +131,9 @@ class _Show:
         self.controls.listen_to(self.proc)
         self.url = f"http://127.0.0.1:{self.proc.info.web[1]}/"
         self.osc_port = self.proc.info.osc[1]
-        self.fps, self.read_back = fps, read_back
+        self.fps, self.output = fps, output  # "record": read back every frame; "display": finish it, as a swap
         self.frames: list[float] = []  # perf_counter when each frame's snapshot was taken
+        self.feed_ms: list[float] = []  # the remote's share of each frame on the render thread (present + hook)
         self.values: dict[str, list[float]] = {"feedback.amount": [], "fx.kaleido.zoom": []}  # in each snapshot
 
     def run_until(self, done: threading.Event) -> None:
@@ -153,10 +156,14 @@ class _Show:
                 got.append(c.params.target(name))
             self.comp.render(snap)
             frame = ProgramFrame(self.comp, t, i, lambda: info)
-            if self.read_back:
-                frame.rgba()  # a recording's read-back, before the remote's feed
+            if self.output == "record":
+                frame.rgba()  # a recording's read-back, before the remote's feed (which then takes it)
+            else:
+                self.surface.ctx.finish()  # a display's swap: the frame drawn, nothing read back
+            f0 = time.perf_counter()
             self.feed.present(frame)
             self.feed.frame(snap)
+            self.feed_ms.append((time.perf_counter() - f0) * 1e3)
             i += 1
             nxt += period
             delay = nxt - time.perf_counter()
@@ -164,6 +171,9 @@ class _Show:
                 time.sleep(delay)
             else:
                 nxt = time.perf_counter()
+
+    def feed_between(self, spans: list) -> list[float]:
+        return [ms for t, ms in zip(self.frames, self.feed_ms) if any(a <= t <= b for a, b in spans)]
 
     def rate_between(self, t0: float, t1: float) -> float:
         n = sum(1 for t in self.frames if t0 <= t <= t1)
@@ -189,13 +199,13 @@ class _Show:
 
 
 def run(pages: int = 3, rate: float = 30.0, seconds: float = 8.0, size=(1280, 720), fps: float = 30.0,
-        read_back: bool = False, rounds: int = 3, quiet_seconds: float = 6.0) -> dict:
+        output: str = "record", rounds: int = 3, quiet_seconds: float = 6.0) -> dict:
     """Rounds of a quiet stretch (no page) and a stretch with the pages open, then a quiet one: the
     render rate of each kind is the median of its stretches (other load on the machine comes and
     goes; interleaving keeps it from landing on one side)."""
-    show = _Show(size, fps, read_back)
+    show = _Show(size, fps, output)
     out: dict = {"renderer": show.surface.renderer, "size": f"{size[0]}x{size[1]}", "render_fps_target": fps,
-                 "pages": pages, "read_back": read_back, "rounds": rounds}
+                 "pages": pages, "output": output, "rounds": rounds}
     done, marks = threading.Event(), {"quiet": [], "rounds": [], "cpu": []}
     client = subprocess.Popen([sys.executable, "-c", PAGES, show.url, str(show.osc_port), str(pages), str(rate),
                                str(seconds), str(rounds)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -253,6 +263,9 @@ def run(pages: int = 3, rate: float = 30.0, seconds: float = 8.0, size=(1280, 72
     out["osc_move_to_snapshot"] = _percentiles(osc)  # the same run, the same moves by OSC: the path's floor
     gaps = [(b - a) * 1e3 for r in rs for a, b in zip(show.frames, show.frames[1:]) if r["move"][0] <= a <= r["move"][1]]
     out["frame_gap"] = _percentiles(gaps)  # the render loop's own pace while the pages were open
+    out["feed_ms"] = {"no_page": _percentiles(show.feed_between(marks["quiet"])),
+                      "pages": _percentiles(show.feed_between([r["move"] for r in rs]))}
+    out["load_average"] = os.getloadavg()[0]
     out["osc_to_page"] = _percentiles([x for r in rs for x in r["follow"]])
     out["preview_age"] = _percentiles([x for r in rs for x in r["ages"]])
     out["preview_fps_per_page"] = round(statistics.mean(statistics.mean(r["preview_frames"]) / (r["open"][1] - r["open"][0])
@@ -267,12 +280,13 @@ def run(pages: int = 3, rate: float = 30.0, seconds: float = 8.0, size=(1280, 72
 
 def main(args) -> int:
     size = tuple(int(x) for x in args.size.split("x"))
-    r = run(args.pages, args.rate, args.seconds, size, args.fps, args.read_back, args.rounds)
+    r = run(args.pages, args.rate, args.seconds, size, args.fps, args.output, args.rounds)
     if args.json:
         print(json.dumps(r))
         return 0
     print(f"render load: {r['renderer']}, {r['size']}, paced at {r['render_fps_target']:g} fps "
-          f"(composite{' + a recording read-back' if r['read_back'] else ''} + the remote's feed)")
+          f"(composite, {'a recording read-back' if r['output'] == 'record' else 'finished as a display swaps'}, "
+          f"the remote's feed)")
     if "error" in r:
         print(f"error: {r['error']}")
         return 1
@@ -285,10 +299,15 @@ def main(args) -> int:
     print(f"OSC move -> every page: p50 {o['p50_ms']} ms, p99 {o['p99_ms']} ms ({o['n']} moves)")
     print(f"preview frame age (read-back -> JPEG at a page): p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms; "
           f"{r['preview_fps_per_page']} frames a second a page")
+    fn, fp = r["feed_ms"]["no_page"], r["feed_ms"]["pages"]
+    print(f"the remote on the render thread, a frame: no page p50 {fn['p50_ms']} ms, p99 {fn['p99_ms']} ms; pages open "
+          f"p50 {fp['p50_ms']} ms, p99 {fp['p99_ms']} ms, max {fp['max_ms']} ms (a preview picture in the frames that "
+          f"hand one over)")
     f = r["render_fps"]
     print(f"render rate (median of {r['rounds']} rounds): no page {f['no_page']} fps, {r['pages']} pages open "
           f"{f[str(r['pages']) + '_pages']} fps (each stretch: no page {f['no_page_each']}, pages {f['pages_each']})")
     print("CPU while the pages were open (% of one core): " +
           ", ".join(f"{k} {v}" for k, v in r["cpu_percent_with_pages"].items()))
-    print(f"web counters: {r['counters']}")
+    print(f"web counters: {r['counters']}; load average at the end {r['load_average']:.1f} "
+          f"({os.cpu_count()} cores; other work on the machine included)")
     return 0

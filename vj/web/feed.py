@@ -6,12 +6,14 @@ per-frame hook (each snapshot: clock, meters, spectrum, the parameters' modulate
 render thread, per frame: a few dozen stores into shared memory; a few times a second: the state's
 JSON (a few kilobytes) and, while a page wants it, a picture for the preview, handed over as it
 is into a latest-value mailbox. The picture is one an output has read back already this frame
-(a recording, a stream), or else a small copy drawn on the GPU (render/thumbnail.py); a thread of
-the feed's own scales it and writes it into the view, and the server makes the JPEG.
+(a recording, a stream), or else a small copy drawn on the GPU and read back through a pixel buffer,
+collected at the next frame (render/thumbnail.py); a thread of the feed's own scales it and writes
+it into the view, and the server makes the JPEG.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import threading
@@ -39,7 +41,7 @@ class Picture:
     top_first: bool  # rows top first (a thumbnail) or bottom first (GL's order, a full read-back)
     index: int
     t: float
-    wall: float  # time.time() when it was read back
+    wall: float  # time.time() when its frame was presented (its read-back was asked for)
     mono: float  # time.perf_counter() then (one clock for every process of this machine)
 
 
@@ -70,6 +72,7 @@ class WebFeed(Output):
         self._graph = (None, None)  # (the graph's spec, its JSON): a hot edit brings a new spec
         self._rate = RateMeter()
         self._thumb = None
+        self._asked: Picture | None = None  # a small copy on its way back from the GPU (its pixels to come)
         self.previews = 0  # pictures handed over
         self.from_outputs = 0  # of which an output had read back already
         self._box: Mailbox[Picture] = Mailbox()
@@ -80,21 +83,28 @@ class WebFeed(Output):
     # -- render thread --------------------------------------------------------------------------------------
     def present(self, frame: ProgramFrame) -> None:
         self._overlay = frame.overlay
+        if self._asked is not None:  # the small copy asked for on an earlier frame: read back by now
+            pic, self._asked = self._asked, None
+            self._hand_over(dataclasses.replace(pic, pixels=self._thumb.collect()))
         now = time.perf_counter()
         if now < self._next_preview or not self.view.preview_wanted():
             return
         self._next_preview = max(now, self._next_preview + self.preview_every)  # no catching up after a pause
+        stamp = (frame.index, frame.t, time.time(), now)
         if frame.read_back:  # a recording or a stream read it: hand those bytes over as they are
-            pixels, size, top_first = frame.rgba(), frame.size, False
             self.from_outputs += 1
-        else:
-            if self._thumb is None:
-                from vj.render.thumbnail import Thumbnail
+            self._hand_over(Picture(frame.rgba(), frame.size, False, *stamp))
+            return
+        if self._thumb is None:
+            from vj.render.thumbnail import Thumbnail
 
-                self._thumb = Thumbnail(frame.compositor.ctx)
-            size = preview_size(frame.size, self.preview_width)
-            pixels, top_first = self._thumb.read(frame.texture, frame.size, size), True
-        self._box.put(Picture(pixels, size, top_first, frame.index, frame.t, time.time(), time.perf_counter()))
+            self._thumb = Thumbnail(frame.compositor.ctx)
+        size = preview_size(frame.size, self.preview_width)
+        self._thumb.request(frame.texture, frame.size, size)  # collected at the next frame
+        self._asked = Picture(b"", size, True, *stamp)
+
+    def _hand_over(self, pic: Picture) -> None:
+        self._box.put(pic)
         self.previews += 1
 
     def frame(self, snap) -> None:

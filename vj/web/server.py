@@ -227,7 +227,7 @@ class WebServer:
         except Exception as e:
             self.said.setdefault("jpeg", Throttled(5.0))(logging.WARNING, f"web: a preview frame failed: {e}")
             return
-        if jpeg is not None:
+        if jpeg is not None and any(p.wants_preview for p in self.pages):  # not one for pages long gone
             self.now.jpeg, self.now.jpeg_version = jpeg, self.now.jpeg_version + 1
 
     # -- requests ---------------------------------------------------------------------------------------------

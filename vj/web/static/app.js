@@ -332,7 +332,7 @@
       const now = b.dataset.scene === s.scene, next = s.pending && s.pending.scene === b.dataset.scene;
       b.setAttribute("aria-pressed", String(now));
       b.classList.toggle("waiting", Boolean(next));
-      b.lastChild.textContent = now ? "playing" : next ? landing(s.pending.lands) : "";
+      b.lastChild.textContent = now ? "playing" : next ? (s.pending.lands === "now" ? "now" : `next ${s.pending.lands}`) : "";
     }
   }
 
