@@ -179,18 +179,20 @@ class _Show:
         n = sum(1 for t in self.frames if t0 <= t <= t1)
         return n / (t1 - t0) if t1 > t0 else 0.0
 
-    def latencies(self, sent: list, name: str) -> list[float]:
-        """Per move: the first snapshot with its value or a later one (values rise), minus its sending."""
+    def latencies(self, sent: list, name: str) -> tuple[list[float], int]:
+        """Per move: the first snapshot with its value or a later one (values rise), minus its sending;
+        and how many moves were in the very first snapshot taken after they were sent."""
         frames, values = self.frames, self.values[name]
-        out = []
+        out, first = [], 0
         for v, t_ns in sent:
             t = t_ns / 1e9
-            j = bisect.bisect_left(frames, t)
+            j = k = bisect.bisect_left(frames, t)
             while j < len(frames) and values[j] < v - 1e-5 * max(1.0, abs(v)):  # OSC carries float32
                 j += 1
             if j < len(frames):
                 out.append((frames[j] - t) * 1e3)
-        return out
+                first += j == k
+        return out, first
 
     def close(self) -> None:
         self.proc.stop()
@@ -256,11 +258,11 @@ def run(pages: int = 3, rate: float = 30.0, seconds: float = 8.0, size=(1280, 72
         return out
     rs = marks["rounds"]
     sent = [m for r in rs for m in r["sent"]]
-    lat = show.latencies(sent, "feedback.amount")
+    lat, first = show.latencies(sent, "feedback.amount")
     out["move_to_snapshot"] = dict(_percentiles(lat), sent=len(sent), landed=len(lat), rate=rate,
-                                   frame_ms=round(1e3 / fps, 1))
-    osc = show.latencies([m for r in rs for m in r["osc_sent"]], "fx.kaleido.zoom")
-    out["osc_move_to_snapshot"] = _percentiles(osc)  # the same run, the same moves by OSC: the path's floor
+                                   frame_ms=round(1e3 / fps, 1), in_next_snapshot=first)
+    osc, osc_first = show.latencies([m for r in rs for m in r["osc_sent"]], "fx.kaleido.zoom")
+    out["osc_move_to_snapshot"] = dict(_percentiles(osc), in_next_snapshot=osc_first)  # the same moves by OSC
     gaps = [(b - a) * 1e3 for r in rs for a, b in zip(show.frames, show.frames[1:]) if r["move"][0] <= a <= r["move"][1]]
     out["frame_gap"] = _percentiles(gaps)  # the render loop's own pace while the pages were open
     out["feed_ms"] = {"no_page": _percentiles(show.feed_between(marks["quiet"])),
@@ -292,9 +294,11 @@ def main(args) -> int:
         return 1
     m, o, a = r["move_to_snapshot"], r["osc_to_page"], r["preview_age"]
     print(f"page move -> snapshot: {m['landed']}/{m['sent']} moves at {m['rate']:g}/s: p50 {m['p50_ms']} ms, "
-          f"p99 {m['p99_ms']} ms, max {m['max_ms']} ms (a render frame is {m['frame_ms']} ms)")
+          f"p99 {m['p99_ms']} ms, max {m['max_ms']} ms (a render frame is {m['frame_ms']} ms); "
+          f"{m['in_next_snapshot']} in the first snapshot taken after them")
     b, g = r["osc_move_to_snapshot"], r["frame_gap"]
-    print(f"   the same moves by OSC -> snapshot: p50 {b['p50_ms']} ms, p99 {b['p99_ms']} ms; the render loop's frame "
+    print(f"   the same moves by OSC -> snapshot: p50 {b['p50_ms']} ms, p99 {b['p99_ms']} ms, {b['in_next_snapshot']} in "
+          f"the first snapshot after them; the render loop's frame "
           f"gaps meanwhile: p50 {g['p50_ms']} ms, p99 {g['p99_ms']} ms, max {g['max_ms']} ms")
     print(f"OSC move -> every page: p50 {o['p50_ms']} ms, p99 {o['p99_ms']} ms ({o['n']} moves)")
     print(f"preview frame age (read-back -> JPEG at a page): p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms; "

@@ -24,6 +24,7 @@ import io
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -38,6 +39,7 @@ TICK = 1.0 / 60  # seconds between reads of the show (a move made elsewhere reac
 MAX_PAGES = 16
 HEARTBEAT = 10.0  # seconds between pings: a phone that went to sleep is let go after two missed
 JPEG_QUALITY = 70
+STALE = 1.0  # seconds: an older preview picture (made while the last page was leaving) is not sent
 STATIC = Path(__file__).resolve().parent / "static"
 FILES = {"/": ("index.html", "text/html"), "/static/app.js": ("app.js", "text/javascript"),
          "/static/graph.js": ("graph.js", "text/javascript"), "/static/style.css": ("style.css", "text/css")}
@@ -209,6 +211,8 @@ class WebServer:
         if got is None:
             return None
         rgb, meta = got
+        if time.perf_counter() - meta["mono"] > STALE:  # one clock for every process of the machine
+            return None
         buf = io.BytesIO()
         Image.fromarray(rgb).save(buf, "JPEG", quality=JPEG_QUALITY)
         return protocol.preview_frame(buf.getvalue(), int(meta["index"]), meta["t"], meta["wall"], meta["mono"])
