@@ -133,7 +133,8 @@ class _Show:
         self.osc_port = self.proc.info.osc[1]
         self.fps, self.output = fps, output  # "record": read back every frame; "display": finish it, as a swap
         self.frames: list[float] = []  # perf_counter when each frame's snapshot was taken
-        self.feed_ms: list[float] = []  # the remote's share of each frame on the render thread (present + hook)
+        self.feed_ms: list[tuple[float, float]] = []  # the remote's share of each frame on the render thread:
+        # (its output's present: the preview picture; its frame hook: the numbers, the state), ms
         self.values: dict[str, list[float]] = {"feedback.amount": [], "fx.kaleido.zoom": []}  # in each snapshot
 
     def run_until(self, done: threading.Event) -> None:
@@ -162,8 +163,9 @@ class _Show:
                 self.surface.ctx.finish()  # a display's swap: the frame drawn, nothing read back
             f0 = time.perf_counter()
             self.feed.present(frame)
+            f1 = time.perf_counter()
             self.feed.frame(snap)
-            self.feed_ms.append((time.perf_counter() - f0) * 1e3)
+            self.feed_ms.append(((f1 - f0) * 1e3, (time.perf_counter() - f1) * 1e3))
             i += 1
             nxt += period
             delay = nxt - time.perf_counter()
@@ -172,8 +174,8 @@ class _Show:
             else:
                 nxt = time.perf_counter()
 
-    def feed_between(self, spans: list) -> list[float]:
-        return [ms for t, ms in zip(self.frames, self.feed_ms) if any(a <= t <= b for a, b in spans)]
+    def feed_between(self, spans: list, part: int) -> list[float]:
+        return [ms[part] for t, ms in zip(self.frames, self.feed_ms) if any(a <= t <= b for a, b in spans)]
 
     def rate_between(self, t0: float, t1: float) -> float:
         n = sum(1 for t in self.frames if t0 <= t <= t1)
@@ -265,8 +267,11 @@ def run(pages: int = 3, rate: float = 30.0, seconds: float = 8.0, size=(1280, 72
     out["osc_move_to_snapshot"] = dict(_percentiles(osc), in_next_snapshot=osc_first)  # the same moves by OSC
     gaps = [(b - a) * 1e3 for r in rs for a, b in zip(show.frames, show.frames[1:]) if r["move"][0] <= a <= r["move"][1]]
     out["frame_gap"] = _percentiles(gaps)  # the render loop's own pace while the pages were open
-    out["feed_ms"] = {"no_page": _percentiles(show.feed_between(marks["quiet"])),
-                      "pages": _percentiles(show.feed_between([r["move"] for r in rs]))}
+    pages_on = [r["move"] for r in rs]
+    out["feed_ms"] = {"present_no_page": _percentiles(show.feed_between(marks["quiet"], 0)),
+                      "present_pages": _percentiles(show.feed_between(pages_on, 0)),
+                      "hook_no_page": _percentiles(show.feed_between(marks["quiet"], 1)),
+                      "hook_pages": _percentiles(show.feed_between(pages_on, 1))}
     out["load_average"] = os.getloadavg()[0]
     out["osc_to_page"] = _percentiles([x for r in rs for x in r["follow"]])
     out["preview_age"] = _percentiles([x for r in rs for x in r["ages"]])
@@ -303,10 +308,10 @@ def main(args) -> int:
     print(f"OSC move -> every page: p50 {o['p50_ms']} ms, p99 {o['p99_ms']} ms ({o['n']} moves)")
     print(f"preview frame age (read-back -> JPEG at a page): p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms; "
           f"{r['preview_fps_per_page']} frames a second a page")
-    fn, fp = r["feed_ms"]["no_page"], r["feed_ms"]["pages"]
-    print(f"the remote on the render thread, a frame: no page p50 {fn['p50_ms']} ms, p99 {fn['p99_ms']} ms; pages open "
-          f"p50 {fp['p50_ms']} ms, p99 {fp['p99_ms']} ms, max {fp['max_ms']} ms (a preview picture in the frames that "
-          f"hand one over)")
+    fm = r["feed_ms"]
+    print("the remote on the render thread, a frame (p50/p99/max ms): " + "; ".join(
+        f"{k.replace('_', ' ')} {v['p50_ms']}/{v['p99_ms']}/{v['max_ms']}" for k, v in fm.items()) +
+        " (present: the preview's picture; hook: the frame's numbers and the state)")
     f = r["render_fps"]
     print(f"render rate (median of {r['rounds']} rounds): no page {f['no_page']} fps, {r['pages']} pages open "
           f"{f[str(r['pages']) + '_pages']} fps (each stretch: no page {f['no_page_each']}, pages {f['pages_each']})")
