@@ -21,46 +21,9 @@ import threading
 import time
 from pathlib import Path
 
+from vj.bench.web import chromium, demo_with_graph
+
 ROOT = Path(__file__).resolve().parent.parent
-GRAPH = """
-[graph]
-start = "calm"
-quantize = "bar"
-
-[[edge]]
-from = "calm"
-to = "storm"
-after = "16 bars"
-
-[[edge]]
-from = "storm"
-to = "drowned"
-after = "8 bars"
-chance = 0.5
-
-[[edge]]
-from = "drowned"
-to = "burning"
-energy = [0.6, 1.0]
-
-[[edge]]
-from = "burning"
-to = "calm"
-after = "8 bars"
-
-[[edge]]
-from = "*"
-to = "storm"
-note = "midi.1.note.45"
-"""
-
-
-def _set_with_graph(folder: Path) -> Path:
-    text = (ROOT / "sets" / "demo.toml").read_text().replace('audio = "demo-beat.ogg"',
-                                                            f'audio = "{ROOT / "sets" / "demo-beat.ogg"}"')
-    path = folder / "demo.toml"
-    path.write_text(text + GRAPH)
-    return path
 
 
 def _start(set_path: Path) -> tuple[subprocess.Popen, list[str]]:
@@ -86,18 +49,6 @@ def _found(lines: list[str], pattern: str, proc: subprocess.Popen, timeout: floa
             raise SystemExit("the show ended:\n" + "\n".join(lines))
         time.sleep(0.2)
     raise SystemExit(f"no {pattern!r} in the show's log")
-
-
-def _browser(profile: str):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    o = webdriver.ChromeOptions()
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-              "--hide-scrollbars", f"--user-data-dir={profile}"):
-        o.add_argument(a)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
 
 
 def _wait(driver, js: str, timeout: float = 60) -> None:
@@ -133,14 +84,14 @@ def main() -> None:
     ap.add_argument("--set", type=Path, help="a set file (default: the demo set with a scene graph)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="vj-shots-"))
-    proc, lines = _start(args.set or _set_with_graph(tmp))
+    proc, lines = _start(args.set or demo_with_graph(tmp))
     driver = None
     try:
         url = _found(lines, r"web: the remote is at (http://\S+)", proc)
         osc_port = _found(lines, r"OSC: listening on 127\.0\.0\.1:(\d+)", proc)
         _found(lines, r"(scene calm)", proc)
         subprocess.run(["oscsend", "127.0.0.1", osc_port, "/vj/bpm", "f", "40"], check=True)  # a bar is 6 s
-        driver = _browser(str(tmp / "profile"))
+        driver = chromium(str(tmp / "profile"), 1366, 768)
         for name, size, phone in (("web-phone", (390, 844), True), ("web-laptop", (1366, 768), False)):
             subprocess.run(["oscsend", "127.0.0.1", osc_port, "/vj/scene", "ss", "calm", "now"], check=True)
             print(shoot(driver, url, args.out, name, size, phone))

@@ -19,56 +19,15 @@ from pathlib import Path
 import pytest
 from pythonosc.osc_packet import OscPacket
 
+from vj.bench.web import CHROMEDRIVER, demo_with_graph
+from vj.bench.web import chromium as open_chromium
 from vj.control.osc import build_message
 from helpers import ROOT, wait_until
 
-CHROMEDRIVER = "/usr/bin/chromedriver"  # Debian's chromium-driver: never a browser download
+graph_set = demo_with_graph  # the demo set with a scene graph (vj/bench/web.py: the screenshots play it too)
+
 PHONE = (390, 844)
 LAPTOP = (1366, 768)
-
-# the demo set with a scene graph: the pads, the graph drawn, a move waiting for its bar
-GRAPH = """
-[graph]
-start = "calm"
-quantize = "bar"
-
-[[edge]]
-from = "calm"
-to = "storm"
-after = "64 bars"
-
-[[edge]]
-from = "storm"
-to = "drowned"
-after = "64 bars"
-chance = 0.5
-
-[[edge]]
-from = "drowned"
-to = "burning"
-energy = [0.9, 1.0]
-after = "32 bars"
-
-[[edge]]
-from = "burning"
-to = "calm"
-after = "64 bars"
-
-[[edge]]
-from = "*"
-to = "storm"
-note = "midi.1.note.45"
-"""
-
-
-def graph_set(folder: Path) -> Path:
-    """The demo set, and a graph whose ways out take minutes (the tests make the moves)."""
-    text = (ROOT / "sets" / "demo.toml").read_text().replace('audio = "demo-beat.ogg"',
-                                                            f'audio = "{ROOT / "sets" / "demo-beat.ogg"}"')
-    path = folder / "demo-graph.toml"
-    path.write_text(text + GRAPH)
-    return path
-
 
 def vj_list(port: int) -> dict:
     """/vj/list over OSC, as a control surface asks: address -> [types, min, max, value]."""
@@ -187,19 +146,11 @@ class LiveShow:
 
 
 def chromium(width: int, height: int):
-    """Debian's Chromium, headless, with a profile of its own (deleted with the temporary folder)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
+    """Debian's Chromium, headless, with a profile of its own (deleted with quit_browser)."""
     if not Path(CHROMEDRIVER).exists():
         pytest.fail("chromium-driver is missing: `make setup` installs it (Debian packages chromium, chromium-driver)")
-    o = webdriver.ChromeOptions()
     profile = tempfile.mkdtemp(prefix="vj-chromium-")
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-              "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={width},{height}"):
-        o.add_argument(a)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=o)
+    driver = open_chromium(profile, width, height)
     driver.profile_dir = profile
     return driver
 

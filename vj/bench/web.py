@@ -91,6 +91,70 @@ for line in sys.stdin:
 """
 
 
+# the demo set with a scene graph whose ways out take minutes (the moves are made by hand): what the
+# remote's tests and its screenshots play
+GRAPH = """
+[graph]
+start = "calm"
+quantize = "bar"
+
+[[edge]]
+from = "calm"
+to = "storm"
+after = "64 bars"
+
+[[edge]]
+from = "storm"
+to = "drowned"
+after = "64 bars"
+chance = 0.5
+
+[[edge]]
+from = "drowned"
+to = "burning"
+energy = [0.9, 1.0]
+after = "32 bars"
+
+[[edge]]
+from = "burning"
+to = "calm"
+after = "64 bars"
+
+[[edge]]
+from = "*"
+to = "storm"
+note = "midi.1.note.45"
+"""
+CHROMEDRIVER = "/usr/bin/chromedriver"  # Debian's chromium-driver: never a browser download
+CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--hide-scrollbars")
+
+
+def demo_with_graph(folder) -> "Path":
+    """The demo set and GRAPH, written into `folder` (its sound track named by its full path)."""
+    from pathlib import Path
+
+    from vj.resources import find_set
+
+    demo = Path(find_set("demo"))
+    text = demo.read_text().replace('audio = "demo-beat.ogg"', f'audio = "{demo.parent / "demo-beat.ogg"}"')
+    path = Path(folder) / "demo-graph.toml"
+    path.write_text(text + GRAPH)
+    return path
+
+
+def chromium(profile: str, width: int, height: int):
+    """Debian's Chromium through selenium, headless, with the profile folder given."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    o = webdriver.ChromeOptions()
+    for a in CHROMIUM_ARGS + (f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+        o.add_argument(a)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=o)
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc), seconds."""
     try:
@@ -140,14 +204,14 @@ class _Show:
     def run_until(self, done: threading.Event) -> None:
         from types import MappingProxyType
 
+        from vj.clock import FramePacer, RealClock
         from vj.core.snapshot import Snapshot
         from vj.output.base import ProgramFrame
         from vj.render.overlay import OverlayInfo
 
         c = self.controls
         info = OverlayInfo(("render", "scene"), (), ())
-        period = 1.0 / self.fps
-        nxt, i = time.perf_counter(), 0
+        pacer, i = FramePacer(self.fps, RealClock()), 0  # as `vj run --headless` paces its loop
         while not done.is_set():
             c.apply_pending()
             t = time.perf_counter()
@@ -167,12 +231,7 @@ class _Show:
             self.feed.frame(snap)
             self.feed_ms.append(((f1 - f0) * 1e3, (time.perf_counter() - f1) * 1e3))
             i += 1
-            nxt += period
-            delay = nxt - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            else:
-                nxt = time.perf_counter()
+            pacer.wait()
 
     def feed_between(self, spans: list, part: int) -> list[float]:
         return [ms[part] for t, ms in zip(self.frames, self.feed_ms) if any(a <= t <= b for a, b in spans)]

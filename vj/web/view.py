@@ -17,9 +17,9 @@ Plain aligned 8-byte stores, as in control/shared.py.
 
 from __future__ import annotations
 
-from multiprocessing import shared_memory
-
 import numpy as np
+
+from vj.shm import SharedArrays
 
 CAPACITY = 1024  # parameters (as control/shared.py)
 SPECTRUM = 64  # bands (core.features.Features.spectrum)
@@ -31,25 +31,14 @@ PREVIEW = ("width", "height", "index", "t", "wall", "mono")
 SERVER = ("pages", "preview_wanted")
 
 
-class ViewStore:
+class ViewStore(SharedArrays):
     def __init__(self, name: str | None = None) -> None:
         w, h = PREVIEW_MAX
-        parts = [("frame_seq", np.int64, 1), ("frame", np.float64, len(FRAME)), ("live", np.float64, CAPACITY),
-                 ("spectrum", np.float64, SPECTRUM), ("state_seq", np.int64, 1), ("state_len", np.int64, 1),
-                 ("state", np.uint8, STATE_BYTES), ("preview_seq", np.int64, 1), ("preview_meta", np.float64, len(PREVIEW)),
-                 ("preview", np.uint8, w * h * 3), ("server", np.float64, len(SERVER))]
-        total = sum(np.dtype(t).itemsize * n for _, t, n in parts)
-        self.owner = name is None
-        self.shm = shared_memory.SharedMemory(create=True, size=total) if self.owner else shared_memory.SharedMemory(name=name)
-        offset = 0
-        self._fields = [p[0] for p in parts]
-        for field, dtype, n in parts:
-            setattr(self, field, np.ndarray((n,), dtype, buffer=self.shm.buf, offset=offset))
-            offset += np.dtype(dtype).itemsize * n
-        if self.owner:
-            for field in self._fields:
-                getattr(self, field)[:] = 0
-        self.name = self.shm.name
+        super().__init__([("frame_seq", np.int64, 1), ("frame", np.float64, len(FRAME)), ("live", np.float64, CAPACITY),
+                          ("spectrum", np.float64, SPECTRUM), ("state_seq", np.int64, 1), ("state_len", np.int64, 1),
+                          ("state", np.uint8, STATE_BYTES), ("preview_seq", np.int64, 1),
+                          ("preview_meta", np.float64, len(PREVIEW)), ("preview", np.uint8, w * h * 3),
+                          ("server", np.float64, len(SERVER))], name)
 
     # -- the show writes ------------------------------------------------------------------------------------
     def write_frame(self, values: dict[str, float], live: np.ndarray, spectrum: np.ndarray) -> None:
@@ -117,16 +106,6 @@ class ViewStore:
 
     def set_server(self, pages: int, preview_wanted: bool) -> None:
         self.server[:] = (pages, 1.0 if preview_wanted else 0.0)
-
-    def close(self) -> None:
-        for field in self._fields:
-            setattr(self, field, None)
-        self.shm.close()
-        if self.owner:
-            try:
-                self.shm.unlink()
-            except FileNotFoundError:
-                pass
 
 
 def _consistent(seq: np.ndarray, copy, tries: int = 4):
