@@ -107,6 +107,20 @@ def test_a_typed_prompt_arrives(page, show):
                max((show.state / "shows").glob("*.jsonl")).read_text().splitlines()))
 
 
+def test_a_prompt_added_on_the_page_gets_its_card_and_every_weight_still_follows(page, show):
+    field = page.find_element(By.ID, "prompt-new")
+    field.send_keys("a {chrome|paper} moon", Keys.ENTER)
+    weight = wait_page(page, lambda d: d.find_elements(By.CSS_SELECTOR, ".prompt[data-slot='3'] input[type=range]"
+                                                       "[data-param='prompt.3.weight']"), "the third prompt's weight")[0]
+    card = page.find_element(By.CSS_SELECTOR, ".prompt[data-slot='3']")
+    assert card.find_element(By.CSS_SELECTOR, "textarea").get_attribute("value") == "a {chrome|paper} moon"
+    assert weight.get_attribute("value") == "0"  # a prompt added live fades in from 0
+    assert fader(page, "prompt.3.weight")  # and it is among every parameter
+    oscsend(show.osc_port, "/vj/prompt/1/weight", "f", -1.5)  # the first card's weight, after the table grew
+    first = page.find_element(By.CSS_SELECTOR, ".prompt[data-slot='1'] input[type=range][data-param='prompt.1.weight']")
+    wait_page(page, lambda d: first.get_attribute("value") == "-1.5", "the first prompt's weight following")
+
+
 def test_warnings_show_in_red_as_on_the_overlay(page, show):
     oscsend(show.osc_port, "/vj/param/master.level", "f", 0.5)
     box = page.find_element(By.ID, "warnings")
@@ -126,12 +140,14 @@ def test_a_change_made_over_osc_shows_on_the_page(page, show):
 def test_the_preview_shows_frames_that_change(page, show):
     img = page.find_element(By.ID, "preview")
     first = int(wait_page(page, lambda d: img.get_attribute("data-frame"), "a preview frame"))
-    sample = """const img = arguments[0], c = document.createElement('canvas');
-                c.width = 32; c.height = 18; const g = c.getContext('2d'); g.drawImage(img, 0, 0, 32, 18);
+    sample = """const img = arguments[0];
+                if (!img.complete || !img.naturalWidth) return null;
+                const c = document.createElement('canvas'); c.width = 32; c.height = 18;
+                const g = c.getContext('2d'); g.drawImage(img, 0, 0, 32, 18);
                 return Array.from(g.getImageData(0, 0, 32, 18).data);"""
-    a = page.execute_script(sample, img)
+    a = wait_page(page, lambda d: d.execute_script(sample, img), "a decoded preview frame")
     wait_page(page, lambda d: int(img.get_attribute("data-frame")) > first + 10, "later preview frames")
-    b = page.execute_script(sample, img)
+    b = wait_page(page, lambda d: d.execute_script(sample, img), "a later decoded frame")
     assert sum(a) > 32 * 18 * 40 and sum(b) > 32 * 18 * 40  # a picture, not black
     assert sum(abs(x - y) for x, y in zip(a, b)) / len(a) > 1.0  # and it moves
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
+import json
 import logging
 import os
 import threading
@@ -132,8 +133,7 @@ class WebServer:
         except OSError:
             await runner.cleanup()
             raise
-        sock = site._server.sockets[0]  # the port taken, when 0 asked for any
-        self.address = sock.getsockname()[:2]
+        self.address = tuple(runner.addresses[0][:2])  # the port taken, when 0 asked for any
         self._stopping = asyncio.Event()
         return runner
 
@@ -183,15 +183,13 @@ class WebServer:
         wanted = any(p.wants_preview for p in self.pages)
         self.view.set_server(len(self.pages), wanted)
         if not wanted:
-            self.now.jpeg = None  # the show stops making pictures: a page that comes later waits for a fresh one
+            now.jpeg = None  # the show stops making pictures: a page that comes later waits for a fresh one
         if wanted and not self._encoding and self.view.preview_version() != self._seen_preview:
             self._encoding = True
             self._seen_preview = self.view.preview_version()
             self._jpeg.submit(self._encode).add_done_callback(self._hand_back)
 
     def _read_state(self) -> None:
-        import json
-
         version = self.view.state_version()
         text = self.view.read_state()
         if text is None:
@@ -239,12 +237,10 @@ class WebServer:
         """Host and token before anything is served; the token back as a cookie; a strict policy."""
         from aiohttp import web
 
-        from vj.web.access import COOKIE
-
         token = self.cfg.token
         if not access.host_ok(request.host, self.cfg.host, token):
             return self._refuse(request, 421, "this page answers to a loopback name only (127.0.0.1, localhost)")
-        given = request.query.get("token") or request.cookies.get(COOKIE) or _bearer(request.headers)
+        given = request.query.get("token") or request.cookies.get(access.COOKIE) or _bearer(request.headers)
         if not access.token_ok(given, token):
             return self._refuse(request, 401, "this show's remote needs its token: open the address printed when the "
                                               "show started (.../?token=...)")
@@ -259,7 +255,7 @@ class WebServer:
             return web.Response(status=500, text="démontage: the remote failed on that request (the show goes on)\n")
         if isinstance(response, web.StreamResponse) and not response.prepared:
             if token is not None and request.query.get("token"):
-                response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+                response.set_cookie(access.COOKIE, token, httponly=True, samesite="Strict", path="/")
             response.headers.update({"Content-Security-Policy": POLICY, "X-Content-Type-Options": "nosniff",
                                      "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
         return response
@@ -290,6 +286,7 @@ class WebServer:
         page = Page(ws, f"{request.remote}:{_port(request)}", self.route, self.counters, self.said)
         self.pages.add(page)
         self.counters.add("web_pages_opened")
+        self._read_show()  # its first message has the show as it is now, not as the last tick read it
         log.info(f"web: a page opened from {request.remote} ({len(self.pages)} open)")
         writer = asyncio.ensure_future(self._write(page))
         try:

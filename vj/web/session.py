@@ -33,8 +33,8 @@ BYTES_A_SECOND = 1 << 20
 
 @dataclass
 class Now:
-    """The show as the ticker read it last (shared by every page; replaced, never mutated in place,
-    except by the ticker between wake-ups)."""
+    """The show as the server's ticker read it last, shared by every page (the ticker and the pages'
+    tasks run on the one loop thread: it changes between the pages' wake-ups, never during one)."""
 
     specs: list[dict] = field(default_factory=list)  # protocol.spec_json of every parameter
     specs_version: int = 0

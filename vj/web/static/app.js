@@ -234,6 +234,9 @@
     }
     $("param-count").textContent = `· ${specs.length}`;
     filter();
+    for (const card of $("prompt-list").querySelectorAll(".prompt")) {  // their weights' faders follow again
+      if (card.weightRow && show.specs.has(card.weightRow.spec.name)) addRow(card.weightRow.spec.name, card.weightRow);
+    }
     if (show.state) renderPrompts(show.state.prompts || []);
   }
 
@@ -341,11 +344,11 @@
     const cards = new Map([...list.querySelectorAll(".prompt")].map((c) => [Number(c.dataset.slot), c]));
     for (const p of prompts) {
       let card = cards.get(p.slot);
-      if (!card || (!card.querySelector(".param") && show.specs.has(p.weight))) {
-        const fresh = makePrompt(p);
-        if (card) card.replaceWith(fresh); else list.appendChild(fresh);
-        card = fresh;
+      if (!card) {
+        card = makePrompt(p);
+        list.appendChild(card);
       }
+      if (!card.weightRow) attachWeight(card, p);  // its weight's spec may come a tick after the prompt
       cards.delete(p.slot);
       card.querySelector(".drawn").textContent = p.text;
       card.querySelector(".resample").hidden = p.fixed;
@@ -380,14 +383,17 @@
       field.blur();
     });
     card.querySelector(".resample").addEventListener("click", () => osc(`/vj/resample/${p.slot}`));
-    const spec = show.specs.get(p.weight);
-    if (spec) {
-      const r = makeRow(spec);
-      r.row.querySelector(".doc").remove();
-      card.appendChild(r.row);
-      addRow(spec.name, r);
-    }
     return card;
+  }
+
+  function attachWeight(card, p) {
+    const spec = show.specs.get(p.weight);
+    if (!spec) return;
+    const r = makeRow(spec);
+    r.row.querySelector(".doc").remove();
+    card.appendChild(r.row);
+    addRow(spec.name, r);
+    card.weightRow = r;
   }
 
   // -- ticks: values moved elsewhere, the snapshot's values, clock, meters -------------------------------------
@@ -463,9 +469,12 @@
     const index = view.getUint32(4, true), wall = view.getFloat64(16, true);
     const url = URL.createObjectURL(new Blob([buf.slice(32)], { type: "image/jpeg" }));
     const img = $("preview");
-    img.onload = () => { if (previewUrl && previewUrl !== url) URL.revokeObjectURL(previewUrl); previewUrl = url; };
+    img.onload = () => {
+      if (previewUrl && previewUrl !== url) URL.revokeObjectURL(previewUrl);
+      previewUrl = url;
+      img.dataset.frame = String(index);  // the frame on screen (scripts and tests read it)
+    };
     img.src = url;
-    img.dataset.frame = String(index);
     const t = performance.now();
     show.previewTimes.push(t);
     while (show.previewTimes.length && show.previewTimes[0] < t - 2000) show.previewTimes.shift();
