@@ -38,7 +38,7 @@ from vj.web.view import ViewStore
 
 TICK = 1.0 / 60  # seconds between reads of the show (a move made elsewhere reaches the pages within one)
 MAX_PAGES = 16
-HEARTBEAT = 10.0  # seconds between pings: a phone that went to sleep is let go after two missed
+HEARTBEAT = 10.0  # seconds between pings: a page (a phone gone to sleep) that leaves one unanswered 5 s is let go
 JPEG_QUALITY = 70
 STALE = 1.0  # seconds: an older preview picture (made while the last page was leaving) is not sent
 STATIC = Path(__file__).resolve().parent / "static"
