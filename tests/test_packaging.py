@@ -15,6 +15,7 @@ def test_wheel_carries_the_data_and_an_install_finds_it(tmp_path):
     for f in ("vj/_data/shaders/common.glsl", "vj/_data/shaders/kaleido.frag", "vj/_data/sets/demo.toml",
               "vj/_data/sets/demo-beat.ogg", "vj/_data/mappings/README.md",
               "vj/generate/tiny_tokenizer/vocab.json", "vj/generate/tiny_tokenizer/merges.txt",
+              *(f"vj/web/static/{f}" for f in ("index.html", "app.js", "graph.js", "style.css")),  # the remote's page
               *(f"vj/seedling/weights/{c}/{f}" for c in ("early", "middle", "final")
                 for f in ("config.json", "diffusion_pytorch_model.safetensors"))):
         assert f in names, f

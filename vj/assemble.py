@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from vj.core.features import SOURCES
-from vj.core.spec import GeneratorSpec, ShowSet
+from vj.core.spec import GeneratorSpec, ShowSet, WebSettings
 from vj.core.validate import RAISE, Problems, fail, suggest
 from vj.control.hub import Controls
 from vj.control.modulators import Modulators
@@ -227,6 +227,7 @@ class Options:
     state: Path | None = None  # the state folder: the show log goes in its shows/ (None: no log)
     resume: bool = False  # come back where the live state in the state folder says (vj/show/resume.py)
     reread: Callable | None = None  # live: the set file read and checked again (vj/show/hot_edit.py)
+    web: WebSettings | None = None  # the browser remote (vj/web/): where it listens, its preview; None: none
 
 
 @dataclass
@@ -329,14 +330,17 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
     compositor = make_compositor(surface.ctx, show, live)
     window = _window(surface, audio, opts)
     generator, layer_generators, said = _generators(show, opts, seed, live, compositor, controls, window)
+    web = _web(show, opts, controls) if live and opts.web is not None else None
     try:
-        control, status, hooks, stoppers, rate = _listeners(opts, controls, clock) if live else (None, [], [], [], None)
+        control, status, hooks, stoppers, rate = _listeners(opts, controls, clock, web) if live else (None, [], [], [], None)
         show_clock, clock_stoppers = _show_clock(opts, live, controls)
         stoppers += clock_stoppers
     except BaseException:  # a MIDI port that isn't there: nothing left running behind the message
         for gen in [generator] + [lg.generator for lg in layer_generators]:
             gen.stop()
         compositor.close()
+        if web is not None:
+            web[0].close()
         raise
     warnings = [lambda: said] if said else []  # a fallback playing from the start stands on the overlay,
     status += [lambda: " | ".join(said)] if said else []  # and in the status line
@@ -355,8 +359,8 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
         hooks, status, warnings = hooks + [watcher.frame], status + [watcher.status], warnings + [watcher.warnings]
         stoppers = stoppers + [watcher.close]
     engine = make_engine(controls, compositor, generator, clock=clock, audio=audio,
-                         outputs=([window] if window else []) + outputs_for(surface), on_frame=hooks, status=status,
-                         render_rate=rate, warnings=warnings, show_clock=show_clock,
+                         outputs=([window] if window else []) + outputs_for(surface) + ([web[0]] if web else []),
+                         on_frame=hooks, status=status, render_rate=rate, warnings=warnings, show_clock=show_clock,
                          layer_generators=layer_generators)
     return Show(engine, surface, seed, drawn, control, stoppers, journal)
 
@@ -471,17 +475,40 @@ def _show_warm_up(compositor, controls, window) -> None:
     window.present(ProgramFrame(compositor, t, 0))
 
 
-def _listeners(opts: Options, controls: Controls, clock):
-    """OSC in and MIDI in a control process of their own, OSC out and MIDI clock out here. Returns
-    (the control process, status sources, per-frame hooks, what stops them, the render rate meter
-    OSC out reports)."""
+def _web(show: ShowSet, opts: Options, controls: Controls):
+    """The browser remote: the show's side (an output and a frame hook writing the view) and what
+    the control process is told to serve (vj/web/): (WebFeed, WebConfig)."""
+    from vj.web.access import token_for
+    from vj.web.feed import WebFeed
+    from vj.web.server import WebConfig
+
+    settings = opts.web
+    feed = WebFeed(controls, show.name, settings.preview_fps, settings.preview_width)
+    return feed, WebConfig(settings.host, settings.port, token_for(settings.host, settings.token), feed.view.name)
+
+
+def _say_web(cfg, address: tuple[str, int]) -> None:
+    from vj.web.access import page_urls
+
+    urls = page_urls(address[0], address[1], cfg.token)
+    if cfg.token is None:
+        log.info(f"web: the remote is at {urls[0]} (this machine only)")
+    else:
+        log.info(f"web: the remote is at {' or '.join(urls)} (open it on a phone or tablet on this network; "
+                 f"the token is in the address: without it nothing is shown or moved)")
+
+
+def _listeners(opts: Options, controls: Controls, clock, web=None):
+    """OSC in, MIDI in and the browser remote's server in a control process of their own, OSC out and
+    MIDI clock out here. Returns (the control process, status sources, per-frame hooks, what stops
+    them, the render rate meter OSC out reports). `web`: _web's (feed, config), or None."""
     from vj.control.osc import OscOut
     from vj.control.process import ControlProcess
     from vj.meter import RateMeter
 
     control, status, hooks, stoppers, rate = None, [], [], [], RateMeter()
-    if opts.osc_in or opts.midi_in:
-        control = ControlProcess(controls, opts.osc_in, opts.midi_in)
+    if opts.osc_in or opts.midi_in or web is not None:
+        control = ControlProcess(controls, opts.osc_in, opts.midi_in, web=web[1] if web else None)
         control.start()
         controls.listen_to(control)
         status.append(control.status)
@@ -491,6 +518,9 @@ def _listeners(opts: Options, controls: Controls, clock):
             allow = opts.osc_in[2] if opts.osc_in else ()
             log.info(f"OSC: listening on {host}:{port}" + (f", from {', '.join(allow)} only" if allow else ""))
         log.info(f"control process priority: {control.info.priority}")
+        if web is not None:
+            hooks.append(web[0].frame)
+            _say_web(web[1], control.info.web)
     if opts.osc_out:
         out = _or_stop(lambda: OscOut(opts.osc_out, controls, fps=rate.fps), stoppers)
         hooks.append(out.frame)

@@ -6,7 +6,7 @@
     vj params [SET]       every parameter a set exposes (names, ranges, units)
     vj features AUDIO     the audio analysis, one line per hop (--json: one object per line)
     vj learn PARAM        bind the next MIDI control that moves to a parameter
-    vj bench engine|generator|audio|control   figures for BENCHMARKS.md
+    vj bench engine|generator|audio|control|web   figures for BENCHMARKS.md
 """
 
 from __future__ import annotations
@@ -106,6 +106,10 @@ def _run_command(sub) -> None:
     run.add_argument("--osc-allow", metavar="IP[,IP...]", help="accept OSC only from these senders")
     run.add_argument("--osc-out", metavar="HOST:PORT", help="send audio features, events and parameter changes here")
     run.add_argument("--no-osc", action="store_true", help="no OSC listener")
+    run.add_argument("--web", metavar="[HOST:]PORT", help="serve the remote (every parameter, scene and prompt, with "
+                     "the picture) to a browser: PORT on this machine only, or 0.0.0.0:PORT for phones on the LAN "
+                     "(with a token printed at start); the set's [web] otherwise")
+    run.add_argument("--no-web", action="store_true", help="no browser remote, whatever the set's [web] says")
     run.add_argument("--link", action=argparse.BooleanOptionalAction, default=None, help="join the Ableton Link "
                      "session: follow its tempo and phase, propose ours (needs the optional package aalink: "
                      "pip install 'demontage[link]'; default: the set's [tempo] link)")
@@ -219,6 +223,18 @@ def _bench_commands(bench) -> None:
     ctl.add_argument("--fps", type=float, default=60.0, help="the render loop's pace")
     ctl.add_argument("--midi", action="store_true", help="also MIDI through JACK (needs a running JACK server)")
     ctl.add_argument("--json", action="store_true")
+    web = bsub.add_parser("web", help="the browser remote: page move -> snapshot, preview age, the render rate with "
+                          "and without pages open")
+    web.add_argument("--pages", type=int, default=3, help="pages open at once (each takes the preview)")
+    web.add_argument("--rate", type=float, default=30.0, help="moves a second from one page (a fader dragged)")
+    web.add_argument("--seconds", type=float, default=8.0, help="seconds of moves in each round")
+    web.add_argument("--rounds", type=int, default=3, help="rounds of a stretch without pages and one with them")
+    web.add_argument("--size", default="1280x720", help="the render loop's output size")
+    web.add_argument("--fps", type=float, default=30.0, help="the render loop's pace")
+    web.add_argument("--output", choices=("record", "display"), default="record", help="record: a recording reads "
+                     "every frame back (the preview takes that picture); display: each frame is finished as a "
+                     "display's swap does, nothing read back (the preview draws a small copy of its own)")
+    web.add_argument("--json", action="store_true")
     ons = bsub.add_parser("onset", help="onset to photon: an onset in the sound to the first output frame it "
                           "changed, through a route (p50, p95)")
     ons.add_argument("--model", default="seedling")
@@ -300,7 +316,22 @@ def _options(show, args, live: bool):
                             quantum=(live and args.quantum) or show.quantum,  # render: the set's (no --quantum)
                             midi_clock_out=args.midi_clock_out if live else None,
                             state=_state(args.state), resume=live and args.resume,
-                            reread=_reread(show, args) if live and show.path is not None else None)
+                            reread=_reread(show, args) if live and show.path is not None else None,
+                            web=_web_settings(show, args) if live else None)
+
+
+def _web_settings(show, args):
+    """The browser remote as the set's [web] says, the command line on top (None: no remote)."""
+    import dataclasses
+
+    from vj.web.access import parse_address
+
+    if args.no_web or not (args.web or show.web.on):
+        return None
+    if not args.web:
+        return show.web
+    host, port = parse_address(args.web)
+    return dataclasses.replace(show.web, on=True, host=host, port=port)
 
 
 def _reread(show, args):
@@ -464,7 +495,7 @@ def _live_outputs(show, args, audio, recorder: list):
             from vj.output.syphon import SyphonOutput
 
             outs.append(SyphonOutput(args.syphon))
-        if not outs and surface.window is None:
+        if not outs and surface.window is None and _web_settings(show, args) is None:
             log.warning("headless with no --out: the program goes nowhere (add --out FILE.mp4)")
         return outs
 
@@ -491,9 +522,13 @@ def cmd_run(args) -> int:
         port = args.osc_port if args.osc_port is not None else show.osc.port
         if port:
             check_port(args.osc_host or show.osc.host, port)
+    options = _options(show, args, live=True)
+    if options.web is not None:  # likewise the web port
+        from vj.web.access import check_port as check_web_port
+
+        check_web_port(options.web.host, options.web.port)
     clock = RealClock()
-    built = assemble.build_show(show, _options(show, args, live=True), live=True, clock=clock, audio=audio,
-                                outputs_for=outputs_for)
+    built = assemble.build_show(show, options, live=True, clock=clock, audio=audio, outputs_for=outputs_for)
     _said(built, show, audio)
     engine, surface = built.engine, built.surface
     _on_signals(engine)
@@ -675,6 +710,10 @@ def cmd_bench(args) -> int:
         from vj.bench import control as bench_control
 
         return bench_control.main(args)
+    if args.what == "web":
+        from vj.bench import web as bench_web
+
+        return bench_web.main(args)
     if args.what == "compositor":
         from vj.bench import compositor as bench_compositor
 
@@ -691,7 +730,8 @@ def cmd_bench(args) -> int:
         from vj.bench import seedling as bench_seedling
 
         return bench_seedling.main(args)
-    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, onset, adherence or sheets")
+    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, web, onset, adherence "
+                  "or sheets")
 
 
 def cmd_mux(args) -> int:

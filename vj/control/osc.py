@@ -18,7 +18,8 @@ packet, address, argument or sender is dropped and counted; nothing kills the li
 Out (--osc-out HOST:PORT), once per render frame, one bundle: /vj/audio/level /bass /mid /high
 /bpm /beat_phase, /vj/audio/onset and /vj/audio/beat when they happen, the show clock's
 /vj/clock/bpm (f) /beat (i, the beat number) /phase (f) /bar_phase (f), /vj/status/fps, and
-/vj/param/<name> <value> for every parameter changed by MIDI, a scene or a route start/stop. Tempo,
+/vj/param/<name> <value> for every parameter changed by MIDI, the browser remote (vj/web/), a scene or a
+route start/stop. Tempo,
 beats and phases are the show clock's, whatever drives it (sync/showclock.py).
 """
 
@@ -51,6 +52,7 @@ RCVBUF = 4 * 1024 * 1024  # bytes of kernel buffer for bursts
 SAID_KEYS = 64  # addresses (and senders) whose drops are said apart; beyond, they share one line
 BATCH = 1024  # datagrams taken off the socket at once (a burst is coalesced per batch)
 REPLYING = ("/vj/list", "/vj/status")  # addresses that answer (to the sender, or to `<address> <port>`)
+SAID_AS = {"osc": "OSC", "web": "web"}  # how a dropped message's line begins, by its origin
 
 
 def _from(sender) -> str:
@@ -92,30 +94,32 @@ class OscRouter:
         self._said: dict[tuple[str, str], Throttled] = {}
 
     def handle(self, address: str, args: list, origin: str = "osc", sender=None) -> list[tuple[str, list]]:
-        """Apply one message; returns replies (address, args) for the sender. Never raises."""
+        """Apply one message; returns replies (address, args) for the sender. Never raises. `origin`
+        ("osc", or "web" for the browser remote's socket) names the counters and the source of a move."""
         try:
             return self._route(address, args, origin) or []
         except BadArgs as e:
-            self.counters.add("osc_bad_args")
-            self.say("args", address, f"{_printable(address)} {_shown(args)}{_from(sender)} dropped: it takes {e}")
+            self.counters.add(f"{origin}_bad_args")
+            self.say("args", address, f"{_printable(address)} {_shown(args)}{_from(sender)} dropped: it takes {e}",
+                     origin)
         except (ValueError, KeyError) as e:
-            self.counters.add("osc_unknown")
+            self.counters.add(f"{origin}_unknown")
             why = _printable(str(e.args[0]) if e.args else type(e).__name__)
             self.say("address", address, f"{_printable(address)}{_from(sender)} dropped: {why} (`vj params` lists "
-                                         f"the parameters, docs/hands.md the addresses)")
+                                         f"the parameters, docs/hands.md the addresses)", origin)
         except Exception as e:  # a bug here must not end the listener: counted, said, the show goes on
-            self.counters.add("osc_errors")
+            self.counters.add(f"{origin}_errors")
             self.say("error", address, f"{_printable(address)}{_from(sender)} failed: {type(e).__name__}: "
-                                       f"{_printable(str(e))} (a bug: please report it)")
+                                       f"{_printable(str(e))} (a bug: please report it)", origin)
         return []
 
-    def say(self, kind: str, key: str, msg: str) -> None:
+    def say(self, kind: str, key: str, msg: str, origin: str = "osc") -> None:
         said = self._said.get((kind, key))
         if said is None:
             if len(self._said) >= SAID_KEYS:  # a fuzzer's thousand addresses share one line
                 key = "*"
             said = self._said.setdefault((kind, key), Throttled(5.0))
-        said(logging.WARNING, f"OSC: {msg}")
+        said(logging.WARNING, f"{SAID_AS.get(origin, origin)}: {msg}")
 
     def _route(self, address: str, args: list, origin: str):
         parts = address.split("/")
@@ -166,12 +170,12 @@ def _param(c: ControlSink, name: str, args: list, origin: str, norm: bool = Fals
     spec = c.params.spec(name)
     if norm:
         if not 0.0 <= v <= 1.0:
-            c.counters.add("osc_clamped")
+            c.counters.add(f"{origin}_clamped")
         v = spec.denorm(v)
     elif not spec.lo <= v <= spec.hi:
-        c.counters.add("osc_clamped")
+        c.counters.add(f"{origin}_clamped")
     c.params.set(name, v, source=origin)
-    c.counters.add("osc_params")
+    c.counters.add(f"{origin}_params")
 
 
 def _param_norm(c: ControlSink, name: str, args: list, origin: str):
@@ -564,7 +568,7 @@ def _grow_rcvbuf(sock: socket.socket) -> int:
 class OscOut:
     """Features, events and parameter feedback to one destination, one bundle per frame."""
 
-    FEEDBACK_SOURCES = ("midi", "scene", "route")
+    FEEDBACK_SOURCES = ("midi", "scene", "route", "web")
 
     def __init__(self, target: str, controls: Controls, fps: Callable[[], float] = lambda: 0.0) -> None:
         host, _, port = target.rpartition(":")

@@ -31,7 +31,7 @@ from vj.core.params import Listener, ParamSpec, SpecTable
 
 HOLD = 0.5  # seconds a touched parameter stays out of the routes' reach
 FADE = 0.5  # seconds over which the routes come back afterwards
-BY_HAND = ("midi", "osc")  # sources whose moves hold a parameter
+BY_HAND = ("midi", "osc", "web")  # sources whose moves hold a parameter (web: the browser remote, vj/web/)
 
 
 class ParamSpace(SpecTable):

@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vj.control.shared import WRITERS, SharedStore
 from vj.control.store_sink import StoreSink
@@ -30,6 +31,9 @@ from vj.core.messages import Action, ControlReady, Declare, Fatal, ShowState, So
 from vj.core.params import ParamSpec
 from vj.log import log
 from vj.supervisor import Backoff, Child, ChildFailed
+
+if TYPE_CHECKING:
+    from vj.web.server import WebConfig
 
 RESTART_FIRST, RESTART_MOST = 1.0, 8.0  # seconds: a dead control process's back-off (it starts in a moment)
 
@@ -44,6 +48,7 @@ class ControlConfig:
     prompts: tuple[str, ...]
     seed: int
     trace: str | None = None  # a file to write (parameter, value, perf_counter_ns) of every write into (bench)
+    web: "WebConfig | None" = None  # the browser remote's server (vj/web/server.py), served from here
 
 
 NICE = -10  # the control process's scheduling priority (see _raise_priority)
@@ -52,6 +57,9 @@ NICE = -10  # the control process's scheduling priority (see _raise_priority)
 OSC_STATUS = (("osc_malformed", "malformed"), ("osc_unknown", "unknown address"), ("osc_bad_args", "bad args"),
               ("osc_not_allowed", "not allowed"), ("osc_clamped", "clamped"), ("osc_future_timetags", "future time tags"),
               ("osc_errors", "errors"))
+WEB_STATUS = (("malformed", "malformed"), ("too_big", "too big"), ("flood", "over the budget"),
+              ("unknown", "unknown address"), ("bad_args", "bad args"), ("clamped", "clamped"), ("refused", "refused"),
+              ("errors", "errors"))
 
 
 def _child(from_parent, to_parent, cfg: ControlConfig, store_name: str) -> None:
@@ -78,7 +86,7 @@ def _child(from_parent, to_parent, cfg: ControlConfig, store_name: str) -> None:
     controls = StoreSink(store, send, cfg.specs, cfg.sources, cfg.scenes, cfg.prompts, cfg.seed, bool(cfg.trace))
     started = []
     midi = None
-    osc_address, midi_ports = None, ()
+    osc_address, midi_ports, web_address = None, (), None
     try:
         if cfg.osc is not None:
             from vj.control.osc import OscRouter, OscServer
@@ -96,13 +104,21 @@ def _child(from_parent, to_parent, cfg: ControlConfig, store_name: str) -> None:
             midi.start()
             started.append(midi)
             midi_ports = tuple(sorted(midi.ports))
+        if cfg.web is not None:  # the browser remote: its pages' moves take OSC's router, with "web" as origin
+            from vj.control.osc import OscRouter
+            from vj.web.server import WebServer
+
+            web = WebServer(cfg.web, controls, OscRouter(controls).handle)
+            web.start()
+            started.append(web)
+            web_address = web.address
     except VJError as e:
         send(Fatal(str(e)))
         return
     except Exception as e:
         send(Fatal(f"control: {type(e).__name__}: {e}".splitlines()[0]))
         return
-    send(ControlReady(osc_address, midi_ports, priority))
+    send(ControlReady(osc_address, midi_ports, priority, web_address))
     while True:
         try:
             msg = from_parent.recv()
@@ -147,9 +163,10 @@ def _raise_priority() -> str:
 class ControlProcess:
     """Starts, feeds and watches the control process; called from the render thread."""
 
-    def __init__(self, controls, osc=None, midi=None, trace: str | None = None) -> None:
+    def __init__(self, controls, osc=None, midi=None, trace: str | None = None, web: WebConfig | None = None) -> None:
         self.controls = controls
         self.osc, self.midi = osc, midi
+        self.web = web  # the browser remote's server, run in the control process
         self.trace = trace
         self.store = SharedStore()
         self._index: dict[str, int] = {}
@@ -175,7 +192,7 @@ class ControlProcess:
         c = self.controls
         specs = tuple((i, c.params.spec(n)) for n, i in self._index.items())
         return ControlConfig(self.osc, self.midi, specs, tuple(c.sources), tuple(c.scene_names()), tuple(c.prompts),
-                             c.seed, self.trace)
+                             c.seed, self.trace, self.web)
 
     @property
     def pid(self) -> int | None:
@@ -200,6 +217,13 @@ class ControlProcess:
         except ChildFailed as e:
             self.stop()
             raise VJError(str(e)) from None
+        # ports asked as 0 (any free one) are kept: a restarted control process listens where this one did
+        if self.osc is not None and self.osc[1] == 0 and self.info.osc is not None:
+            self.osc = (self.osc[0], self.info.osc[1], self.osc[2])
+        if self.web is not None and self.web.port == 0 and self.info.web is not None:
+            import dataclasses
+
+            self.web = dataclasses.replace(self.web, port=self.info.web[1])
 
     # every frame, before the snapshot ------------------------------------------------------------------
     def poll(self) -> None:
@@ -244,8 +268,18 @@ class ControlProcess:
         c = self.controls
         state = (tuple(c.prompts), c.scene, c.seed)
         if state != self._state_sent:
+            self._declare_new()  # a prompt added live declared its weight: before the state that names it
             self._send(ShowState(*state))
             self._state_sent = state
+
+    def _declare_new(self) -> None:
+        """Parameters the show declared since (a prompt slot added live: its weight), told to the
+        control process before anything sets them, so that /vj/prompt/<n>/weight finds them."""
+        for name in self.controls.params.names():
+            if name not in self._index:
+                i = self._declare_local(name)
+                self._send(Declare(i, self.controls.params.spec(name)))
+                self._versions[i] = self.store.version[i]
 
     def _send(self, msg) -> None:
         if self._child is not None:
@@ -304,6 +338,9 @@ class ControlProcess:
             # each kind of bad input by name: a performer sees *why* a surface does nothing
             notes = [f"{c[k]} {label}" for k, label in OSC_STATUS if c.get(k)]
             parts.append(f"osc {c.get('osc_messages', 0)} msgs" + (f" ({', '.join(notes)})" if notes else ""))
+        if self.web is not None and (c.get("web_messages") or any(c.get(f"web_{k}") for k, _ in WEB_STATUS)):
+            notes = [f"{c[f'web_{k}']} {label}" for k, label in WEB_STATUS if c.get(f"web_{k}")]
+            parts.append(f"web {c.get('web_messages', 0)} msgs" + (f" ({', '.join(notes)})" if notes else ""))
         if self.midi is not None:
             parts.append(f"midi {c.get('midi_messages', 0)} msgs")
             if c.get("midi_ports_unplugged"):

@@ -13,44 +13,37 @@ envelopes, the MIDI clock, and the control process's counters.
 from __future__ import annotations
 
 import time
-from multiprocessing import shared_memory
 
 import numpy as np
 
+from vj.shm import SharedArrays
+
 CAPACITY = 1024  # parameters
-WRITERS = ("set", "osc", "midi", "scene", "route")
+WRITERS = ("set", "osc", "midi", "scene", "route", "web")
 COUNTERS = ("osc_packets", "osc_messages", "osc_params", "osc_malformed", "osc_unknown", "osc_bad_args",
             "osc_clamped", "osc_not_allowed", "osc_future_timetags", "osc_socket_errors", "osc_reply_errors", "osc_coalesced",
             "midi_messages", "midi_params", "midi_unmapped", "midi_pickup_wait", "midi_errors", "midi_unplugged",
             "midi_learned", "midi_led_errors", "midi_ports_open", "midi_ports_unplugged", "restarts", "osc_errors",
-            "midi_learn_armed")
+            "midi_learn_armed",
+            # the browser remote (vj/web/): its socket's messages, what was wrong with them, its pages
+            "web_messages", "web_params", "web_malformed", "web_unknown", "web_bad_args", "web_clamped", "web_errors",
+            "web_flood", "web_too_big", "web_refused", "web_pages_opened")
 MIDI_VALUES = 16 * 128 * 2 + 16  # cc, note, pitch bend per channel
 
 
-class SharedStore:
+class SharedStore(SharedArrays):
     def __init__(self, name: str | None = None) -> None:
-        sizes = [("target", np.float64, CAPACITY), ("touched", np.float64, CAPACITY), ("writer", np.int64, CAPACITY),
-                 ("version", np.int64, CAPACITY), ("midi", np.float64, MIDI_VALUES), ("notes", np.int64, 16 * 128),
-                 ("clock", np.float64, 4), ("counters", np.int64, len(COUNTERS))]
-        total = sum(np.dtype(t).itemsize * n for _, t, n in sizes)
-        self.owner = name is None
-        self.shm = shared_memory.SharedMemory(create=True, size=total) if self.owner else shared_memory.SharedMemory(name=name)
-        offset = 0
-        for field, dtype, n in sizes:
-            arr = np.ndarray((n,), dtype, buffer=self.shm.buf, offset=offset)
-            setattr(self, field, arr)
-            offset += np.dtype(dtype).itemsize * n
-        if self.owner:
-            for field, _, _ in sizes:
-                getattr(self, field)[:] = 0
-        self.name = self.shm.name
+        super().__init__([("target", np.float64, CAPACITY), ("touched", np.float64, CAPACITY),
+                          ("writer", np.int64, CAPACITY), ("version", np.int64, CAPACITY),
+                          ("midi", np.float64, MIDI_VALUES), ("notes", np.int64, 16 * 128), ("clock", np.float64, 4),
+                          ("counters", np.int64, len(COUNTERS))], name)
         self._counter_index = {c: i for i, c in enumerate(COUNTERS)}
 
     def write(self, i: int, value: float, writer: str) -> None:
         self.target[i] = value
         w = WRITERS.index(writer) if writer in WRITERS else 0
         self.writer[i] = w
-        if writer in ("osc", "midi"):
+        if writer in ("osc", "midi", "web"):
             self.touched[i] = time.monotonic()
         self.version[i] += 1  # last: a reader that sees it sees the rest
 
@@ -70,13 +63,3 @@ class SharedStore:
         if kind == "note":
             return 16 * 128 + (channel - 1) * 128 + number
         return 16 * 128 * 2 + (channel - 1)
-
-    def close(self) -> None:
-        for field in ("target", "touched", "writer", "version", "midi", "notes", "clock", "counters"):
-            setattr(self, field, None)
-        self.shm.close()
-        if self.owner:
-            try:
-                self.shm.unlink()
-            except FileNotFoundError:
-                pass

@@ -112,6 +112,7 @@ class ControlReady(Ready):
     osc: tuple[str, int] | None  # the address it listens on
     midi: tuple[str, ...]  # the ports it opened
     priority: str  # what its scheduling priority came to
+    web: tuple[str, int] | None = None  # the browser remote's address (vj/web/), when it serves
 
 
 @dataclass(frozen=True)

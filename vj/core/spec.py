@@ -222,6 +222,18 @@ class OscSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """[web]: the remote in a browser (vj/web/). Off unless the set has the table or --web is given."""
+
+    on: bool = False  # the set has a [web] table
+    port: int = 8080
+    host: str = "127.0.0.1"  # beyond loopback (0.0.0.0, a LAN address) the page needs its token
+    token: str | None = None  # a fixed token (>= 16 characters) for a bookmark; None: a fresh one each show
+    preview_fps: float = 5.0  # preview frames a second sent to each page (0: no preview), 0..15
+    preview_width: int = 480  # pixels, the preview's width (its height keeps the program's aspect), 64..960
+
+
+@dataclass(frozen=True)
 class MidiSettings:
     inputs: tuple[str, ...] = ()  # substrings of port names to open ("all": every input)
     mapping: Path | None = None  # a mapping file; None: the shipped one whose [device] match fits
@@ -271,6 +283,7 @@ class ShowSet:
     quantum: int = 4  # [tempo] quantum: beats a bar, for Link and the show clock's bars
     osc: OscSettings = field(default_factory=OscSettings)
     midi: MidiSettings = field(default_factory=MidiSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def effect(self) -> str | None:

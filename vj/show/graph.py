@@ -83,6 +83,14 @@ class SceneGraph:
         self._ask(Move(target, "next (no way out: any scene)"), self.spec.quantize)
         return target
 
+    @property
+    def pending(self) -> tuple[str, str, str] | None:
+        """The move waiting for its boundary, as (target, where it lands: bar | beat | now, why), or None."""
+        if self._pending is None:
+            return None
+        move, quantize, _ = self._pending
+        return move.target, quantize, move.why
+
     def place(self, scene: str) -> None:
         """The show resumes in `scene` (already recalled): the walk goes on from there, no start move."""
         if scene not in self.scenes:

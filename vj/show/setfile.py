@@ -14,7 +14,8 @@ from typing import Any, Callable, Mapping
 
 from vj.core.errors import ConfigError
 from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTHANDS, TRIGGERS, EdgeSpec, EnvelopeSpec,
-                          GeneratorSpec, GraphSpec, LayerSpec, LfoSpec, LoraSpec, SCHEDULERS, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
+                          GeneratorSpec, GraphSpec, LayerSpec, LfoSpec, LoraSpec, SCHEDULERS, MidiSettings, OscSettings,
+                          PromptSpec, RouteSpec, SceneSpec, ShowSet, WebSettings)
 from vj.core.validate import RAISE, Problems, fail, as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 from vj.render.shaders import set_folder
 
@@ -92,6 +93,8 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Probl
                                            for k, v in params.items()) if v is not None}
     kw["osc"] = problems.attempt(_osc, f"{where} [osc]", data.get("osc", {}), default=OscSettings())
     kw["midi"] = problems.attempt(_midi, f"{where} [midi]", data.get("midi", {}), path, default=MidiSettings())
+    if "web" in data:
+        kw["web"] = problems.attempt(_web, f"{where} [web]", data["web"], default=WebSettings())
     return ShowSet(**kw)
 
 
@@ -218,6 +221,7 @@ _SECTIONS.update({
     "scene": {"name", "params", "prompts", "transition"},
     "osc": {"port", "host", "allow", "out"},
     "midi": {"inputs", "mapping"},
+    "web": {"port", "host", "token", "preview_fps", "preview_width"},
     "graph": {"start", "quantize", "drift"},
     "edge": {"from", "to", "after", "time", "energy", "onset", "note", "chance", "weight", "quantize"},
 })
@@ -335,6 +339,22 @@ def _osc(w: str, osc: Mapping[str, Any]) -> OscSettings:
         raise ConfigError(f"{w}: allow must be a list of addresses, e.g. [\"192.168.1.20\"]")
     return OscSettings(as_int(w, "port", osc.get("port", 9000), 1, 65535), as_str(w, "host", osc.get("host", "127.0.0.1")),
                        tuple(allow), as_str(w, "out", osc["out"]) if "out" in osc else None)
+
+
+def _web(w: str, web: Any) -> WebSettings:
+    """[web]: the browser remote (vj/web/); the table alone turns it on."""
+    if not isinstance(web, Mapping):
+        raise ConfigError(f"{w}: must be a table, e.g. [web] port = 8080")
+    check_keys(w, web, _SECTIONS["web"])
+    token = web.get("token")
+    if token is not None and (not isinstance(token, str) or not re.fullmatch(r"[A-Za-z0-9_-]{16,128}", token)):
+        raise ConfigError(f"{w}: token must be 16 to 128 letters, digits, '-' or '_' (leave it out for a fresh one "
+                          f"each show)")
+    d = WebSettings()
+    return WebSettings(True, as_int(w, "port", web.get("port", d.port), 1, 65535),
+                       as_str(w, "host", web.get("host", d.host)), token,
+                       as_number(w, "preview_fps", web.get("preview_fps", d.preview_fps), 0.0, 15.0),
+                       as_int(w, "preview_width", web.get("preview_width", d.preview_width), 64, 960))
 
 
 def _midi(w: str, midi: Mapping[str, Any], path: Path | None) -> MidiSettings:
