@@ -62,6 +62,8 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
         params.declare(ParamSpec(f"prompt.{i}.weight", -4.0, 4.0, p.weight, "", 0.1, f"weight of {p.text!r}"))
     for lo in show.loras:
         params.declare(ParamSpec(f"lora.{lo.name}.weight", 0.0, 2.0, lo.weight, "", 0.05, f"weight of LoRA {lo.source}"))
+    for spec in guided_params(show):
+        params.declare(spec)
     if show.more_seeds:  # a seed list: each seed's share of the noise (equal-power mix, see generate/noise.py)
         for i in range(1, len(show.more_seeds) + 2):
             params.declare(ParamSpec(f"noise.seed.{i}.weight", -2.0, 2.0, 1.0 if i == 1 else 0.0, "", 0.1,
@@ -94,6 +96,20 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
                     show.transition)
 
 
+def guided_params(show: ShowSet) -> list[ParamSpec]:
+    """The parameters of the set's [[control]]s and [ipadapter] (generate/guided/)."""
+    out = [ParamSpec(f"control.{c.name}.scale", 0.0, 2.0, c.scale, "", 0.05, f"strength of control {c.name} ({c.model})")
+           for c in show.controls]
+    if show.controls:
+        out.append(ParamSpec("control.similarity", 0.9, 1.0, 0.98, "", 0.0,
+                             "a control keeps its map while its picture is this similar to the one it was made from (1: never)"))
+    if show.ipadapter is not None:
+        out.append(ParamSpec("ipadapter.scale", 0.0, 2.0, show.ipadapter.scale, "", 0.05, "how much the reference image's look steers"))
+        out.append(ParamSpec("ipadapter.grab", 0.0, 1e9, 0.0, "", 0.0,
+                             "a new value takes a new reference frame from the [ipadapter] image (/vj/grab counts it up)"))
+    return out
+
+
 def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):
     """The generator in this process: offline render (in step with the renderer) and tests."""
     from vj.generate.families import make_loop
@@ -112,7 +128,7 @@ def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: i
 
     return ProcessGenerator(GeneratorConfig(show.model, device, show.steps, show.gen_size, seed, threads, wrap,
                                             show.tiny_vae, show.input, show.stream_batch, show.deep_cache,
-                                            show.scheduler, show.negative, show.loras))
+                                            show.scheduler, show.negative, show.loras, show.controls, show.ipadapter))
 
 
 def make_compositor(ctx, show: ShowSet, live: bool = False):
@@ -333,7 +349,7 @@ def _generator(show: ShowSet, opts: Options, seed: int, live: bool, compositor, 
     dev, dtype = torch_device.pick(opts.device)
     torch_device.configure_threads(dev, opts.threads)
     model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=show.tiny_vae, scheduler=show.scheduler,
-                          loras=show.loras)
+                          loras=show.loras, controls=show.controls, ipadapter=show.ipadapter)
     return local_generator(show, model, seed)
 
 

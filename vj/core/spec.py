@@ -104,6 +104,37 @@ class LoraSpec:
     weight: float = 1.0  # initial value of `lora.<name>.weight` (0..2)
 
 
+# [[control]] preprocessor = "..." -> what it reads from the picture (vj/maps/preprocess.py); "none": the
+# source is already a map (a drawn line picture, a depth video)
+PREPROCESSORS = ("canny", "softedge", "lines", "none")
+CONTROL_SOURCES = ("input", "layer", "image", "video", "camera")
+
+
+@dataclass(frozen=True)
+class ControlSpec:
+    """[[control]]: a ControlNet keeping a picture's structure (generate/guided/)."""
+
+    name: str  # the parameter is control.<name>.scale
+    model: str  # a diffusers ControlNet folder, a hub id, or "seedling-edges" (the built-in model's branch)
+    preprocessor: str = "canny"  # one of PREPROCESSORS
+    source: str = "input"  # input (the frame the generator is given) | image:<file> | video:<file> | camera:<N|URL>
+    scale: float = 1.0  # initial control.<name>.scale, 0..2 (0: off, exactly the model without it)
+    start: float = 0.0  # share of the steps where it begins, 0..1
+    end: float = 1.0  # share of the steps where it ends, start..1
+
+
+@dataclass(frozen=True)
+class IpAdapterSpec:
+    """[ipadapter]: a reference image's look, through diffusers' IP-Adapter (generate/guided/ipadapter.py)."""
+
+    model: str  # a folder or hub id holding the adapter's weights (and its image encoder)
+    weights: str = "ip-adapter_sd15.safetensors"  # the weight file's name in it
+    subfolder: str = "models"  # where the weight file lies in it ("" for the top)
+    image_encoder: str = "image_encoder"  # the image encoder's folder, inside subfolder (diffusers' image_encoder_folder)
+    image: str = "input"  # the reference: a still file, input, video:<file>, camera:<N|URL>; taken again on /vj/grab
+    scale: float = 0.6  # initial ipadapter.scale, 0..2
+
+
 @dataclass(frozen=True)
 class RouteSpec:
     source: str  # a modulation source, e.g. "audio.level" (0..1)
@@ -200,6 +231,8 @@ class ShowSet:
     scheduler: str | None = None  # swap the model's scheduler (generate/samplers.SCHEDULERS); None: its own
     negative: str = ""  # the negative prompt: what guidance (gen.guidance > 1) steers away from
     loras: tuple[LoraSpec, ...] = ()  # each one's weight is the parameter lora.<name>.weight
+    controls: tuple[ControlSpec, ...] = ()  # [[control]]: ControlNets, each weighted by control.<name>.scale
+    ipadapter: IpAdapterSpec | None = None  # [ipadapter]: a reference image's look, ipadapter.scale
     tiny_vae: bool = False  # decode with TAESD / TAESDXL (a fraction of the VAE's cost, a little softer)
     gen_size: tuple[int, int] | None = None  # generator resolution; None: the model's native size
     seed: int | None = None  # None: a fresh seed from the OS each run

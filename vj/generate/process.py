@@ -59,6 +59,8 @@ class GeneratorConfig:
     scheduler: str | None = None  # swap the model's scheduler (core/spec.SCHEDULERS)
     negative: str = ""  # the negative prompt (guidance)
     loras: tuple = ()  # core/spec.LoraSpec: the set's LoRA adapters
+    controls: tuple = ()  # core/spec.ControlSpec: the set's ControlNets
+    ipadapter: object = None  # core/spec.IpAdapterSpec: the set's IP-Adapter (None: none)
 
 
 # -- the child ----------------------------------------------------------------------------------
@@ -115,7 +117,7 @@ def _load_loop(cfg: GeneratorConfig):
     dev, dtype = torch_device.pick(cfg.device)
     torch_device.configure_threads(dev, cfg.threads)
     model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=cfg.tiny_vae, scheduler=cfg.scheduler,
-                          loras=cfg.loras)
+                          loras=cfg.loras, controls=cfg.controls, ipadapter=cfg.ipadapter)
     batch = cfg.stream_batch if cfg.stream_batch is not None else dev.type == "cuda"
     loop = make_loop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed, live=True, input=cfg.input,
                      batch=batch, deep_cache=cfg.deep_cache, negative=cfg.negative)

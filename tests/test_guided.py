@@ -1,0 +1,220 @@
+"""Guided generation (issue 27): ControlNets and an IP-Adapter in the streaming loop.
+
+The networks are tiny random ones built from configs for the tiny-random UNet (fixtures.tiny_controlnet:
+diffusers' ControlNetModel.from_unet; fixtures.tiny_ip_adapter: an adapter file and a CLIP image
+encoder laid out as h94/IP-Adapter lays them out), written to folders and read back through
+diffusers' own loading code (ControlNetModel.from_pretrained, the pipeline's load_ip_adapter), as a
+downloaded one is. The loop's result is checked against diffusers' StableDiffusionControlNetPipeline."""
+
+import subprocess
+from types import MappingProxyType
+
+import numpy as np
+import pytest
+import torch
+
+from vj.core.snapshot import Snapshot
+from vj.core.spec import ControlSpec, IpAdapterSpec
+from vj.generate import fixtures, registry
+from vj.generate.loop import StreamLoop
+
+CPU = torch.device("cpu")
+
+
+def tiny(**kw):
+    return registry.load(registry.resolve("tiny-random"), CPU, torch.float32, **kw)
+
+
+@pytest.fixture(scope="module")
+def nets(tmp_path_factory):
+    """Two ControlNets (different weights) and an IP-Adapter, each in a folder of its own."""
+    root = tmp_path_factory.mktemp("guided")
+    pipe = tiny().pipe
+    return {"a": fixtures.tiny_controlnet(root / "cn-a", pipe, seed=11),
+            "b": fixtures.tiny_controlnet(root / "cn-b", pipe, seed=12),
+            "ip": fixtures.tiny_ip_adapter(root / "ip", pipe)}
+
+
+def shapes_png(path, box=(30, 90, 40, 100), size=128):
+    from PIL import Image
+
+    img = np.zeros((size, size, 3), np.uint8)
+    y0, y1, x0, x1 = box
+    img[y0:y1, x0:x1] = (250, 200, 40)
+    img[60:70, 10:120] = (40, 90, 250)
+    Image.fromarray(img).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def picture(tmp_path_factory):
+    return shapes_png(tmp_path_factory.mktemp("pic") / "shapes.png")
+
+
+def snap(values=None, prompt="a flooded cathedral", seed=7, t=0.0):
+    v = {"noise.phase": 0.1, "prompt.1.weight": 1.0, "input.similarity": 1.0}
+    v.update(values or {})
+    return Snapshot(int(t * 24), t, MappingProxyType(v), (prompt,), seed)
+
+
+def diff(a, b):
+    return float(np.abs(a.astype(int) - b).mean())
+
+
+def control(name, folder, source, **kw):
+    return ControlSpec(name, str(folder), kw.pop("preprocessor", "canny"), source, **kw)
+
+
+# -- ControlNets -------------------------------------------------------------------------------------
+def test_scale_zero_is_exactly_no_control_and_more_scale_steers_more(nets, picture):
+    plain = StreamLoop(tiny(), (128, 128), 2, seed=3).frame(snap())
+    m = tiny(controls=[control("edges", nets["a"], f"image:{picture}")])
+    loop = StreamLoop(m, (128, 128), 2, seed=3)
+    d = {s: diff(loop.frame(snap({"control.edges.scale": s})), plain) for s in (0.0, 0.5, 1.0, 2.0)}
+    assert d[0.0] == 0.0  # scale 0: the model's own picture, bit for bit
+    assert 0.3 < d[0.5] < d[1.0] < d[2.0]
+    assert m.controls[0].calls == 3 * 2  # not run at all at scale 0; once per step otherwise
+
+
+def test_several_controlnets_are_summed_as_diffusers_multicontrolnet_does(nets, picture):
+    """Our frame against StableDiffusionControlNetPipeline with both ControlNets (MultiControlNet),
+    the same latents, maps, scales, steps and scheduler; and with guidance (the maps on both halves)."""
+    from diffusers import StableDiffusionControlNetPipeline
+
+    specs = [control("a", nets["a"], f"image:{picture}"),
+             control("b", nets["b"], f"image:{picture}", preprocessor="softedge", start=0.5)]
+    m = tiny(controls=specs)
+    pipe = StableDiffusionControlNetPipeline(**{k: v for k, v in m.pipe.components.items()
+                                                if k not in ("image_encoder",)},
+                                             controlnet=[c.net for c in m.controls])
+    pipe.set_progress_bar_config(disable=True)
+    for guidance in (0.0, 5.0):
+        loop = StreamLoop(m, (128, 128), 2, seed=3)
+        s = snap({"control.a.scale": 0.8, "control.b.scale": 1.3, "gen.guidance": guidance})
+        with torch.inference_mode():
+            fg = loop.guided.frame(s, lambda: None)
+            maps = [t for _, t, _ in fg.controls]
+            cond, lat, guide = loop.conditioning(s), loop.latents(s), loop.guide(s)
+            ours = loop.decode(loop.denoise(lat, cond, guide=guide, fg=fg))
+        kw = {"negative_prompt_embeds": guide.uncond.embeds} if guide else {}
+        ref = pipe(prompt_embeds=cond.embeds, image=maps, latents=lat.clone(), num_inference_steps=2,
+                   guidance_scale=guidance, height=128, width=128, output_type="pt", controlnet_conditioning_scale=[0.8, 1.3],
+                   control_guidance_start=[0.0, 0.5], control_guidance_end=[1.0, 1.0], **kw).images
+        assert (ours - ref).abs().max().item() < 1e-4, guidance
+    # each one steers, and together they are neither alone
+    loop = StreamLoop(m, (128, 128), 2, seed=3)
+    both, a, b = (loop.frame(snap({"control.a.scale": x, "control.b.scale": y})) for x, y in ((1, 1), (1, 0), (0, 1)))
+    assert diff(both, a) > 0.3 and diff(both, b) > 0.3 and diff(a, b) > 0.3
+
+
+def test_a_control_with_start_and_end_acts_only_on_its_steps(nets, picture):
+    plain = StreamLoop(tiny(), (128, 128), 4, seed=3)
+    m = tiny(controls=[control("late", nets["a"], f"image:{picture}", start=0.5, end=0.75)])
+    loop = StreamLoop(m, (128, 128), 4, seed=3)
+    assert diff(loop.frame(snap()), plain.frame(snap())) > 0.1
+    assert m.controls[0].calls == 1  # steps 0..3: only step 2 lies in [0.5, 0.75]
+
+
+@pytest.fixture(scope="module")
+def still_video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("video") / "still.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=black:s=128x128:r=30:d=2",
+                    "-vf", "drawbox=x=30:y=20:w=60:h=70:color=yellow:t=fill", "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def moving_video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("video") / "moving.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=black:s=128x128:r=30:d=2[bg];color=c=yellow:s=24x80:r=30[fg];"
+                    "[bg][fg]overlay=x='mod(t*300,100)':y=20:shortest=1", "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
+def test_the_map_and_its_encoding_are_kept_while_the_input_is_still(nets, still_video, moving_video):
+    for video, still in ((still_video, True), (moving_video, False)):
+        m = tiny(controls=[control("edges", nets["a"], "input")])
+        loop = StreamLoop(m, (128, 128), 2, seed=3, input=str(video))
+        frames = [loop.frame(snap({"strength": 0.7}, t=0.2 + i / 10)) for i in range(4)]
+        worker, c = loop.guided.workers[0], m.controls[0]
+        assert c.calls == 4 * 2  # the ControlNet itself runs every step: the latents move
+        if still:
+            assert worker.made == 1 and worker.reused == 3  # the preprocessor ran once
+            assert c.embedding.computed == 1  # and the map was encoded once
+        else:
+            assert worker.made == 4 and c.embedding.computed == 4
+        assert all(f.std() > 1 for f in frames)
+
+
+def test_a_missing_or_wrong_control_model_is_one_line_and_the_show_goes_on(nets, tmp_path, picture, caplog):
+    (tmp_path / "notanet").mkdir()
+    (tmp_path / "notanet" / "config.json").write_text('{"_class_name": "ControlNetModel", "block_out_channels": [8]}')
+    xl = registry.load(registry.resolve("tiny-random-xl"), CPU, torch.float32)
+    other = fixtures.tiny_controlnet(tmp_path / "xl-net", xl.pipe)
+    specs = [control("gone", tmp_path / "nothing-here", "input"), control("broken", tmp_path / "notanet", "input"),
+             control("other", other, "input"), control("fine", nets["a"], f"image:{picture}")]
+    with caplog.at_level("WARNING", logger="vj"):
+        m = tiny(controls=specs)
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(lines) == 3 and all("goes on without it" in x and "\n" not in x for x in lines), lines
+    assert "control 'gone'" in lines[0] and "control 'broken'" in lines[1]
+    assert "control 'other'" in lines[2] and "does not fit" in lines[2]
+    assert [c.spec.name for c in m.controls] == ["fine"]
+    assert StreamLoop(m, (128, 128), 1, seed=3).frame(snap()).std() > 1
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vj"):
+        m = tiny(controls=specs[:1])
+    assert m.controls is None and StreamLoop(m, (128, 128), 1, seed=3).frame(snap()).std() > 1
+
+
+# -- IP-Adapter ------------------------------------------------------------------------------------
+def ip_spec(nets, image, scale=0.6):
+    return IpAdapterSpec(str(nets["ip"]), "ip-adapter.safetensors", "", "image_encoder", image, scale)
+
+
+def test_ip_adapter_loads_through_diffusers_and_matches_its_pipeline(nets, picture):
+    from diffusers import StableDiffusionPipeline
+
+    m = tiny(ipadapter=ip_spec(nets, f"image:{picture}"))
+    assert type(m.pipe.image_encoder).__name__ == "CLIPVisionModelWithProjection"
+    plain = StreamLoop(tiny(), (128, 128), 2, seed=3).frame(snap())
+    loop = StreamLoop(m, (128, 128), 2, seed=3)
+    d = {s: diff(loop.frame(snap({"ipadapter.scale": s})), plain) for s in (0.0, 0.5, 1.5)}
+    assert d[0.0] < 0.01 and 0.2 < d[0.5] < d[1.5]
+    assert m.ip_adapter.encoded == 1  # the reference was encoded once, not per frame
+    for guidance in (0.0, 4.0):
+        s = snap({"ipadapter.scale": 0.9, "gen.guidance": guidance})
+        with torch.inference_mode():
+            fg = loop.guided.frame(s, lambda: None)
+            cond, lat, guide = loop.conditioning(s), loop.latents(s), loop.guide(s)
+            ours = loop.decode(loop.denoise(lat, cond, guide=guide, fg=fg))
+        _, e, u = m.ip_adapter._ref
+        embeds = torch.cat([u, e]) if guide else e
+        pipe = StableDiffusionPipeline(**m.pipe.components)
+        pipe.set_progress_bar_config(disable=True)
+        kw = {"negative_prompt_embeds": guide.uncond.embeds} if guide else {}
+        ref = pipe(prompt_embeds=cond.embeds, latents=lat.clone(), num_inference_steps=2, guidance_scale=guidance,
+                   height=128, width=128, output_type="pt", ip_adapter_image_embeds=[embeds[:, None]], **kw).images
+        assert (ours - ref).abs().max().item() < 1e-4, guidance
+    assert m.ip_adapter.encoded == 1
+
+
+def test_a_grab_takes_a_new_reference_once(nets, moving_video):
+    m = tiny(ipadapter=ip_spec(nets, f"video:{moving_video}", 1.0))
+    loop = StreamLoop(m, (128, 128), 1, seed=3)
+    a = [loop.frame(snap({"ipadapter.grab": 0.0}, t=0.1 * i)) for i in range(3)]
+    assert m.ip_adapter.encoded == 1 and diff(a[0], a[2]) == 0  # the video moves; the reference does not
+    b = loop.frame(snap({"ipadapter.grab": 1.0}, t=1.5))  # /vj/grab: a frame of the video a second later
+    assert m.ip_adapter.encoded == 2 and diff(b, a[0]) > 0.05
+    loop.frame(snap({"ipadapter.grab": 1.0}, t=1.6))
+    assert m.ip_adapter.encoded == 2
+
+
+def test_an_ip_adapter_that_cannot_be_loaded_is_one_line(tmp_path, caplog):
+    spec = IpAdapterSpec(str(tmp_path), "ip-adapter.safetensors", "", "image_encoder", "input")
+    with caplog.at_level("WARNING", logger="vj"):
+        m = tiny(ipadapter=spec)
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(lines) == 1 and "[ipadapter]" in lines[0] and "goes on without it" in lines[0]
+    assert m.ip_adapter is None and StreamLoop(m, (128, 128), 1, seed=3).frame(snap()).std() > 1
