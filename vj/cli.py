@@ -171,6 +171,9 @@ def _tool_commands(sub) -> None:
     trn.add_argument("--out", type=Path, metavar="DIR", help="where the checkpoints go (default: the shipped "
                      "weights' folder, vj/seedling/weights)")
     trn.add_argument("--steps", type=int, metavar="N", help="training steps (default: the shipped run's)")
+    trn.add_argument("--control", choices=["edges"], help="train the seedling's control branch instead (seedling-edges: "
+                     "canny maps as the condition, against the shipped seedling); written to weights/edges")
+    trn.add_argument("--batch", type=int, metavar="N", help="pictures a step (default: the shipped run's)")
 
 
 def _bench_commands(bench) -> None:
@@ -719,10 +722,27 @@ def cmd_train(args) -> int:
 
     from vj.seedling import model, train
 
+    if args.control:
+        return _train_control(args)
     cfg = train.TrainConfig() if args.steps is None else replace(train.TrainConfig(), steps=args.steps)
+    cfg = cfg if args.batch is None else replace(cfg, batch=args.batch)
     if cfg.steps < 20:
         raise VJError(f"vj train --steps {cfg.steps}: use 20 or more (the checkpoints fall at 5% and 30% of the run)")
     train.train(cfg, (args.out or model.WEIGHTS).expanduser(), progress=log.info)
+    return 0
+
+
+def _train_control(args) -> int:
+    from dataclasses import replace
+
+    from vj.seedling import control, model
+
+    cfg = control.ControlTrainConfig()
+    cfg = replace(cfg, steps=args.steps or cfg.steps, batch=args.batch or cfg.batch)
+    if cfg.steps < 10:
+        raise VJError(f"vj train --control --steps {cfg.steps}: use 10 or more")
+    out = (args.out or model.WEIGHTS).expanduser() / args.control
+    control.train(cfg, out, progress=log.info)
     return 0
 
 
