@@ -218,3 +218,103 @@ def test_an_ip_adapter_that_cannot_be_loaded_is_one_line(tmp_path, caplog):
     lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(lines) == 1 and "[ipadapter]" in lines[0] and "goes on without it" in lines[0]
     assert m.ip_adapter is None and StreamLoop(m, (128, 128), 1, seed=3).frame(snap()).std() > 1
+
+
+# -- the whole way: a set, vj check, vj render, the live generator process ----------------------------
+TWIN = """
+[show]
+size = [256, 128]
+fps = 12
+
+[generator]
+model = "tiny-random"
+steps = 1
+size = [128, 128]
+input = "{video}"
+seed = 4
+
+[[prompt]]
+text = "a flooded cathedral"
+
+[[control]]
+name = "edges"
+model = "{net}"
+preprocessor = "canny"
+source = "input"
+scale = 1.0
+
+[[layer]]
+source = "control"          # the twin's skeleton, on the left
+fit = "contain"
+[[layer]]
+source = "generator"        # the twin, on the right
+fit = "contain"
+
+[params]
+"strength" = 0.8
+"layer.1.x" = -0.25
+"layer.2.x" = 0.25
+"""
+
+
+def skeleton_of(frame):
+    """The left half (the control layer) against the canny map of the box the video shows."""
+    left = frame[:, :128].astype(int).mean(axis=2)
+    return (left < 40).mean(), (left > 150).mean()
+
+
+def test_a_twin_set_checks_renders_and_plays_live_with_its_skeleton(nets, still_video, tmp_path, gl_ctx):
+    from helpers import MemoryOutput, decode, vj
+
+    path = tmp_path / "twin.toml"
+    path.write_text(TWIN.format(video=still_video, net=nets["a"]))
+    r = vj("check", str(path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = vj("render", str(path), "--out", str(tmp_path / "out.mp4"), "--duration", "1")
+    assert r.returncode == 0, r.stderr
+    frames = decode(tmp_path / "out.mp4", (256, 128))
+    dark, bright = skeleton_of(frames[-1])
+    assert dark > 0.7 and 0.01 < bright < 0.2  # white edges on black: the yellow box's outline
+    assert frames[-1][:, 128:].std() > 2  # and the twin beside it
+
+    from vj import assemble
+    from vj.audio.sources import SilentInput
+    from vj.clock import FramePacer, RealClock
+    from vj.show.setfile import load_set
+
+    show = load_set(path)
+    gen = assemble.process_generator(show, seed=4)
+    gen.start(wait_ready=True, timeout=120)
+    try:
+        out, clock = MemoryOutput(), RealClock()
+        e = assemble.make_engine(assemble.build_controls(show, 4), assemble.make_compositor(gl_ctx, show), gen,
+                                 clock=clock, audio=SilentInput(), outputs=[out])
+
+        def enough(_line):  # the first frames may come before the video's first frame (no map yet)
+            if gen.frames >= 5:
+                e.stop_requested = True
+
+        s = e.run_live(120, FramePacer(12, clock), status_every=0.25, on_status=enough)
+    finally:
+        gen.stop()
+    assert s.gen_frames >= 5 and s.gen_errors == 0
+    dark, bright = skeleton_of(out.frames[-1])
+    assert dark > 0.7 and 0.01 < bright < 0.2  # the map came back through shared memory
+
+
+def test_vj_check_knows_the_new_tables(tmp_path):
+    from helpers import vj
+
+    path = tmp_path / "bad.toml"
+    path.write_text('[generator]\nmodel = "seedling"\ninput = "camera:0"\n\n'
+                    '[[control]]\nname = "edges"\nmodel = "seedling-edges"\npreprocessor = "cany"\n\n'
+                    '[[control]]\nname = "pose"\nmodel = "./controlnets/pose"\n\n'
+                    '[[control]]\nname = "late"\nmodel = "org/net"\nsource = "clip-missing.mp4"\ncolour = "red"\n\n'
+                    '[ipadapter]\nmodel = "h94/IP-Adapter"\nimage = "ref.png"\n')
+    r = vj("check", str(path))
+    lines = r.stdout.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 4, r.stdout
+    assert lines[0].startswith(f"{path}:8: [[control]] #1: preprocessor = 'cany' (did you mean 'canny'?)")
+    assert lines[1].startswith(f"{path}:12: [[control]] #2: model = './controlnets/pose': no such folder")
+    assert lines[2].startswith(f"{path}:18: [[control]] #3: unknown key 'colour'")
+    assert lines[3].startswith(f"{path}:22: [ipadapter]: image = 'ref.png': no such file")

@@ -174,6 +174,7 @@ def _tool_commands(sub) -> None:
     trn.add_argument("--control", choices=["edges"], help="train the seedling's control branch instead (seedling-edges: "
                      "canny maps as the condition, against the shipped seedling); written to weights/edges")
     trn.add_argument("--batch", type=int, metavar="N", help="pictures a step (default: the shipped run's)")
+    trn.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's own)")
 
 
 def _bench_commands(bench) -> None:
@@ -240,6 +241,20 @@ def _bench_commands(bench) -> None:
     sht = bsub.add_parser("sheets", help="the built-in model's contact sheets and loss curve, as PNGs")
     sht.add_argument("--out", type=Path, default=Path("docs"), metavar="DIR")
     sht.add_argument("--steps", type=int, default=2)
+    gui = bsub.add_parser("guided", help="ControlNets: preprocessors' cost, a control's cost in the loop, camera to "
+                          "twin latency, and whether the output's edges follow the input's (vj/bench/guided.py)")
+    gui.add_argument("part", nargs="?", choices=("cost", "follow", "latency", "all"), default="all")
+    gui.add_argument("--model", default="seedling")
+    gui.add_argument("--control", default="seedling-edges", help="a ControlNet folder or hub id, seedling-edges, or "
+                     "random (random weights from the model's UNet: for timing real architectures)")
+    gui.add_argument("--size", default="112x64", metavar="WxH", help="the generator's size")
+    gui.add_argument("--steps", type=int, default=1)
+    gui.add_argument("--device", default="auto")
+    gui.add_argument("--threads", type=int, metavar="N")
+    gui.add_argument("--seconds", type=float, default=20.0, help="latency: how long the live loop runs")
+    gui.add_argument("--fps", type=float, default=60.0, help="latency: the render loop's pace")
+    gui.add_argument("--sheet", type=Path, metavar="PNG", help="also draw the contact sheet (input | map | twin)")
+    gui.add_argument("--json", action="store_true")
     aud = bsub.add_parser("audio", help="the audio analysis: microseconds per hop (median, p99)")
     aud.add_argument("--seconds", type=float, default=60.0, help="seconds of synthesised drums to analyse")
     aud.add_argument("--accuracy", action="store_true", help="also score onsets, BPM and beats on 192 synthesised tracks")
@@ -689,7 +704,11 @@ def cmd_bench(args) -> int:
         from vj.bench import seedling as bench_seedling
 
         return bench_seedling.main(args)
-    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, onset, adherence or sheets")
+    if args.what == "guided":
+        from vj.bench import guided as bench_guided
+
+        return bench_guided.main(args)
+    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, onset, adherence, sheets or guided")
 
 
 def cmd_mux(args) -> int:
@@ -734,6 +753,11 @@ def cmd_train(args) -> int:
 
 def _train_control(args) -> int:
     from dataclasses import replace
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from vj.seedling import control, model
 

@@ -54,12 +54,12 @@ class EnvelopeSpec:
 
 
 BLEND_MODES = ("normal", "add", "screen", "multiply", "overlay", "difference", "subtract", "lighten", "darken")
-LAYER_SOURCES = ("generator", "feedback", "input", "image", "video", "camera", "shader")
+LAYER_SOURCES = ("generator", "feedback", "input", "image", "video", "camera", "shader", "control")
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    source: str = "generator"  # generator | feedback | input | image:<path> | video:<path> | camera:<N or URL> | shader:<name>
+    source: str = "generator"  # generator | feedback | input | control (the first [[control]]'s map) | image:<path> | video:<path> | camera:<N or URL> | shader:<name>
     blend: str = "normal"  # one of BLEND_MODES (also the parameter layer.<n>.blend, by index)
     opacity: float = 1.0  # starting value of layer.<n>.opacity
     group: str = "A"  # A or B: the side of the crossfader

@@ -148,6 +148,7 @@ class StreamLoop:
         self.input = None
         self.guided: Guided | None = None  # [[control]] and [ipadapter] (generate/guided/), when the set has them
         self.frame_map = None  # the first control's newest map, (h, w, 3) uint8: the `control` layer's picture
+        self.t_input = 0.0  # monotonic time the camera/video frame of the last frame was read (0: none)
         self.skipped = 0  # frames the similarity filter skipped
         self._skip_rng = random.Random(seed)
         self._skip_run = 0
@@ -374,6 +375,7 @@ class StreamLoop:
                         return None
                     start, strength = self.encode_image(img), snap.values.get("strength", 0.5)
                     self.frame_input = getattr(self.input, "pixels", None)  # a camera or a file: the feed
+                    self.t_input = getattr(self.input, "t_frame", 0.0)
             if self.model.loras is not None:
                 self.model.loras.apply(snap.values)
             fg = None

@@ -42,19 +42,23 @@ def canny(rgb: np.ndarray) -> np.ndarray:
 
 def softedge(rgb: np.ndarray) -> np.ndarray:
     cv2 = _cv2()
-    g = cv2.GaussianBlur(_grey(rgb).astype(np.float32), (0, 0), 1.0)
-    mag = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
-    top = float(np.percentile(mag, 98))
-    if top < 1.0:  # a flat picture: no edges, not amplified noise
+    g = cv2.GaussianBlur(_grey(rgb), (0, 0), 1.0)
+    mag = cv2.add(cv2.convertScaleAbs(cv2.Sobel(g, cv2.CV_16S, 1, 0)), cv2.convertScaleAbs(cv2.Sobel(g, cv2.CV_16S, 0, 1)))
+    top = float(np.percentile(mag[::3, ::3], 98))  # a ninth of the pixels tells the percentile well enough
+    if top < 4.0:  # a flat picture: no edges, not amplified noise
         return np.zeros(mag.shape, np.uint8)
-    return (np.clip(mag / top, 0, 1) ** 0.8 * 255).astype(np.uint8)
+    return cv2.LUT(cv2.convertScaleAbs(mag, alpha=255.0 / top), _GAMMA)
+
+
+_GAMMA = (np.clip(np.arange(256) / 255.0, 0, 1) ** 0.8 * 255).astype(np.uint8)  # soft edges a little lifted
 
 
 def lines(rgb: np.ndarray) -> np.ndarray:
     cv2 = _cv2()
-    g = _grey(rgb).astype(np.float32)
-    dog = cv2.GaussianBlur(g, (0, 0), 0.8) - cv2.GaussianBlur(g, (0, 0), 2.0)
-    return ((np.abs(dog) > 4.0) * 255).astype(np.uint8)
+    g = _grey(rgb)
+    fine = cv2.GaussianBlur(g, (0, 0), 0.8).astype(np.int16)
+    coarse = cv2.GaussianBlur(g, (0, 0), 2.0).astype(np.int16)
+    return (cv2.absdiff(fine, coarse) > 4).astype(np.uint8) * 255
 
 
 def none(rgb: np.ndarray) -> np.ndarray:

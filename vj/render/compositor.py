@@ -81,6 +81,7 @@ class Compositor:
         self._work: list = []  # images between the master chain's passes
         self._layer_work: dict = {}  # the same for each layer whose chain has passes of its own
         self._input_layer = any(l.kind == "input" for l in self.layers)
+        self._map_layer = any(l.kind == "control" for l in self.layers)
 
     @property
     def feed_wanted(self) -> bool:
@@ -90,6 +91,15 @@ class Compositor:
     def upload(self, pixels: np.ndarray) -> None:
         """A generated frame, (h, w, 3) uint8 with row 0 at the top."""
         self.frames.upload(pixels)
+
+    @property
+    def map_wanted(self) -> bool:
+        """Does the stack show the generator's control map (a `control` layer)?"""
+        return self._map_layer
+
+    def upload_map(self, pixels: np.ndarray) -> None:
+        """The map of the first [[control]] the newest generated frame was guided by."""
+        self.sources.upload_map(pixels)
 
     def upload_input(self, pixels: np.ndarray) -> None:
         """The camera or video image the newest generated frame was made from (the preview shows it)."""
@@ -175,8 +185,8 @@ class Compositor:
             return self.frames.tex[0], self.frames.sizes[0], 1.0
         if kind == "feedback":  # the program image of the frame before (drawn by GL: bottom row first)
             return self.image.previous, self.size, 0.0
-        if kind == "input":  # what the generator was given (before the first: the generated frame)
-            tex = self.sources.input_image
+        if kind in ("input", "control"):  # what the generator was given, or its control map (before the first: the generated frame)
+            tex = self.sources.input_image if kind == "input" else self.sources.map_image
             return (tex, tex.size, 1.0) if tex is not None else (self.frames.tex[0], self.frames.sizes[0], 1.0)
         img = self.sources.images[i]
         if img is None:

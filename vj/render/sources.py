@@ -42,9 +42,10 @@ class LayerSources:
         self.layers = layers
         self.images = [self._open(i, l) for i, l in enumerate(layers)]
         self._input = None  # the generator's camera or video input (upload_input), for the preview
+        self._map = None  # the generator's control map (upload_map), for a `control` layer
 
     def _open(self, i: int, layer: stack.LayerSpec) -> LayerImage | None:
-        if layer.kind in ("generator", "shader", "feedback", "input"):
+        if layer.kind in ("generator", "shader", "feedback", "input", "control"):
             return None
         if layer.kind == "image":
             from PIL import Image
@@ -84,6 +85,20 @@ class LayerSources:
                 self._input.release()
             self._input = rgb_texture(self.ctx, (w, h))
         self._input.write(np.ascontiguousarray(pixels))
+
+    def upload_map(self, pixels: np.ndarray) -> None:
+        """The first [[control]]'s map the newest generated frame was guided by, (h, w, 3) uint8."""
+        h, w = pixels.shape[:2]
+        if self._map is None or self._map.size != (w, h):
+            if self._map is not None:
+                self._map.release()
+            self._map = rgb_texture(self.ctx, (w, h))
+        self._map.write(np.ascontiguousarray(pixels))
+
+    @property
+    def map_image(self):
+        """The control map as last uploaded (None before the first)."""
+        return self._map
 
     @property
     def input_image(self):

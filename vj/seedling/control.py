@@ -45,6 +45,7 @@ class ControlTrainConfig:
     seed: int = 20261206
     blank: float = 0.1  # share of maps left blank
     base: str = "final"  # the seedling checkpoint it is trained against
+    trailing: float = 0.75  # share of timesteps drawn from those 1-4 step sampling visits (the rest uniform)
 
 
 def new_branch(unet) -> "torch.nn.Module":
@@ -139,7 +140,7 @@ def train(cfg: ControlTrainConfig, out: Path, progress=print) -> Path:
         x, cmap = batch([scenes[i] for i in idx], SIZES[step % len(SIZES)], rng, nrng, cfg.blank)
         z0 = space.encode(x.to(device) * 2 - 1)[0].mode()
         cond = embeds[idx].to(device, torch.float32)
-        t = torch.where(torch.rand(cfg.batch) < 0.5, torch.randint(0, 1000, (cfg.batch,)),
+        t = torch.where(torch.rand(cfg.batch) >= cfg.trailing, torch.randint(0, 1000, (cfg.batch,)),
                         torch.tensor(rng.choices(TRAILING, TRAILING_WEIGHTS, k=cfg.batch))).to(device)
         a = torch.where(t == 999, torch.zeros_like(ab[t]), ab[t]).view(-1, 1, 1, 1)  # as train.py: 999 is pure noise
         noisy = a.sqrt() * z0 + (1 - a).sqrt() * torch.randn_like(z0)

@@ -399,10 +399,11 @@ def _layer(where: str, t: Mapping[str, Any], path: Path | None):
     check_keys(where, t, _SECTIONS["layer"])
     source = as_str(where, "source", t.get("source", "generator"))
     kind, _, arg = source.partition(":")
-    if kind not in LAYER_SOURCES or (kind not in ("generator", "feedback", "input") and not arg):
+    if kind not in LAYER_SOURCES or (kind not in ("generator", "feedback", "input", "control") and not arg):
         hint = " needs what it reads, after a colon" if kind in LAYER_SOURCES else suggest(kind, LAYER_SOURCES)
         raise ConfigError(f"{where}: source {source!r}{hint}; sources: generator, feedback, "
-                          f"input (the image the generator was given), image:<file>, video:<file>, camera:<N|URL>, "
+                          f"input (the image the generator was given), control (the map of the first [[control]]), "
+                          f"image:<file>, video:<file>, camera:<N|URL>, "
                           f"shader:<name>")
     if kind in ("image", "video"):
         p = Path(arg).expanduser()
