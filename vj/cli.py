@@ -241,6 +241,15 @@ def _bench_commands(bench) -> None:
     sht = bsub.add_parser("sheets", help="the built-in model's contact sheets and loss curve, as PNGs")
     sht.add_argument("--out", type=Path, default=Path("docs"), metavar="DIR")
     sht.add_argument("--steps", type=int, default=2)
+    _bench_guided(bsub)
+    aud = bsub.add_parser("audio", help="the audio analysis: microseconds per hop (median, p99)")
+    aud.add_argument("--seconds", type=float, default=60.0, help="seconds of synthesised drums to analyse")
+    aud.add_argument("--accuracy", action="store_true", help="also score onsets, BPM and beats on 192 synthesised tracks")
+    aud.add_argument("--json", action="store_true")
+
+
+# -- shared set-up ---------------------------------------------------------------------------
+def _bench_guided(bsub) -> None:
     gui = bsub.add_parser("guided", help="ControlNets: preprocessors' cost, a control's cost in the loop, camera to "
                           "twin latency, and whether the output's edges follow the input's (vj/bench/guided.py)")
     gui.add_argument("part", nargs="?", choices=("cost", "follow", "latency", "all"), default="all")
@@ -255,13 +264,8 @@ def _bench_commands(bench) -> None:
     gui.add_argument("--fps", type=float, default=60.0, help="latency: the render loop's pace")
     gui.add_argument("--sheet", type=Path, metavar="PNG", help="also draw the contact sheet (input | map | twin)")
     gui.add_argument("--json", action="store_true")
-    aud = bsub.add_parser("audio", help="the audio analysis: microseconds per hop (median, p99)")
-    aud.add_argument("--seconds", type=float, default=60.0, help="seconds of synthesised drums to analyse")
-    aud.add_argument("--accuracy", action="store_true", help="also score onsets, BPM and beats on 192 synthesised tracks")
-    aud.add_argument("--json", action="store_true")
 
 
-# -- shared set-up ---------------------------------------------------------------------------
 def _load_show(args):
     from vj.show.setfile import load_set
     from vj.resources import find_set

@@ -136,7 +136,7 @@ class Engine:
                 self.compositor.upload_input(gen.input)  # only while a window shows it (split view)
             self.generator.want_map = self.compositor.map_wanted
             if gen.map is not None and self.compositor.map_wanted:
-                self.compositor.upload_map(gen.map)  # a `control` layer: the twin's skeleton
+                self.compositor.upload_input(gen.map, "control")  # a `control` layer: the twin's skeleton
         self.compositor.render(snap)
         frame = ProgramFrame(self.compositor, snap.t, snap.index, self.overlay_info)
         if self.clock.live:

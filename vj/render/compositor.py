@@ -81,7 +81,7 @@ class Compositor:
         self._work: list = []  # images between the master chain's passes
         self._layer_work: dict = {}  # the same for each layer whose chain has passes of its own
         self._input_layer = any(l.kind == "input" for l in self.layers)
-        self._map_layer = any(l.kind == "control" for l in self.layers)
+        self.map_wanted = any(l.kind == "control" for l in self.layers)  # a `control` layer shows the control map
 
     @property
     def feed_wanted(self) -> bool:
@@ -92,18 +92,13 @@ class Compositor:
         """A generated frame, (h, w, 3) uint8 with row 0 at the top."""
         self.frames.upload(pixels)
 
-    @property
-    def map_wanted(self) -> bool:
-        """Does the stack show the generator's control map (a `control` layer)?"""
-        return self._map_layer
-
-    def upload_map(self, pixels: np.ndarray) -> None:
-        """The map of the first [[control]] the newest generated frame was guided by."""
-        self.sources.upload_map(pixels)
-
-    def upload_input(self, pixels: np.ndarray) -> None:
-        """The camera or video image the newest generated frame was made from (the preview shows it)."""
-        self.sources.upload_input(pixels)
+    def upload_input(self, pixels: np.ndarray, kind: str = "input") -> None:
+        """The camera or video image the newest generated frame was made from (the preview shows it),
+        or with kind "control", the map of the first [[control]] it was guided by (a `control` layer)."""
+        if kind == "control":
+            self.sources.upload_map(pixels)
+        else:
+            self.sources.upload_input(pixels)
 
     def forget_pace(self) -> None:
         """The next generated frame comes after a pause the engine knows of (a freeze)."""
