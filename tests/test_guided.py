@@ -7,6 +7,7 @@ diffusers' own loading code (ControlNetModel.from_pretrained, the pipeline's loa
 downloaded one is. The loop's result is checked against diffusers' StableDiffusionControlNetPipeline."""
 
 import subprocess
+import time
 from types import MappingProxyType
 
 import numpy as np
@@ -318,3 +319,78 @@ def test_vj_check_knows_the_new_tables(tmp_path):
     assert lines[1].startswith(f"{path}:12: [[control]] #2: model = './controlnets/pose': no such folder")
     assert lines[2].startswith(f"{path}:18: [[control]] #3: unknown key 'colour'")
     assert lines[3].startswith(f"{path}:22: [ipadapter]: image = 'ref.png': no such file")
+
+
+def test_osc_grab_into_a_running_show_takes_a_new_reference(nets, moving_video, tmp_path):
+    """/vj/grab from liblo's oscsend into `vj run`: the control process, the hub's ipadapter.grab, the
+    snapshot, the generator process, which says it took a new reference frame."""
+    import os
+    import socket
+    import sys
+
+    from helpers import ROOT, wait_until
+    from test_osc_peers import oscsend
+
+    path = tmp_path / "look.toml"
+    path.write_text(f'[show]\nsize = [128, 128]\nfps = 12\n[generator]\nmodel = "tiny-random"\nsteps = 1\n'
+                    f'[[prompt]]\ntext = "a flooded cathedral"\n'
+                    f'[ipadapter]\nmodel = "{nets["ip"]}"\nsubfolder = ""\nweights = "ip-adapter.safetensors"\n'
+                    f'image = "video:{moving_video}"\nscale = 1.0\n')
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    show = subprocess.Popen([sys.executable, "-m", "vj", "run", str(path), "--headless", "--duration", "120",
+                             "--osc-port", str(port), "--state", "none"], stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    lines: list[str] = []
+    import threading
+
+    reader = threading.Thread(target=lambda: lines.extend(iter(show.stderr.readline, "")), daemon=True)
+    reader.start()
+
+    def said(what):
+        return any(what in x for x in list(lines))
+
+    try:
+        wait_until("the show listening", lambda: said("OSC: listening"), timeout=300, alive=show)
+        assert said("ipadapter: "), "".join(lines)  # loaded in the generator process
+        # the first frame takes the first reference; a grab after it takes another (sent until one lands)
+        for _ in range(60):
+            oscsend(port, "/vj/grab")
+            try:
+                wait_until("a new reference frame", lambda: said("a new reference frame"), timeout=5, alive=show)
+                break
+            except AssertionError:
+                continue
+        got = [x for x in lines if "a new reference frame" in x]
+        assert got and "video:" in got[0], "".join(lines)
+    finally:
+        show.terminate()
+        show.wait(30)
+
+
+# -- the seedling's control branch ------------------------------------------------------------------
+def test_the_seedlings_control_branch_keeps_the_inputs_edges():
+    """seedling-edges, shipped in the package and loaded by ControlNetModel.from_pretrained as any
+    ControlNet is: on pictures the painter never makes (a test card, letters, polygons, a house)
+    and prompts it was not trained on, the output's edges follow the input's more with the control
+    than without it, and more than with another picture's map (vj bench guided follow measures
+    the same on more cases: BENCHMARKS.md)."""
+    from vj.bench.guided import edge_agreement, test_pictures, twin
+    from vj.maps.preprocess import canny
+
+    m = registry.load(registry.resolve("seedling"), CPU, torch.float32,
+                      controls=[ControlSpec("edges", "seedling-edges", "canny", "input")])
+    assert m.controls and type(m.controls[0].net).__name__ == "ControlNetModel"
+    loop = StreamLoop(m, (112, 64), 1, seed=1)
+    pics = [p for _, p in test_pictures(112, 64)]
+    maps = [canny(p) for p in pics]
+    on, off, shuffled = [], [], []
+    for i, pic in enumerate(pics):
+        for prompt in ("emerald glass", "yellow spiral"):
+            on.append(edge_agreement(twin(loop, pic, maps[i], prompt, 1.0), maps[i]))
+            off.append(edge_agreement(twin(loop, pic, None, prompt, 1.0), maps[i]))
+            shuffled.append(edge_agreement(twin(loop, pic, maps[i - 1], prompt, 1.0), maps[i]))
+    on, off, shuffled = np.mean(on), np.mean(off), np.mean(shuffled)
+    assert on > off + 0.1 and on > shuffled + 0.1, (on, off, shuffled)

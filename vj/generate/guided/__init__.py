@@ -137,6 +137,8 @@ class Guided:
         if self._grab is None or grab != self._grab:
             px = self._ref_source.frame(snap.t, input_rgb)
             if px is not None:  # a camera's first frame may not be there yet: asked again next frame
+                if self._grab is not None:
+                    log.info(f"ipadapter: a new reference frame from {self.ip.spec.image} (grab {grab:g})")
                 self._ref_worker.offer(px.copy(), 1.0)
                 self._grab = grab
         ref = self._ref_worker.latest()
