@@ -81,7 +81,7 @@ def load(model: str, control: str, size: tuple[int, int], steps: int, device: st
         m = registry.load(spec, dev, dtype, controls=[ControlSpec("edges", control, "canny", "input")])
     if not m.controls:
         raise SystemExit(f"vj bench guided: the control {control} did not load (see the line above)")
-    return m, StreamLoop(m, size, steps, seed=1)
+    return m, StreamLoop(m, size, steps, seed=1, input="feedback")  # twin() hands the pictures in itself
 
 
 def _snap(loop, prompt: str, scale: float, seed: int = 1):

@@ -114,6 +114,7 @@ class Guided:
         self._ref_worker = MapWorker("ipadapter", self.ip.encode, live) if self.ip is not None else None
         self._grab: float | None = None  # ipadapter.grab's value at the last grab (None: none yet)
         self._waited = False
+        self._shown: tuple | None = None  # (the map, it as an RGB picture) last shown
 
     def frame(self, snap: Snapshot, input_rgb: Callable[[], np.ndarray | None]) -> FrameGuide:
         v = snap.values
@@ -151,7 +152,9 @@ class Guided:
         for w in self.workers:
             m = w.latest()
             if m is not None:
-                return as_rgb(m.value)
+                if self._shown is None or self._shown[0] is not m:  # made once per map, not per frame
+                    self._shown = (m, as_rgb(m.value))
+                return self._shown[1]
         return None
 
     def close(self) -> None:
