@@ -394,3 +394,23 @@ def test_the_seedlings_control_branch_keeps_the_inputs_edges():
             shuffled.append(edge_agreement(twin(loop, pic, maps[i - 1], prompt, 1.0), maps[i]))
     on, off, shuffled = np.mean(on), np.mean(off), np.mean(shuffled)
     assert on > off + 0.1 and on > shuffled + 0.1, (on, off, shuffled)
+
+
+def test_grab_counts_up_the_reference_and_a_set_without_ipadapter_says_so(tmp_path, picture, caplog):
+    from vj.assemble import build_controls
+    from vj.control.osc import OscRouter
+    from vj.show.setfile import parse_set
+
+    show = parse_set({"ipadapter": {"model": "h94/IP-Adapter", "image": str(picture)},
+                      "control": [{"name": "edges", "model": "seedling-edges"}]}, tmp_path / "set.toml")
+    c = build_controls(show)
+    assert c.params.spec("control.edges.scale").hi == 2.0 and c.params.values()["ipadapter.scale"] == 0.6
+    OscRouter(c).handle("/vj/grab", [])
+    OscRouter(c).handle("/vj/grab", [])
+    c.apply_pending()
+    assert c.params.values()["ipadapter.grab"] == 2.0
+    plain = build_controls(parse_set({}))
+    with caplog.at_level("WARNING", logger="vj"):
+        OscRouter(plain).handle("/vj/grab", [])
+        plain.apply_pending()
+    assert plain.counters.get("bad_actions") == 1 and "no [ipadapter]" in caplog.text

@@ -9,8 +9,8 @@
               arrival to the first output frame that shows it (p50, p95)
     follow    does the output's structure follow the input's? For pictures the seedling never saw
               (ffmpeg's test card, letters, polygons, a house) and prompts it was not trained on:
-              the correlation of the output's edges with the input's edges (both canny, blurred by
-              1.5 px), with the control on, off (scale 0), and on a shuffled input's map; and a
+              the correlation of the output's edges (softedge) with the input's canny edges (both
+              blurred by 1.5 px), with the control on, off (scale 0), and on a shuffled input's map; and a
               contact sheet (input | its map | the twin without control | with it) with --sheet
 
 --control random: a ControlNet with random weights made from the model's UNet (diffusers' from_unet),
@@ -115,12 +115,14 @@ def twin(loop, picture: np.ndarray, cmap: np.ndarray | None, prompt: str, streng
 
 
 def edge_agreement(out: np.ndarray, cmap: np.ndarray) -> float:
-    """Pearson correlation of the output's canny edges with a map, both blurred by 1.5 px."""
+    """Pearson correlation of the output's edges (graded: the softedge map, since a one-step model's
+    edges are soft and canny's thresholds would call a soft edge none) with the input's canny map,
+    both blurred by 1.5 px. 0: unrelated (a flat output is 0), 1: the same edges."""
     import cv2
 
-    from vj.maps.preprocess import canny
+    from vj.maps.preprocess import softedge
 
-    a = cv2.GaussianBlur(canny(out).astype(np.float32), (0, 0), 1.5).ravel()
+    a = cv2.GaussianBlur(softedge(out).astype(np.float32), (0, 0), 1.5).ravel()
     b = cv2.GaussianBlur(cmap.astype(np.float32), (0, 0), 1.5).ravel()
     if a.std() < 1e-6 or b.std() < 1e-6:
         return 0.0

@@ -233,9 +233,7 @@ def _seed(c: ControlSink, _, args: list, origin: str):
 
 
 def _grab(c: ControlSink, _, args: list, origin: str):
-    if "ipadapter.grab" not in c.params:
-        raise ValueError("no [ipadapter] in the set: nothing takes a reference frame")
-    c.post("grab", origin=origin)
+    c.post("grab", origin=origin)  # a set without [ipadapter] says so where the action lands (hub)
 
 
 def _tap(c: ControlSink, _, args: list, origin: str):
