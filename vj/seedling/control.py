@@ -48,12 +48,13 @@ class ControlTrainConfig:
     trailing: float = 0.75  # share of timesteps drawn from those 1-4 step sampling visits (the rest uniform)
 
 
-def new_branch(unet) -> "torch.nn.Module":
-    """A ControlNetModel shaped by the seedling UNet `unet`, its encoder's weights copied."""
+def new_branch(unet, patch: int) -> "torch.nn.Module":
+    """A ControlNetModel shaped by the seedling UNet `unet` (its picture space folding patch x patch
+    pixels), its encoder's weights copied."""
     from diffusers import ControlNetModel
 
     c = unet.config
-    halvings = int(round(math.log2(model.PATCH)))
+    halvings = int(round(math.log2(patch)))
     net = ControlNetModel(in_channels=c.in_channels, down_block_types=c.down_block_types,
                           block_out_channels=c.block_out_channels, layers_per_block=c.layers_per_block,
                           cross_attention_dim=c.cross_attention_dim, attention_head_dim=c.attention_head_dim,
@@ -114,14 +115,15 @@ def train(cfg: ControlTrainConfig, out: Path, progress=print) -> Path:
     with its loss log, loss.jsonl)."""
     from diffusers import DDPMScheduler
 
-    from vj.seedling.train import SIZES, TRAILING, TRAILING_WEIGHTS, encode_pool
+    from vj.seedling.train import TRAILING, TRAILING_WEIGHTS, encode_pool
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
     rng, nrng = random.Random(cfg.seed), np.random.default_rng(cfg.seed)
     pipe = model.load(cfg.base).to(device)
     unet = pipe.unet.eval().requires_grad_(False)
-    net = new_branch(unet).to(device).train()
+    space = pipe.vae  # the seedling's PixelSpace: its patch says how often the map is halved
+    net = new_branch(unet, int(space.config.patch)).to(device).train()
     ema = copy.deepcopy(net).eval().requires_grad_(False)
     progress(f"train: seedling-{BRANCH} branch {sum(p.numel() for p in net.parameters()) / 1e6:.2f} M parameters "
              f"on {device}, against seedling@{cfg.base}")
@@ -129,15 +131,16 @@ def train(cfg: ControlTrainConfig, out: Path, progress=print) -> Path:
     embeds = encode_pool(pipe, [s.caption() for s in scenes], device)
     ab = DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012).alphas_cumprod.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.01)
-    space = model.PixelSpace().to(device)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "loss.jsonl"
     log_path.write_text(json.dumps({"config": asdict(cfg), "device": str(device),
                                     "torch_threads": torch.get_num_threads()}) + "\n")
+    w, h = model.NATIVE_SIZE  # the seedling's own frame, and a square (as it was trained)
+    sizes = [(w, h), (h, h)]
     t0, running = time.perf_counter(), None
     for step in range(1, cfg.steps + 1):
         idx = [rng.randrange(len(scenes)) for _ in range(cfg.batch)]
-        x, cmap = batch([scenes[i] for i in idx], SIZES[step % len(SIZES)], rng, nrng, cfg.blank)
+        x, cmap = batch([scenes[i] for i in idx], sizes[step % len(sizes)], rng, nrng, cfg.blank)
         z0 = space.encode(x.to(device) * 2 - 1)[0].mode()
         cond = embeds[idx].to(device, torch.float32)
         t = torch.where(torch.rand(cfg.batch) >= cfg.trailing, torch.randint(0, 1000, (cfg.batch,)),
