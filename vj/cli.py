@@ -262,7 +262,8 @@ def _bench_guided(bsub) -> None:
     gui.add_argument("--threads", type=int, metavar="N")
     gui.add_argument("--seconds", type=float, default=20.0, help="latency: how long the live loop runs")
     gui.add_argument("--fps", type=float, default=60.0, help="latency: the render loop's pace")
-    gui.add_argument("--sheet", type=Path, metavar="PNG", help="also draw the contact sheet (input | map | twin)")
+    gui.add_argument("--sheet", type=Path, metavar="PNG", help="also draw the contact sheets (input | map | twin off | on; from noise, and "
+                     "image-to-image at 0.85 beside it as NAME-img2img.png)")
     gui.add_argument("--json", action="store_true")
 
 

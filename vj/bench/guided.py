@@ -323,8 +323,10 @@ def main(args) -> int:
             result["cost"] = cost(loop)
         if "follow" in parts:
             result["follow"] = follow(loop)
-        if args.sheet:
-            result["sheet"] = str(sheet(loop, args.sheet.expanduser()))
+        if args.sheet:  # from noise alone (strength 1), and image-to-image as the camera set plays it (0.85)
+            p = args.sheet.expanduser()
+            result["sheets"] = [str(sheet(loop, p)), str(sheet(loop, p.with_name(p.stem + "-img2img" + p.suffix),
+                                                               strength=0.85))]
         loop.close()
     if "latency" in parts:
         result["latency"] = latency(args.model, args.control, size, args.steps, args.seconds, args.fps, args.threads)
