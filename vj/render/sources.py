@@ -79,21 +79,21 @@ class LayerSources:
     def upload_input(self, pixels: np.ndarray) -> None:
         """The camera or video image the newest generated frame was made from, (h, w, 3) uint8 with
         row 0 at the top: shown beside the program in the preview's split view."""
-        h, w = pixels.shape[:2]
-        if self._input is None or self._input.size != (w, h):
-            if self._input is not None:
-                self._input.release()
-            self._input = rgb_texture(self.ctx, (w, h))
-        self._input.write(np.ascontiguousarray(pixels))
+        self._input = self._written(self._input, pixels)
 
     def upload_map(self, pixels: np.ndarray) -> None:
         """The first [[control]]'s map the newest generated frame was guided by, (h, w, 3) uint8."""
+        self._map = self._written(self._map, pixels)
+
+    def _written(self, tex, pixels: np.ndarray):
+        """`pixels` in `tex`, or in a new texture of their size (the old one released)."""
         h, w = pixels.shape[:2]
-        if self._map is None or self._map.size != (w, h):
-            if self._map is not None:
-                self._map.release()
-            self._map = rgb_texture(self.ctx, (w, h))
-        self._map.write(np.ascontiguousarray(pixels))
+        if tex is None or tex.size != (w, h):
+            if tex is not None:
+                tex.release()
+            tex = rgb_texture(self.ctx, (w, h))
+        tex.write(np.ascontiguousarray(pixels))
+        return tex
 
     @property
     def map_image(self):

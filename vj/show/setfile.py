@@ -276,11 +276,17 @@ def _route(w: str, r: Mapping[str, Any], path) -> RouteSpec:
 _LORA_FILE = (".safetensors", ".bin", ".pt", ".ckpt")
 
 
-def _lora(w: str, t: Mapping[str, Any], path) -> LoraSpec:
-    check_keys(w, t, _SECTIONS["lora"])
+def _fader_name(w: str, t: Mapping[str, Any], param: str) -> str:
+    """A record's name that becomes part of a parameter's (`param`, with {} for the name)."""
     name = _name(w, t)
     if not re.fullmatch(r"[a-z0-9_]+", name):
-        raise ConfigError(f"{w}: name = {name!r}: lower-case letters, digits and _ (it becomes lora.{name}.weight)")
+        raise ConfigError(f"{w}: name = {name!r}: lower-case letters, digits and _ (it becomes {param.format(name)})")
+    return name
+
+
+def _lora(w: str, t: Mapping[str, Any], path) -> LoraSpec:
+    check_keys(w, t, _SECTIONS["lora"])
+    name = _fader_name(w, t, "lora.{}.weight")
     if "source" not in t:
         raise ConfigError(f"{w}: missing source = \"file.safetensors\" (beside the set) or \"org/name\" (a hub id)")
     source = as_str(w, "source", t["source"])
@@ -562,9 +568,7 @@ _VIDEO = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 
 def _control(w: str, t: Mapping[str, Any], path) -> ControlSpec:
     check_keys(w, t, _SECTIONS["control"])
-    name = _name(w, t)
-    if not re.fullmatch(r"[a-z0-9_]+", name):
-        raise ConfigError(f"{w}: name = {name!r}: lower-case letters, digits and _ (it becomes control.{name}.scale)")
+    name = _fader_name(w, t, "control.{}.scale")
     if "model" not in t:
         raise ConfigError(f"{w}: missing model = \"seedling-edges\" (built in), a ControlNet folder or a hub id")
     pre = as_str(w, "preprocessor", t.get("preprocessor", "canny"))

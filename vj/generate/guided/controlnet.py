@@ -26,6 +26,7 @@ import torch
 
 from vj.core.errors import ModelLoadError
 from vj.core.spec import ControlSpec
+from vj.generate.guided.loading import LOAD_ERRORS, first_line, quiet_diffusers
 from vj.log import log
 
 
@@ -130,31 +131,13 @@ def _from_pretrained(spec: ControlSpec, dtype: torch.dtype):
     if isinstance(source, Path) and not (source / "config.json").is_file():
         raise ModelLoadError(f"control {spec.name!r}: the built-in {spec.model} has no weights in {source} "
                              f"(`vj train --control edges` writes them)")
-    from diffusers.utils import logging as diffusers_logging
-
-    level = diffusers_logging.get_verbosity()
-    diffusers_logging.set_verbosity_error()
     try:
-        return ControlNetModel.from_pretrained(str(source), torch_dtype=dtype)
-    except (OSError, ValueError, EnvironmentError, RuntimeError, KeyError) as e:
-        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        raise ModelLoadError(f"control {spec.name!r}: can't load ControlNet {spec.model} ({reason}); a diffusers "
+        with quiet_diffusers():
+            return ControlNetModel.from_pretrained(str(source), torch_dtype=dtype)
+    except LOAD_ERRORS as e:
+        raise ModelLoadError(f"control {spec.name!r}: can't load ControlNet {spec.model} ({first_line(e)}); a diffusers "
                              f"ControlNet folder (config.json + weights), a hub id already in the local Hugging Face "
                              f"cache, or seedling-edges with the seedling") from None
-    finally:
-        diffusers_logging.set_verbosity(level)
-
-
-def _quietly(fn):
-    """diffusers warns about fp32 modules on every .to(dtype), even when there are none."""
-    from diffusers.utils import logging as diffusers_logging
-
-    level = diffusers_logging.get_verbosity()
-    diffusers_logging.set_verbosity_error()
-    try:
-        return fn()
-    finally:
-        diffusers_logging.set_verbosity(level)
 
 
 def load(specs: Sequence[ControlSpec], unet, device: torch.device, dtype: torch.dtype,
@@ -171,7 +154,8 @@ def load(specs: Sequence[ControlSpec], unet, device: torch.device, dtype: torch.
         except ModelLoadError as e:
             log.warning(f"{e}; the show goes on without it")
             continue
-        net = _quietly(lambda: net.to(device=device, dtype=dtype)).eval().requires_grad_(False)
+        with quiet_diffusers():
+            net = net.to(device=device, dtype=dtype).eval().requires_grad_(False)
         memo = _OncePerMap(net.controlnet_cond_embedding)
         net.controlnet_cond_embedding = memo
         out.append(Control(spec, net, memo))

@@ -18,6 +18,7 @@ import torch
 
 from vj.core.errors import ModelLoadError
 from vj.core.spec import IpAdapterSpec
+from vj.generate.guided.loading import LOAD_ERRORS, first_line, quiet_diffusers
 
 
 class _OncePerEmbedding(torch.nn.Module):
@@ -115,21 +116,15 @@ def load(spec: IpAdapterSpec, model, progress: Callable[[str], None] = lambda s:
     if model.spec.builtin or model.family == "gan":
         raise ModelLoadError(f"[ipadapter]: {model.spec.name} has no IP-Adapter (its text encoder is its own); "
                              f"leave [ipadapter] out, or use an SD 1.x/2.x or SDXL model")
-    from diffusers.utils import logging as diffusers_logging
-
-    level = diffusers_logging.get_verbosity()
-    diffusers_logging.set_verbosity_error()
     try:
-        pipe.load_ip_adapter(spec.model, subfolder=spec.subfolder, weight_name=spec.weights,
-                             image_encoder_folder=spec.image_encoder)
-        pipe.image_encoder.to(device=model.device, dtype=model.dtype).eval().requires_grad_(False)
-        pipe.unet.to(device=model.device, dtype=model.dtype)
-    except (OSError, ValueError, EnvironmentError, RuntimeError, KeyError) as e:
-        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        raise ModelLoadError(f"[ipadapter]: can't load {spec.model} ({spec.subfolder or '.'}/{spec.weights}): {reason}; "
-                             f"a folder or a hub id already in the local Hugging Face cache, with its image encoder "
-                             f"in {spec.image_encoder}/") from None
-    finally:
-        diffusers_logging.set_verbosity(level)
+        with quiet_diffusers():
+            pipe.load_ip_adapter(spec.model, subfolder=spec.subfolder, weight_name=spec.weights,
+                                 image_encoder_folder=spec.image_encoder)
+            pipe.image_encoder.to(device=model.device, dtype=model.dtype).eval().requires_grad_(False)
+            pipe.unet.to(device=model.device, dtype=model.dtype)
+    except LOAD_ERRORS as e:
+        raise ModelLoadError(f"[ipadapter]: can't load {spec.model} ({spec.subfolder or '.'}/{spec.weights}): "
+                             f"{first_line(e)}; a folder or a hub id already in the local Hugging Face cache, with its "
+                             f"image encoder in {spec.image_encoder}/") from None
     progress(f"ipadapter: {spec.model} ({spec.weights}), reference {spec.image} (ipadapter.scale = {spec.scale:g})")
     return IpAdapter(pipe, spec)
