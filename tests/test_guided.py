@@ -383,8 +383,9 @@ def test_the_seedlings_control_branch_keeps_the_inputs_edges():
     m = registry.load(registry.resolve("seedling"), CPU, torch.float32,
                       controls=[ControlSpec("edges", "seedling-edges", "canny", "input")])
     assert m.controls and type(m.controls[0].net).__name__ == "ControlNetModel"
-    loop = StreamLoop(m, (112, 64), 1, seed=1)
-    pics = [p for _, p in test_pictures(112, 64)]
+    size = m.spec.native_size
+    loop = StreamLoop(m, size, 1, seed=1)
+    pics = [p for _, p in test_pictures(*size)]
     maps = [canny(p) for p in pics]
     on, off, shuffled = [], [], []
     for i, pic in enumerate(pics):

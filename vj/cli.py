@@ -256,7 +256,7 @@ def _bench_guided(bsub) -> None:
     gui.add_argument("--model", default="seedling")
     gui.add_argument("--control", default="seedling-edges", help="a ControlNet folder or hub id, seedling-edges, or "
                      "random (random weights from the model's UNet: for timing real architectures)")
-    gui.add_argument("--size", default="112x64", metavar="WxH", help="the generator's size")
+    gui.add_argument("--size", metavar="WxH", help="the generator's size (default: the model's own)")
     gui.add_argument("--steps", type=int, default=1)
     gui.add_argument("--device", default="auto")
     gui.add_argument("--threads", type=int, metavar="N")

@@ -310,7 +310,9 @@ def _silence():
 def main(args) -> int:
     from vj.show.setfile import parse_size
 
-    size = parse_size(args.size, "--size")
+    from vj.generate import registry
+
+    size = parse_size(args.size, "--size") if args.size else registry.resolve(args.model).native_size
     parts = ("cost", "follow", "latency") if args.part == "all" else (args.part,)
     result: dict = {}
     if "cost" in parts or "follow" in parts or args.sheet:
