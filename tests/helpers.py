@@ -72,6 +72,10 @@ class FaultInjectingLoop:
     def frame_input(self):
         return self.loop.frame_input
 
+    @property
+    def frame_map(self):
+        return self.loop.frame_map
+
     def shrink(self):
         after = self.loop.shrink()
         if after is not None:

@@ -111,7 +111,8 @@ def test_a_set_without_sound_renders_its_duration_in_silence(tmp_path):
 
 
 def test_the_club_and_camera_sets_render_with_a_stand_in_model(tmp_path):
-    """The GPU sets rehearse on this machine: tiny-random for sd-turbo, a file for the camera."""
+    """The sets rehearse on this machine: tiny-random for the club's sd-turbo, a file for the camera
+    (which plays its own model, the seedling with its control branch, on any CPU)."""
     import subprocess
 
     clip = tmp_path / "clip.mp4"
@@ -121,9 +122,10 @@ def test_the_club_and_camera_sets_render_with_a_stand_in_model(tmp_path):
               "--size", "320x180", "--seed", "1")
     assert club.returncode == 0, club.stderr
     assert "scene warm (start)" in club.stderr and probe(tmp_path / "club.mp4")["streams"][0]["width"] == 320
-    cam = vj("render", "camera", "--model", "tiny-random", "--input", str(clip), "--out", str(tmp_path / "cam.mp4"),
+    cam = vj("render", "camera", "--input", str(clip), "--out", str(tmp_path / "cam.mp4"),
              "--duration", "0.5", "--seed", "1")
     assert cam.returncode == 0, cam.stderr
+    assert "control edges: seedling-edges" in cam.stderr and "goes on without it" not in cam.stderr
     frames = decode(tmp_path / "cam.mp4", (1280, 360))
     left, right = frames[-1][:, :640].astype(int), frames[-1][:, 640:].astype(int)
     assert frames[-1].shape == (360, 1280, 3)

@@ -63,6 +63,8 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
         params.declare(ParamSpec(f"prompt.{i}.weight", -4.0, 4.0, p.weight, "", 0.1, f"weight of {p.text!r}"))
     for lo in show.loras:
         params.declare(ParamSpec(f"lora.{lo.name}.weight", 0.0, 2.0, lo.weight, "", 0.05, f"weight of LoRA {lo.source}"))
+    for spec in guided_params(show):
+        params.declare(spec)
     if show.more_seeds:  # a seed list: each seed's share of the noise (equal-power mix, see generate/noise.py)
         for i in range(1, len(show.more_seeds) + 2):
             params.declare(ParamSpec(f"noise.seed.{i}.weight", -2.0, 2.0, 1.0 if i == 1 else 0.0, "", 0.1,
@@ -96,6 +98,20 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
     return Controls(params, routes, modulators, show.scenes, [p.text for p in show.prompts], seed, sources,
                     [p.resample for p in show.prompts], show.more_seeds, graph, journal,
                     show.transition)
+
+
+def guided_params(show: ShowSet) -> list[ParamSpec]:
+    """The parameters of the set's [[control]]s and [ipadapter] (generate/guided/)."""
+    out = [ParamSpec(f"control.{c.name}.scale", 0.0, 2.0, c.scale, "", 0.05, f"strength of control {c.name} ({c.model})")
+           for c in show.controls]
+    if show.controls:
+        out.append(ParamSpec("control.similarity", 0.9, 1.0, 0.98, "", 0.0,
+                             "a control keeps its map while its picture is this similar to the one it was made from (1: never)"))
+    if show.ipadapter is not None:
+        out.append(ParamSpec("ipadapter.scale", 0.0, 2.0, show.ipadapter.scale, "", 0.05, "how much the reference image's look steers"))
+        out.append(ParamSpec("ipadapter.grab", 0.0, 1e9, 0.0, "", 0.0,
+                             "a new value takes a new reference frame from the [ipadapter] image (/vj/grab counts it up)"))
+    return out
 
 
 def check_models(show: ShowSet, problems: Problems = RAISE) -> None:
@@ -149,7 +165,7 @@ def make_generator(g: GeneratorSpec, live: bool, seed: int, opts: Options):
         dev, dtype = torch_device.pick(opts.device)
         torch_device.configure_threads(dev, opts.threads)
         model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=g.tiny_vae, scheduler=g.scheduler,
-                              loras=g.loras)
+                              loras=g.loras, controls=g.controls, ipadapter=g.ipadapter)
         return _in_process(g, model, seed)
     except ModelLoadError:
         raise
@@ -174,7 +190,7 @@ def _config(g: GeneratorSpec, seed: int, device: str, threads: int | None, wrap:
     from vj.generate.process import GeneratorConfig
 
     return GeneratorConfig(g.model, device, g.steps, g.size, seed, threads, wrap, g.tiny_vae, g.input, g.stream_batch,
-                           g.deep_cache, g.scheduler, g.negative, g.loras)
+                           g.deep_cache, g.scheduler, g.negative, g.loras, g.controls, g.ipadapter)
 
 
 def _in_process(g: GeneratorSpec, model, seed: int, wrap_loop=None):

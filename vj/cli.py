@@ -175,6 +175,10 @@ def _tool_commands(sub) -> None:
     trn.add_argument("--out", type=Path, metavar="DIR", help="where the checkpoints go (default: the shipped "
                      "weights' folder, vj/seedling/weights)")
     trn.add_argument("--steps", type=int, metavar="N", help="training steps (default: the shipped run's)")
+    trn.add_argument("--control", choices=["edges"], help="train the seedling's control branch instead (seedling-edges: "
+                     "canny maps as the condition, against the shipped seedling); written to weights/edges")
+    trn.add_argument("--batch", type=int, metavar="N", help="pictures a step (default: the shipped run's)")
+    trn.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's own)")
 
 
 def _bench_commands(bench) -> None:
@@ -223,18 +227,7 @@ def _bench_commands(bench) -> None:
     ctl.add_argument("--fps", type=float, default=60.0, help="the render loop's pace")
     ctl.add_argument("--midi", action="store_true", help="also MIDI through JACK (needs a running JACK server)")
     ctl.add_argument("--json", action="store_true")
-    web = bsub.add_parser("web", help="the browser remote: page move -> snapshot, preview age, the render rate with "
-                          "and without pages open")
-    web.add_argument("--pages", type=int, default=3, help="pages open at once (each takes the preview)")
-    web.add_argument("--rate", type=float, default=30.0, help="moves a second from one page (a fader dragged)")
-    web.add_argument("--seconds", type=float, default=8.0, help="seconds of moves in each round")
-    web.add_argument("--rounds", type=int, default=3, help="rounds of a stretch without pages and one with them")
-    web.add_argument("--size", default="1280x720", help="the render loop's output size")
-    web.add_argument("--fps", type=float, default=30.0, help="the render loop's pace")
-    web.add_argument("--output", choices=("record", "display"), default="record", help="record: a recording reads "
-                     "every frame back (the preview takes that picture); display: each frame is finished as a "
-                     "display's swap does, nothing read back (the preview draws a small copy of its own)")
-    web.add_argument("--json", action="store_true")
+    _bench_web(bsub)
     ons = bsub.add_parser("onset", help="onset to photon: an onset in the sound to the first output frame it "
                           "changed, through a route (p50, p95)")
     ons.add_argument("--model", default="seedling")
@@ -253,6 +246,7 @@ def _bench_commands(bench) -> None:
     sht = bsub.add_parser("sheets", help="the built-in model's contact sheets and loss curve, as PNGs")
     sht.add_argument("--out", type=Path, default=Path("docs"), metavar="DIR")
     sht.add_argument("--steps", type=int, default=2)
+    _bench_guided(bsub)
     aud = bsub.add_parser("audio", help="the audio analysis: microseconds per hop (median, p99)")
     aud.add_argument("--seconds", type=float, default=60.0, help="seconds of synthesised drums to analyse")
     aud.add_argument("--accuracy", action="store_true", help="also score onsets, BPM and beats on 192 synthesised tracks")
@@ -260,6 +254,39 @@ def _bench_commands(bench) -> None:
 
 
 # -- shared set-up ---------------------------------------------------------------------------
+def _bench_web(bsub) -> None:
+    web = bsub.add_parser("web", help="the browser remote: page move -> snapshot, preview age, the render rate with "
+                          "and without pages open")
+    web.add_argument("--pages", type=int, default=3, help="pages open at once (each takes the preview)")
+    web.add_argument("--rate", type=float, default=30.0, help="moves a second from one page (a fader dragged)")
+    web.add_argument("--seconds", type=float, default=8.0, help="seconds of moves in each round")
+    web.add_argument("--rounds", type=int, default=3, help="rounds of a stretch without pages and one with them")
+    web.add_argument("--size", default="1280x720", help="the render loop's output size")
+    web.add_argument("--fps", type=float, default=30.0, help="the render loop's pace")
+    web.add_argument("--output", choices=("record", "display"), default="record", help="record: a recording reads "
+                     "every frame back (the preview takes that picture); display: each frame is finished as a "
+                     "display's swap does, nothing read back (the preview draws a small copy of its own)")
+    web.add_argument("--json", action="store_true")
+
+
+def _bench_guided(bsub) -> None:
+    gui = bsub.add_parser("guided", help="ControlNets: preprocessors' cost, a control's cost in the loop, camera to "
+                          "twin latency, and whether the output's edges follow the input's (vj/bench/guided.py)")
+    gui.add_argument("part", nargs="?", choices=("cost", "follow", "latency", "all"), default="all")
+    gui.add_argument("--model", default="seedling")
+    gui.add_argument("--control", default="seedling-edges", help="a ControlNet folder or hub id, seedling-edges, or "
+                     "random (random weights from the model's UNet: for timing real architectures)")
+    gui.add_argument("--size", metavar="WxH", help="the generator's size (default: the model's own)")
+    gui.add_argument("--steps", type=int, default=1)
+    gui.add_argument("--device", default="auto")
+    gui.add_argument("--threads", type=int, metavar="N")
+    gui.add_argument("--seconds", type=float, default=20.0, help="latency: how long the live loop runs")
+    gui.add_argument("--fps", type=float, default=60.0, help="latency: the render loop's pace")
+    gui.add_argument("--sheet", type=Path, metavar="PNG", help="also draw the contact sheets (input | map | twin off | on; from noise, and "
+                     "image-to-image at 0.85 beside it as NAME-img2img.png)")
+    gui.add_argument("--json", action="store_true")
+
+
 def _load_show(args):
     from vj.show.setfile import load_set
     from vj.resources import find_set
@@ -730,8 +757,12 @@ def cmd_bench(args) -> int:
         from vj.bench import seedling as bench_seedling
 
         return bench_seedling.main(args)
-    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, web, onset, adherence "
-                  "or sheets")
+    if args.what == "guided":
+        from vj.bench import guided as bench_guided
+
+        return bench_guided.main(args)
+    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, web, onset, adherence, "
+                  "sheets or guided")
 
 
 def cmd_mux(args) -> int:
@@ -764,10 +795,32 @@ def cmd_train(args) -> int:
 
     from vj.seedling import model, train
 
+    if args.control:
+        return _train_control(args)
     cfg = train.TrainConfig() if args.steps is None else replace(train.TrainConfig(), steps=args.steps)
+    cfg = cfg if args.batch is None else replace(cfg, batch=args.batch)
     if cfg.steps < 20:
         raise VJError(f"vj train --steps {cfg.steps}: use 20 or more (the checkpoints fall at 5% and 30% of the run)")
     train.train(cfg, (args.out or model.WEIGHTS).expanduser(), progress=log.info)
+    return 0
+
+
+def _train_control(args) -> int:
+    from dataclasses import replace
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+    from vj.seedling import control, model
+
+    cfg = control.ControlTrainConfig()
+    cfg = replace(cfg, steps=args.steps or cfg.steps, batch=args.batch or cfg.batch)
+    if cfg.steps < 10:
+        raise VJError(f"vj train --control --steps {cfg.steps}: use 10 or more")
+    out = (args.out or model.WEIGHTS).expanduser() / args.control
+    control.train(cfg, out, progress=log.info)
     return 0
 
 

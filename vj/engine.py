@@ -163,6 +163,9 @@ class Engine:
             self.generator.want_input = wanted
             if gen.input is not None and wanted:
                 self.compositor.upload_input(gen.input)  # only while a window shows it (split view)
+            self.generator.want_map = self.compositor.map_wanted
+            if gen.map is not None and self.compositor.map_wanted:
+                self.compositor.upload_input(gen.map, what="control")  # a `control` layer: the twin's skeleton
         self.compositor.render(snap)
         frame = ProgramFrame(self.compositor, snap.t, snap.index, self.overlay_info)
         if self.clock.live:

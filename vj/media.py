@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ class VideoFile:
         self._index = -1  # offline: the index of the frame last read
         self._frame: np.ndarray | None = None
         self.serial = 0  # counts new frames: a reader uploads only when it moved
+        self.t_frame = 0.0  # monotonic time the newest frame came in (camera-to-twin latency)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,6 +71,7 @@ class VideoFile:
                 with self._lock:
                     self._frame = frame
                     self.serial += 1
+                    self.t_frame = time.monotonic()
         except VJError as e:
             if not self._stop.is_set():
                 log.error(f"{e}; the loop goes on from noise")
@@ -118,6 +121,7 @@ class Camera:
         if not self._cap.isOpened():
             raise VJError(f"camera {index}: can't be opened (see `v4l2-ctl --list-devices`; another program may hold it)")
         self.frames = 0  # frames read from the device
+        self.t_frame = 0.0  # monotonic time the newest frame came in (camera-to-twin latency)
         self._frame: np.ndarray | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -145,6 +149,7 @@ class Camera:
             with self._lock:
                 self._frame = rgb
                 self.frames += 1
+                self.t_frame = time.monotonic()
 
     @property
     def serial(self) -> int:

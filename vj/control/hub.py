@@ -156,6 +156,10 @@ class Controls:
             self.follow_next(a.origin)
         elif a.kind == "seed":
             self.seed = int(a.args[0])
+        elif a.kind == "grab":  # the [ipadapter] takes a new reference frame when ipadapter.grab moves
+            if "ipadapter.grab" not in self.params:
+                raise ValueError("the set has no [ipadapter]: nothing takes a reference frame")
+            self.params.set("ipadapter.grab", self.params.value("ipadapter.grab") + 1, immediate=True, source="set")
         elif a.kind == "tap":
             if audio is not None:
                 audio.tap()

@@ -14,6 +14,7 @@
     number = 0                   # CC or note number (cc14: the MSB's; the LSB is number + 32)
     target = "feedback.amount"   # a parameter  -- or --  action = "tap" | "scene" | "scene:NAME" |
                                  #   "next-scene" (the scene graph's choice, else the next listed) | "prev-scene" | "resample" | "resample:SLOT" (new template choices)
+                                 #   | "grab" (a new [ipadapter] reference frame, as OSC /vj/grab)
     range = [0.0, 0.99]          # default: the parameter's whole range
     mode = "absolute"            # absolute | relative | toggle | momentary | trigger
     encoding = "twos"            # relative: twos (1.. up, 127.. down) | offset (64 +- n) | signed (bit 6 = down)
@@ -34,7 +35,7 @@ from vj.core.errors import ConfigError
 TYPES = ("cc", "cc14", "note", "pitchbend", "program")
 MODES = ("absolute", "relative", "toggle", "momentary", "trigger")
 ENCODINGS = ("twos", "offset", "signed")
-ACTIONS = ("tap", "scene", "next-scene", "prev-scene", "resample")
+ACTIONS = ("tap", "scene", "next-scene", "prev-scene", "resample", "grab")
 _CONTROL_KEYS = {"type", "channel", "number", "target", "action", "range", "mode", "encoding", "step", "takeover",
                  "led", "name"}
 

@@ -330,6 +330,8 @@ class Gestures:
             c.post("tap", origin="midi")
         elif action.startswith("scene:"):
             c.post("scene", action.split(":", 1)[1], origin="midi")
+        elif action == "grab":  # a new IP-Adapter reference frame
+            c.post("grab", origin="midi")
         elif action == "resample":
             c.post("resample", None, origin="midi")
         elif action.startswith("resample:"):

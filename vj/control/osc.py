@@ -236,6 +236,10 @@ def _seed(c: ControlSink, _, args: list, origin: str):
     c.post("seed", int(v), origin=origin)
 
 
+def _grab(c: ControlSink, _, args: list, origin: str):
+    c.post("grab", origin=origin)  # a set without [ipadapter] says so where the action lands (hub)
+
+
 def _tap(c: ControlSink, _, args: list, origin: str):
     c.post("tap", origin=origin)
 
@@ -394,6 +398,7 @@ ADDRESSES = (
     Address("/vj/scene/next", _scene_next, ""),
     Address("/vj/seed", _seed, "i", _list_seed),
     Address("/vj/tap", _tap, ""),
+    Address("/vj/grab", _grab, ""),
     Address("/vj/bpm", _bpm, "f", _list_bpm),
     Address("/vj/learn", _learn, "s"),
     Address("/vj/source/<name>", _source, "f", _list_sources),

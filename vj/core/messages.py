@@ -93,6 +93,8 @@ class FrameDone:
     width: int
     height: int
     with_input: bool
+    map_offset: int = 0  # bytes into the slot where the control map lies (a `control` layer shows it); 0: none
+    t_input: float = 0.0  # monotonic time its camera/video frame was read (0: none): camera-to-twin latency
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,8 @@ class GenFrame:
     t_snapshot: float  # clock time of that snapshot, seconds
     gen_ms: float  # wall time to make it
     input: np.ndarray | None = None  # the camera or video image it was made from (the preview's feed)
+    map: np.ndarray | None = None  # (h, w, 3) uint8: the first [[control]]'s map it was guided by (a `control` layer)
+    t_input: float = 0.0  # monotonic time its camera/video frame was read (0: none): camera-to-twin latency
 
 
 class Loop(Protocol):
@@ -74,6 +76,7 @@ class Loop(Protocol):
 
     size: tuple[int, int]  # (w, h) of the frames it makes
     frame_input: np.ndarray | None  # the camera or video image the last frame was made from, if any
+    frame_map: np.ndarray | None  # the first control's map the last frame was guided by, if any
 
     def frame(self, snap: Snapshot) -> np.ndarray: ...  # (h, w, 3) uint8
 
@@ -92,6 +95,7 @@ class FrameGenerator(Protocol):
     errors: int
     last_error: str
     want_input: bool  # the renderer shows the input feed (only then is it handed over)
+    want_map: bool  # the renderer shows the control map (a `control` layer)
 
     def start(self) -> None: ...
 

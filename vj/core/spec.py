@@ -54,12 +54,12 @@ class EnvelopeSpec:
 
 
 BLEND_MODES = ("normal", "add", "screen", "multiply", "overlay", "difference", "subtract", "lighten", "darken")
-LAYER_SOURCES = ("generator", "feedback", "input", "image", "video", "camera", "shader")
+LAYER_SOURCES = ("generator", "feedback", "input", "image", "video", "camera", "shader", "control")
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    source: str = "generator"  # generator[:NAME] | feedback | input[:NAME] | image:<path> | video:<path> | camera:<N or URL> | shader:<name>
+    source: str = "generator"  # generator[:NAME] | feedback | input[:NAME] | control (the first [[control]]'s map) | image:<path> | video:<path> | camera:<N or URL> | shader:<name>
     blend: str = "normal"  # one of BLEND_MODES (also the parameter layer.<n>.blend, by index)
     opacity: float = 1.0  # starting value of layer.<n>.opacity
     group: str = "A"  # A or B: the side of the crossfader
@@ -110,6 +110,37 @@ class LoraSpec:
     weight: float = 1.0  # initial value of `lora.<name>.weight` (0..2)
 
 
+# [[control]] preprocessor = "..." -> what it reads from the picture (vj/maps/preprocess.py); "none": the
+# source is already a map (a drawn line picture, a depth video)
+PREPROCESSORS = ("canny", "softedge", "lines", "none")
+CONTROL_SOURCES = ("input", "layer", "image", "video", "camera")
+
+
+@dataclass(frozen=True)
+class ControlSpec:
+    """[[control]]: a ControlNet keeping a picture's structure (generate/guided/)."""
+
+    name: str  # the parameter is control.<name>.scale
+    model: str  # a diffusers ControlNet folder, a hub id, or "seedling-edges" (the built-in model's branch)
+    preprocessor: str = "canny"  # one of PREPROCESSORS
+    source: str = "input"  # input (the frame the generator is given) | image:<file> | video:<file> | camera:<N|URL>
+    scale: float = 1.0  # initial control.<name>.scale, 0..2 (0: off, exactly the model without it)
+    start: float = 0.0  # share of the steps where it begins, 0..1
+    end: float = 1.0  # share of the steps where it ends, start..1
+
+
+@dataclass(frozen=True)
+class IpAdapterSpec:
+    """[ipadapter]: a reference image's look, through diffusers' IP-Adapter (generate/guided/ipadapter.py)."""
+
+    model: str  # a folder or hub id holding the adapter's weights (and its image encoder)
+    weights: str = "ip-adapter_sd15.safetensors"  # the weight file's name in it
+    subfolder: str = "models"  # where the weight file lies in it ("" for the top)
+    image_encoder: str = "image_encoder"  # the image encoder's folder, inside subfolder (diffusers' image_encoder_folder)
+    image: str = "input"  # the reference: a still file, input, video:<file>, camera:<N|URL>; taken again on /vj/grab
+    scale: float = 0.6  # initial ipadapter.scale, 0..2
+
+
 @dataclass(frozen=True)
 class GeneratorSpec:
     """One generator of a show: the main one ([generator], shown by layers whose source is
@@ -131,6 +162,8 @@ class GeneratorSpec:
     fallback: str | None = None  # a local model that plays when this one can't (not loaded, a box lost)
     remote: tuple[str, ...] = ()  # HOST:PORT of `vj serve` boxes (several: they alternate frames); (): local
     remote_keys: tuple[str, ...] = ()  # each box's public CURVE key (40 Z85 characters; one: the same for all)
+    controls: tuple["ControlSpec", ...] = ()  # the set's [[control]]s (the main generator's only)
+    ipadapter: "IpAdapterSpec | None" = None  # the set's [ipadapter] (the main generator's only)
 
     @property
     def label(self) -> str:
@@ -251,6 +284,8 @@ class ShowSet:
     scheduler: str | None = None  # swap the model's scheduler (generate/samplers.SCHEDULERS); None: its own
     negative: str = ""  # the negative prompt: what guidance (gen.guidance > 1) steers away from
     loras: tuple[LoraSpec, ...] = ()  # each one's weight is the parameter lora.<name>.weight
+    controls: tuple[ControlSpec, ...] = ()  # [[control]]: ControlNets, each weighted by control.<name>.scale
+    ipadapter: IpAdapterSpec | None = None  # [ipadapter]: a reference image's look, ipadapter.scale
     tiny_vae: bool = False  # decode with TAESD / TAESDXL (a fraction of the VAE's cost, a little softer)
     gen_size: tuple[int, int] | None = None  # generator resolution; None: the model's native size
     seed: int | None = None  # None: a fresh seed from the OS each run
@@ -298,7 +333,7 @@ class ShowSet:
         """The main generator ([generator] and the command line's --model, --steps... on top)."""
         return GeneratorSpec("", self.model, self.steps, self.gen_size, self.seed, self.input, self.scheduler,
                              self.negative, self.tiny_vae, self.stream_batch, self.deep_cache, self.loras,
-                             self.fallback, self.remote, self.remote_keys)
+                             self.fallback, self.remote, self.remote_keys, self.controls, self.ipadapter)
 
     def all_generators(self) -> tuple[GeneratorSpec, ...]:
         """The main generator, then the named ones in the order the set lists them."""

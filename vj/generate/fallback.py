@@ -50,6 +50,8 @@ def fallback_spec(g: GeneratorSpec) -> tuple[GeneratorSpec, tuple[str, ...]]:
     leave(g.deep_cache > 1, f"deep_cache = {g.deep_cache}")
     leave(g.stream_batch is not None, "stream_batch")
     leave(bool(g.loras), "[[lora]]")
+    leave(bool(g.controls), "[[control]]")  # control networks and adapters belong to a model's family
+    leave(g.ipadapter is not None, "[ipadapter]")
     return GeneratorSpec(**kept), tuple(left)
 
 

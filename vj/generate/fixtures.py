@@ -146,3 +146,53 @@ def tiny_lora(path: Path, pipe, seed: int = 5, rank: int = 4, text_encoder: bool
         pipe.text_encoder = te.unload()
     type(pipe).save_lora_weights(str(path), **layers)
     return path / "pytorch_lora_weights.safetensors"
+
+
+def tiny_controlnet(path: Path, pipe, seed: int = 11, conditioning_channels: int = 3) -> Path:
+    """A ControlNet for a tiny random pipeline (diffusers' from_unet, as its training script makes
+    one), its zero convolutions given random weights so that it visibly steers, written with
+    save_pretrained to `path` (read back by ControlNetModel.from_pretrained, as a downloaded one is)."""
+    from diffusers import ControlNetModel
+
+    torch.manual_seed(seed)
+    net = ControlNetModel.from_unet(pipe.unet, conditioning_channels=conditioning_channels)
+    with torch.no_grad():
+        for conv in list(net.controlnet_down_blocks) + [net.controlnet_mid_block]:
+            conv.weight.normal_(0, 0.3)
+            conv.bias.normal_(0, 0.05)
+        net.controlnet_cond_embedding.conv_out.weight.normal_(0, 0.2)
+    net.save_pretrained(path)
+    return path
+
+
+def tiny_ip_adapter(path: Path, pipe, seed: int = 13) -> Path:
+    """An IP-Adapter for a tiny random pipeline, laid out as h94/IP-Adapter lays one out: <path>/
+    ip-adapter.safetensors (image_proj.* and ip_adapter.<n>.to_k_ip/to_v_ip.* for each
+    cross-attention layer, numbered as diffusers numbers them) and <path>/image_encoder/ (a tiny
+    CLIPVisionModelWithProjection, save_pretrained). Read back by the pipeline's load_ip_adapter."""
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    enc_cfg = CLIPVisionConfig(hidden_size=32, intermediate_size=37, projection_dim=32, num_hidden_layers=2,
+                               num_attention_heads=4, image_size=32, patch_size=8)
+    CLIPVisionModelWithProjection(enc_cfg).save_pretrained(path / "image_encoder")
+    unet = pipe.unet
+    dim = unet.config.cross_attention_dim
+    tokens = 4
+    state = {"image_proj.proj.weight": torch.randn(tokens * dim, enc_cfg.projection_dim) * 0.3,
+             "image_proj.proj.bias": torch.zeros(tokens * dim),
+             "image_proj.norm.weight": torch.ones(dim), "image_proj.norm.bias": torch.zeros(dim)}
+    key = 1
+    for name in unet.attn_processors:
+        if name.endswith("attn1.processor"):
+            continue
+        block = name.split(".")
+        width = unet.config.block_out_channels[-1] if block[0] == "mid_block" else (
+            list(reversed(unet.config.block_out_channels))[int(block[1])] if block[0] == "up_blocks"
+            else unet.config.block_out_channels[int(block[1])])
+        state[f"ip_adapter.{key}.to_k_ip.weight"] = torch.randn(width, dim) * 0.3
+        state[f"ip_adapter.{key}.to_v_ip.weight"] = torch.randn(width, dim) * 0.3
+        key += 2
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path / "ip-adapter.safetensors"))
+    return path

@@ -100,6 +100,7 @@ class GanLoop:
         self.model = model
         self.size = (64, 64)
         self.frame_input = None
+        self.frame_map = None  # no controls: a GAN has no UNet to guide
         self.skipped = 0
         self.noise: NoiseField | None = None
         self._places: dict[str, torch.Tensor] = {}

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from vj.core.errors import VJError
 from vj.generate import inputs
 from vj.generate.deepcache import DeepCacheUNet
+from vj.generate.guided import FrameGuide, Guided
 from vj.generate.noise import NoiseField, snapshot_point
 from vj.generate.prompts import Chaos, Conditioning, PromptCache
 from vj.generate.registry import LoadedModel
@@ -112,6 +113,9 @@ class StreamLoop:
             raise VJError(f"steps = {steps}: use 1..4 for turbo models, up to 8 for others")
         self.model, self.steps, self.live = model, steps, live
         # deep_cache N > 1: the UNet's deep features are reused for N-1 frames out of N (deepcache.py)
+        if deep_cache > 1 and model.controls:
+            log.info("generator: deep cache off: a ControlNet's residuals enter the blocks it would skip")
+            deep_cache = 1
         self.unet = DeepCacheUNet(model.unet, deep_cache) if deep_cache > 1 else model.unet
         self.device, self.dtype = model.device, model.dtype
         self.multiple = model.vae_scale * 2 ** (len(model.unet.config.block_out_channels) - 1)
@@ -142,10 +146,14 @@ class StreamLoop:
         self.seed = seed
         self.input_spec = input
         self.input = None
+        self.guided: Guided | None = None  # [[control]] and [ipadapter] (generate/guided/), when the set has them
+        self.frame_map = None  # the first control's newest map, (h, w, 3) uint8: the `control` layer's picture
+        self.t_input = 0.0  # monotonic time the camera/video frame of the last frame was read (0: none)
         self.skipped = 0  # frames the similarity filter skipped
         self._skip_rng = random.Random(seed)
         self._skip_run = 0
         self._last_in: tuple | None = None  # (key, small image) of the last input generated from
+        self._last_values: dict = {}  # the snapshot's values in the frame being made
         self._set_size(size)
 
     # -- size (also lowered on out-of-memory) -----------------------------------------------------
@@ -166,6 +174,10 @@ class StreamLoop:
             self.input.close()
         self.input = inputs.open_input(self.input_spec, self.size, self.live) if self.input_spec else None
         self._last_in = None
+        if self.guided is not None:
+            self.guided.close()
+        if self.model.controls or self.model.ip_adapter is not None:  # its sources are read at the frame's size
+            self.guided = Guided(self.model, self.size, self.steps, self.live, self.input is not None)
 
     def shrink(self) -> tuple[int, int] | None:
         """Lower the size by about a quarter (out of memory); None when it is as small as it goes."""
@@ -180,6 +192,8 @@ class StreamLoop:
     def close(self) -> None:
         if self.input is not None:
             self.input.close()
+        if self.guided is not None:
+            self.guided.close()
 
     # -- the prompt field ---------------------------------------------------------------------------
     def conditioning(self, snap: Snapshot) -> Conditioning:
@@ -281,23 +295,35 @@ class StreamLoop:
         return None if uncond is None else Guide(scale, uncond)
 
     def denoise(self, noise: torch.Tensor, cond: Conditioning, start: torch.Tensor | None = None,
-                strength: float = 1.0, guide: Guide | None = None) -> torch.Tensor:
-        """Noise (and, image-to-image, a clean start latent) -> the clean latent (see samplers.py)."""
+                strength: float = 1.0, guide: Guide | None = None, fg: FrameGuide | None = None) -> torch.Tensor:
+        """Noise (and, image-to-image, a clean start latent) -> the clean latent (see samplers.py).
+        `fg`: this frame's ControlNets and IP-Adapter (Guided.frame)."""
+        calls = [0]
+
         def model(x: torch.Tensor, t: torch.Tensor, n: int) -> torch.Tensor:
-            return self._predict(x, t, cond, n, guide)
+            # one row: the next step; n rows (the stream batch): row k is at step k
+            steps = [calls[0]] if n == 1 else list(range(n))
+            calls[0] += 1
+            return self._predict(x, t, cond, n, guide, fg, steps)
 
         return self.sampler.denoise(noise, start, strength, model, batch=self.batch)
 
-    def _predict(self, x: torch.Tensor, t: torch.Tensor, cond: Conditioning, n: int, guide: Guide | None):
-        """The UNet on n rows; with guidance the unconditional rows ride in the same call."""
+    def _predict(self, x: torch.Tensor, t: torch.Tensor, cond: Conditioning, n: int, guide: Guide | None,
+                 fg: FrameGuide | None = None, steps: list[int] = (0,)):
+        """The UNet on n rows; with guidance the unconditional rows ride in the same call, and the
+        controls' residuals in the same call too."""
         if guide is None:
-            return self.unet(x, t, encoder_hidden_states=cond.embeds.expand(n, -1, -1), return_dict=False,
-                             **self._extra(cond.pooled, n))[0]
-        u = guide.uncond
-        embeds = torch.cat([u.embeds.expand(n, -1, -1), cond.embeds.expand(n, -1, -1)])
-        pooled = None if cond.pooled is None else torch.cat([u.pooled.expand(n, -1), cond.pooled.expand(n, -1)])
-        out = self.unet(torch.cat([x, x]), t if t.ndim == 0 else torch.cat([t, t]), encoder_hidden_states=embeds,
-                        return_dict=False, **self._extra(pooled, 2 * n))[0]
+            embeds, extra = cond.embeds.expand(n, -1, -1), self._extra(cond.pooled, n)
+        else:
+            u = guide.uncond
+            embeds = torch.cat([u.embeds.expand(n, -1, -1), cond.embeds.expand(n, -1, -1)])
+            pooled = None if cond.pooled is None else torch.cat([u.pooled.expand(n, -1), cond.pooled.expand(n, -1)])
+            x, t, extra = torch.cat([x, x]), (t if t.ndim == 0 else torch.cat([t, t])), self._extra(pooled, 2 * n)
+        if fg is not None:
+            extra = {**extra, **fg.unet_kwargs(x, t, embeds, extra, list(steps), guide is not None)}
+        out = self.unet(x, t, encoder_hidden_states=embeds, return_dict=False, **extra)[0]
+        if guide is None:
+            return out
         out_u, out_c = out.chunk(2)
         return out_u + guide.scale * (out_c - out_u)
 
@@ -320,12 +346,27 @@ class StreamLoop:
         img = self.model.vae.decode(z, return_dict=False)[0]
         return (img.float() / 2 + 0.5).clamp(0, 1)
 
+    def _as_pixels(self, img: torch.Tensor | None) -> np.ndarray | None:
+        """The frame the generator uses as (h, w, 3) uint8, for the controls' preprocessors: the
+        reader's own pixels when the framing left them as they were, else the framed image."""
+        if img is None:
+            return None
+        px = getattr(self.input, "pixels", None)
+        if px is not None and px.shape[:2] == tuple(img.shape[-2:]) and self._unframed():
+            return px
+        return (img[0].float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+    def _unframed(self) -> bool:
+        v = self._last_values
+        return all(v.get(k, d) == d for k, d in (("input.zoom", 1.0), ("input.rotate", 0.0), ("input.x", 0.0), ("input.y", 0.0)))
+
     # -- a whole frame ----------------------------------------------------------------------------
     def frame(self, snap: Snapshot) -> np.ndarray | None:
         """One generated image, (H, W, 3) uint8, row 0 at the top; None when the similarity filter
         skipped it (the last one stays). Raises NonFiniteFrame on NaN/Inf."""
         with torch.inference_mode():
-            start, strength = None, 1.0
+            self._last_values = snap.values
+            start, strength, img = None, 1.0, None
             self.frame_input = None
             if self.input is not None:
                 img = self._input_image(snap)
@@ -334,9 +375,14 @@ class StreamLoop:
                         return None
                     start, strength = self.encode_image(img), snap.values.get("strength", 0.5)
                     self.frame_input = getattr(self.input, "pixels", None)  # a camera or a file: the feed
+                    self.t_input = getattr(self.input, "t_frame", 0.0)
             if self.model.loras is not None:
                 self.model.loras.apply(snap.values)
-            x0 = self.denoise(self.latents(snap), self.conditioning(snap), start, strength, self.guide(snap))
+            fg = None
+            if self.guided is not None:
+                fg = self.guided.frame(snap, lambda: self._as_pixels(img))
+                self.frame_map = self.guided.shown()
+            x0 = self.denoise(self.latents(snap), self.conditioning(snap), start, strength, self.guide(snap), fg)
             finite = torch.isfinite(x0).all()  # read after the pixels' copy: one wait for the GPU a frame, not two
             img = self.decode(x0)
             pixels = (img[0] * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()

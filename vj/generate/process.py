@@ -59,6 +59,8 @@ class GeneratorConfig:
     scheduler: str | None = None  # swap the model's scheduler (core/spec.SCHEDULERS)
     negative: str = ""  # the negative prompt (guidance)
     loras: tuple = ()  # core/spec.LoraSpec: the set's LoRA adapters
+    controls: tuple = ()  # core/spec.ControlSpec: the set's ControlNets
+    ipadapter: object = None  # core/spec.IpAdapterSpec: the set's IP-Adapter (None: none)
 
 
 # -- the child ----------------------------------------------------------------------------------
@@ -115,7 +117,7 @@ def _load_loop(cfg: GeneratorConfig):
     dev, dtype = torch_device.pick(cfg.device)
     torch_device.configure_threads(dev, cfg.threads)
     model = registry.load(spec, dev, dtype, progress=log.info, tiny_vae=cfg.tiny_vae, scheduler=cfg.scheduler,
-                          loras=cfg.loras)
+                          loras=cfg.loras, controls=cfg.controls, ipadapter=cfg.ipadapter)
     batch = cfg.stream_batch if cfg.stream_batch is not None else dev.type == "cuda"
     loop = make_loop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed, live=True, input=cfg.input,
                      batch=batch, deep_cache=cfg.deep_cache, negative=cfg.negative)
@@ -214,8 +216,15 @@ def _write_slot(shm, k: int, slot_bytes: int, frame: GenFrame) -> FrameDone:
     if with_input:
         view = np.ndarray(px.shape, np.uint8, buffer=shm.buf, offset=k * slot_bytes + px.nbytes)
         view[...] = inp
+    at = px.nbytes * (2 if with_input else 1)  # the control map after the picture (and its input)
+    m = frame.map
+    map_offset = at if m is not None and m.shape == px.shape and at + px.nbytes <= slot_bytes else 0
+    if map_offset:
+        view = np.ndarray(px.shape, np.uint8, buffer=shm.buf, offset=k * slot_bytes + at)
+        view[...] = m
     del view
-    return FrameDone(k, frame.index, frame.t_snapshot, frame.gen_ms, px.shape[1], px.shape[0], with_input)
+    return FrameDone(k, frame.index, frame.t_snapshot, frame.gen_ms, px.shape[1], px.shape[0], with_input, map_offset,
+                     frame.t_input)
 
 
 def _image_in(shm, offset: int, w: int, h: int) -> np.ndarray:
@@ -241,6 +250,7 @@ class ProcessGenerator:
     def __init__(self, cfg: GeneratorConfig) -> None:
         self.cfg = cfg
         self.want_input = True  # the engine clears it while no window shows the input feed
+        self.want_map = True  # likewise while no `control` layer shows the control map
         self._child = Child("generator", _child_main, (cfg,), Backoff(RESTART_FIRST, RESTART_MOST))
         self._shm = None
         self._slot_bytes = 0
@@ -303,7 +313,8 @@ class ProcessGenerator:
     def _attach(self, w: int, h: int) -> None:
         from multiprocessing import shared_memory
 
-        slot_bytes = w * h * 3 * (2 if self.cfg.input not in (None, "feedback") else 1)  # + the input image
+        slot_bytes = w * h * 3 * (1 + (self.cfg.input not in (None, "feedback"))  # + the input image
+                                  + bool(self.cfg.controls))  # + the control map
         if self._shm is None or self._slot_bytes != slot_bytes:
             self._drop_shm()
             self._shm = shared_memory.SharedMemory(create=True, size=SLOTS * slot_bytes)
@@ -365,10 +376,11 @@ class ProcessGenerator:
         self._held = k
         px = _image_in(self._shm, k * self._slot_bytes, w, h)
         inp = _image_in(self._shm, k * self._slot_bytes + px.nbytes, w, h) if msg.with_input and self.want_input else None
+        cmap = _image_in(self._shm, k * self._slot_bytes + msg.map_offset, w, h) if msg.map_offset and self.want_map else None
         self.frames += 1
         self.last_index = msg.index
         self._rate.tick()
-        return GenFrame(px, msg.index, msg.t_snapshot, msg.gen_ms, inp)
+        return GenFrame(px, msg.index, msg.t_snapshot, msg.gen_ms, inp, cmap, msg.t_input)
 
     def fps(self) -> float:
         return self._rate.fps()

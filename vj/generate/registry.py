@@ -141,6 +141,8 @@ class LoadedModel:
     dtype: torch.dtype
     tiny_vae: Any = None  # an AutoencoderTiny (TAESD) that decodes in the VAE's place, when asked for
     loras: Any = None  # lora.Loras: the set's adapters, weighted live (None: no [[lora]])
+    controls: Any = None  # guided.controlnet.Control list: the set's ControlNets (None: no [[control]])
+    ip_adapter: Any = None  # guided.ipadapter.IpAdapter: the set's [ipadapter] (None: none)
 
     @property
     def unet(self):
@@ -223,7 +225,7 @@ def _tiny_vae(spec: ModelSpec, dtype: torch.dtype):
 
 def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
          progress: Callable[[str], None] = lambda s: None, tiny_vae: bool = False, scheduler: str | None = None,
-         loras: Sequence = ()) -> LoadedModel:
+         loras: Sequence = (), controls: Sequence = (), ipadapter=None) -> LoadedModel:
     """The model's components on `device`: its scheduler swapped for `scheduler` (or the registry's
     choice), its own LoRA fused, the set's LoRAs (core/spec.LoraSpec) loaded as adapters."""
     progress(f"loading model {spec.name if spec.fixture else spec.label} on {device} ({str(dtype).replace('torch.', '')})")
@@ -232,6 +234,9 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
 
         if tiny_vae:
             raise ModelLoadError(f"--tiny-vae: {spec.name} paints in pixels (nothing to decode); leave out --tiny-vae")
+        if controls or ipadapter is not None:
+            log.warning(f"[[control]] / [ipadapter]: {spec.name} is a GAN, with no UNet to guide; the show goes on "
+                        f"without them")
         return gan.load(spec, device, dtype)
     pipe = _fixture(spec) if spec.fixture else (_builtin(spec) if spec.builtin else _from_pretrained(spec, dtype))
     tiny = _tiny_vae(spec, dtype) if tiny_vae else None
@@ -253,7 +258,24 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
         m.eval().requires_grad_(False)
     if tiny is not None:
         tiny = tiny.to(device=device, dtype=dtype).eval().requires_grad_(False)
-    return LoadedModel(spec, pipe, device, dtype, tiny, _adapters(spec, pipe, scheduler, loras, progress))
+    loaded = LoadedModel(spec, pipe, device, dtype, tiny, _adapters(spec, pipe, scheduler, loras, progress))
+    if controls or ipadapter is not None:
+        _guides(loaded, controls, ipadapter, progress)
+    return loaded
+
+
+def _guides(model: LoadedModel, controls: Sequence, ipadapter, progress: Callable[[str], None]) -> None:
+    """The set's ControlNets and IP-Adapter (generate/guided/); one that can't be loaded is said in
+    one line and left out: the show goes on without it."""
+    from vj.generate.guided import controlnet, ipadapter as ip
+
+    if controls:
+        model.controls = controlnet.load(controls, model.unet, model.device, model.dtype, progress) or None
+    if ipadapter is not None:
+        try:
+            model.ip_adapter = ip.load(ipadapter, model, progress)
+        except ModelLoadError as e:
+            log.warning(f"{e}; the show goes on without it")
 
 
 def _adapters(spec: ModelSpec, pipe, scheduler: str | None, loras: Sequence, progress: Callable[[str], None]):

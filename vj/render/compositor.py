@@ -84,6 +84,7 @@ class Compositor:
         self.uniforms = CommonUniforms(ctx, size)
         self._work: list = []  # images between the master chain's passes
         self._layer_work: dict = {}  # the same for each layer whose chain has passes of its own
+        self.map_wanted = any(l.kind == "control" for l in self.layers)  # a `control` layer shows the control map
 
     def wants_input(self, generator: str) -> bool:
         """Does the stack show this generator's input image (an `input:NAME` layer; "": the main one)?"""
@@ -96,10 +97,14 @@ class Compositor:
         if frames is not None:
             frames.upload(pixels)
 
-    def upload_input(self, pixels: np.ndarray, generator: str = "") -> None:
+    def upload_input(self, pixels: np.ndarray, generator: str = "", what: str = "input") -> None:
         """The camera or video image the newest generated frame was made from (an input layer and, the
-        main generator's, the preview show it)."""
-        self.sources.upload_input(pixels, generator)
+        main generator's, the preview show it); with what="control", the map of the first [[control]]
+        the main generator's newest frame was guided by (a `control` layer: the twin's skeleton)."""
+        if what == "control":
+            self.sources.upload_map(pixels)
+        else:
+            self.sources.upload_input(pixels, generator)
 
     def forget_pace(self, generator: str = "") -> None:
         """The next generated frame comes after a pause the engine knows of (a freeze)."""
@@ -193,6 +198,9 @@ class Compositor:
                 return tex, tex.size, 1.0
             frames = self.layer_frames.get(name, self.frames)
             return frames.tex[0], frames.sizes[0], 1.0
+        if kind == "control":  # the main generator's control map (before the first: its generated frame)
+            tex = self.sources.map_image
+            return (tex, tex.size, 1.0) if tex is not None else (self.frames.tex[0], self.frames.sizes[0], 1.0)
         img = self.sources.images[i]
         if img is None:
             return None, self.size, 0.0

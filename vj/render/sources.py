@@ -42,9 +42,10 @@ class LayerSources:
         self.layers = layers
         self.images = [self._open(i, l) for i, l in enumerate(layers)]
         self._inputs: dict[str, Any] = {}  # each generator's camera or video input (upload_input), by name ("": main)
+        self._map = None  # the main generator's control map (upload_map), for a `control` layer
 
     def _open(self, i: int, layer: stack.LayerSpec) -> LayerImage | None:
-        if layer.kind in ("generator", "shader", "feedback", "input"):
+        if layer.kind in ("generator", "shader", "feedback", "input", "control"):
             return None
         if layer.kind == "image":
             from PIL import Image
@@ -79,13 +80,26 @@ class LayerSources:
         """The camera or video image the newest generated frame of `generator` ("": the main one) was
         made from, (h, w, 3) uint8 with row 0 at the top: an input layer shows it, and the main one's
         is shown beside the program in the preview's split view."""
+        self._inputs[generator] = self._written(self._inputs.get(generator), pixels)
+
+    def upload_map(self, pixels: np.ndarray) -> None:
+        """The first [[control]]'s map the newest generated frame was guided by, (h, w, 3) uint8."""
+        self._map = self._written(self._map, pixels)
+
+    def _written(self, tex, pixels: np.ndarray):
+        """`pixels` in `tex`, or in a new texture of their size (the old one released)."""
         h, w = pixels.shape[:2]
-        tex = self._inputs.get(generator)
         if tex is None or tex.size != (w, h):
             if tex is not None:
                 tex.release()
-            tex = self._inputs[generator] = rgb_texture(self.ctx, (w, h))
+            tex = rgb_texture(self.ctx, (w, h))
         tex.write(np.ascontiguousarray(pixels))
+        return tex
+
+    @property
+    def map_image(self):
+        """The control map as last uploaded (None before the first)."""
+        return self._map
 
     @property
     def input_image(self):

@@ -14,8 +14,8 @@ from typing import Any, Callable, Mapping
 
 from vj.core.errors import ConfigError
 from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTHANDS, TRIGGERS, EdgeSpec, EnvelopeSpec,
-                          GeneratorSpec, GraphSpec, LayerSpec, LfoSpec, LoraSpec, SCHEDULERS, MidiSettings, OscSettings,
-                          PromptSpec, RouteSpec, SceneSpec, ShowSet, WebSettings)
+                          ControlSpec, GeneratorSpec, GraphSpec, IpAdapterSpec, LayerSpec, LfoSpec, LoraSpec, SCHEDULERS,
+                          PREPROCESSORS, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet, WebSettings)
 from vj.core.validate import RAISE, Problems, fail, as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 from vj.render.shaders import set_folder
 
@@ -68,6 +68,9 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Probl
     for key, (field, read) in _RECORDS.items():
         tables = problems.attempt(_tables, data, key, where, default=[])
         records = [problems.attempt(read, f"{where} [[{key}]] #{i}", t, path) for i, t in enumerate(tables, 1)]
+        if key == "control":  # a layer:N source names a layer (read before)
+            records = [problems.attempt(_control_layer, f"{where} [[control]] #{i}", c, kw.get("layers", ())) if c else None
+                       for i, c in enumerate(records, 1)]
         if key == "edge":  # its ends name scenes (read just before)
             records = [problems.attempt(_edge_ends, f"{where} [[edge]] #{i}", e, kw["scenes"]) if e else None
                        for i, e in enumerate(records, 1)]
@@ -91,6 +94,9 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Probl
         params = {}
     kw["params"] = {str(k): v for k, v in ((k, problems.attempt(as_number, f"{where} [params]", k, v))
                                            for k, v in params.items()) if v is not None}
+    if "ipadapter" in data:
+        kw["ipadapter"] = problems.attempt(_ipadapter, f"{where} [ipadapter]", data["ipadapter"], path, kw.get("layers", ()),
+                                           default=None)
     kw["osc"] = problems.attempt(_osc, f"{where} [osc]", data.get("osc", {}), default=OscSettings())
     kw["midi"] = problems.attempt(_midi, f"{where} [midi]", data.get("midi", {}), path, default=MidiSettings())
     if "web" in data:
@@ -110,6 +116,8 @@ def _check_whole(data: Mapping[str, Any], where: str) -> None:
 def _check_records(kw: dict, where: str) -> None:
     if len({lo.name for lo in kw["loras"]}) < len(kw["loras"]):
         raise ConfigError(f"{where}: two [[lora]] have the same name (each is the parameter lora.<name>.weight)")
+    if len({c.name for c in kw["controls"]}) < len(kw["controls"]):
+        raise ConfigError(f"{where}: two [[control]] have the same name (each is the parameter control.<name>.scale)")
     if len(kw["layers"]) > 12:
         raise ConfigError(f"{where}: {len(kw['layers'])} layers; the stack takes at most 12")
     if len({sc.name for sc in kw["scenes"]}) < len(kw["scenes"]):
@@ -213,6 +221,8 @@ _SECTIONS.update({
     "generators": None,  # [generators.NAME]: tables of the [generator] keys (seeds excepted), read by _generators
     "prompt": {"text", "weight", "resample"},
     "lora": {"name", "source", "weight"},
+    "control": {"name", "model", "preprocessor", "source", "scale", "start", "end"},
+    "ipadapter": {"model", "weights", "subfolder", "image_encoder", "image", "scale"},
     "layer": {"source", "blend", "opacity", "group", "effects", "fit"},
     "params": None,  # free-form: names checked against the namespace once it is built
     "route": {"source", "target", "amount", "offset", "range", "curve", "attack", "release"},
@@ -281,11 +291,17 @@ def _route(w: str, r: Mapping[str, Any], path) -> RouteSpec:
 _LORA_FILE = (".safetensors", ".bin", ".pt", ".ckpt")
 
 
-def _lora(w: str, t: Mapping[str, Any], path) -> LoraSpec:
-    check_keys(w, t, _SECTIONS["lora"])
+def _fader_name(w: str, t: Mapping[str, Any], param: str) -> str:
+    """A record's name that becomes part of a parameter's (`param`, with {} for the name)."""
     name = _name(w, t)
     if not re.fullmatch(r"[a-z0-9_]+", name):
-        raise ConfigError(f"{w}: name = {name!r}: lower-case letters, digits and _ (it becomes lora.{name}.weight)")
+        raise ConfigError(f"{w}: name = {name!r}: lower-case letters, digits and _ (it becomes {param.format(name)})")
+    return name
+
+
+def _lora(w: str, t: Mapping[str, Any], path) -> LoraSpec:
+    check_keys(w, t, _SECTIONS["lora"])
+    name = _fader_name(w, t, "lora.{}.weight")
     if "source" not in t:
         raise ConfigError(f"{w}: missing source = \"file.safetensors\" (beside the set) or \"org/name\" (a hub id)")
     source = as_str(w, "source", t["source"])
@@ -420,10 +436,11 @@ def _layer(where: str, t: Mapping[str, Any], path: Path | None):
     check_keys(where, t, _SECTIONS["layer"])
     source = as_str(where, "source", t.get("source", "generator"))
     kind, _, arg = source.partition(":")
-    if kind not in LAYER_SOURCES or (kind not in ("generator", "feedback", "input") and not arg):
+    if kind not in LAYER_SOURCES or (kind not in ("generator", "feedback", "input", "control") and not arg):
         hint = " needs what it reads, after a colon" if kind in LAYER_SOURCES else suggest(kind, LAYER_SOURCES)
         raise ConfigError(f"{where}: source {source!r}{hint}; sources: generator, feedback, "
-                          f"input (the image the generator was given), image:<file>, video:<file>, camera:<N|URL>, "
+                          f"input (the image the generator was given), control (the map of the first [[control]]), "
+                          f"image:<file>, video:<file>, camera:<N|URL>, "
                           f"shader:<name>")
     if kind in ("image", "video"):
         p = Path(arg).expanduser()
@@ -526,11 +543,108 @@ def _graph(w: str, g: Mapping[str, Any], edges: tuple[EdgeSpec, ...], scenes: tu
                      as_number(w, "drift", g.get("drift", 0.0), 0, 1), tuple(edges))
 
 
+
+
+# -- guided generation: [[control]] and [ipadapter] (generate/guided/) ---------------------------------
+_HUB = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+BUILTIN_CONTROLS = ("seedling-edges",)  # the built-in model's own control branches (vj/seedling/control.py)
+
+
+def _model_source(w: str, key: str, value: Any, path: Path | None, what: str) -> str:
+    """A folder beside the set (it must be there), a built-in name, or a hub id (fetched once, online)."""
+    source = as_str(w, key, value)
+    if source in BUILTIN_CONTROLS and what == "ControlNet":
+        return source
+    looks_local = source.startswith(("/", "./", "../", "~")) or not _HUB.fullmatch(source)
+    if looks_local:
+        folder = Path(_beside_set(w, key, source, path))
+        if not folder.is_dir():
+            extra = f", {', '.join(BUILTIN_CONTROLS)} (built in)" if what == "ControlNet" else ""
+            raise ConfigError(f"{w}: {key} = {value!r}: no such folder ({folder}); a {what} folder beside the set, "
+                              f"a hub id (org/name){extra}")
+        return str(folder)
+    return source
+
+
+def _guide_source(w: str, key: str, value: Any, path: Path | None, layers, extra: tuple[str, ...] = ()) -> str:
+    """What a control or a reference reads: input, image:/video:<file>, camera:<N|URL>, layer:<n>
+    (that layer's own image, video or camera, read by the generator); a bare file is image: or video:."""
+    src = as_str(w, key, value)
+    kind, _, arg = src.partition(":")
+    if src in ("input",) + extra:
+        return src
+    if kind == "camera" and arg:
+        return src
+    if kind == "layer":
+        if not arg.isdigit() or not 1 <= int(arg) <= len(layers):
+            raise ConfigError(f"{w}: {key} = {src!r}: layer:<n> names one of the set's {len(layers)} [[layer]]s (1..)")
+        layer = layers[int(arg) - 1]
+        if layer.kind not in ("image", "video", "camera"):
+            raise ConfigError(f"{w}: {key} = {src!r}: layer {arg} shows {layer.kind!r}; a control or reference can read "
+                              f"a layer's image, video or camera (or input: what the generator is given)")
+        return layer.source
+    if kind not in ("image", "video"):
+        kind, arg = ("video" if Path(src).suffix.lower() in _VIDEO else "image"), src
+    if not arg:
+        raise ConfigError(f"{w}: {key} = {src!r}: {kind}:<file>")
+    p = Path(_beside_set(w, key, arg, path))
+    if not p.is_file():
+        raise ConfigError(f"{w}: {key} = {src!r}: no such file ({p}); sources: input, image:<file>, video:<file>, "
+                          f"camera:<N|URL>, layer:<n>" + "".join(f", {e}" for e in extra))
+    return f"{kind}:{p}"
+
+
+_VIDEO = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
+
+
+def _control(w: str, t: Mapping[str, Any], path) -> ControlSpec:
+    check_keys(w, t, _SECTIONS["control"])
+    name = _fader_name(w, t, "control.{}.scale")
+    if "model" not in t:
+        raise ConfigError(f"{w}: missing model = \"seedling-edges\" (built in), a ControlNet folder or a hub id")
+    pre = as_str(w, "preprocessor", t.get("preprocessor", "canny"))
+    if pre not in PREPROCESSORS:
+        raise ConfigError(f"{w}: preprocessor = {pre!r}{suggest(pre, PREPROCESSORS)}; one of {', '.join(PREPROCESSORS)} "
+                          f"(depth: no small depth model ships in a package yet)")
+    source = as_str(w, "source", t.get("source", "input"))
+    if not source.startswith("layer:"):  # a layer's source is read once the layers are (_control_layer)
+        source = _guide_source(w, "source", source, path, ())
+    start = as_number(w, "start", t.get("start", 0.0), 0, 1)
+    end = as_number(w, "end", t.get("end", 1.0), 0, 1)
+    if end <= start:
+        raise ConfigError(f"{w}: start = {start:g}, end = {end:g}: the control acts from start to end (shares of the "
+                          f"steps), so end must be above start")
+    return ControlSpec(name, _model_source(w, "model", t["model"], path, "ControlNet"), pre,
+                       source, as_number(w, "scale", t.get("scale", 1.0), 0, 2), start, end)
+
+
+def _control_layer(w: str, c: ControlSpec, layers) -> ControlSpec:
+    """Its source checked and resolved, once the layers are read (layer:<n> is that layer's source)."""
+    if not c.source.startswith("layer:"):
+        return c
+    return dataclasses.replace(c, source=_guide_source(w, "source", c.source, None, layers))
+
+
+def _ipadapter(w: str, t: Any, path: Path | None, layers) -> IpAdapterSpec:
+    if not isinstance(t, Mapping):
+        raise ConfigError(f"{w}: written [ipadapter] (single brackets), one table of key = value")
+    check_keys(w, t, _SECTIONS["ipadapter"])
+    if "model" not in t:
+        raise ConfigError(f"{w}: missing model = \"h94/IP-Adapter\" (a hub id) or a folder with the adapter's weights")
+    d = IpAdapterSpec("")
+    return IpAdapterSpec(_model_source(w, "model", t["model"], path, "IP-Adapter"),
+                         as_str(w, "weights", t.get("weights", d.weights)),
+                         _text_or_empty(w, "subfolder", t.get("subfolder", d.subfolder), path),
+                         as_str(w, "image_encoder", t.get("image_encoder", d.image_encoder)),
+                         _guide_source(w, "image", t.get("image", d.image), path, layers),
+                         as_number(w, "scale", t.get("scale", d.scale), 0, 2))
+
+
 # [[record]] -> (ShowSet field, reader), in the order they are read
 _RECORDS: dict[str, tuple[str, Callable]] = {
     "prompt": ("prompts", _prompt), "layer": ("layers", _layer), "route": ("routes", _route), "lfo": ("lfos", _lfo),
     "envelope": ("envelopes", _envelope), "scene": ("scenes", _scene), "edge": ("edges", _edge),
-    "lora": ("loras", _lora),
+    "lora": ("loras", _lora), "control": ("controls", _control),
 }
 
 
