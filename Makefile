@@ -16,7 +16,7 @@ BIN        := $(VENV)/bin
 # the Link tests a network of their own (nothing but loopback).
 APT_PACKAGES := ffmpeg libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libgl1 libglx-mesa0 \
                 libportaudio2 libsndfile1 xvfb xauth x11-utils imagemagick \
-                jackd2 jack-tools ecasound liblo-tools puredata-core iproute2
+                jackd2 jack-tools ecasound liblo-tools puredata-core iproute2 xdotool
 
 .PHONY: setup system-deps demo test bench clean
 

@@ -438,13 +438,19 @@ def test_program_change_and_pad_actions_select_scenes_and_tap(tmp_path):
     assert c.scene == "storm"
     taps = []
 
-    class Audio:
-        def tap(self):
-            taps.append(1)
+    class Audio:  # a sound input's beat tracker, as far as a tap goes
+        analyzer = "the beat tracker"
+
+        def tap(self, when=None):
+            taps.append(when)
 
     midi._handle(port, mido.Message("note_on", note=3, velocity=100))
     c.apply_pending(Audio())
-    assert taps == [1]
+    assert len(taps) == 1 and c.hand.by_tracker
+    for _ in range(2):  # without a sound input, the show's own tap tempo counts them
+        midi._handle(port, mido.Message("note_on", note=3, velocity=100))
+        c.apply_pending()
+    assert not c.hand.by_tracker and c.hand.bpm is not None and 20 <= c.hand.bpm <= 400
 
 
 def test_scene_pads_in_the_control_process_post_through_its_sink(tmp_path):

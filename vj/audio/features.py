@@ -159,8 +159,9 @@ class Analyzer:
         return hits
 
     # the performer's hand on the beat
-    def tap(self) -> None:
-        self.tempo.tap(self.samples / self.sr)
+    def tap(self, at: float | None = None) -> None:
+        """A tap on the beat at stream time `at` (seconds; None: the end of the last hop)."""
+        self.tempo.tap(self.samples / self.sr if at is None else at)
 
     def set_bpm(self, bpm: float | None) -> None:
         self.tempo.set_bpm(bpm)

@@ -53,7 +53,8 @@ class AudioInput(Protocol):
 
     def poll(self, t: float) -> Features: ...
 
-    def tap(self) -> None: ...  # a tap-tempo tap (the window's T key); nothing where there is no tempo
+    def tap(self, when: float | None = None) -> None: ...  # a tap on the beat for the beat tracker, `when`:
+    # time.monotonic() as it arrived (None: now); nothing where there is no tracker
 
     def close(self) -> None: ...
 
@@ -189,6 +190,7 @@ class ControlSink(Protocol):
     prompts: list[str]  # the prompt texts sung now
     seed: int
     scene: str | None  # the scene playing, by name
+    bpm: float  # the tempo in force (the show clock's), 0 before the first frame
     learn_handler: Callable[[str], str | None] | None  # MIDI learn, set by the MIDI side
 
     def post(self, kind: str, *args: Any, origin: str = "") -> None: ...  # an action for the render thread
