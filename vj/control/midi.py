@@ -89,22 +89,25 @@ def _jack_alone() -> bool:
         import jack
     except ImportError:  # JACK-Client not installed: no JACK to find
         return False
-    quiet_jack()
+    jack.set_error_function(lambda m: None)  # "Cannot connect to server socket ...": the answer is no
+    jack.set_info_function(lambda m: None)
     try:
         jack.Client("vj-probe", no_start_server=True).close()
     except Exception:  # no server running
         return False
+    finally:
+        quiet_jack()
     log.debug("MIDI: a JACK server runs and ALSA has no sequencer: MIDI through JACK")
     return True
 
 
 def quiet_jack() -> None:
-    """libjack's own messages ("Cannot connect to server socket ...") go to the log's debug level
-    (`-v`), not to the performer's terminal."""
+    """libjack's own messages in our log's words: its errors (a client thrown out by the server)
+    as warnings, its chatter at the debug level (`-v`)."""
     import jack
 
-    jack.set_error_function(lambda m: log.debug(f"JACK: {m}"))
-    jack.set_info_function(lambda m: log.debug(f"JACK: {m}"))
+    jack.set_error_function(lambda m: log.warning(f"JACK: {m.strip()}"))
+    jack.set_info_function(lambda m: log.debug(f"JACK: {m.strip()}"))
 
 
 def backend():
