@@ -110,7 +110,7 @@ class Analyzer:
             self._presence[i] = self._a_presence * self._presence[i] + (1.0 - self._a_presence) * lv
         self._flux_peak = max(all_flux, self._flux_peak * self._flux_fall, 1.0)
 
-        beat = self.tempo.process(float(odf[1]), float(odf[2]), 0.5 * float(odf[3] + odf[4]), t)
+        beat = self.tempo.process(float(odf[1]), float(odf[2]), 0.5 * float(odf[3] + odf[4]), t, float(odf[5]))
 
         # spectrum for shaders: dB under the loudest band's running peak, smoothed on the way down
         sdb = self._sdb

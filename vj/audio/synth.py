@@ -8,6 +8,7 @@ Everything is synthesised from a seed, so a test knows the truth: where each hit
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,6 +82,11 @@ class Track:
         """Every hit of every instrument; hits closer than `merge` seconds count as one onset."""
         return _merged(sorted(t for ts in self.onsets.values() for t in ts), merge)
 
+    def scaled(self, gain: float) -> "Track":
+        """The same track, `gain` times as loud (what a quieter room would give)."""
+        return dataclasses.replace(self, audio=(self.audio * gain).astype(np.float32),
+                                   hits=[(i, own * gain) for i, own in self.hits])
+
     def heard_onsets(self, merge: float = 0.025) -> list[float]:
         """The hits a listener can hear arrive (see `heard`), merged as all_onsets does."""
         return _merged(sorted(i / self.samplerate for i, own in self.hits if heard(self.audio, i, own,
@@ -88,6 +94,7 @@ class Track:
 
 
 HEARD_FRAME = 1024  # samples (21 ms at 48 kHz): what of a hit's start is weighed against the rest
+HEARD_DB = 3.0  # dB: how far over everything else a hit must stand, in some third-octave band
 
 
 def _third_octaves(sr: int, n: int) -> np.ndarray:
@@ -113,7 +120,7 @@ def heard(mix: np.ndarray, i: int, own: np.ndarray, sr: int) -> bool:
     taper[:64], taper[-64:] = ramp[:64], ramp[64:]  # 1.3 ms cosine edges: no click from the cut
     mine = np.abs(np.fft.rfft(own * taper)) ** 2 @ _bands(sr, n)
     rest = np.abs(np.fft.rfft((frame - own) * taper)) ** 2 @ _bands(sr, n)
-    return bool(np.any((mine >= rest) & (mine > 0)))
+    return bool(np.any((mine >= rest * 10 ** (HEARD_DB / 10)) & (mine > 0)))
 
 
 _BANDS: dict[tuple[int, int], np.ndarray] = {}
