@@ -175,6 +175,7 @@ class _State:
     last: float | None = None  # the knob's last position, 0..1
     wrote: float | None = None  # the value this control last set (someone else moved it if it differs)
     waiting: bool = False  # soft takeover: its moves are ignored until it meets the value (said once a wait)
+    stepped: float = 0.0  # time.monotonic() of a tempo encoder's last step
     on: bool = False  # toggle
     msb: int = 0  # 14-bit CC: the last most significant 7 bits
 
@@ -358,9 +359,11 @@ class Gestures:
         """A knob, fader or encoder mapped to action "bpm": it holds the tempo (as /vj/bpm does)."""
         lo, hi = ctl.range if ctl.range is not None else BPM_RANGE
         if ctl.mode == "relative" and msg is not None:
-            shown = self.controls.bpm or 120.0
-            # from what this encoder set while the show has not yet said it back, else the show's tempo
-            base = st.wrote if st.wrote is not None and abs(st.wrote - shown) < 1.0 else shown
+            now = time.monotonic()
+            # steps a second apart or less build on each other (the show says the tempo back a frame
+            # later); otherwise from the tempo in force, wherever it came from
+            base = st.wrote if st.wrote is not None and now - st.stepped < 1.0 else (self.controls.bpm or 120.0)
+            st.stepped = now
             bpm = base + _relative_steps(msg.value, ctl.encoding) * (ctl.step or 1.0 / 128.0) * (hi - lo)
         else:
             bpm = lo + x * (hi - lo)
