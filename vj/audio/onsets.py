@@ -36,7 +36,7 @@ class OnsetFunction:
     def __init__(self, centres: np.ndarray, hop_dt: float, edges: tuple[float, float] = (250.0, 2000.0),
                  split_hz: float = 3000.0, compression: float = 100.0, fall_db_s: float = 3.0,
                  floor_db: float = 45.0, high_weight: float = 3.0, rise_hz: float = 5000.0,
-                 rise_weight: float = 0.5, rise_db: float = 2.0, rise_floor_db: float = 35.0) -> None:
+                 rise_weight: float = 1.5, rise_db: float = 2.0, rise_floor_db: float = 25.0) -> None:
         n = len(centres)
         if np.any(np.diff(centres) <= 0):
             raise ValueError("band centres must rise")
