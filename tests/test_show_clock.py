@@ -14,7 +14,7 @@ from vj.audio.sources import FileInput
 from vj.audio.synth import drum_pattern
 from vj.core.features import Features
 from vj.core.snapshot import ClockState, Snapshot
-from vj.sync.hand import HandTempo
+from vj.control.hand import HandTempo
 from vj.sync.showclock import ShowClock
 from helpers import write_wav
 
@@ -127,7 +127,7 @@ def test_a_tempo_by_hand_is_proposed_to_link_when_set_and_when_the_session_is_fo
     c.tick(0.22, Features(), hand)
     assert link.proposed[-1] == 133.0
     tapped = HandTempo()  # taps into a sound input's tracker: the tracker's tempo is the hand's
-    tapped.tracker_tapped()
+    tapped.tap(0.0, audio=type("Input", (), {"analyzer": object(), "tap": lambda self, when: None})())
     c.tick(0.24, tracked(126.0, 10.0), tapped)
     assert link.proposed[-1] == 126.0 and len(link.proposed) == 4
 

@@ -367,7 +367,7 @@ def _hold_bpm(audio, args) -> None:
 
 
 def _bpm_by_hand(built, args) -> None:
-    """--bpm holds the show's tempo through the same action as /vj/bpm (sync/hand.py), with or
+    """--bpm holds the show's tempo through the same action as /vj/bpm (control/hand.py), with or
     without sound: the show clock, a Link session and the saved state all get it. After a
     --resume's tempo, so the command line wins."""
     if args.bpm is not None:

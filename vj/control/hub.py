@@ -35,7 +35,7 @@ from vj.show.graph import Moment, SceneGraph
 from vj.show.log import NoJournal
 from vj.show.transition import CUT, Transitions, describe
 from vj.core.snapshot import TransitionState
-from vj.sync.hand import HandTempo
+from vj.control.hand import HandTempo
 
 
 PICKUP_SHOWN = 4.0  # seconds a control soft takeover ignores stays on the overlay after its last move
@@ -163,10 +163,10 @@ class Controls:
             self.follow_next(a.origin)
         elif a.kind == "seed":
             self.seed = int(a.args[0])
-        elif a.kind == "tap":
-            self._tap(audio, float(a.args[0]) if a.args else time.monotonic())
+        elif a.kind == "tap":  # with a sound input its tracker takes it, else the show's own tap tempo
+            self.hand.tap(float(a.args[0]) if a.args else time.monotonic(), audio)
         elif a.kind == "bpm":
-            self._hold(audio, float(a.args[0]) if a.args[0] else None)
+            self.hand.hold(float(a.args[0]) if a.args[0] else None, audio)
         elif a.kind == "pickup":  # a MIDI control soft takeover ignores (None: it met the value)
             name, where = a.args
             if where is None:
@@ -193,22 +193,6 @@ class Controls:
                 self.live_routes[(src, tgt)] = ("remove", src, tgt)
         else:
             raise ValueError(f"unknown action {a.kind!r}")
-
-    def _tap(self, audio, when: float) -> None:
-        """A tap on the beat (`when`: time.monotonic() as it arrived): with a sound input its beat
-        tracker takes it (the phase follows the music); without one, the show's own tap tempo."""
-        if getattr(audio, "analyzer", None) is not None:
-            audio.tap(when)
-            self.hand.tracker_tapped()
-        else:
-            self.hand.tap(when)
-
-    def _hold(self, audio, bpm: float | None) -> None:
-        """Hold the tempo (None: let it go), in the beat tracker too when there is one."""
-        self.hand.hold(bpm)
-        analyzer = getattr(audio, "analyzer", None)
-        if analyzer is not None:
-            analyzer.set_bpm(bpm)
 
     def waiting_controls(self, now: float | None = None) -> list[str]:
         """A line per MIDI control that soft takeover ignores: where it is against the value, for

@@ -412,7 +412,7 @@ class Gestures:
     def _action(self, action: str) -> None:
         c = self.controls
         if action == "tap":
-            c.post("tap", time.monotonic(), origin="midi")  # stamped as it arrives (sync/hand.py)
+            c.post("tap", time.monotonic(), origin="midi")  # stamped as it arrives (control/hand.py)
         elif action.startswith("scene:"):
             c.post("scene", action.split(":", 1)[1], origin="midi")
         elif action == "resample":

@@ -233,7 +233,7 @@ def _seed(c: ControlSink, _, args: list, origin: str):
 
 
 def _tap(c: ControlSink, _, args: list, origin: str):
-    c.post("tap", time.monotonic(), origin=origin)  # stamped as it arrives (sync/hand.py)
+    c.post("tap", time.monotonic(), origin=origin)  # stamped as it arrives (control/hand.py)
 
 
 def _bpm(c: ControlSink, _, args: list, origin: str):

@@ -25,10 +25,13 @@ class Clock(Protocol):
 
 
 class InputHealth(Protocol):
-    """How clean the sound coming in is (the analyser counts what it had to mend)."""
+    """How clean the sound coming in is (the analyser counts what it had to mend), and the tempo a
+    hand holds in its beat tracker."""
 
     bad_samples: int  # NaN/Inf samples replaced by silence
     clipped: int  # samples at or over full scale
+
+    def set_bpm(self, bpm: float | None) -> None: ...  # hold the tracker's tempo (None: let it go)
 
 
 class AudioTrackLike(Protocol):

@@ -5,7 +5,7 @@ The first source that has something to say drives:
     link     an Ableton Link session with at least one other peer (sync/link.py): its tempo, and
              its beat, in phase with the session's quantum
     midi     MIDI clock in, running (24 ticks a beat, counted from Start)
-    held     a tempo set by hand (--bpm, /vj/bpm, taps, a MIDI control; sync/hand.py): on the beat
+    held     a tempo set by hand (--bpm, /vj/bpm, taps, a MIDI control; control/hand.py): on the beat
              tracker's phase when there is sound, else on a phase of its own that carries on from
              where the clock was, with a beat put on each tap
     tracker  the audio beat tracker, once it has a tempo (its bars start on its downbeat)
@@ -30,7 +30,7 @@ from typing import Callable
 
 from vj.core.features import Features
 from vj.core.snapshot import ClockState
-from vj.sync.hand import HandTempo
+from vj.control.hand import HandTempo
 
 # a reading: (beat position, bpm, peers) from one source, or None when it has nothing
 Reading = tuple[float, float, int]
@@ -42,7 +42,7 @@ class ShowClock:
         self.quantum = quantum
         self.link = link  # sync/link.LinkSession, or None
         self.midi = midi  # () -> (beats, bpm) while MIDI clock runs, else None
-        self.monotonic = monotonic  # the clock taps are stamped with (sync/hand.py)
+        self.monotonic = monotonic  # the clock taps are stamped with (control/hand.py)
         self.bpm = bpm
         self.beat = 0.0
         self.source = "free"  # as ClockState says, but "hand" for a held tempo on its own phase

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import statistics
 
+from vj.core.protocols import AudioInput
+
 TAP_GAP = 2.0  # seconds: a longer pause between two taps starts a new run
 TAPS_KEPT = 8  # the tempo is the median interval of the last taps of a run
 LOWEST, HIGHEST = 20.0, 400.0  # BPM a hand may set
@@ -34,17 +36,27 @@ class HandTempo:
         """A hand holds the tempo (the clock says `held`)."""
         return self.bpm is not None or self.by_tracker
 
-    def hold(self, bpm: float | None) -> None:
-        """Hold `bpm` (None: give the tempo back to the tracker, or to free running)."""
+    def hold(self, bpm: float | None, audio: AudioInput | None = None) -> None:
+        """Hold `bpm` (None: let it go: back to the beat tracker, or running free), in the sound
+        input's beat tracker too when there is one (`audio`)."""
         if bpm is not None and not LOWEST <= bpm <= HIGHEST:
             raise ValueError(f"BPM {bpm:g} is outside {LOWEST:g}..{HIGHEST:g}")
         self.bpm = float(bpm) if bpm is not None else None
         self.by_tracker = False
         self._taps.clear()
         self._beat_at = None
+        if audio is not None and audio.analyzer is not None:
+            audio.analyzer.set_bpm(self.bpm)
 
-    def tap(self, when: float) -> None:
-        """A tap on the beat at `when` (time.monotonic()): two or more in a run set the tempo."""
+    def tap(self, when: float, audio: AudioInput | None = None) -> None:
+        """A tap on the beat at `when` (time.monotonic() as it arrived): with a sound input
+        (`audio`) its beat tracker takes it (the phase follows the music); without one, two or more
+        taps in a run set the tempo here and the show clock puts a beat on the last."""
+        if audio is not None and audio.analyzer is not None:
+            audio.tap(when)
+            self.bpm, self.by_tracker = None, True
+            self._taps.clear()
+            return
         if self._taps and not 0.0 < when - self._taps[-1] < TAP_GAP:
             self._taps = []  # a pause (or a tap out of order): a new run
         self._taps = (self._taps + [when])[-TAPS_KEPT:]
@@ -53,11 +65,6 @@ class HandTempo:
             self.bpm = min(max(60.0 / statistics.median(intervals), LOWEST), HIGHEST)
         self.by_tracker = False
         self._beat_at = when
-
-    def tracker_tapped(self) -> None:
-        """A tap went to the beat tracker: from now its tempo is the hand's."""
-        self.bpm, self.by_tracker = None, True
-        self._taps.clear()
 
     def take_beat(self) -> float | None:
         """The last tap not yet placed on the beat (time.monotonic()), once."""
