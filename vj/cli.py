@@ -535,6 +535,8 @@ def cmd_render(args) -> int:
 
     show = _load_show(args)
     _check_out(args.out)
+    if args.bpm is not None and not 20 <= args.bpm <= 400:  # said before the model loads, sound or none
+        raise VJError(f"--bpm {args.bpm:g}: needs 20..400")
     if args.audio and args.audio.lower() == "none":
         audio = SilentInput()
     else:
