@@ -78,7 +78,8 @@ class Show:
     def __exit__(self, kind, error, tb) -> None:
         """The show's own words when the test fails (pytest shows what was printed), then it ends."""
         if kind is not None:
-            print(f"--- {' '.join(self.proc.args[-12:])}:\n{self.text()[-5000:]}")
+            said = [x for x in self.lines if " | " not in x] + [x for x in self.lines if " | " in x][-3:]
+            print(f"--- {' '.join(self.proc.args[-12:])}:\n{''.join(said)[-6000:]}")
         self.kill()
 
 
@@ -327,7 +328,9 @@ def test_a_midi_fader_and_pad_set_the_tempo_and_a_waiting_knob_is_shown_through_
 
     if os.path.exists("/dev/snd/seq"):
         pytest.skip("this machine has an ALSA sequencer: MIDI would go through ALSA")
-    jack = Jack(period=64)
+    # a long period (21 ms): a busy machine keeps up with it (at 1.3 ms the dummy server threw the
+    # stand-in controller's client out, measured, and its messages stopped); MIDI arrives a period at a time
+    jack = Jack(period=1024)
     jack.start()
     env = {k: v for k, v in jack.env.items() if k != "MIDO_BACKEND"}
     (tmp_path / "fake.toml").write_text(MAPPING)
@@ -345,9 +348,10 @@ def test_a_midi_fader_and_pad_set_the_tempo_and_a_waiting_knob_is_shown_through_
         wait_until("the controller connected", lambda: "fakectl:ctrl" in _jack_connections(jack.env), 30)
         ctl.send(cc(7, 64))  # the fader: 100 + 64/127 of 100 BPM
         dump.wait_near("/vj/clock/bpm", 100 + 64 / 127 * 100, 0.01)
-        ctl.send(*[m for _ in range(5) for m in (["note_on", {"note": 36, "velocity": 100}], ["sleep", 0.375])])
-        dump.wait_near("/vj/clock/bpm", 160.0, 4.0)  # the pad: 0.375 s apart
-        show.wait_for("a status line with the tempo held", r"clock 1[56]\d\.\d BPM \(held\)")
+        # the pad, 12 periods apart (0.256 s): 234 BPM
+        ctl.send(*[m for _ in range(5) for m in (["note_on", {"note": 36, "velocity": 100}], ["sleep", 0.256])])
+        dump.wait_near("/vj/clock/bpm", 60 / 0.256, 10.0)
+        show.wait_for("a status line with the tempo held", r"clock 2[23]\d\.\d BPM \(held\)")
         # the knob is at 0, the value at 0.55 (the demo's): soft takeover waits, and says so
         ctl.send(cc(0, 0))
         show.wait_for("the waiting knob in the log", r"MIDI: feedback\.amount waits for its control")
