@@ -65,6 +65,7 @@ class OnsetFunction:
         self.rise_floor = 10 ** (-rise_floor_db / 10)
         self.rise_hist = np.full((3, n - self.n_rise), -rise_floor_db)  # dB under the reference, last 3 frames
         self._db = np.empty(n - self.n_rise)
+        self._r = np.empty(n - self.n_rise)
 
     def process(self, bands: np.ndarray) -> np.ndarray:
         """Band powers (n,) -> the six detection functions (all, rhythm, bass, mid, high, and the
@@ -105,14 +106,16 @@ class OnsetFunction:
     def _rise(self, x: np.ndarray) -> float:
         """The high bands' rise in dB over the larger of the last two frames (x: each band over
         its reference), weighted; called before process() moves on to the next frame."""
-        d, h, i = self._db, self.rise_hist, self._i
+        d, r, h, i = self._db, self._r, self.rise_hist, self._i
         np.maximum(x[self.n_rise:], self.rise_floor, out=d)
         np.log10(d, out=d)
         d *= 10.0
-        r = d - np.maximum(h[(i - 1) % 3], h[(i - 2) % 3])
+        np.maximum(h[(i - 1) % 3], h[(i - 2) % 3], out=r)
+        np.subtract(d, r, out=r)
         h[i % 3] = d
         r -= self.rise_db
-        return self.rise_weight * float(r[r > 0].sum())
+        np.maximum(r, 0.0, out=r)
+        return self.rise_weight * float(r.sum())
 
 
 class PeakPicker:
