@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -324,7 +323,7 @@ def test_a_midi_fader_and_pad_set_the_tempo_and_a_waiting_knob_is_shown_through_
     ALSA sequencer here): the JACK port is found by itself. A fader mapped to `bpm` holds the
     tempo, a pad mapped to `tap` taps it; a knob that soft takeover ignores is said in the log and
     the status line against its parameter's value until it picks the value up."""
-    from test_midi_jack import Controller, cc
+    from test_midi_jack import Controller, _connections, cc
 
     if os.path.exists("/dev/snd/seq"):
         pytest.skip("this machine has an ALSA sequencer: MIDI would go through ALSA")
@@ -345,7 +344,7 @@ def test_a_midi_fader_and_pad_set_the_tempo_and_a_waiting_knob_is_shown_through_
         assert "in:  fakectl:ctrl" in devices.stdout and "through JACK" in devices.stdout, devices.stdout
         show.wait_for("the controller's port opened", r"MIDI: fakectl:ctrl")
         show.wait_for("the show playing", "playing demo")
-        wait_until("the controller connected", lambda: "fakectl:ctrl" in _jack_connections(jack.env), 30)
+        wait_until("the controller connected", lambda: "fakectl:ctrl" in _connections(jack.env), 30)
         ctl.send(cc(7, 64))  # the fader: 100 + 64/127 of 100 BPM
         dump.wait_near("/vj/clock/bpm", 100 + 64 / 127 * 100, 0.01)
         # the pad, 12 periods apart (0.256 s): 234 BPM
@@ -381,8 +380,3 @@ def test_a_midi_fader_and_pad_set_the_tempo_and_a_waiting_knob_is_shown_through_
         dump.close()
         ctl.unplug()
         jack.stop()
-
-
-def _jack_connections(env) -> str:
-    out = subprocess.run(["jack_lsp", "-c"], env=env, capture_output=True, text=True).stdout
-    return "".join(line for line in out.splitlines(True) if line.startswith("   "))
