@@ -17,7 +17,7 @@ BIN        := $(VENV)/bin
 # browser the remote's tests drive (selenium is told /usr/bin/chromedriver: nothing is downloaded).
 APT_PACKAGES := ffmpeg libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libgl1 libglx-mesa0 \
                 libportaudio2 libsndfile1 xvfb xauth x11-utils imagemagick \
-                jackd2 jack-tools ecasound liblo-tools puredata-core iproute2 \
+                jackd2 jack-tools ecasound liblo-tools puredata-core iproute2 xdotool \
                 chromium chromium-driver
 
 .PHONY: setup system-deps demo test bench clean

@@ -215,7 +215,9 @@ class Jack:
         self.players = []
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", "48000",
+        # -t: a client a busy machine keeps waiting is not thrown out ("zombified") after JACK's default
+        # half second, which silently ends its MIDI
+        self.proc = subprocess.Popen(["jackd", "--no-realtime", "-n", self.name, "-t", "10000", "-d", "dummy", "-r", "48000",
                                       "-p", str(self.period)], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
         while subprocess.run(["jack_lsp"], env=self.env, capture_output=True).returncode != 0:
@@ -245,7 +247,11 @@ class Jack:
             p.terminate()
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:  # it waits for clients killed without a goodbye (-t)
+                self.proc.kill()
+                self.proc.wait(10)
 
 
 def out_of_memory_above_96x96(loop):

@@ -4,6 +4,7 @@ handling (MidiControl._handle is what rtmidi's callback calls). The real peers a
 test_osc_peers.py and test_midi_jack.py."""
 
 import math
+import time
 from pathlib import Path
 
 import mido
@@ -364,6 +365,49 @@ def test_absolute_knobs_pick_up_the_value_before_they_move_it(tmp_path):
     assert c.params.target("feedback.amount") == pytest.approx(115 / 127)
 
 
+def test_a_knob_soft_takeover_holds_back_is_shown_against_the_value_until_it_picks_it_up(tmp_path, caplog):
+    caplog.set_level("INFO", logger="vj")
+    c = demo_controls()
+    midi, port = midi_port(c, '[[control]]\ntype="cc"\nnumber=0\ntarget="feedback.amount"\nrange=[0.0, 1.0]', tmp_path)
+    midi._handle(port, cc(0, 0))
+    midi._handle(port, cc(0, 13))
+    c.apply_pending()
+    assert c.waiting_controls() == ["feedback.amount: MIDI control at 0.102, value 0.55; turn it up to pick it up"]
+    assert sum("feedback.amount waits for its control" in r.getMessage() for r in caplog.records) == 1  # once a wait
+    assert c.waiting_controls(now=time.monotonic() + 60) == []  # a knob left alone: said for a while, not for ever
+    midi._handle(port, cc(0, 127))
+    midi._handle(port, cc(0, 90))  # passed the value: picked up, and the line goes
+    c.apply_pending()
+    assert c.waiting_controls() == [] and c.params.target("feedback.amount") == pytest.approx(90 / 127)
+
+
+def test_a_tempo_fader_holds_the_tempo_and_a_set_mido_backend_wins(tmp_path, monkeypatch):
+    from vj.control.midi import backend_name
+
+    c = demo_controls()
+    midi, port = midi_port(c, '[[control]]\ntype="cc"\nnumber=7\naction="bpm"\nrange=[100.0, 200.0]\n'
+                              '[[control]]\ntype="cc"\nnumber=8\naction="bpm"\nmode="relative"\nstep=0.01\n'
+                              'range=[100.0, 200.0]', tmp_path)
+    midi._handle(port, cc(7, 127))
+    c.apply_pending()
+    assert c.hand.bpm == 200.0
+    c.bpm = 200.0  # what the show clock then says
+    midi._handle(port, cc(8, 1))
+    midi._handle(port, cc(8, 1))  # two detents up, 1 % of 100 BPM each
+    c.apply_pending()
+    assert c.hand.bpm == pytest.approx(202.0)
+    with pytest.raises(ConfigError, match="a knob, fader or encoder"):
+        load_mapping_text('[device]\nmatch="x"\n[[control]]\ntype="note"\nnumber=1\naction="bpm"', tmp_path)
+    monkeypatch.setenv("MIDO_BACKEND", "mido.backends.rtmidi/LINUX_ALSA")
+    assert backend_name() == "mido.backends.rtmidi/LINUX_ALSA"
+
+
+def load_mapping_text(text: str, tmp_path: Path):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    return load_mapping(path)
+
+
 def test_jump_takeover_and_14_bit_cc(tmp_path):
     c = demo_controls()
     midi, port = midi_port(c, '[[control]]\ntype="cc14"\nnumber=1\ntarget="feedback.zoom"\ntakeover="jump"\n'
@@ -438,13 +482,19 @@ def test_program_change_and_pad_actions_select_scenes_and_tap(tmp_path):
     assert c.scene == "storm"
     taps = []
 
-    class Audio:
-        def tap(self):
-            taps.append(1)
+    class Audio:  # a sound input's beat tracker, as far as a tap goes
+        analyzer = "the beat tracker"
+
+        def tap(self, when=None):
+            taps.append(when)
 
     midi._handle(port, mido.Message("note_on", note=3, velocity=100))
     c.apply_pending(Audio())
-    assert taps == [1]
+    assert len(taps) == 1 and c.hand.by_tracker
+    for _ in range(2):  # without a sound input, the show's own tap tempo counts them
+        midi._handle(port, mido.Message("note_on", note=3, velocity=100))
+        c.apply_pending()
+    assert not c.hand.by_tracker and c.hand.bpm is not None and 20 <= c.hand.bpm <= 400
 
 
 def test_scene_pads_in_the_control_process_post_through_its_sink(tmp_path):

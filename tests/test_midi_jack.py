@@ -124,8 +124,14 @@ class Controller:
         return got
 
     def unplug(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
+        """The device leaves as a USB controller does: its JACK client closes and its port goes at once
+        (a killed client's port would linger until the server's -t timeout, 10 s in tests/helpers.Jack)."""
+        self.proc.stdin.close()  # the stand-in's loop ends, its ports close with it
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
 
 
 def cc(n, v, ch=1):

@@ -51,8 +51,8 @@ def played(c):
     c.post("route_add", Route("audio.high", "noise.walk", 2.0))
     c.post("route_remove", "audio.high", "noise.walk")
     c.post("seed", 99)
+    c.post("bpm", 128.0)  # /vj/bpm 128 (no sound input here: the show's own held tempo)
     c.apply_pending()
-    c.tempo = 128.0  # what a /vj/bpm with a sound input leaves (no analyzer here)
     return resume.collect(c, Snapshot(0, 61.0, {}, tuple(c.prompts), c.seed, Features()), "night.toml", 3)
 
 

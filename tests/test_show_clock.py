@@ -14,6 +14,7 @@ from vj.audio.sources import FileInput
 from vj.audio.synth import drum_pattern
 from vj.core.features import Features
 from vj.core.snapshot import ClockState, Snapshot
+from vj.control.hand import HandTempo
 from vj.sync.showclock import ShowClock
 from helpers import write_wav
 
@@ -34,11 +35,17 @@ class Readings:
         return self.now
 
 
-def run(clock, t0, t1, feats, fps=50.0, held=False):
+def run(clock, t0, t1, feats, fps=50.0, hand=None):
     states = []
     for i in range(int(round((t1 - t0) * fps))):
-        states.append(clock.tick(t0 + i / fps, feats(t0 + i / fps) if callable(feats) else feats, held))
+        states.append(clock.tick(t0 + i / fps, feats(t0 + i / fps) if callable(feats) else feats, hand))
     return states
+
+
+def held(bpm):
+    h = HandTempo()
+    h.hold(bpm)
+    return h
 
 
 def test_before_any_source_it_runs_free_at_120():
@@ -56,7 +63,7 @@ def test_the_tracker_brings_its_phase_and_the_count_only_moves_forward():
     assert s.source == "tracker" and s.bpm == 100.0
     assert s.beat % 4 == pytest.approx(37.3 % 4)  # in the tracker's bar
     assert before <= s.beat < before + 4  # forward to it, by less than a bar
-    assert c.tick(1.02, tracked(100.0, 37.3 + 100 / 60 * 0.02), held=True).source == "held"
+    assert c.tick(1.02, tracked(100.0, 37.3 + 100 / 60 * 0.02), held(100.0)).source == "held"
 
 
 def test_midi_clock_wins_over_the_tracker_and_link_over_both():
@@ -107,11 +114,22 @@ def test_when_the_source_goes_it_carries_on_at_the_last_tempo_without_a_jump_and
     assert "went away" in s.describe()
 
 
-def test_a_tempo_by_hand_is_proposed_to_link():
+def test_a_tempo_by_hand_is_proposed_to_link_when_set_and_when_the_session_is_found():
     link = StandInLink()
     c = ShowClock(link=link)
-    c.propose(128.0)
-    assert link.proposed == [128.0]
+    hand = held(128.0)
+    run(c, 0.0, 0.2, Features(), hand=hand)
+    assert link.proposed == [128.0]  # once, not every frame
+    link.now, link.n = (3.0, 141.0), 1  # the show finds the session's other peer: it hears 128 again
+    s = c.tick(0.2, Features(), hand)
+    assert link.proposed == [128.0, 128.0] and s.source == "link"
+    hand.hold(133.0)
+    c.tick(0.22, Features(), hand)
+    assert link.proposed[-1] == 133.0
+    tapped = HandTempo()  # taps into a sound input's tracker: the tracker's tempo is the hand's
+    tapped.tap(0.0, audio=type("Input", (), {"analyzer": object(), "tap": lambda self, when: None})())
+    c.tick(0.24, tracked(126.0, 10.0), tapped)
+    assert link.proposed[-1] == 126.0 and len(link.proposed) == 4
 
 
 def test_the_trackers_bars_start_on_its_downbeat():
@@ -167,3 +185,38 @@ def test_the_shaders_read_the_show_clock(gl_ctx):
     assert prog["u_beat_phase"].value == pytest.approx(0.25)
     assert prog["u_bar_phase"].value == pytest.approx(2.25 / 4)
     assert prog["u_bpm"].value == pytest.approx(133.0)
+
+
+def test_a_tempo_held_by_hand_without_sound_drives_the_clock_from_where_it_was():
+    c = ShowClock()
+    before = run(c, 0.0, 1.0, Features())[-1]  # free at 120
+    hand = held(128.0)
+    s = run(c, 1.0, 2.0, Features(), hand=hand)
+    assert [x.source for x in s] == ["held"] * len(s) and s[-1].bpm == 128.0
+    assert s[0].beat - before.beat == pytest.approx(0.02 * 128 / 60)  # no jump in phase: on at the new tempo
+    assert "128.0 BPM (held)" in s[-1].describe()
+    hand.hold(None)  # /vj/bpm 0 with no tracker: it runs free at the tempo it had
+    s = c.tick(2.0, Features(), hand)
+    assert s.source == "free" and s.bpm == 128.0 and "held tempo went away" in s.note
+
+
+def test_taps_without_sound_set_the_tempo_and_put_the_beat_on_the_last_tap():
+    now = [100.0]
+    c = ShowClock(monotonic=lambda: now[0])
+    hand = HandTempo()
+    run(c, 0.0, 1.0, Features(), hand=hand)
+    assert c.state.source == "free"
+    for i in range(4):  # four taps 0.5 s apart: 120 BPM
+        hand.tap(100.0 + 0.5 * i)
+    assert hand.bpm == pytest.approx(120.0)
+    now[0] = 101.6  # the frame comes 0.1 s after the last tap
+    s = c.tick(1.02, Features(), hand)
+    assert s.source == "held" and s.bpm == pytest.approx(120.0)
+    assert s.phase == pytest.approx(0.1 * 2.0)  # 0.2 of a beat after the beat the tap put down
+    hand.tap(108.0)  # after a pause: a new run, one tap: the phase moves, the tempo stays
+    hand.tap(108.1)  # a second 0.1 s later is a run of its own tempo: 600 BPM, held at 400
+    assert hand.bpm == 400.0
+    hand.tap(110.5)
+    hand.tap(111.0)
+    hand.tap(111.6)  # intervals 0.5 and 0.6: the median of two is their mean
+    assert hand.bpm == pytest.approx(60 / 0.55)

@@ -344,7 +344,7 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
     headless = not live or opts.headless or not display_available()
     surface = open_surface(headless, show.size, opts.fullscreen)
     compositor = make_compositor(surface.ctx, show, live)
-    window = _window(surface, audio, opts)
+    window = _window(surface, controls, opts)
     generator, layer_generators, said = _generators(show, opts, seed, live, compositor, controls, window)
     web = _web(show, opts, controls) if live and opts.web is not None else None
     try:
@@ -394,15 +394,19 @@ def _show_clock(opts: Options, live: bool, controls: Controls):
     return ShowClock(opts.quantum, link=session, midi=controls.outside_tempo), [session.close]
 
 
-def _window(surface, audio, opts: Options):
-    """The window's output, when there is a window (keys: T taps the tempo)."""
+def _window(surface, controls: Controls, opts: Options):
+    """The window's output, when there is a window (keys: T or space tap the tempo, through the same
+    action as /vj/tap: stamped as pressed, taken by the tracker or the show's own tap tempo)."""
     if surface.window is None:
         if opts.split:
             log.warning("--split: no window here (headless); the split view is for the window only")
         return None
     from vj.output.window import WindowOutput
 
-    return WindowOutput(surface, on_tap=audio.tap, overlay=opts.overlay if opts.overlay is not None else opts.fullscreen is None,
+    def tap() -> None:
+        controls.post("tap", time.monotonic(), origin="key")
+
+    return WindowOutput(surface, on_tap=tap, overlay=opts.overlay if opts.overlay is not None else opts.fullscreen is None,
                         split=opts.split)
 
 

@@ -37,15 +37,23 @@ def _audio() -> list[str]:
 
 
 def _midi() -> list[str]:
-    import mido
+    """The ports of the MIDI system `vj run --midi` would use (control/midi.py: JACK's by itself
+    when a JACK server runs and ALSA has no sequencer)."""
+    from vj.control.midi import Ports, backend_name
 
     try:
-        ins, outs = mido.get_input_names(), mido.get_output_names()
+        ports = Ports()
+        try:
+            ins, outs = ports.inputs(), ports.outputs()
+        finally:
+            ports.close()
     except Exception as e:
         if "ALSA" in str(e):
-            return ["  (no ALSA sequencer here; under JACK: MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK vj devices)"]
+            return ["  (no ALSA sequencer and no JACK server here: start one, or set MIDO_BACKEND)"]
         raise
     lines = [f"  in:  {n}" for n in ins] + [f"  out: {n}" for n in outs]
+    if "UNIX_JACK" in (backend_name() or ""):
+        lines.insert(0, "  through JACK")
     return lines or ["  (no MIDI ports)"]
 
 

@@ -92,7 +92,6 @@ class Engine:
         self.show_clock = show_clock or ShowClock(midi=controls.outside_tempo)
         self._beat: int | None = None  # the beat we are in (audio.beat fires when it changes)
         self._bar: int | None = None  # the bar we are in (audio.bar fires when it changes)
-        self._proposed: float | None = None  # the tempo by hand last proposed to Link
         self._audio = Features()
         self._last_t: float | None = None
         self._latency = collections.deque(maxlen=1024)  # seconds, snapshot -> shown
@@ -104,13 +103,10 @@ class Engine:
     def tick_clock(self, t: float, feats: Features, sources: dict[str, float]) -> ClockState:
         """The show clock for this frame (sync/showclock.py); its beats and bars are the sources
         audio.beat and audio.bar, its phases audio.beat_phase and audio.bar_phase. A tempo set on the
-        show by hand is proposed to a Link session."""
+        show by hand is proposed to a Link session (by the show clock)."""
         c = self.controls
-        wanted = c.tempo if c.tempo else (feats.bpm if c.tapped and feats.bpm > 0 else None)
-        if wanted is not None and wanted != self._proposed:
-            self.show_clock.propose(wanted)
-        self._proposed = wanted
-        clock = self.show_clock.tick(t, feats, held=c.tempo is not None or c.tapped)
+        clock = self.show_clock.tick(t, feats, c.hand)
+        c.bpm = clock.bpm  # the tempo in force, for /vj/list
         beat, bar = math.floor(clock.beat), clock.bar
         sources["audio.beat"] = 1.0 if self._beat is not None and beat > self._beat else 0.0
         sources["audio.bar"] = 1.0 if self._bar is not None and bar > self._bar else 0.0
@@ -340,6 +336,7 @@ class Engine:
             if g.errors:
                 parts.append(f"gen {name + ' ' if name else ''}errors {g.errors} (last: {g.last_error})")
         parts += self.held()
+        parts += self.controls.waiting_controls()  # MIDI controls soft takeover ignores, against their values
         parts += [s for s in (o.status() for o in self.outputs) if s]
         parts += [f"{name} LOST" + (" (trying again)" if name in self.retries.waits else "") for name in self._gone()]
         parts += [s for s in (f() for f in self.status_parts) if s]
@@ -369,6 +366,7 @@ class Engine:
         warnings += [f"shader {e[:70]}" for e in self.compositor.shader_errors()]
         warnings += [f"{name}: lost" for name in self._gone()]
         warnings += self.held()
+        warnings += self.controls.waiting_controls()
         warnings += [w for f in self.warning_parts for w in f()]
         if self.show_clock.state.note:  # a clock source went away: the show runs free, and says so
             warnings.append(f"clock: {self.show_clock.state.note}")

@@ -110,7 +110,7 @@ class Analyzer:
             self._presence[i] = self._a_presence * self._presence[i] + (1.0 - self._a_presence) * lv
         self._flux_peak = max(all_flux, self._flux_peak * self._flux_fall, 1.0)
 
-        beat = self.tempo.process(float(odf[1]), float(odf[2]), 0.5 * float(odf[3] + odf[4]), t)
+        beat = self.tempo.process(float(odf[1]), float(odf[2]), 0.5 * float(odf[3] + odf[4]), t, float(odf[5]))
 
         # spectrum for shaders: dB under the loudest band's running peak, smoothed on the way down
         sdb = self._sdb
@@ -159,8 +159,9 @@ class Analyzer:
         return hits
 
     # the performer's hand on the beat
-    def tap(self) -> None:
-        self.tempo.tap(self.samples / self.sr)
+    def tap(self, at: float | None = None) -> None:
+        """A tap on the beat at stream time `at` (seconds; None: the end of the last hop)."""
+        self.tempo.tap(self.samples / self.sr if at is None else at)
 
     def set_bpm(self, bpm: float | None) -> None:
         self.tempo.set_bpm(bpm)

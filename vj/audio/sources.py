@@ -97,7 +97,7 @@ class AudioInputBase:
     def poll(self, t: float) -> Features:
         return Features(t=t)
 
-    def tap(self) -> None:
+    def tap(self, when: float | None = None) -> None:
         pass
 
     def close(self) -> None:
@@ -181,8 +181,8 @@ class FileInput(AudioInputBase):
     def ended(self) -> bool:
         return self._eof
 
-    def tap(self) -> None:
-        self.analyzer.tap()
+    def tap(self, when: float | None = None) -> None:
+        self.analyzer.tap()  # analysed ahead of any real time: the tap is where the analysis is
 
     def close(self) -> None:
         self._file.close()
@@ -214,7 +214,8 @@ class StreamInput(AudioInputBase):
         self.lost = False
         self.listener = None  # called with every hop's Features, on the analysis thread (vj features)
         self.tape = None  # an AudioTape: the input recorded beside the show (vj run --out)
-        self._taps: BoundedInbox[bool] = BoundedInbox(16)  # from the performer, applied on the analysis thread
+        self._taps: BoundedInbox[float] = BoundedInbox(16)  # from the performer (time.monotonic() of each),
+        # applied on the analysis thread
 
     # -- the real-time side: called from the sound card's (or the player's) callback ------------
     def _deliver(self, block: np.ndarray) -> None:
@@ -265,12 +266,15 @@ class StreamInput(AudioInputBase):
         self._bell_w.close()
 
     # the performer's hand on the beat: the analysis thread owns the tracker, so a tap is posted
-    def tap(self) -> None:
-        self._taps.put(True)
+    def tap(self, when: float | None = None) -> None:
+        self._taps.put(time.monotonic() if when is None else when)
 
     def _apply_taps(self) -> None:
-        for _ in self._taps.drain():
-            self.analyzer.tap()
+        """Each tap at its own place in the stream: the newest sound delivered, less how long ago
+        the tap came (not when this thread got round to it)."""
+        for when in self._taps.drain():
+            newest = (self.analyzer.samples + self.ring.available()) / self.samplerate
+            self.analyzer.tap(newest - max(0.0, time.monotonic() - when))
 
 
 class DeviceInput(StreamInput):

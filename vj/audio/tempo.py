@@ -6,6 +6,10 @@ the rhythm detection function (kicks and snares, see onsets.py):
   2. the octave: of the best BPM, its double and its half (those in the range), the beat is the
      fastest whose every other beat still carries at least `octave_ratio` of the onsets of the
      others (a four-on-the-floor at 140 is 140, not 70; eighth hats at 90 do not make it 180);
+     and a backbeat counts as the floor counts it: a tempo where not every beat carries a hit is
+     still the beat when its kicks and its snares fall on alternate beats (the kick on 1 and 3,
+     the snare on 2 and 4: a two-step drum & bass kick leaves beat 3 empty, but its snare says
+     172, not 86; hip-hop at 90 read at 180 has its kicks and snares on the same beats of 180);
   3. the phase: a comb at that period, recent beats weighing more, says where the last beat was.
 Between updates the beat clock runs freely and publishes a beat event when the stream passes the
 predicted time: beats are predicted, not detected late. Each update pulls the clock half-way
@@ -37,7 +41,8 @@ class BeatState:
 
 class TempoTracker:
     def __init__(self, hop_rate: float, bpm_range: tuple[float, float] = (70.0, 180.0), window: float = 8.0,
-                 update_every: int = 12, min_seconds: float = 2.0, octave_ratio: float = 0.47) -> None:
+                 update_every: int = 12, min_seconds: float = 2.0, octave_ratio: float = 0.47,
+                 backbeat: float = 0.05) -> None:
         lo, hi = bpm_range
         if not 20 <= lo < hi <= 400:
             raise ValueError(f"BPM range {bpm_range}: needs 20 <= low < high <= 400")
@@ -45,6 +50,9 @@ class TempoTracker:
         self.lo, self.hi = lo, hi
         self.n = int(round(window * hop_rate))
         self.buf = np.zeros(2 * self.n)  # written twice so the last n are always contiguous
+        self.kicks = np.zeros(2 * self.n)  # the kick's and the snare's detection functions, kept the same way
+        self.snares = np.zeros(2 * self.n)
+        self.backbeat = backbeat  # how far kicks and snares must lean to alternate beats (0..1, see _backbeat)
         self.count = 0
         self.update_every = update_every
         self.min_hops = int(min_seconds * hop_rate)
@@ -69,12 +77,14 @@ class TempoTracker:
         self.t = 0.0
 
     # -- per hop -----------------------------------------------------------------------------
-    def process(self, rhythm: float, bass: float, backbeat: float, t: float) -> BeatState:
+    def process(self, rhythm: float, bass: float, backbeat: float, t: float, snare: float = 0.0) -> BeatState:
         """One hop: `rhythm` is the detection value, `bass` (kicks) and `backbeat` (snares: the
-        mid and high detection values) feed the downbeat guess, `t` is the stream time at the end
-        of the hop."""
+        mid and high detection values) feed the downbeat guess, `bass` and `snare` (the snare
+        wires, 2-6 kHz) the octave's backbeat test, `t` is the stream time at the end of the hop."""
         i = self.count % self.n
         self.buf[i] = self.buf[i + self.n] = rhythm
+        self.kicks[i] = self.kicks[i + self.n] = bass
+        self.snares[i] = self.snares[i + self.n] = snare
         self.count += 1
         self.t = t
         if self.count >= self.min_hops and self.count % self.update_every == 0:
@@ -110,10 +120,10 @@ class TempoTracker:
                          self.confidence, self.beat_index - self._downbeat + phase % 1.0)
 
     # -- estimation ----------------------------------------------------------------------------
-    def _window(self) -> np.ndarray:
+    def _window(self, buf: np.ndarray | None = None) -> np.ndarray:
         n = min(self.count, self.n)
         end = self.count % self.n + self.n
-        return self.buf[end - n : end]
+        return (self.buf if buf is None else buf)[end - n : end]
 
     def _acf(self, x: np.ndarray) -> np.ndarray:
         x = x - x.mean()
@@ -154,10 +164,33 @@ class TempoTracker:
     def _octave(self, x: np.ndarray, bpm: float) -> float:
         ladder = [b for b in (bpm * 2, bpm, bpm / 2) if self.lo <= b <= self.hi]
         for b in ladder:  # fastest first
-            _, even, odd = self._comb(x, 60.0 * self.fps / b)
+            offset, even, odd = self._comb(x, 60.0 * self.fps / b)
             if min(even, odd) >= self.octave_ratio * max(even, odd, 1e-12):
                 return b
+            if b / 2 >= self.lo and self._backbeat(60.0 * self.fps / b, offset):  # beat 3 empty: a backbeat
+                return b
         return ladder[-1]
+
+    def _backbeat(self, period_hops: float, offset: float) -> bool:
+        """Do kicks and snares fall on alternate beats of this grid (the beat `offset` hops back
+        from now, every `period_hops`)? Each leans to one parity of the beats (1 and 3, or 2 and
+        4): their leans, -1..1, multiplied must be below -backbeat (opposite ways, both clearly)."""
+        leans = []
+        for buf in (self.kicks, self.snares):
+            v = self._beats(self._window(buf), period_hops, offset)
+            even, odd = v[0::2].mean(), v[1::2].mean() if len(v) > 1 else 0.0
+            leans.append((even - odd) / (even + odd) if even + odd > 0 else 0.0)
+        return leans[0] * leans[1] < -self.backbeat
+
+    @staticmethod
+    def _beats(x: np.ndarray, period_hops: float, offset: float) -> np.ndarray:
+        """x at each beat of the grid, from the newest back (the largest within a hop of it)."""
+        n = len(x)
+        sm = x.copy()
+        np.maximum(sm[1:], x[:-1], out=sm[1:])
+        np.maximum(sm[:-1], x[1:], out=sm[:-1])
+        pos = (n - 1) - offset - np.arange(int((n - 1 - offset) // period_hops) + 1) * period_hops
+        return np.interp(pos, np.arange(n), sm)
 
     def _settle(self, bpm: float) -> float:
         """Small changes glide; a different tempo must win several updates in a row to take over

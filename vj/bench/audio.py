@@ -146,46 +146,65 @@ def octave(read: float, truth: float) -> str:
     return "other"
 
 
-def accuracy() -> dict:
-    """Onset F (+-50 ms), BPM within 1 from 8 s on, beat F (+-70 ms, from 5 s) over both sweeps, and
-    per genre where the tempo was read: right, half, double (the median reading from 8 s on)."""
-    import itertools
-
+def _score(tr, bpm: float) -> dict:
+    """One synthesised track through the analyser: onset F against the hits a listener hears and
+    against every hit (+-50 ms), beat F (+-70 ms, from 5 s), BPM within 1 from 8 s on, and where
+    the median reading from 8 s on fell (right, half, double...)."""
     from vj.audio.evaluate import match
     from vj.audio.features import Analyzer
-    from vj.audio.synth import drum_pattern
+
+    an = Analyzer(tr.samplerate)
+    x = tr.audio
+    fs = [an.process(x[i : i + 512]) for i in range(0, len(x) - 511, 512)]
+    found = [f.t for f in fs if f.onset]
+    beats = [f.t - f.beat_phase * 60.0 / f.bpm for f in fs if f.beat]
+    late = [f.bpm for f in fs if f.t >= 8.0]
+    return {"onset_f": match(found, tr.heard_onsets(), 0.05).f, "onset_f_every_hit": match(found, tr.all_onsets(), 0.05).f,
+            "beat_f": match([b for b in beats if b >= 5], [b for b in tr.beats if b >= 5], 0.07).f,
+            "bpm_ok": all(abs(b - bpm) <= 1.0 for b in late), "where": octave(statistics.median(late), bpm)}
+
+
+def _tally(scores: list[dict]) -> dict:
+    out = {"tracks": len(scores), "onset_f_min": round(min(s["onset_f"] for s in scores), 3),
+           "onset_f_mean": round(statistics.fmean(s["onset_f"] for s in scores), 3),
+           "onset_f_every_hit_min": round(min(s["onset_f_every_hit"] for s in scores), 3),
+           "bpm_ok": sum(s["bpm_ok"] for s in scores), "beat_f_min": round(min(s["beat_f"] for s in scores), 3),
+           "beat_f_mean": round(statistics.fmean(s["beat_f"] for s in scores), 3)}
+    for s in scores:
+        out[s["where"]] = out.get(s["where"], 0) + 1
+    return out
+
+
+def accuracy(sweeps: bool = True) -> dict:
+    """Onset F (+-50 ms, the hits a listener hears: synth.heard), BPM within 1 from 8 s on, beat F
+    (+-70 ms, from 5 s) over both genre sweeps, per genre where the tempo was read (right, half,
+    double: the median reading from 8 s on); and the same per family of drum & bass and breaks at
+    160-180 (synth.FAMILIES: hats absent, off-beat or sixteenths, at several levels, with and
+    without bass), the held-out family apart."""
+    import itertools
+
+    from vj.audio.synth import FAMILIES, drum_pattern, family_tracks
 
     out = {}
-    for name, (cases, swings, noises, seeds, gains) in SWEEPS.items():
-        onset_f, beat_f, bpm_ok = [], [], []
-        genres: dict[str, dict[str, int]] = {}
+    for name, (cases, swings, noises, seeds, gains) in (SWEEPS.items() if sweeps else ()):
+        scores, genres = [], {}
         for (bpm, pattern), swing, noise, seed, gain in itertools.product(cases, swings, noises, seeds, gains):
-            tr = drum_pattern(bpm, 16, swing=swing, pattern=pattern, noise_db=noise, seed=seed)
-            an = Analyzer(tr.samplerate)
-            x = tr.audio * gain
-            fs = [an.process(x[i : i + 512]) for i in range(0, len(x) - 511, 512)]
-            onset_f.append(match([f.t for f in fs if f.onset], tr.all_onsets(), 0.05).f)
-            beats = [f.t - f.beat_phase * 60.0 / f.bpm for f in fs if f.beat]
-            beat_f.append(match([b for b in beats if b >= 5], [b for b in tr.beats if b >= 5], 0.07).f)
-            late = [f.bpm for f in fs if f.t >= 8.0]
-            bpm_ok.append(all(abs(b - bpm) <= 1.0 for b in late))
-            g = genres.setdefault(genre(bpm, pattern), {"tracks": 0, "onset_f_min": 1.0})
-            g["tracks"] += 1
-            g["onset_f_min"] = round(min(g["onset_f_min"], onset_f[-1]), 3)
-            where = octave(statistics.median(late), bpm)
-            g[where] = g.get(where, 0) + 1
-        out[name] = {"tracks": len(onset_f), "onset_f_min": round(min(onset_f), 3),
-                     "onset_f_mean": round(statistics.fmean(onset_f), 3), "bpm_ok": sum(bpm_ok),
-                     "beat_f_min": round(min(beat_f), 3), "beat_f_mean": round(statistics.fmean(beat_f), 3),
-                     "octave_by_genre": genres}
+            tr = drum_pattern(bpm, 16, swing=swing, pattern=pattern, noise_db=noise, seed=seed).scaled(gain)
+            scores.append(_score(tr, bpm))
+            genres.setdefault(genre(bpm, pattern), []).append(scores[-1])
+        out[name] = {**_tally(scores), "octave_by_genre": {g: _tally(s) for g, s in genres.items()}}
+    out["families"] = {}
+    for family in FAMILIES:
+        scores = [_score(tr, what["bpm"]) for what, tr in family_tracks(family)]
+        out["families"][family.name] = {**_tally(scores), "held_out": family.held_out}
     return out
 
 
 def main(args) -> int:
     r = run(args.seconds)
     r.update(latency())
-    if args.accuracy:
-        r["accuracy"] = accuracy()
+    if args.accuracy or getattr(args, "families", False):
+        r["accuracy"] = accuracy(sweeps=not getattr(args, "families", False))
     if args.json:
         print(json.dumps(r))
         return 0
@@ -195,12 +214,29 @@ def main(args) -> int:
     print(f"onset latency through the live path (file played in real time -> ring -> analysis thread -> "
           f"published), {r['published']} of {r['onsets']} onsets:")
     print(f"  median {r['latency_median_ms']} ms   max {r['latency_max_ms']} ms")
-    for name, a in r.get("accuracy", {}).items():
+    acc = r.get("accuracy", {})
+    for name, a in acc.items():
+        if name == "families":
+            continue
         print(f"accuracy, {name} sweep ({a['tracks']} synthesised 16 s tracks): onset F min {a['onset_f_min']} "
               f"mean {a['onset_f_mean']}; BPM within 1 from 8 s on: {a['bpm_ok']}/{a['tracks']}; "
               f"beat F min {a['beat_f_min']} mean {a['beat_f_mean']}")
         for g, counts in a["octave_by_genre"].items():
-            rest = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in ("tracks", "right", "onset_f_min"))
-            print(f"  {g:>12}: tempo read right on {counts.get('right', 0)}/{counts['tracks']}"
-                  + (f" ({rest})" if rest else " (no half or double)") + f"; onset F min {counts['onset_f_min']}")
+            print(f"  {g:>12}: " + _read(counts))
+    if acc.get("families"):
+        print("accuracy per family: drum & bass and breaks at 160-180 BPM (hats absent, off-beat eighths, sixteenths "
+              "at several levels; with and without bass):")
+        for g, counts in acc["families"].items():
+            print(f"  {g + (' (held out)' if counts['held_out'] else ''):>24}: " + _read(counts))
     return 0
+
+
+_COUNTS = ("right", "half", "double", "two thirds", "three halves", "other")
+
+
+def _read(counts: dict) -> str:
+    rest = ", ".join(f"{k} {counts[k]}" for k in _COUNTS[1:] if counts.get(k))
+    return (f"tempo read right on {counts.get('right', 0)}/{counts['tracks']}"
+            + (f" ({rest})" if rest else " (no half or double)")
+            + f"; BPM within 1 from 8 s on {counts['bpm_ok']}/{counts['tracks']}; onset F min {counts['onset_f_min']}"
+            + f" (every hit: {counts['onset_f_every_hit_min']}); beat F min {counts['beat_f_min']}")

@@ -17,6 +17,7 @@ import collections
 import dataclasses
 import random
 import threading
+import time
 from typing import Any, Callable
 
 from vj.core.spec import SceneSpec
@@ -34,6 +35,10 @@ from vj.show.graph import Moment, SceneGraph
 from vj.show.log import NoJournal
 from vj.show.transition import CUT, Transitions, describe
 from vj.core.snapshot import TransitionState
+from vj.control.hand import HandTempo
+
+
+PICKUP_SHOWN = 4.0  # seconds a control soft takeover ignores stays on the overlay after its last move
 
 
 class Counters:
@@ -109,8 +114,10 @@ class Controls:
         self.moved: set[str] = set()  # parameters a hand moved
         self.live_routes: dict[tuple[str, str], tuple] = {}  # (source, target) -> its last change live:
         # ("add", the route's fields) or ("remove", source, target), in the order they came
-        self.tempo: float | None = None  # a tempo held by hand (/vj/bpm)
-        self.tapped = False  # the tempo was tapped (the saved tempo is then the tracker's)
+        self.hand = HandTempo()  # the tempo set by hand (--bpm, /vj/bpm, taps, a MIDI control)
+        self.bpm = 0.0  # the tempo in force, whatever drives the show clock (the engine sets it each frame)
+        self.pickups: dict[str, tuple[float, float]] = {}  # parameter -> (where its waiting MIDI control
+        # is, in the parameter's units; time.monotonic() it last moved): soft takeover ignores it
 
     def _witness(self, name: str, value: float, source: str) -> None:
         if source in BY_HAND:
@@ -160,15 +167,16 @@ class Controls:
             if "ipadapter.grab" not in self.params:
                 raise ValueError("the set has no [ipadapter]: nothing takes a reference frame")
             self.params.set("ipadapter.grab", self.params.value("ipadapter.grab") + 1, immediate=True, source="set")
-        elif a.kind == "tap":
-            if audio is not None:
-                audio.tap()
-                self.tempo, self.tapped = None, True
+        elif a.kind == "tap":  # with a sound input its tracker takes it, else the show's own tap tempo
+            self.hand.tap(float(a.args[0]) if a.args else time.monotonic(), audio)
         elif a.kind == "bpm":
-            analyzer = audio.analyzer if audio is not None else None
-            if analyzer is not None:
-                analyzer.set_bpm(a.args[0] if a.args[0] else None)
-                self.tempo, self.tapped = (float(a.args[0]) if a.args[0] else None), False
+            self.hand.hold(float(a.args[0]) if a.args[0] else None, audio)
+        elif a.kind == "pickup":  # a MIDI control soft takeover ignores (None: it met the value)
+            name, where = a.args
+            if where is None:
+                self.pickups.pop(name, None)
+            elif name in self.params:
+                self.pickups[name] = (float(where), time.monotonic())
         elif a.kind == "learn":
             if self.learn_handler is None:
                 raise ValueError("learn needs a MIDI input: start with --midi NAME")
@@ -189,6 +197,19 @@ class Controls:
                 self.live_routes[(src, tgt)] = ("remove", src, tgt)
         else:
             raise ValueError(f"unknown action {a.kind!r}")
+
+    def waiting_controls(self, now: float | None = None) -> list[str]:
+        """A line per MIDI control that soft takeover ignores: where it is against the value, for
+        the overlay and the status line, until it meets the value (or is left alone for a while)."""
+        now = time.monotonic() if now is None else now
+        for name in [n for n, (_, t) in self.pickups.items() if now - t > PICKUP_SHOWN]:
+            del self.pickups[name]
+        lines = []
+        for name, (where, _) in sorted(self.pickups.items()):
+            value = self.params.target(name)
+            lines.append(f"{name}: MIDI control at {where:.3g}, value {value:.3g}; "
+                         f"turn it {'up' if where < value else 'down'} to pick it up")
+        return lines
 
     def _feedback(self, name: str, source: str) -> None:
         if self.changed_by is not None:

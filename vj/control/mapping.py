@@ -15,6 +15,7 @@
     target = "feedback.amount"   # a parameter  -- or --  action = "tap" | "scene" | "scene:NAME" |
                                  #   "next-scene" (the scene graph's choice, else the next listed) | "prev-scene" | "resample" | "resample:SLOT" (new template choices)
                                  #   | "grab" (a new [ipadapter] reference frame, as OSC /vj/grab)
+                                 #   | "bpm" (a knob, fader or encoder that holds the tempo: absolute over `range`, default 60..180, or relative)
     range = [0.0, 0.99]          # default: the parameter's whole range
     mode = "absolute"            # absolute | relative | toggle | momentary | trigger
     encoding = "twos"            # relative: twos (1.. up, 127.. down) | offset (64 +- n) | signed (bit 6 = down)
@@ -35,7 +36,8 @@ from vj.core.errors import ConfigError
 TYPES = ("cc", "cc14", "note", "pitchbend", "program")
 MODES = ("absolute", "relative", "toggle", "momentary", "trigger")
 ENCODINGS = ("twos", "offset", "signed")
-ACTIONS = ("tap", "scene", "next-scene", "prev-scene", "resample", "grab")
+ACTIONS = ("tap", "scene", "next-scene", "prev-scene", "resample", "grab", "bpm")
+BPM_RANGE = (60.0, 180.0)  # a tempo control's default range, BPM
 _CONTROL_KEYS = {"type", "channel", "number", "target", "action", "range", "mode", "encoding", "step", "takeover",
                  "led", "name"}
 
@@ -106,6 +108,8 @@ def parse_mapping(data: dict[str, Any], path: Path | None = None) -> Mapping:
             raise ConfigError(f"{w}: action {action!r}; actions: {', '.join(ACTIONS)}, scene:NAME, resample:SLOT")
         if action is not None and action.startswith("resample:") and not action[9:].isdigit():
             raise ConfigError(f"{w}: action {action!r}: resample:SLOT takes a prompt slot number (resample:1)")
+        if action == "bpm":
+            _check_tempo_control(w, t, mode, c.get("range"))
         number = as_int(w, "number", c.get("number", 0), 0, 127) if t not in ("pitchbend", "program") else 0
         if t == "cc14" and number > 31:
             raise ConfigError(f"{w}: cc14 uses CC {number} and {number + 32}: the MSB must be 0..31")
@@ -127,6 +131,15 @@ def parse_mapping(data: dict[str, Any], path: Path | None = None) -> Mapping:
                    as_int(wd, "led_off", dev.get("led_off", 0), 0, 127),
                    as_int(wd, "led_channel", dev["led_channel"], 1, 16) if "led_channel" in dev else None,
                    tuple(controls))
+
+
+def _check_tempo_control(where: str, kind: str, mode: str, bpm_range) -> None:
+    """action = "bpm" is a knob, fader or encoder: it has a position, and a range of tempi."""
+    if kind not in ("cc", "cc14", "pitchbend") or mode not in ("absolute", "relative"):
+        raise ConfigError(f"{where}: action \"bpm\" is a knob, fader or encoder: type cc, cc14 or pitchbend, "
+                          f"mode absolute or relative (a pad taps the tempo: action = \"tap\")")
+    if bpm_range is not None:
+        as_pair(where, "range", bpm_range, 20.0, 400.0)  # BPM, rising
 
 
 def check_targets(m: Mapping, params) -> None:

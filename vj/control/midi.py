@@ -1,8 +1,10 @@
 """MIDI in (mido + python-rtmidi): controllers, mappings, learn, clock, hot-plug.
 
-- `--midi NAME` opens every input whose port name contains NAME (`all`: every input). Under JACK
-  (`MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK`) our input is a new JACK port that is then
-  connected to the one found, since opening by name does not connect.
+- `--midi NAME` opens every input whose port name contains NAME (`all`: every input). The MIDI
+  system (backend_name): MIDO_BACKEND when it is set; else JACK's when a JACK server runs and ALSA
+  has no sequencer (a rig with JACK alone); else mido's own (ALSA, CoreMIDI, Windows). Under JACK
+  our input is a new JACK port that is then connected to the one found, since opening by name does
+  not connect.
 - Messages arrive on rtmidi's thread and are applied at once: a parameter set through its mapping
   (mapping.py: absolute with soft takeover, relative, toggle, momentary, trigger; CC, 14-bit CC,
   notes, pitch bend, program change = scene), and every CC / note / pitch bend is also a
@@ -16,8 +18,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -25,7 +29,8 @@ from pathlib import Path
 from typing import Callable
 
 from vj.core.protocols import ControlSink
-from vj.control.mapping import Control, Mapping, check_targets, control_toml, load_mapping, new_mapping_toml, slug
+from vj.control.mapping import (BPM_RANGE, Control, Mapping, check_targets, control_toml, load_mapping, new_mapping_toml,
+                                slug)
 from vj.core.errors import ConfigError, DeviceError
 from vj.log import log
 from vj.resources import data_dir, user_dir
@@ -62,15 +67,58 @@ def find_mapping(port_name: str) -> Mapping | None:
     return None
 
 
+JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
+
+
+def backend_name() -> str | None:
+    """The MIDI system's mido backend: MIDO_BACKEND when it is set (it always wins); JACK's when a
+    JACK server runs and ALSA has no sequencer; None: mido's own default (ALSA, CoreMIDI, WinMM)."""
+    name = os.environ.get("MIDO_BACKEND")
+    if name:
+        return name
+    return JACK_MIDI if _jack_alone() else None
+
+
+@functools.cache
+def _jack_alone() -> bool:
+    """A JACK server runs (the one JACK_DEFAULT_SERVER names) and there is no ALSA sequencer (no
+    /dev/snd/seq: a box with no sound card, a container, a rig that runs JACK alone). Asked once."""
+    if not sys.platform.startswith("linux") or os.path.exists("/dev/snd/seq"):
+        return False
+    try:
+        import jack
+    except ImportError:  # JACK-Client not installed: no JACK to find
+        return False
+    jack.set_error_function(lambda m: None)  # "Cannot connect to server socket ...": the answer is no
+    jack.set_info_function(lambda m: None)
+    try:
+        jack.Client("vj-probe", no_start_server=True).close()
+    except Exception:  # no server running
+        return False
+    finally:
+        quiet_jack()
+    log.debug("MIDI: a JACK server runs and ALSA has no sequencer: MIDI through JACK")
+    return True
+
+
+def quiet_jack() -> None:
+    """libjack's own messages in our log's words: its errors (a client thrown out by the server)
+    as warnings, its chatter at the debug level (`-v`)."""
+    import jack
+
+    jack.set_error_function(lambda m: log.warning(f"JACK: {m.strip()}"))
+    jack.set_info_function(lambda m: log.debug(f"JACK: {m.strip()}"))
+
+
 def backend():
     import mido
 
-    name = os.environ.get("MIDO_BACKEND")
+    name = backend_name()
     return mido.Backend(name) if name else mido
 
 
 def _jack_backend() -> bool:
-    return "UNIX_JACK" in os.environ.get("MIDO_BACKEND", "")
+    return "UNIX_JACK" in (backend_name() or "")
 
 
 class _JackPorts:
@@ -81,6 +129,7 @@ class _JackPorts:
     def __init__(self) -> None:
         import jack
 
+        quiet_jack()
         self.client = jack.Client("vj-ports", no_start_server=True)
 
     def inputs(self) -> list[str]:
@@ -125,6 +174,8 @@ class _State:
     picked: bool = False  # soft takeover: the knob has met the parameter's value
     last: float | None = None  # the knob's last position, 0..1
     wrote: float | None = None  # the value this control last set (someone else moved it if it differs)
+    waiting: bool = False  # soft takeover: its moves are ignored until it meets the value (said once a wait)
+    stepped: float = 0.0  # time.monotonic() of a tempo encoder's last step
     on: bool = False  # toggle
     msb: int = 0  # 14-bit CC: the last most significant 7 bits
 
@@ -271,6 +322,8 @@ class Gestures:
         if ctl.action is not None:
             if ctl.type == "program":
                 self.controls.post("scene", int(value), origin="midi")
+            elif ctl.action == "bpm":
+                self._tempo(ctl, st, value, msg)
             elif press:
                 self._action(ctl.action)
             return
@@ -302,7 +355,25 @@ class Gestures:
         spec = self.params.spec(ctl.target)
         return ctl.range if ctl.range is not None else (spec.lo, spec.hi)
 
+    def _tempo(self, ctl: Control, st: _State, x: float, msg=None) -> None:
+        """A knob, fader or encoder mapped to action "bpm": it holds the tempo (as /vj/bpm does)."""
+        lo, hi = ctl.range if ctl.range is not None else BPM_RANGE
+        if ctl.mode == "relative" and msg is not None:
+            now = time.monotonic()
+            # steps a second apart or less build on each other (the show says the tempo back a frame
+            # later); otherwise from the tempo in force, wherever it came from
+            base = st.wrote if st.wrote is not None and now - st.stepped < 1.0 else (self.controls.bpm or 120.0)
+            st.stepped = now
+            bpm = base + _relative_steps(msg.value, ctl.encoding) * (ctl.step or 1.0 / 128.0) * (hi - lo)
+        else:
+            bpm = lo + x * (hi - lo)
+        st.wrote = bpm = round(min(max(bpm, 20.0), 400.0), 2)
+        self.controls.post("bpm", bpm, origin="midi")
+
     def _absolute(self, ctl: Control, st: _State, x: float) -> None:
+        if ctl.action == "bpm":
+            self._tempo(ctl, st, x)
+            return
         if ctl.target is None:
             return
         lo, hi = self.range(ctl)
@@ -314,11 +385,25 @@ class Gestures:
             crossed = st.last is not None and (st.last - current) * (x - current) <= 0
             st.last = x
             if abs(x - current) > PICKUP_NEAR and not crossed:
-                self.counters.add("midi_pickup_wait")  # soft takeover: not there yet
+                self.counters.add("midi_pickup_wait")  # soft takeover: not there yet, and the show says so
+                self._waiting(ctl, st, lo + x * (hi - lo))
                 return
             st.picked = True
+            if st.waiting:
+                st.waiting = False
+                self.controls.post("pickup", ctl.target, None, origin="midi")
         st.last = x
         st.wrote = self._set(ctl.target, lo + x * (hi - lo))
+
+    def _waiting(self, ctl: Control, st: _State, knob: float) -> None:
+        """Soft takeover ignores the knob: the overlay and the status line show where it is against
+        the value (as a controller's own display does), until it meets it."""
+        if not st.waiting:
+            st.waiting = True
+            value = self.params.target(ctl.target)
+            log.info(f"MIDI: {ctl.target} waits for its control (at {knob:.3g}, the value is {value:.3g}): "
+                     f"move it through the value to pick it up (soft takeover)")
+        self.controls.post("pickup", ctl.target, float(knob), origin="midi")
 
     def _set(self, name: str, value: float) -> float:
         self.counters.add("midi_params")
@@ -327,7 +412,7 @@ class Gestures:
     def _action(self, action: str) -> None:
         c = self.controls
         if action == "tap":
-            c.post("tap", origin="midi")
+            c.post("tap", time.monotonic(), origin="midi")  # stamped as it arrives (control/hand.py)
         elif action.startswith("scene:"):
             c.post("scene", action.split(":", 1)[1], origin="midi")
         elif action == "grab":  # a new IP-Adapter reference frame
@@ -407,10 +492,11 @@ class MidiControl:
             names = self._ports.inputs()
         except Exception as e:
             why = str(e).splitlines()[0]
-            if "JACK" in os.environ.get("MIDO_BACKEND", "") or "jack" in why.lower():
-                hint = "is the JACK server running? (start it, or unset MIDO_BACKEND to use ALSA)"
+            if "JACK" in (backend_name() or "") or "jack" in why.lower():
+                hint = ("is the JACK server running? (start it, or unset MIDO_BACKEND to use ALSA)"
+                        if os.environ.get("MIDO_BACKEND") else "is the JACK server still running?")
             else:
-                hint = "under JACK set MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK"
+                hint = "start a JACK server (MIDI goes through JACK by itself when ALSA has none), or set MIDO_BACKEND"
             raise DeviceError(f"MIDI: can't list ports ({why}); {hint}") from None
         wanted = self._wanted(names)
         if not wanted:

@@ -241,13 +241,13 @@ def _grab(c: ControlSink, _, args: list, origin: str):
 
 
 def _tap(c: ControlSink, _, args: list, origin: str):
-    c.post("tap", origin=origin)
+    c.post("tap", time.monotonic(), origin=origin)  # stamped as it arrives (control/hand.py)
 
 
 def _bpm(c: ControlSink, _, args: list, origin: str):
     v = _one_number(args)
     if v != 0 and not 20 <= v <= 400:
-        raise BadArgs("a BPM is 20..400 (0 gives the tempo back to the tracker)")
+        raise BadArgs("a BPM is 20..400 (0 lets the tempo go: back to the beat tracker, or running free)")
     c.post("bpm", v, origin=origin)
 
 
@@ -335,7 +335,8 @@ def _one(c: ControlSink, a: Address) -> list[list]:
 
 
 def _list_bpm(c: ControlSink, a: Address) -> list[list]:
-    return [["/vj/bpm", "f", 20.0, 400.0, 0.0]]
+    """The tempo in force (the show clock's, whatever drives it)."""
+    return [["/vj/bpm", "f", 20.0, 400.0, float(c.bpm)]]
 
 
 def _list_params(c: ControlSink, a: Address) -> list[list]:

@@ -129,7 +129,7 @@ def _child(from_parent, to_parent, cfg: ControlConfig, store_name: str) -> None:
         if isinstance(msg, Declare):
             controls.params.declare(msg.index, msg.spec)
         elif isinstance(msg, ShowState):
-            controls.show_state(msg.prompts, msg.scene, msg.seed)
+            controls.show_state(msg.prompts, msg.scene, msg.seed, msg.bpm)
             if midi is not None:
                 midi.show_scene(controls.scene)  # pads bound to scenes light the one that plays
     for s in started:
@@ -266,7 +266,7 @@ class ControlProcess:
 
     def _share_state(self) -> None:
         c = self.controls
-        state = (tuple(c.prompts), c.scene, c.seed)
+        state = (tuple(c.prompts), c.scene, c.seed, round(c.bpm, 1))  # a tempo that glides is told in 0.1 BPM steps
         if state != self._state_sent:
             self._declare_new()  # a prompt added live declared its weight: before the state that names it
             self._send(ShowState(*state))

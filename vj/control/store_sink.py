@@ -83,6 +83,7 @@ class StoreSink:
         self.prompts = list(prompts)
         self.seed = seed
         self.scene: str | None = None
+        self.bpm = 0.0  # the show's tempo in force, as it last said
         self.learn_handler: Callable[[str], str | None] | None = None
         self._send = send
 
@@ -114,6 +115,6 @@ class StoreSink:
     def find_scene(self, which: str | int) -> str:
         return find_scene(self._scenes, which, name=str)
 
-    def show_state(self, prompts: tuple[str, ...], scene: str | None, seed: int) -> None:
-        """What the show told of itself (for /vj/list, /vj/status, the pads' lights)."""
-        self.prompts, self.scene, self.seed = list(prompts), scene, seed
+    def show_state(self, prompts: tuple[str, ...], scene: str | None, seed: int, bpm: float = 0.0) -> None:
+        """What the show told of itself (for /vj/list, /vj/status, the pads' lights, a tempo encoder)."""
+        self.prompts, self.scene, self.seed, self.bpm = list(prompts), scene, seed, bpm

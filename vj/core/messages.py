@@ -122,7 +122,7 @@ class Action:
     """Something for the render thread to do (a prompt, a scene, a seed...): posted into the show's
     Controls inbox, from the control process through its pipe or by a listener in the show's process."""
 
-    kind: str  # prompt | resample | scene | seed | tap | bpm | learn | route_add | route_remove
+    kind: str  # prompt | resample | scene | seed | tap | bpm | pickup | learn | route_add | route_remove
     args: tuple[Any, ...] = ()
     origin: str = ""  # who asked (for the log)
 
@@ -150,6 +150,7 @@ class ShowState:
     prompts: tuple[str, ...]
     scene: str | None
     seed: int
+    bpm: float = 0.0  # the tempo in force (the show clock's), for /vj/list and a tempo encoder
 
 
 # -- the sound card's capture process ------------------------------------------------------------------

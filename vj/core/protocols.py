@@ -25,10 +25,13 @@ class Clock(Protocol):
 
 
 class InputHealth(Protocol):
-    """How clean the sound coming in is (the analyser counts what it had to mend)."""
+    """How clean the sound coming in is (the analyser counts what it had to mend), and the tempo a
+    hand holds in its beat tracker."""
 
     bad_samples: int  # NaN/Inf samples replaced by silence
     clipped: int  # samples at or over full scale
+
+    def set_bpm(self, bpm: float | None) -> None: ...  # hold the tracker's tempo (None: let it go)
 
 
 class AudioTrackLike(Protocol):
@@ -53,7 +56,8 @@ class AudioInput(Protocol):
 
     def poll(self, t: float) -> Features: ...
 
-    def tap(self) -> None: ...  # a tap-tempo tap (the window's T key); nothing where there is no tempo
+    def tap(self, when: float | None = None) -> None: ...  # a tap on the beat for the beat tracker, `when`:
+    # time.monotonic() as it arrived (None: now); nothing where there is no tracker
 
     def close(self) -> None: ...
 
@@ -193,6 +197,7 @@ class ControlSink(Protocol):
     prompts: list[str]  # the prompt texts sung now
     seed: int
     scene: str | None  # the scene playing, by name
+    bpm: float  # the tempo in force (the show clock's), 0 before the first frame
     learn_handler: Callable[[str], str | None] | None  # MIDI learn, set by the MIDI side
 
     def post(self, kind: str, *args: Any, origin: str = "") -> None: ...  # an action for the render thread

@@ -37,7 +37,8 @@ def state_path(folder: Path, set_name: str) -> Path:
 def collect(controls, snap, set_path: str, show_seed: int) -> dict[str, Any]:
     """The state as it is now (render thread: cheap, a few dozen values)."""
     p, t = controls.params, snap.t
-    bpm = controls.tempo or (snap.audio.bpm if controls.tapped and snap.audio.bpm > 0 else None)
+    hand = controls.hand  # a tempo set by hand: held or tapped (the tracker's, when it took the taps)
+    bpm = hand.bpm or (snap.audio.bpm if hand.by_tracker and snap.audio.bpm > 0 else None)
     return {"version": VERSION, "set": set_path, "t": round(t, 3), "wall": datetime.now().isoformat(timespec="seconds"),
             "seed": show_seed, "noise_seed": controls.seed, "scene": controls.scene,
             "templates": [tpl.text for tpl in controls.templates], "prompts": list(controls.prompts),

@@ -8,7 +8,8 @@ times 24, so a receiver counting ticks from Start stays on the show's bars: Star
 before a downbeat's tick, and ticks skipped by a jump forward of the show clock (a source taking
 over) are sent at once rather than lost (one bar's worth at most). The port is found and opened
 as MIDI in's LED feedback opens its (control/midi.py: the first input whose name contains NAME;
-under JACK, MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK, our own port connected to it).
+through JACK when a JACK server runs and ALSA has no sequencer, or MIDO_BACKEND says so: our own
+port connected to it).
 """
 
 from __future__ import annotations
