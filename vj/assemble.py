@@ -9,6 +9,7 @@ typo in a set fails in a second, not after a minute of loading weights.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import secrets
 import time
@@ -25,7 +26,7 @@ from vj.core.spec import TRIGGERS
 from vj.control.params import ParamSpace
 from vj.core.params import ParamSpec
 from vj.control.routes import Routes, make_route
-from vj.core.errors import VJError
+from vj.core.errors import ConfigError, VJError
 from vj.log import log
 from vj.generate import loop as gen_loop
 from vj.render import compositor as comp
@@ -48,15 +49,13 @@ def resolve_seed(cli_seed: int | None, show: ShowSet, used: set[int] | frozenset
 def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, journal=None) -> Controls:
     """Declare every parameter, apply the set's values, check its routes, modulators and scenes
     (no GL, no model: a typo in a set fails in a second). Collecting `problems` (vj check), each
-    bad value, route or name is kept there and the rest is checked past it."""
+    bad value, route or name is kept there and the rest is checked past it; a name that only an
+    effect that did not load could have declared is not said wrong as well (one mistake, one message)."""
     w = show.where()
     if len(set(show.effects)) < len(show.effects):
         problems.attempt(fail, f"{w} [compositor]: an effect is in the chain twice (its fx.* parameters would be shared)")
-    shader_layers = [l.arg for l in show.layers if l.kind == "shader"]
-    fragments = [problems.attempt(load_effect, name, None, show.shader_dirs)
-                 for name in dict.fromkeys(list(show.effects) + shader_layers)]
-    layer_specs = problems.attempt(comp.declare_params, [f for f in fragments if f is not None],
-                                   show.layers or DEFAULT_STACK, show.shader_dirs, default=[])
+    fragments, layers, unsure = _effects(show, problems)
+    layer_specs = problems.attempt(comp.declare_params, fragments, layers, show.shader_dirs, default=[])
     params = ParamSpace(gen_loop.declare_params() + layer_specs)
     for i, p in enumerate(show.prompts, 1):
         params.declare(ParamSpec(f"prompt.{i}.weight", -4.0, 4.0, p.weight, "", 0.1, f"weight of {p.text!r}"))
@@ -66,8 +65,17 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
         for i in range(1, len(show.more_seeds) + 2):
             params.declare(ParamSpec(f"noise.seed.{i}.weight", -2.0, 2.0, 1.0 if i == 1 else 0.0, "", 0.1,
                                      f"weight of noise seed {i}"))
+
+    def known(name: str, where: str) -> bool:
+        """Is `name` a parameter (a problem kept when it is not, unless only an effect that did not load knew)?"""
+        if name not in params and any(name.startswith(u) for u in unsure):
+            return False
+        return problems.attempt(params.spec, name, where) is not None
+
     for name, value in show.params.items():
-        problems.attempt(lambda n, v: params.set(n, v, immediate=True, where=f"{w} [params]"), name, value)
+        if known(name, f"{w} [params]"):
+            problems.attempt(lambda n, v: params.set(n, v, immediate=True, where=f"{w} [params]"), name, value)
+            _in_range(problems, params, f"{w} [params]", name, value)
     modulators = Modulators(show.lfos, show.envelopes, seed)
     names = [n for n in modulators.names()]
     if len(set(names)) < len(names):
@@ -77,11 +85,12 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
             problems.attempt(fail, f"{w} [[envelope]] {e.name}: trigger {e.trigger!r}{suggest(e.trigger, TRIGGERS)}; "
                                     f"triggers: {', '.join(TRIGGERS)}, midi.<channel>.note.<n>")
     sources = tuple(SOURCES) + ("audio.bar",) + tuple(names)
-    routes = Routes([r for r in (problems.attempt(make_route, spec, params, set(sources), f"{w} [[route]] #{i}")
+    routes = Routes([r for r in (_route(problems, spec, params, set(sources), f"{w} [[route]] #{i}", known)
                                  for i, spec in enumerate(show.routes, 1)) if r is not None])
     for sc in show.scenes:
-        for name in sc.params:
-            problems.attempt(params.spec, name, f"{w} [[scene]] {sc.name}")
+        for name, value in sc.params.items():
+            if known(name, f"{w} [[scene]] {sc.name}"):
+                _in_range(problems, params, f"{w} [[scene]] {sc.name}", name, value)
     modulators.watch |= {r.source for r in routes.routes if r.source.startswith("midi.")}
     graph = None
     if show.graph is not None:
@@ -92,6 +101,61 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
     return Controls(params, routes, modulators, show.scenes, [p.text for p in show.prompts], seed, sources,
                     [p.resample for p in show.prompts], show.more_seeds, graph, journal,
                     show.transition)
+
+
+def _effects(show: ShowSet, problems: Problems):
+    """The effects of the master chain and of the shader layers, loaded; the layer stack with the
+    layers' effects that did not load left out; and the parameter prefixes that an effect that did
+    not load would have filled (fx. for the master chain and shader layers, layer.<n>.fx. for a layer)."""
+    w = show.where()
+    fragments, unsure, layers = [], set(), []
+    master = [(name, f"{w} [compositor]") for name in show.effects]
+    master += [(l.arg, f"{w} [[layer]] #{n}") for n, l in enumerate(show.layers, 1) if l.kind == "shader"]
+    for name, where in dict.fromkeys(master):
+        frag = problems.attempt(_load_effect, name, where, show.shader_dirs)
+        if frag is None:
+            unsure.add("fx.")
+        elif frag not in fragments:
+            fragments.append(frag)
+    for n, layer in enumerate(show.layers, 1):
+        good = tuple(fx for fx in layer.effects
+                     if problems.attempt(_load_effect, fx, f"{w} [[layer]] #{n}", show.shader_dirs) is not None)
+        if good != layer.effects:
+            unsure.add(f"layer.{n}.fx.")
+            layer = dataclasses.replace(layer, effects=good)
+        layers.append(layer)
+    return fragments, tuple(layers) or DEFAULT_STACK, tuple(unsure)
+
+
+def _load_effect(name: str, where: str, shader_dirs):
+    """An effect the set names, or a ConfigError that says where in the set it is named."""
+    try:
+        return load_effect(name, None, shader_dirs)
+    except ConfigError as e:
+        said = str(e)
+        raise ConfigError(f"{where}: {said}" if said.startswith(f"effect {name!r}") else
+                          f"{where}: effect {name!r}: {said}") from None
+
+
+def _in_range(problems: Problems, params: ParamSpace, where: str, name: str, value: float) -> None:
+    """Collecting: a value outside its parameter's range is said (a show clamps it)."""
+    spec = params.spec(name)
+    if problems.collect and not spec.lo <= value <= spec.hi:
+        problems.attempt(fail, f"{where}: '{name}' = {value:g} is outside [{spec.lo:g}, {spec.hi:g}]; it would play "
+                               f"as {min(spec.hi, max(spec.lo, value)):g}")
+
+
+def _route(problems: Problems, spec, params: ParamSpace, sources: set[str], where: str, known):
+    """A route of the set, its source, target and curve each checked (every one that is wrong said)."""
+    from vj.control.routes import source_known
+    from vj.core.spec import CURVES
+
+    ok = source_known(spec.source, sources) or problems.attempt(make_route, spec, params, sources, where) is not None
+    ok = known(spec.target, where) and ok
+    if spec.curve not in CURVES:
+        ok = problems.attempt(fail, f"{where}: curve {spec.curve!r}{suggest(spec.curve, CURVES)}; curves: "
+                                    f"{', '.join(CURVES)}") is not None and ok
+    return problems.attempt(make_route, spec, params, sources, where) if ok else None
 
 
 def local_generator(show: ShowSet, model, seed: int, wrap_loop=None):

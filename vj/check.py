@@ -32,9 +32,11 @@ class Problem:
         return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
 
 
-def check_set(path: Path) -> list[Problem]:
-    """Every problem of the set file at `path` (empty: it plays)."""
+def check_set(path: Path, replaced: frozenset[str] = frozenset()) -> list[Problem]:
+    """Every problem of the set file at `path` (empty: it plays). `replaced`: the set's fields the
+    command line replaces (ShowSet field names: "audio", "input"): files they name are not looked for."""
     from vj import assemble
+    from vj.show import files
     from vj.show.setfile import parse_set
 
     path = Path(path)
@@ -49,19 +51,14 @@ def check_set(path: Path) -> list[Problem]:
         return [Problem(path, int(m.group(1)) if m else None, f"not valid TOML: {e}")]
     problems = Problems(collect=True)
     show = parse_set(data, path, problems)
-    try:
-        controls = assemble.build_controls(show, 0, problems)
+    for m in files.missing(show, data, replaced):
+        problems.found.append(ConfigError(f"{path} [{m.section}]: {m.key} = {m.written!r}: "
+                                          f"{files.not_there(m.written, path, m.key)}"))
+    try:  # values out of their parameter's range are said here too (a show clamps them)
+        assemble.build_controls(show, 0, problems)
     except ConfigError as e:  # a problem that stops the rest of the check (said with the others)
         problems.found.append(e)
-    else:  # a show clamps a value out of its range; a check says so
-        for name, value in show.params.items():
-            if name in controls.params:
-                spec = controls.params.spec(name)
-                if not spec.lo <= value <= spec.hi:
-                    problems.found.append(ConfigError(
-                        f"[params]: '{name}' = {value:g} is outside [{spec.lo:g}, {spec.hi:g}]; "
-                        f"it would play as {min(spec.hi, max(spec.lo, value)):g}"))
-    found = [_located(text, path, e) for e in problems.found]
+    found = dict.fromkeys(_located(text, path, e) for e in problems.found)  # once each, in the order found
     return sorted(found, key=lambda p: p.line or 0)
 
 

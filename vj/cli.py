@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from vj import __version__
-from vj.core.errors import DeviceError, VJError
+from vj.core.errors import DeviceError, SetProblems, VJError
 from vj.core.spec import SCHEDULERS
 from vj.log import log, quiet_libraries, setup
 
@@ -245,10 +245,25 @@ def _bench_commands(bench) -> None:
 
 # -- shared set-up ---------------------------------------------------------------------------
 def _load_show(args):
+    """The set the command plays, with the command line on top; a broken set is refused with every
+    one of its problems (as `vj check` says them), before anything starts."""
+    from vj.check import check_set
     from vj.show.setfile import load_set
     from vj.resources import find_set
 
-    return _overridden(load_set(find_set(args.set)), args)
+    path = find_set(args.set)
+    problems = check_set(path, _replaced(args))
+    if problems:
+        raise SetProblems([str(p) for p in problems])
+    return _overridden(load_set(path), args)
+
+
+def _replaced(args) -> frozenset[str]:
+    """The set's fields whose files the command line makes unused (a live show plays --audio, never
+    the set's sound track; --input and --camera replace its input)."""
+    live = args.cmd == "run"
+    return frozenset(name for name, given in (("audio", live or bool(args.audio)),
+                                              ("input", args.input is not None or args.camera is not None)) if given)
 
 
 def _overridden(show, args):
@@ -739,7 +754,8 @@ def main(argv: list[str] | None = None) -> int:
                 "features": cmd_features, "learn": cmd_learn, "bench": cmd_bench, "check": cmd_check,
                 "train": cmd_train, "mux": cmd_mux}[args.cmd](args)
     except VJError as e:
-        log.error(f"error: {e}")
+        for line in getattr(e, "lines", None) or [str(e)]:  # a set's problems: each on a line of its own
+            log.error(f"error: {line}")
         return 2
     except KeyboardInterrupt:
         log.info("interrupted")

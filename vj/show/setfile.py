@@ -17,6 +17,7 @@ from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTH
                           GraphSpec, LayerSpec, LfoSpec, LoraSpec, SCHEDULERS, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
 from vj.core.validate import RAISE, Problems, fail, as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 from vj.render.shaders import set_folder
+from vj.show import files
 
 
 
@@ -64,7 +65,8 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Probl
     problems.attempt(_check_whole, data, where)
     for key, (field, read) in _RECORDS.items():
         tables = problems.attempt(_tables, data, key, where, default=[])
-        records = [problems.attempt(read, f"{where} [[{key}]] #{i}", t, path) for i, t in enumerate(tables, 1)]
+        records = [_record(problems, key, read, f"{where} [[{key}]] #{i}", t, path) for i, t in enumerate(tables, 1)]
+        records = _unique(problems, key, tables, records, where)
         if key == "edge":  # its ends name scenes (read just before)
             records = [problems.attempt(_edge_ends, f"{where} [[edge]] #{i}", e, kw["scenes"]) if e else None
                        for i, e in enumerate(records, 1)]
@@ -97,12 +99,70 @@ def _check_whole(data: Mapping[str, Any], where: str) -> None:
 
 
 def _check_records(kw: dict, where: str) -> None:
-    if len({lo.name for lo in kw["loras"]}) < len(kw["loras"]):
-        raise ConfigError(f"{where}: two [[lora]] have the same name (each is the parameter lora.<name>.weight)")
     if len(kw["layers"]) > 12:
         raise ConfigError(f"{where}: {len(kw['layers'])} layers; the stack takes at most 12")
-    if len({sc.name for sc in kw["scenes"]}) < len(kw["scenes"]):
-        raise ConfigError(f"{where}: two scenes have the same name")
+
+
+# what a record's name becomes, for the message that says two records share one
+_NAMED = {"scene": "its name in /vj/scene and the graph", "lora": "the parameter lora.<name>.weight",
+          "lfo": "the source lfo.<name>", "envelope": "the source env.<name>"}
+
+
+def _unique(problems: Problems, key: str, tables: list, records: list, where: str) -> list:
+    """Records of a kind that names them: a name taken by an earlier record is said at its line, and
+    that record left out (the first keeps the name)."""
+    if key not in _NAMED:
+        return records
+    first: dict[str, int] = {}
+    out = list(records)
+    for i, (t, r) in enumerate(zip(tables, records), 1):
+        name = t.get("name") if isinstance(t, Mapping) else None
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            problems.attempt(fail, f"{where} [[{key}]] #{i}: name {name!r} is taken by [[{key}]] #{first[name]} "
+                                   f"(it is {_NAMED[key]}); give this one another name")
+            out[i - 1] = None
+        else:
+            first[name] = i
+    return out
+
+
+def _record(problems: Problems, key: str, read: Callable, w: str, t: Any, path: Path | None):
+    """One [[record]] read; collecting, one that does not read stands in for itself, so that what
+    names it (a route from its LFO, a layer's parameters by number, an edge to its scene) is not
+    said to be wrong as well: one mistake, one message."""
+    said = len(problems.found)
+    record = problems.attempt(read, w, t, path)
+    if record is None and len(problems.found) > said and isinstance(t, Mapping):
+        return _stand_in(key, t)
+    return record
+
+
+def _stand_in(key: str, t: Mapping[str, Any]):
+    """What a record that did not read still tells the rest of the check (None: nothing)."""
+    name = t.get("name")
+    named = isinstance(name, str) and name and all(c.isalnum() or c in "_-" for c in name)
+    if key == "prompt":
+        return PromptSpec(str(t.get("text", "")))
+    if key == "layer":
+        fx = t.get("effects", [])
+        return LayerSpec(effects=tuple(dict.fromkeys(x for x in fx if isinstance(x, str) and x))
+                         if isinstance(fx, list) else ())
+    if not named:
+        return None
+    if key == "lfo":
+        return LfoSpec(name)
+    if key == "envelope":
+        return EnvelopeSpec(name, "audio.onset")
+    if key == "lora":
+        return LoraSpec(name, "stand-in")
+    if key == "scene":
+        values = t.get("params", {})
+        numbers = {str(k): float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)} \
+            if isinstance(values, Mapping) else {}
+        return SceneSpec(name, numbers)
+    return None
 
 
 # -- readers: (where, key, value, the set's path) -> the spec's value -----------------------------
@@ -133,9 +193,9 @@ def _size(w, k, v, path):
 
 
 def _beside_set(w, k, v, path):
-    """A file named relative to the set file (so a set folder travels whole)."""
-    p = Path(as_str(w, k, v)).expanduser()
-    return path.parent / p if not p.is_absolute() and path is not None else p
+    """A file named relative to the set file (so a set folder travels whole), else a shipped one of
+    that name (a shipped set copied elsewhere still finds its sound track): show/files.py."""
+    return files.find(as_str(w, k, v), path, k)
 
 
 def _input(w, k, v, path):
@@ -275,10 +335,10 @@ def _lora(w: str, t: Mapping[str, Any], path) -> LoraSpec:
         raise ConfigError(f"{w}: missing source = \"file.safetensors\" (beside the set) or \"org/name\" (a hub id)")
     source = as_str(w, "source", t["source"])
     if source.lower().endswith(_LORA_FILE) or source.startswith(("/", "./", "../", "~")):
-        source = str(_beside_set(w, "source", source, path))
+        written, source = source, str(_beside_set(w, "source", source, path))
         if not Path(source).is_file():
-            raise ConfigError(f"{w}: source = {t['source']!r}: no such file ({source}); a LoRA file (.safetensors) "
-                              f"beside the set, or a hub id (org/name)")
+            raise ConfigError(f"{w}: source = {written!r}: {files.not_there(written, path)}; a LoRA file "
+                              f"(.safetensors) beside the set, or a hub id (org/name)")
     elif not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", source):
         raise ConfigError(f"{w}: source = {source!r}: a LoRA file (.safetensors) or a hub id (org/name)")
     return LoraSpec(name, source, as_number(w, "weight", t.get("weight", 1.0), 0, 2))
@@ -395,11 +455,9 @@ def _layer(where: str, t: Mapping[str, Any], path: Path | None):
                           f"input (the image the generator was given), image:<file>, video:<file>, camera:<N|URL>, "
                           f"shader:<name>")
     if kind in ("image", "video"):
-        p = Path(arg).expanduser()
-        if not p.is_absolute() and path is not None:
-            p = path.parent / p  # relative to the set file
+        p = files.find(arg, path)  # beside the set file, else a shipped one
         if not p.is_file():
-            raise ConfigError(f"{where}: {kind} {p}: no such file")
+            raise ConfigError(f"{where}: {kind} {arg!r}: {files.not_there(arg, path)}")
         source = f"{kind}:{p}"
     blend = as_str(where, "blend", t.get("blend", "normal"))
     if blend not in BLEND_MODES:
