@@ -171,3 +171,40 @@ def test_a_copied_shipped_set_finds_its_files(tmp_path, command):
            "--seed", "1", "--state", "none", timeout=300)
     assert r.returncode == 0, r.stderr
     assert "with audio" in r.stderr and (tmp_path / "mine.mp4").stat().st_size > 0
+
+
+def test_a_check_never_breaks_on_a_mangled_set(tmp_path):
+    """Lines dropped, letters lost, values swapped and lines doubled at random (a fixed draw): the
+    check says what it says in lines of its own, never an internal error, and each mangled set
+    either passes or is said to have problems with their lines."""
+    import random
+
+    folder = _folder(tmp_path)
+    rng = random.Random(23)
+    lines = BASE.splitlines()
+    sets = []
+    for k in range(40):
+        mangled = list(lines)
+        i = rng.choice([n for n, ln in enumerate(lines) if ln.strip() and not ln.startswith("#")])
+        how = rng.choice(("drop", "letter", "number", "text", "twice"))
+        if how == "drop":
+            mangled[i] = ""
+        elif how == "letter":
+            j = rng.randrange(len(mangled[i]))
+            mangled[i] = mangled[i][:j] + mangled[i][j + 1:]
+        elif how == "number":
+            mangled[i] = re.sub(r"\d+(\.\d+)?", str(rng.choice([-5, 0, 10**9, 3.5])), mangled[i], count=1)
+        elif how == "text":
+            mangled[i] = re.sub(r'"[^"]*"', '"zzz"', mangled[i], count=1)
+        else:
+            mangled.insert(i, mangled[i])
+        path = folder / f"m{k:02d}.toml"
+        path.write_text("\n".join(mangled) + "\n")
+        sets.append(path)
+    r = vj("check", *map(str, sets), timeout=300)
+    assert r.returncode in (0, 1) and "internal error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    for path in sets:
+        said = [s for s in r.stdout.splitlines() if s.startswith(str(path))]
+        ok = f"{path}: ok" in r.stderr
+        assert ok != bool(said), (path, said)
+        assert all(re.match(rf"{re.escape(str(path))}:\d+: ", s) for s in said), said

@@ -67,8 +67,14 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
                                      f"weight of noise seed {i}"))
 
     def known(name: str, where: str) -> bool:
-        """Is `name` a parameter (a problem kept when it is not, unless only an effect that did not load knew)?"""
+        """Is `name` a parameter? A problem is kept when it is not, unless only an effect that did not
+        load knew; the parameters of an effect left out of its chain are said once."""
         if name not in params and any(name.startswith(u) for u in unsure):
+            return False
+        absent = _absent_effect(name, params, show)
+        if absent is not None:
+            unsure.append(absent[0])
+            problems.attempt(fail, f"{where}: no parameter named {name!r}: {absent[1]}")
             return False
         return problems.attempt(params.spec, name, where) is not None
 
@@ -124,7 +130,23 @@ def _effects(show: ShowSet, problems: Problems):
             unsure.add(f"layer.{n}.fx.")
             layer = dataclasses.replace(layer, effects=good)
         layers.append(layer)
-    return fragments, tuple(layers) or DEFAULT_STACK, tuple(unsure)
+    return fragments, tuple(layers) or DEFAULT_STACK, sorted(unsure)
+
+
+def _absent_effect(name: str, params: ParamSpace, show: ShowSet) -> tuple[str, str] | None:
+    """For fx.<effect>.<p> (or layer.<n>.fx.<effect>.<p>) of an effect that exists but is not in that
+    chain, and no misspelling of a parameter there: (its prefix, what to say and do)."""
+    import re
+
+    from vj.render.shaders import available_effects
+
+    m = re.match(r"(layer\.(\d+)\.)?fx\.([\w-]+)\.", name)
+    if name in params or m is None or suggest(name, params.names()) or m.group(3) not in available_effects(
+            None, show.shader_dirs):
+        return None
+    chain = f"layer {m.group(2)}'s effects" if m.group(1) else "the effect chain"
+    where = f"[[layer]] #{m.group(2)} effects" if m.group(1) else "[compositor] effects"
+    return m.group(0), f"the effect {m.group(3)!r} is not in {chain}; add it to {where} (or leave its parameters out)"
 
 
 def _load_effect(name: str, where: str, shader_dirs):

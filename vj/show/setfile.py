@@ -7,6 +7,7 @@ routes from sound to image. Unknown keys are errors (a typo must not silently do
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import re
 from pathlib import Path
@@ -52,8 +53,7 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Probl
     its reader, then the checks that span several keys. Collecting `problems`, a bad key or record
     is kept there and left out (its default stays), and the reading goes on."""
     where = str(path) if path else "set"
-    for key in data:
-        problems.attempt(check_keys, where, {key: None}, _SECTIONS)
+    data = _tables_meant(data, where, problems)
     kw: dict[str, Any] = {"path": path}
     if path:
         kw["name"] = path.stem
@@ -87,6 +87,68 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Probl
     kw["osc"] = problems.attempt(_osc, f"{where} [osc]", data.get("osc", {}), default=OscSettings())
     kw["midi"] = problems.attempt(_midi, f"{where} [midi]", data.get("midi", {}), path, default=MidiSettings())
     return ShowSet(**kw)
+
+
+def unknown_table(where: str, key: str) -> str:
+    """The message for a table the set file may not have (vj check says it for a misspelt header too)."""
+    return f"{where}: unknown table {key!r}{suggest(key, _SECTIONS)}; tables: {', '.join(sorted(_SECTIONS))}"
+
+
+def _tables_meant(data: Mapping[str, Any], where: str, problems: Problems) -> Mapping[str, Any]:
+    """The set's tables, each name checked; collecting, the set is read as it was meant past a
+    mistake in its shape, so that what the rest declares is known (one mistake, one message): a
+    misspelt table as the one it was meant to be (vj check also mends its header, check.py), keys
+    above the first header or under a missing one (they fell into the table above) in the table
+    they belong to."""
+    top = {k: v for k, v in data.items()  # keys above the first header: values, not tables
+           if not isinstance(v, Mapping) and not (isinstance(v, list) and v and all(isinstance(x, Mapping) for x in v))}
+    out: dict[str, Any] = {key: value for key, value in data.items() if key in _SECTIONS and key not in top}
+    for key, value in data.items():
+        if key in _SECTIONS or key in top:
+            continue
+        problems.attempt(fail, unknown_table(where, key))
+        meant = difflib.get_close_matches(key, _SECTIONS, 1)
+        if meant and meant[0] not in out:
+            out[meant[0]] = value
+    if top:
+        out[""] = top
+        _rehome(out, "", where, problems)
+        for key in out.pop(""):
+            problems.attempt(fail, unknown_table(where, key))
+    for key in list(out):
+        _rehome(out, key, where, problems)
+    return out
+
+
+def _rehome(data: dict, key: str, where: str, problems: Problems) -> None:
+    """Keys of table `key` (of its last record) that fell in from a table whose header is missing
+    (a key only that table has, and those of its keys beside it): said once and moved where they belong."""
+    value = data[key]
+    table = value[-1] if isinstance(value, list) and value else value
+    allowed = _SECTIONS.get(key) or set()  # "": the keys above the first header; [params]: names of its own
+    if not isinstance(table, dict):
+        return
+    strays = {k: [name for name, keys in _SECTIONS.items() if keys is not None and name != key and k in keys]
+              for k in table if k not in allowed}
+    # a key that only one table has, and that is no misspelling of one of this table's: it fell in
+    sure = {homes[0] for k, homes in strays.items() if len(homes) == 1 and not suggest(k, allowed)}
+    moved: dict[str, dict] = {}
+    for k, homes in strays.items():
+        home = [h for h in homes if h in sure]  # name, quantize...: where the keys only it has go
+        if len(home) == 1:
+            moved.setdefault(home[0], {})[k] = table[k]
+    for home, keys in moved.items():
+        header = f"[[{home}]]" if home in _RECORDS else f"[{home}]"
+        first = next(iter(keys))
+        label = f" [[{key}]] #{len(value)}" if isinstance(value, list) else f" [{key}]" if key else ""
+        problems.attempt(fail, f"{where}{label}: {first} = ... belongs in {header} ({', '.join(keys)}); is its "
+                               f"header missing above it?")
+        for k in keys:
+            table.pop(k)
+        if home in _RECORDS:
+            data[home] = list(data.get(home, [])) + [keys]
+        elif home not in data:
+            data[home] = keys
 
 
 def _check_whole(data: Mapping[str, Any], where: str) -> None:
@@ -135,7 +197,10 @@ def _record(problems: Problems, key: str, read: Callable, w: str, t: Any, path: 
     said = len(problems.found)
     record = problems.attempt(read, w, t, path)
     if record is None and len(problems.found) > said and isinstance(t, Mapping):
-        return _stand_in(key, t)
+        # a key misspelt: the record as it was meant, else what the rest can still learn from it
+        meant = {(k if k in _SECTIONS[key] else next(iter(difflib.get_close_matches(k, _SECTIONS[key], 1)), k)): v
+                 for k, v in t.items()}
+        return Problems(collect=True).attempt(read, w, meant, path) or _stand_in(key, t)
     return record
 
 
@@ -144,7 +209,7 @@ def _stand_in(key: str, t: Mapping[str, Any]):
     name = t.get("name")
     named = isinstance(name, str) and name and all(c.isalnum() or c in "_-" for c in name)
     if key == "prompt":
-        return PromptSpec(str(t.get("text", "")))
+        return PromptSpec("(a prompt that did not read)")  # it keeps the numbers of the prompts after it
     if key == "layer":
         fx = t.get("effects", [])
         return LayerSpec(effects=tuple(dict.fromkeys(x for x in fx if isinstance(x, str) and x))
@@ -270,6 +335,7 @@ _SECTIONS.update({
     "graph": {"start", "quantize", "drift"},
     "edge": {"from", "to", "after", "time", "energy", "onset", "note", "chance", "weight", "quantize"},
 })
+TABLES = tuple(_SECTIONS)  # the tables a set file may have
 
 
 def _read_table(data, section: str, fields, where: str, path: Path | None, problems: Problems) -> dict[str, Any]:
@@ -281,7 +347,10 @@ def _read_table(data, section: str, fields, where: str, path: Path | None, probl
     out = {}
     for key, v in table.items():
         if problems.attempt(check_keys, w, {key: v}, fields, default=False) is False:
-            continue
+            meant = difflib.get_close_matches(key, fields, 1)  # collecting: read as it was meant
+            if not meant or meant[0] in table:
+                continue
+            key = meant[0]
         value = problems.attempt(fields[key][1], w, key, v, path, default=_BAD)
         if value is not _BAD:
             out[fields[key][0]] = value
