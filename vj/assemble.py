@@ -395,10 +395,23 @@ def _generator(show: ShowSet, opts: Options, seed: int, live: bool, compositor, 
     """Live: the generator's own process, started (its model's errors end the show before it starts;
     meanwhile the compositor compiles every variant and the window shows its warm-up image).
     Offline: the model in this process, in step with the renderer."""
+    try:
+        return _start_generator(show, opts, seed, live, compositor, controls, window)
+    except VJError as e:  # a message about a value names where the value came from (show/origin.py)
+        from vj.show.origin import placed
+
+        said = placed(show, str(e))
+        if said == str(e):
+            raise
+        raise type(e)(said) from None
+
+
+def _start_generator(show: ShowSet, opts: Options, seed: int, live: bool, compositor, controls, window):
     from vj.generate import device as torch_device
     from vj.generate import registry
 
     spec = registry.resolve(show.model)
+    registry.check_fit(spec, show.tiny_vae, show.input)  # before a model loads, not after
     if spec.fixture:
         log.warning(f"model {spec.label}")
     if live and opts.generator == "process":

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from vj.core.errors import ConfigError
-from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTHANDS, TRIGGERS, EdgeSpec, EnvelopeSpec,
+from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, RANGES, TRIGGER_SHORTHANDS, TRIGGERS, EdgeSpec, EnvelopeSpec,
                           GraphSpec, LayerSpec, LfoSpec, LoraSpec, SCHEDULERS, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
 from vj.core.validate import RAISE, Problems, fail, as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 from vj.render.shaders import set_folder
@@ -271,7 +271,7 @@ def _input(w, k, v, path):
 def _seeds(w, k, v, path):
     if not isinstance(v, list) or not 1 <= len(v) <= 16:
         raise ConfigError(f"{w}: seeds = [a, b, ...]: one to 16 whole numbers, blended by noise.seed.<n>.weight")
-    return tuple(as_int(w, "seeds", s, 0, 2**63 - 1) for s in v)
+    return tuple(as_int(w, "seeds", s, *RANGES["seed"]) for s in v)
 
 
 def _effect(w, k, v, path):
@@ -306,19 +306,19 @@ def _text_or_empty(w, k, v, path):
 
 # [section] key -> (ShowSet field, reader)
 _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
-    "show": {"name": ("name", _text), "size": ("size", _size), "fps": ("fps", _number(1, 240)),
+    "show": {"name": ("name", _text), "size": ("size", _size), "fps": ("fps", _number(*RANGES["fps"])),
              "audio": ("audio", _beside_set), "transition": ("transition", lambda w, k, v, path: _transition(w, v))},
-    "generator": {"model": ("model", _text), "steps": ("steps", _whole(1, 8)),
+    "generator": {"model": ("model", _text), "steps": ("steps", _whole(*RANGES["steps"])),
                   "scheduler": ("scheduler", _scheduler), "negative": ("negative", _text_or_empty), "size": ("gen_size", _size),
-                  "seed": ("seed", _whole(0, 2**63 - 1)), "seeds": ("seeds", _seeds), "input": ("input", _input),
-                  "deep_cache": ("deep_cache", _whole(1, 8)), "tiny_vae": ("tiny_vae", _flag),
+                  "seed": ("seed", _whole(*RANGES["seed"])), "seeds": ("seeds", _seeds), "input": ("input", _input),
+                  "deep_cache": ("deep_cache", _whole(*RANGES["deep_cache"])), "tiny_vae": ("tiny_vae", _flag),
                   "stream_batch": ("stream_batch", _flag)},
-    "tempo": {"link": ("link", _flag), "quantum": ("quantum", _whole(1, 16))},
+    "tempo": {"link": ("link", _flag), "quantum": ("quantum", _whole(*RANGES["quantum"]))},
     "compositor": {"effect": ("effects", _effect), "effects": ("effects", _effects),
                    "precision": ("precision", _precision)},
-    "audio": {"edges": ("audio_edges", _pair(20.0, 20000.0)), "sensitivity": ("audio_sensitivity", _number(0.05, 20.0)),
-              "hit_sensitivity": ("audio_hit_sensitivity", _number(0.05, 20.0)),
-              "bpm_range": ("audio_bpm_range", _pair(20.0, 400.0)), "channel": ("audio_channel", _whole(1, 64))},
+    "audio": {"edges": ("audio_edges", _pair(20.0, 20000.0)), "sensitivity": ("audio_sensitivity", _number(*RANGES["sensitivity"])),
+              "hit_sensitivity": ("audio_hit_sensitivity", _number(*RANGES["sensitivity"])),
+              "bpm_range": ("audio_bpm_range", _pair(*RANGES["bpm"])), "channel": ("audio_channel", _whole(*RANGES["audio_channel"]))},
 }
 _SECTIONS = {name: set(fields) for name, fields in _FIELDS.items()}
 _SECTIONS.update({
@@ -481,9 +481,12 @@ def _name(where: str, t: Mapping[str, Any]) -> str:
     return name
 
 
-def with_overrides(s: ShowSet, **changes: Any) -> ShowSet:
-    """The set with command-line overrides applied (None means 'not given')."""
-    return dataclasses.replace(s, **{k: v for k, v in changes.items() if v is not None})
+def with_overrides(s: ShowSet, flags: Mapping[str, str] | None = None, **changes: Any) -> ShowSet:
+    """The set with command-line overrides applied (None means 'not given'); `flags`: the flag that
+    gave each field, kept in the set so that a message names it (show/origin.py)."""
+    given = {k: v for k, v in changes.items() if v is not None}
+    noted = {**s.flags, **{k: f for k, f in (flags or {}).items() if k in given}}
+    return dataclasses.replace(s, **given, flags=noted)
 
 
 def check_template(where: str, text: Any) -> str:
