@@ -309,9 +309,9 @@ def _saved_state(show: ShowSet, opts: Options) -> dict | None:
         return None
     if opts.state is None:
         raise VJError("--resume reads the live state from the state folder: drop --state none")
-    from vj.show.resume import load, state_path
+    from vj.show.resume import load_for
 
-    saved = load(state_path(opts.state, show.name))
+    saved = load_for(opts.state, show.path, show.name)
     if saved is not None and saved.get("set") != show.where():
         log.warning(f"--resume: the saved state is of {saved.get('set')}; what fits {show.where()} is restored")
     return saved
@@ -350,9 +350,9 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
         raise
     warnings = []
     if live and opts.state is not None:  # saved once a second, for --resume
-        from vj.show.resume import StateSaver, state_path
+        from vj.show.resume import StateSaver, state_file
 
-        saver = StateSaver(state_path(opts.state, show.name), controls, show.where(), seed)
+        saver = StateSaver(state_file(opts.state, show.path, show.name), controls, show.where(), seed)
         hooks, stoppers = hooks + [saver.frame], [saver.close] + stoppers
     if live and opts.reread is not None and show.path is not None:  # a set saved while it plays
         from vj.show.hot_edit import SetWatcher
