@@ -741,13 +741,19 @@ def cmd_mux(args) -> int:
     import json
 
     from vj.audio.tape import sidecar
-    from vj.output.ffmpeg import mux
+    from vj.output.ffmpeg import has_sound, mux
 
     video = args.video
     tape = args.tape or video.with_name(video.stem + ".audio.wav")
-    for what, path in (("recording", video), ("tape", tape)):
-        if not path.is_file():
-            raise VJError(f"{what} {path} not found" + ("; name it with --tape WAV" if what == "tape" else ""))
+    if not video.is_file():
+        raise VJError(f"{video}: no such recording")
+    if not tape.is_file() and args.tape is None:
+        if has_sound(video):  # the show's sound was a file: it went into the recording as it played
+            log.info(f"{video} has its sound already (no tape beside it): nothing to mux")
+            return 0
+        raise VJError(f"{video}: no sound in it and no tape beside it ({tape.name}); name the tape with --tape WAV")
+    if not tape.is_file():
+        raise VJError(f"--tape {tape}: no such file")
     offset = args.offset
     if offset is None:
         try:

@@ -248,6 +248,12 @@ class FfmpegOutput(Output):
             self.complete = False
 
 
+def has_sound(video: Path) -> bool:
+    """Does the file carry an audio stream (a show whose sound was a file records it as it plays)?"""
+    r = subprocess.run([ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(video)], capture_output=True, text=True)
+    return any(line.lstrip().startswith("Stream #") and ": Audio:" in line for line in r.stderr.splitlines())
+
+
 def mux(video: Path, tape: Path, offset: float) -> str | None:
     """The tape into the video (`offset`: seconds from the first frame to the first sample); the
     video is replaced, the tape and its note removed. Returns what ffmpeg said when it failed (the
