@@ -19,10 +19,13 @@ def setup(verbose: bool = False, quiet: bool = False) -> None:
 
 
 def quiet_libraries() -> None:
-    """Library chatter (deprecation notes, "torchvision not installed") buries the lines that matter."""
+    """Library chatter (deprecation notes, "torchvision not installed", OpenCV's own `[ WARN:0@0.02]`
+    lines from C++ before our one line about a camera) buries the lines that matter; with -v (debug)
+    OpenCV says its own. Set in the environment, so that the show's child processes inherit it."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "DEBUG" if log.isEnabledFor(logging.DEBUG) else "ERROR")
 
 
 class Throttled:
