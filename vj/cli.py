@@ -145,7 +145,9 @@ def _render_command(sub) -> None:
     ren = sub.add_parser("render", help="render a set offline, frame-exact, to a video file")
     _show_args(ren, set_required=True)
     ren.add_argument("--audio", metavar="FILE", help="the sound track (default: the set's [show] audio); 'none' for silence")
-    ren.add_argument("--out", type=Path, required=True, metavar="FILE.mp4")
+    ren.add_argument("--out", type=Path, required=True, metavar="FILE.mp4", help="the video file; one that is there "
+                     "already is never written over without --overwrite: the render goes beside it (FILE-2.mp4)")
+    ren.add_argument("--overwrite", action="store_true", help="write over --out if it is there")
     ren.add_argument("--audio-channel", type=int, metavar="N", help=f"analyse channel N ({_span('audio_channel')}) instead "
                      "of the mix")
     ren.add_argument("--bpm", type=float, help=f"hold the tempo at this BPM ({_span('bpm')})")
@@ -571,6 +573,7 @@ def cmd_render(args) -> int:
 
     show = _load_show(args)
     _check_out(args.out)
+    out = _render_path(args.out, args.overwrite)
     if args.audio and args.audio.lower() == "none":
         audio = SilentInput()
     else:
@@ -596,7 +599,7 @@ def cmd_render(args) -> int:
     recorder = []
 
     def outputs_for(surface):
-        recorder.append(FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, duration=duration, offline=True))
+        recorder.append(FfmpegOutput(out, show.size, show.fps, audio=audio.track, duration=duration, offline=True))
         return list(recorder)
 
     built = assemble.build_show(show, _options(show, args, live=False), live=False, clock=ManualClock(), audio=audio,
@@ -626,10 +629,24 @@ def cmd_render(args) -> int:
         built.close()
     _report(summary, "render")
     if summary.frames < n_frames or not recorder[0].complete:
-        raise VJError(f"render stopped after {summary.frames} of {n_frames} frames; {args.out} is incomplete")
-    log.info(f"wrote {args.out} ({n_frames} frames, {duration:.2f} s at {show.fps:g} fps, "
+        raise VJError(f"render stopped after {summary.frames} of {n_frames} frames; {out} is incomplete")
+    log.info(f"wrote {out} ({n_frames} frames, {duration:.2f} s at {show.fps:g} fps, "
              f"{show.size[0]}x{show.size[1]}{', with audio' if audio.track else ', silent'})")
     return 0
+
+
+def _render_path(out: Path, overwrite: bool) -> Path:
+    """Where a render goes: --out, or, when a file is there already, beside it (the rule of live
+    recordings: nothing is written over without a word), unless --overwrite says to."""
+    from vj.audio.tape import free_name
+
+    if not out.exists() or overwrite:
+        if out.exists():
+            log.info(f"{out} exists: writing over it (--overwrite)")
+        return out
+    beside = free_name(out)
+    log.info(f"{out} exists: rendering to {beside} beside it (--overwrite writes over it)")
+    return beside
 
 
 def cmd_check(args) -> int:

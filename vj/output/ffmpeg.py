@@ -106,8 +106,8 @@ class FfmpegOutput(Output):
             raise VJError(f"--out {path}: folder {self.path.parent} does not exist")
         if not self.stream and not offline and self.path.exists():
             # a show is never recorded over another (a rig restarted after a crash, the same
-            # command run again): it goes beside it. A render, which the same command makes again
-            # frame for frame, replaces its file.
+            # command run again): it goes beside it. A render chooses its file before (cli.py: beside
+            # one that is there, the same rule, unless --overwrite).
             from vj.audio.tape import free_name
 
             given, self.path = self.path, free_name(self.path)
