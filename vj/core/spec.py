@@ -161,6 +161,11 @@ class SceneSpec:
     transition: tuple[float, str] | None = None  # (N, "beats" | "bars" | "s"), N 0: a cut; None: the set's
 
 
+def say_length(n: float, unit: str) -> str:
+    """A length as a performer writes it: "1 bar", "2 bars", "1 beat", "1.5 s" (unit: beats, bars or s)."""
+    return f"{n:g} {unit}" if unit == "s" or n != 1 else f"{n:g} {unit.removesuffix('s')}"
+
+
 @dataclass(frozen=True)
 class EdgeSpec:
     """A way from one scene to another ([[edge]]; see vj/show/graph.py for what each condition means)."""
