@@ -27,7 +27,7 @@ from vj.control.params import ParamSpace
 from vj.core.params import ParamSpec
 from vj.control.routes import Routes, make_route
 from vj.core.errors import ConfigError, VJError
-from vj.log import log
+from vj.log import counted, log
 from vj.generate import loop as gen_loop
 from vj.render import compositor as comp
 from vj.core.spec import DEFAULT_STACK
@@ -323,7 +323,8 @@ def _resumed(controls: Controls, saved: dict, journal) -> None:
     for line in restore(saved, controls):
         log.warning(f"--resume: {line} (not restored)")
     log.info(f"resumed where the show was at {saved.get('wall', '?')}: scene {controls.scene or '-'}, "
-             f"{len(controls.moved)} parameters moved by hand, {len(controls.live_routes)} live routes")
+             f"{counted(len(controls.moved), 'parameter')} moved by hand, "
+             f"{counted(len(controls.live_routes), 'live route')}")
     if journal is not None:
         journal.write("resume", scene=controls.scene, saved=saved.get("wall"), moved=sorted(controls.moved))
 

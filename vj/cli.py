@@ -22,7 +22,7 @@ from pathlib import Path
 from vj import __version__
 from vj.core.errors import DeviceError, SetProblems, VJError
 from vj.core.spec import RANGES, SCHEDULERS
-from vj.log import log, quiet_libraries, setup
+from vj.log import counted, log, quiet_libraries, setup
 
 
 def _span(key: str) -> str:
@@ -432,8 +432,8 @@ def _report(summary, what: str) -> None:
     fps = summary.frames / summary.seconds if summary.seconds > 0 else 0.0
     lat = (f", latency p50 {summary.latency_ms_p50:.0f} ms / p95 {summary.latency_ms_p95:.0f} ms"
            if summary.latency_ms_p50 is not None else "")
-    log.info(f"{what}: {summary.frames} frames in {summary.seconds:.1f} s ({fps:.1f} fps), generator "
-             f"{summary.gen_frames} frames, {summary.gen_errors} errors{lat}")
+    log.info(f"{what}: {counted(summary.frames, 'frame')} in {summary.seconds:.1f} s ({fps:.1f} fps), generator "
+             f"{counted(summary.gen_frames, 'frame')}, {counted(summary.gen_errors, 'error')}{lat}")
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -552,7 +552,7 @@ def cmd_run(args) -> int:
         built.close()
     _report(summary, "show")
     if recorder and recorder[0].complete:
-        log.info(f"recorded {recorder[0].path} ({recorder[0].frames_written} frames)")
+        log.info(f"recorded {recorder[0].path} ({counted(recorder[0].frames_written, 'frame')})")
     return 0
 
 
@@ -630,7 +630,7 @@ def cmd_render(args) -> int:
     _report(summary, "render")
     if summary.frames < n_frames or not recorder[0].complete:
         raise VJError(f"render stopped after {summary.frames} of {n_frames} frames; {out} is incomplete")
-    log.info(f"wrote {out} ({n_frames} frames, {duration:.2f} s at {show.fps:g} fps, "
+    log.info(f"wrote {out} ({counted(n_frames, 'frame')}, {duration:.2f} s at {show.fps:g} fps, "
              f"{show.size[0]}x{show.size[1]}{', with audio' if audio.track else ', silent'})")
     return 0
 
@@ -666,7 +666,7 @@ def cmd_check(args) -> int:
             print(p)
         bad += len(problems)
         if not args.quiet:
-            log.info(f"{path}: " + (f"{len(problems)} problem(s)" if problems else "ok"))
+            log.info(f"{path}: " + (counted(len(problems), "problem") if problems else "ok"))
     return 1 if bad else 0
 
 

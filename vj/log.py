@@ -28,6 +28,11 @@ def quiet_libraries() -> None:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "DEBUG" if log.isEnabledFor(logging.DEBUG) else "ERROR")
 
 
+def counted(n: int, word: str, many: str | None = None) -> str:
+    """"1 frame", "2 frames": a count as a sentence says it (`many`: a plural that is not word + s)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
 class Throttled:
     """Logs the first occurrence at once, then at most one summary line per `interval` seconds.
 

@@ -200,5 +200,15 @@ def _replay_route(controls, change: list, lost: list[str]) -> None:
         elif change[0] == "remove":
             controls.post("route_remove", change[1], change[2], origin="resume")
     except (TypeError, ValueError, IndexError) as e:
-        lost.append(f"route {change!r}: {e}")
+        lost.append(f"route {' '.join(str(x) for x in change[:1])} {_route_words(change)}: {e}")
 
+
+
+def _route_words(change) -> str:
+    """A saved route change in words (source -> target), as far as it can be read."""
+    try:
+        if change[0] == "add":
+            return f"{change[1]['source']} -> {change[1]['target']}"
+        return f"{change[1]} -> {change[2]}"
+    except (TypeError, KeyError, IndexError):
+        return "(unreadable)"
