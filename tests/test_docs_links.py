@@ -72,3 +72,13 @@ def test_a_shipped_sets_comments_point_into_the_manual(toml):
     for c in comments:
         for name in re.findall(r"\b([\w/-]+\.md)\b", c):
             assert _find(name, toml), f"{toml.name}: {name} is not there"
+
+
+def test_the_annotated_set_of_docs_sets_md_passes_the_check_in_a_folder_of_its_own(tmp_path):
+    """Copied out of the manual into an empty folder, it plays: its sound track is a shipped one."""
+    from helpers import vj
+
+    example = re.search(r"```toml\n(.*?)```", (ROOT / "docs" / "sets.md").read_text(), re.S)
+    (tmp_path / "annotated.toml").write_text(example.group(1))
+    r = vj("check", str(tmp_path / "annotated.toml"))
+    assert r.returncode == 0 and r.stdout == "", r.stdout + r.stderr

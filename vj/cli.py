@@ -84,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
     # what the shared set-up reads, for the commands that have no such option
     ap.set_defaults(duration=None, fullscreen=None, resume=False, overlay=None, split=False, headless=False, generator="process",
-                    bpm=None, bpm_range=None,
+                    bpm=None, bpm_range=None, quantum=None, osc_port=None, audio_channel=None,
                     sensitivity=None, verbose=False, quiet=False)
     _run_command(sub)
     _render_command(sub)
@@ -300,11 +300,11 @@ def _overridden(show, args):
     for flag, key, value in (("--steps", "steps", args.steps), ("--deep-cache", "deep_cache", args.deep_cache),
                              ("--fps", "fps", args.fps), ("--seed", "seed", args.seed),
                              ("--audio-channel", "audio_channel", args.audio_channel),
-                             ("--quantum", "quantum", getattr(args, "quantum", None))):
+                             ("--quantum", "quantum", args.quantum)):
         _in_range(flag, key, value)
     if args.threads is not None and args.threads < 1:
         raise VJError(f"--threads {args.threads}: one or more (leave it out: half the cores on a CPU)")
-    if getattr(args, "osc_port", None) is not None and not 0 <= args.osc_port <= 65535:
+    if args.osc_port is not None and not 0 <= args.osc_port <= 65535:
         raise VJError(f"--osc-port {args.osc_port}: a UDP port, 1..65535 (0: any free one)")
     if args.input and args.camera is not None:
         raise VJError("--input and --camera: give one of them")
@@ -359,7 +359,7 @@ def _reread(show, args):
     from vj.show.hot_edit import Refused
 
     def read():
-        problems = check_set(show.path)
+        problems = check_set(show.path, _replaced(args))
         if problems:
             raise Refused([str(p) for p in problems])
         new = _overridden(load_set(show.path), args)
@@ -402,7 +402,7 @@ def _analyzer_config(show, args):
         _in_range("--sensitivity", "sensitivity", args.sensitivity)
         changes["sensitivity"] = args.sensitivity
     _in_range("--bpm", "bpm", args.bpm)
-    _in_range("--audio-channel", "audio_channel", getattr(args, "audio_channel", None))
+    _in_range("--audio-channel", "audio_channel", args.audio_channel)
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
@@ -810,7 +810,7 @@ def main(argv: list[str] | None = None) -> int:
                 "features": cmd_features, "learn": cmd_learn, "bench": cmd_bench, "check": cmd_check,
                 "train": cmd_train, "mux": cmd_mux}[args.cmd](args)
     except VJError as e:
-        for line in getattr(e, "lines", None) or [str(e)]:  # a set's problems: each on a line of its own
+        for line in e.lines if isinstance(e, SetProblems) else [str(e)]:  # a set's problems: a line each
             log.error(f"error: {line}")
         return 2
     except KeyboardInterrupt:
