@@ -72,8 +72,8 @@ def _audio_args(p: argparse.ArgumentParser) -> None:
                    "instead of the mix")
     p.add_argument("--audio-rate", type=int, metavar="HZ", help="sample rate to open a sound card at (default: its own)")
     p.add_argument("--audio-block", type=int, metavar="N", help="sound card block size in samples (default 512)")
-    p.add_argument("--bpm", type=float, help=f"hold the tempo at this BPM ({_span('bpm')}; the beat phase still follows "
-                   "the music)")
+    p.add_argument("--bpm", type=float, help=f"hold the tempo at this BPM ({_span('bpm')}; the beat phase still "
+                   "follows the music)")
     p.add_argument("--bpm-range", metavar="LOW-HIGH", help=f"where the beat tracker looks, within {_span('bpm')}, e.g. "
                    "100-180 (default 70-180)")
 
@@ -84,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
     # what the shared set-up reads, for the commands that have no such option
     ap.set_defaults(duration=None, fullscreen=None, resume=False, overlay=None, split=False, headless=False, generator="process",
-                    bpm=None, bpm_range=None, quantum=None, osc_port=None, audio_channel=None,
+                    bpm=None, bpm_range=None, quantum=None, osc_port=None, audio_channel=None, mapping=None,
                     sensitivity=None, verbose=False, quiet=False)
     _run_command(sub)
     _render_command(sub)
@@ -125,8 +125,8 @@ def _run_command(sub) -> None:
     run.add_argument("--link", action=argparse.BooleanOptionalAction, default=None, help="join the Ableton Link "
                      "session: follow its tempo and phase, propose ours (needs the optional package aalink: "
                      "pip install 'demontage[link]'; default: the set's [tempo] link)")
-    run.add_argument("--quantum", type=int, metavar="N", help=f"beats a bar for Link and the show's bars ({_span('quantum')}; "
-                     "default: the set's [tempo] quantum, 4)")
+    run.add_argument("--quantum", type=int, metavar="N", help=f"beats a bar for Link and the show's bars "
+                     f"({_span('quantum')}; default: the set's [tempo] quantum, 4)")
     run.add_argument("--midi-clock-out", metavar="NAME", help="send MIDI clock (24 ticks a beat, start, stop) from the "
                      "show clock to the MIDI input whose name contains NAME")
     run.add_argument("--midi", action="append", metavar="NAME", help="open MIDI inputs whose name contains NAME "
@@ -148,8 +148,8 @@ def _render_command(sub) -> None:
     ren.add_argument("--out", type=Path, required=True, metavar="FILE.mp4", help="the video file; one that is there "
                      "already is never written over without --overwrite: the render goes beside it (FILE-2.mp4)")
     ren.add_argument("--overwrite", action="store_true", help="write over --out if it is there")
-    ren.add_argument("--audio-channel", type=int, metavar="N", help=f"analyse channel N ({_span('audio_channel')}) instead "
-                     "of the mix")
+    ren.add_argument("--audio-channel", type=int, metavar="N", help=f"analyse channel N ({_span('audio_channel')}) "
+                     "instead of the mix")
     ren.add_argument("--bpm", type=float, help=f"hold the tempo at this BPM ({_span('bpm')})")
     ren.add_argument("--bpm-range", metavar="LOW-HIGH", help=f"where the beat tracker looks, within {_span('bpm')} "
                      "(default 70-180)")
@@ -281,10 +281,12 @@ def _load_show(args):
 
 def _replaced(args) -> frozenset[str]:
     """The set's fields whose files the command line makes unused (a live show plays --audio, never
-    the set's sound track; --input and --camera replace its input)."""
+    the set's sound track; --input and --camera replace its input, --mapping its mapping; a render
+    opens no MIDI)."""
     live = args.cmd == "run"
     return frozenset(name for name, given in (("audio", live or bool(args.audio)),
-                                              ("input", args.input is not None or args.camera is not None)) if given)
+                                              ("input", args.input is not None or args.camera is not None),
+                                              ("midi", not live or args.mapping is not None)) if given)
 
 
 def _overridden(show, args):

@@ -147,4 +147,5 @@ class AudioTape:
             except OSError:
                 pass
         if self.dropped and not self.error:
-            log.warning(f"audio tape {self.path}: {counted(self.dropped, 'hop')} came too fast for the disk (silence there)")
+            log.warning(f"audio tape {self.path}: {counted(self.dropped, 'hop')} came too fast for the disk "
+                        f"(silence there)")

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from vj.core.errors import ConfigError
-from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, RANGES, TRIGGER_SHORTHANDS, TRIGGERS, EdgeSpec, EnvelopeSpec,
-                          GraphSpec, LayerSpec, LfoSpec, LoraSpec, SCHEDULERS, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
+from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, RANGES, TRIGGER_SHORTHANDS, TRIGGERS, EdgeSpec,
+                          EnvelopeSpec, GraphSpec, LayerSpec, LfoSpec, LoraSpec, SCHEDULERS, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
 from vj.core.validate import RAISE, Problems, fail, as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 from vj.render.shaders import set_folder
 from vj.show import files
@@ -50,8 +50,10 @@ def load_set(path: Path) -> ShowSet:
 
 def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Problems = RAISE) -> ShowSet:
     """A set's tables -> ShowSet: each [table] read by its field table below, each [[record]] by
-    its reader, then the checks that span several keys. Collecting `problems`, a bad key or record
-    is kept there and left out (its default stays), and the reading goes on."""
+    its reader, then the checks that span several keys. Collecting `problems`, each problem is kept
+    there and the reading goes on past it, the set read as it was meant where that is clear (a
+    misspelt table or key, keys under a missing header, a record standing in for itself), else the
+    bad value left out (its default stays): one mistake, one message."""
     where = str(path) if path else "set"
     data = _tables_meant(data, where, problems)
     kw: dict[str, Any] = {"path": path}
@@ -224,9 +226,9 @@ def _stand_in(key: str, t: Mapping[str, Any]):
         return LoraSpec(name, "stand-in")
     if key == "scene":
         values = t.get("params", {})
-        numbers = {str(k): float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)} \
-            if isinstance(values, Mapping) else {}
-        return SceneSpec(name, numbers)
+        values = values if isinstance(values, Mapping) else {}
+        return SceneSpec(name, {str(k): float(v) for k, v in values.items()
+                                if isinstance(v, (int, float)) and not isinstance(v, bool)})
     return None
 
 
@@ -316,9 +318,11 @@ _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
     "tempo": {"link": ("link", _flag), "quantum": ("quantum", _whole(*RANGES["quantum"]))},
     "compositor": {"effect": ("effects", _effect), "effects": ("effects", _effects),
                    "precision": ("precision", _precision)},
-    "audio": {"edges": ("audio_edges", _pair(20.0, 20000.0)), "sensitivity": ("audio_sensitivity", _number(*RANGES["sensitivity"])),
+    "audio": {"edges": ("audio_edges", _pair(20.0, 20000.0)),
+              "sensitivity": ("audio_sensitivity", _number(*RANGES["sensitivity"])),
               "hit_sensitivity": ("audio_hit_sensitivity", _number(*RANGES["sensitivity"])),
-              "bpm_range": ("audio_bpm_range", _pair(*RANGES["bpm"])), "channel": ("audio_channel", _whole(*RANGES["audio_channel"]))},
+              "bpm_range": ("audio_bpm_range", _pair(*RANGES["bpm"])),
+              "channel": ("audio_channel", _whole(*RANGES["audio_channel"]))},
 }
 _SECTIONS = {name: set(fields) for name, fields in _FIELDS.items()}
 _SECTIONS.update({
