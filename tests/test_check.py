@@ -84,7 +84,7 @@ def test_every_problem_is_said_at_once_with_its_line_and_a_hint(tmp_path):
     assert len(lines) == len(expected), r.stdout
     for (line, what), got in zip(expected, lines):
         assert got.startswith(f"{bad}:{line}: ") and what in got, (line, what, got)
-    assert "9 problem(s)" in r.stderr and "Traceback" not in r.stderr
+    assert "9 problems" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_a_file_that_is_not_toml_gets_its_line_and_a_missing_set_one_line(tmp_path):

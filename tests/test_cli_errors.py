@@ -21,9 +21,9 @@ def one_error_line(err: str) -> str:
 
 @pytest.mark.parametrize("args, expect", [
     (["render", "sets/demo.toml", "--out", "/tmp/x.mp4", "--model", "sd-turbbo", "--audio", "none", "--duration", "1"],
-     r"unknown model 'sd-turbbo'.*sd-turbo, sdxl-turbo, sd15, sd15-lcm, dcgan-faces, tiny-random"),
+     r"--model 'sd-turbbo' is unknown \(did you mean 'sd-turbo'\?\).*seedling \(built in.*sd-turbo, sdxl-turbo"),
     (["render", "nonesuch.toml", "--out", "/tmp/x.mp4"], r"set file 'nonesuch.toml' not found \(shipped sets: camera, club, degenerate, demo, faces\)"),
-    (["render", "demo", "--out", "/tmp/x.mp4", "--audio", "missing.wav"], r"audio file missing.wav not found"),
+    (["render", "demo", "--out", "/tmp/x.mp4", "--audio", "missing.wav"], r"--audio missing.wav: no such file"),
     (["render", "demo", "--out", "/tmp/x.mp4", "--audio", "none"], r"a silent render needs --duration"),
     (["render", "demo", "--out", "/nonexistent-dir/x.mp4", "--model", "tiny-random", "--duration", "1"],
      r"folder /nonexistent-dir does not exist"),
@@ -55,7 +55,8 @@ def test_an_offline_hub_model_fails_at_once_naming_alternatives(tmp_path):
            "--duration", "1", "--audio", "none", env={"HF_HUB_OFFLINE": "1"}, timeout=120)
     assert r.returncode == 2
     line = one_error_line(r.stderr)
-    assert "local Hugging Face cache" in line and "tiny-random" in line
+    assert line.startswith("vj: error: --model 'stabilityai/sd-turbo' can't be loaded") and "local Hugging Face cache" in line
+    assert "needs nothing: seedling (built in" in line and "dcgan-faces" in line
 
 
 def test_a_taken_osc_port_is_said_before_the_model_loads_and_leaves_nothing_behind():

@@ -47,7 +47,7 @@ def test_find_set_by_name_path_and_error():
 
 @pytest.mark.parametrize("data, msg", [
     ({"show": {"sise": [64, 64]}}, r"unknown key 'sise' \(did you mean 'size'\?\)"),
-    ({"shwo": {}}, r"unknown key 'shwo' \(did you mean 'show'\?\)"),
+    ({"shwo": {}}, r"unknown table 'shwo' \(did you mean 'show'\?\)"),
     ({"show": {"fps": "fast"}}, "fps must be a number"),
     ({"show": {"fps": 0}}, r"fps = 0 is out of range"),
     ({"generator": {"steps": 9}}, r"steps = 9 is out of range \[1, 8\]"),

@@ -381,7 +381,7 @@ def test_the_master_fader_darkens_every_output_but_not_the_feedback(gl_ctx):
 def test_layers_in_a_set_are_checked(tmp_path):
     with pytest.raises(ConfigError, match=r"\[\[layer\]\] #1: blend 'screne' \(did you mean 'screen'\?\)"):
         parse_set({"layer": [{"source": "generator", "blend": "screne"}]})
-    with pytest.raises(ConfigError, match=r"image .*nope.png: no such file"):
+    with pytest.raises(ConfigError, match=r"image .*nope.png.: no such file"):
         parse_set({"layer": [{"source": "image:nope.png"}]})
     with pytest.raises(ConfigError, match="'camera' needs what it reads.*sources: generator, feedback, input .*, image:<file>, "
                                           "video:<file>, camera:<N\\|URL>, shader:<name>"):

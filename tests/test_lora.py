@@ -110,7 +110,7 @@ def test_the_sets_loras_become_parameters_and_a_missing_file_is_one_line(lora_fi
     assert params.spec("lora.glass.weight").hi == 2.0 and params.values()["lora.glass.weight"] == 0.7
     with pytest.raises(ConfigError, match=r"\[\[lora\]\] #1: source = 'gone.safetensors': no such file"):
         parse_set({"lora": [{"name": "gone", "source": "gone.safetensors"}]}, tmp_path / "set.toml")
-    with pytest.raises(ConfigError, match="same name"):
+    with pytest.raises(ConfigError, match=r"\[\[lora\]\] #2: name .a. is taken by \[\[lora\]\] #1"):
         parse_set({"lora": [{"name": "a", "source": "o/a"}, {"name": "a", "source": "o/b"}]})
 
 

@@ -18,14 +18,16 @@ def test_registry_names():
 
 
 def test_unknown_model_names_the_alternatives():
-    with pytest.raises(ModelLoadError, match=r"unknown model 'sd-turbbo'.*sd-turbo, sdxl-turbo, sd15, sd15-lcm, dcgan-faces, tiny-random"):
+    with pytest.raises(ModelLoadError, match=r"model 'sd-turbbo' is unknown \(did you mean 'sd-turbo'\?\).*seedling "
+                                             r"\(built in.*dcgan-faces.*sd-turbo, sdxl-turbo, sd15, sd15-lcm.*tiny-random"):
         registry.resolve("sd-turbbo")
 
 
 def test_a_hub_model_that_is_not_cached_fails_at_once_with_alternatives(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     spec = registry.resolve("stabilityai/sd-turbo")
-    with pytest.raises(ModelLoadError, match=r"can't load model .*local Hugging Face cache.*tiny-random"):
+    with pytest.raises(ModelLoadError, match=r"can't be loaded: .*local Hugging Face cache.*needs nothing: seedling "
+                                             r"\(built in.*or dcgan-faces"):
         registry.load(spec, torch.device("cpu"), torch.float32)
 
 

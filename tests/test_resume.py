@@ -114,7 +114,7 @@ def test_kill_9_then_resume_brings_the_show_back_and_keeps_the_first_recording(t
     first = subprocess.Popen([sys.executable, "-m", "vj", "run", "demo", "--osc-port", str(port), *common],
                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                              start_new_session=True)
-    saved = resume.state_path(state, "demo")
+    saved = resume.state_file(state, ROOT / "sets" / "demo.toml", "demo")
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and not saved.exists():

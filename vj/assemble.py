@@ -27,7 +27,7 @@ from vj.control.params import ParamSpace
 from vj.core.params import ParamSpec
 from vj.control.routes import Routes, make_route
 from vj.core.errors import ConfigError, ModelLoadError, VJError
-from vj.log import log
+from vj.log import counted, log
 from vj.generate import loop as gen_loop
 from vj.render import compositor as comp
 from vj.core.spec import DEFAULT_STACK
@@ -49,15 +49,13 @@ def resolve_seed(cli_seed: int | None, show: ShowSet, used: set[int] | frozenset
 def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, journal=None) -> Controls:
     """Declare every parameter, apply the set's values, check its routes, modulators and scenes
     (no GL, no model: a typo in a set fails in a second). Collecting `problems` (vj check), each
-    bad value, route or name is kept there and the rest is checked past it."""
+    bad value, route or name is kept there and the rest is checked past it; a name that only an
+    effect that did not load could have declared is not said wrong as well (one mistake, one message)."""
     w = show.where()
     if len(set(show.effects)) < len(show.effects):
         problems.attempt(fail, f"{w} [compositor]: an effect is in the chain twice (its fx.* parameters would be shared)")
-    shader_layers = [l.arg for l in show.layers if l.kind == "shader"]
-    fragments = [problems.attempt(load_effect, name, None, show.shader_dirs)
-                 for name in dict.fromkeys(list(show.effects) + shader_layers)]
-    layer_specs = problems.attempt(comp.declare_params, [f for f in fragments if f is not None],
-                                   show.layers or DEFAULT_STACK, show.shader_dirs, default=[])
+    fragments, layers, unsure = _effects(show, problems)
+    layer_specs = problems.attempt(comp.declare_params, fragments, layers, show.shader_dirs, default=[])
     params = ParamSpace(gen_loop.declare_params() + layer_specs)
     for i, p in enumerate(show.prompts, 1):
         params.declare(ParamSpec(f"prompt.{i}.weight", -4.0, 4.0, p.weight, "", 0.1, f"weight of {p.text!r}"))
@@ -72,8 +70,23 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
     for g in show.generators:  # a named generator's own knob; everything else it reads is the show's
         params.declare(ParamSpec(f"gen.{g.name}.freeze", 0.0, 1.0, 0.0, "", 0.0,
                                  f"1: hold the image of generator {g.name} (it rests); gen.freeze holds them all"))
+
+    def known(name: str, where: str) -> bool:
+        """Is `name` a parameter? A problem is kept when it is not, unless only an effect that did not
+        load knew; the parameters of an effect left out of its chain are said once."""
+        if name not in params and any(name.startswith(u) for u in unsure):
+            return False
+        absent = _absent_effect(name, params, show)
+        if absent is not None:
+            unsure.append(absent[0])
+            problems.attempt(fail, f"{where}: no parameter named {name!r}: {absent[1]}")
+            return False
+        return problems.attempt(params.spec, name, where) is not None
+
     for name, value in show.params.items():
-        problems.attempt(lambda n, v: params.set(n, v, immediate=True, where=f"{w} [params]"), name, value)
+        if known(name, f"{w} [params]"):
+            problems.attempt(lambda n, v: params.set(n, v, immediate=True, where=f"{w} [params]"), name, value)
+            _in_range(problems, params, f"{w} [params]", name, value)
     modulators = Modulators(show.lfos, show.envelopes, seed)
     names = [n for n in modulators.names()]
     if len(set(names)) < len(names):
@@ -83,11 +96,12 @@ def build_controls(show: ShowSet, seed: int = 0, problems: Problems = RAISE, jou
             problems.attempt(fail, f"{w} [[envelope]] {e.name}: trigger {e.trigger!r}{suggest(e.trigger, TRIGGERS)}; "
                                     f"triggers: {', '.join(TRIGGERS)}, midi.<channel>.note.<n>")
     sources = tuple(SOURCES) + ("audio.bar",) + tuple(names)
-    routes = Routes([r for r in (problems.attempt(make_route, spec, params, set(sources), f"{w} [[route]] #{i}")
+    routes = Routes([r for r in (_route(problems, spec, params, set(sources), f"{w} [[route]] #{i}", known)
                                  for i, spec in enumerate(show.routes, 1)) if r is not None])
     for sc in show.scenes:
-        for name in sc.params:
-            problems.attempt(params.spec, name, f"{w} [[scene]] {sc.name}")
+        for name, value in sc.params.items():
+            if known(name, f"{w} [[scene]] {sc.name}"):
+                _in_range(problems, params, f"{w} [[scene]] {sc.name}", name, value)
     modulators.watch |= {r.source for r in routes.routes if r.source.startswith("midi.")}
     graph = None
     if show.graph is not None:
@@ -112,6 +126,79 @@ def guided_params(show: ShowSet) -> list[ParamSpec]:
         out.append(ParamSpec("ipadapter.grab", 0.0, 1e9, 0.0, "", 0.0,
                              "a new value takes a new reference frame from the [ipadapter] image (/vj/grab counts it up)"))
     return out
+
+
+def _effects(show: ShowSet, problems: Problems):
+    """The effects of the master chain and of the shader layers, loaded; the layer stack with the
+    layers' effects that did not load left out; and the parameter prefixes that an effect that did
+    not load would have filled (fx. for the master chain and shader layers, layer.<n>.fx. for a layer)."""
+    w = show.where()
+    fragments, unsure, layers = [], set(), []
+    master = [(name, f"{w} [compositor]") for name in show.effects]
+    master += [(l.arg, f"{w} [[layer]] #{n}") for n, l in enumerate(show.layers, 1) if l.kind == "shader"]
+    for name, where in dict.fromkeys(master):
+        frag = problems.attempt(_load_effect, name, where, show.shader_dirs)
+        if frag is None:
+            unsure.add("fx.")
+        elif frag not in fragments:
+            fragments.append(frag)
+    for n, layer in enumerate(show.layers, 1):
+        good = tuple(fx for fx in layer.effects
+                     if problems.attempt(_load_effect, fx, f"{w} [[layer]] #{n}", show.shader_dirs) is not None)
+        if good != layer.effects:
+            unsure.add(f"layer.{n}.fx.")
+            layer = dataclasses.replace(layer, effects=good)
+        layers.append(layer)
+    return fragments, tuple(layers) or DEFAULT_STACK, sorted(unsure)
+
+
+def _absent_effect(name: str, params: ParamSpace, show: ShowSet) -> tuple[str, str] | None:
+    """For fx.<effect>.<p> (or layer.<n>.fx.<effect>.<p>) of an effect that exists but is not in that
+    chain, and no misspelling of a parameter there: (its prefix, what to say and do)."""
+    import re
+
+    from vj.render.shaders import available_effects
+
+    m = re.match(r"(layer\.(\d+)\.)?fx\.([\w-]+)\.", name)
+    if name in params or m is None or suggest(name, params.names()) or m.group(3) not in available_effects(
+            None, show.shader_dirs):
+        return None
+    chain = f"layer {m.group(2)}'s effects" if m.group(1) else "the effect chain"
+    where = f"[[layer]] #{m.group(2)} effects" if m.group(1) else "[compositor] effects"
+    return m.group(0), f"the effect {m.group(3)!r} is not in {chain}; add it to {where} (or leave its parameters out)"
+
+
+def _load_effect(name: str, where: str, shader_dirs):
+    """An effect the set names, or a ConfigError that says where in the set it is named."""
+    try:
+        return load_effect(name, None, shader_dirs)
+    except ConfigError as e:
+        said = str(e)
+        raise ConfigError(f"{where}: {said}" if said.startswith(f"effect {name!r}") else
+                          f"{where}: effect {name!r}: {said}") from None
+
+
+def _in_range(problems: Problems, params: ParamSpace, where: str, name: str, value: float) -> None:
+    """Collecting: a value outside its parameter's range is said (a show clamps it)."""
+    spec = params.spec(name)
+    if problems.collect and not spec.lo <= value <= spec.hi:
+        problems.attempt(fail, f"{where}: '{name}' = {value:g} is outside [{spec.lo:g}, {spec.hi:g}]; it would play "
+                               f"as {min(spec.hi, max(spec.lo, value)):g}")
+
+
+def _route(problems: Problems, spec, params: ParamSpace, sources: set[str], where: str, known):
+    """A route of the set, its source, target and curve each checked (every one that is wrong said)."""
+    from vj.control.routes import source_known
+    from vj.core.spec import CURVES
+
+    ok = source_known(spec.source, sources) or problems.attempt(make_route, spec, params, sources, where) is not None
+    ok = known(spec.target, where) and ok
+    if spec.curve not in CURVES:
+        ok = problems.attempt(fail, f"{where}: curve {spec.curve!r}{suggest(spec.curve, CURVES)}; curves: "
+                                    f"{', '.join(CURVES)}") is not None and ok
+    return problems.attempt(make_route, spec, params, sources, where) if ok else None
+
+
 
 
 def check_models(show: ShowSet, problems: Problems = RAISE) -> None:
@@ -315,9 +402,9 @@ def _saved_state(show: ShowSet, opts: Options) -> dict | None:
         return None
     if opts.state is None:
         raise VJError("--resume reads the live state from the state folder: drop --state none")
-    from vj.show.resume import load, state_path
+    from vj.show.resume import load_for
 
-    saved = load(state_path(opts.state, show.name))
+    saved = load_for(opts.state, show.path, show.name)
     if saved is not None and saved.get("set") != show.where():
         log.warning(f"--resume: the saved state is of {saved.get('set')}; what fits {show.where()} is restored")
     return saved
@@ -329,7 +416,8 @@ def _resumed(controls: Controls, saved: dict, journal) -> None:
     for line in restore(saved, controls):
         log.warning(f"--resume: {line} (not restored)")
     log.info(f"resumed where the show was at {saved.get('wall', '?')}: scene {controls.scene or '-'}, "
-             f"{len(controls.moved)} parameters moved by hand, {len(controls.live_routes)} live routes")
+             f"{counted(len(controls.moved), 'parameter')} moved by hand, "
+             f"{counted(len(controls.live_routes), 'live route')}")
     if journal is not None:
         journal.write("resume", scene=controls.scene, saved=saved.get("wall"), moved=sorted(controls.moved))
 
@@ -364,9 +452,9 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
         for line in said:
             journal.write("fallback", what=line)
     if live and opts.state is not None:  # saved once a second, for --resume
-        from vj.show.resume import StateSaver, state_path
+        from vj.show.resume import StateSaver, state_file
 
-        saver = StateSaver(state_path(opts.state, show.name), controls, show.where(), seed)
+        saver = StateSaver(state_file(opts.state, show.path, show.name), controls, show.where(), seed)
         hooks, stoppers = hooks + [saver.frame], [saver.close] + stoppers
     if live and opts.reread is not None and show.path is not None:  # a set saved while it plays
         from vj.show.hot_edit import SetWatcher
@@ -433,9 +521,15 @@ def _generators(show: ShowSet, opts: Options, seed: int, live: bool, compositor,
     try:
         for g in show.all_generators():
             made.append(_playing(g, opts, g.seed if g.name and g.seed is not None else seed, live, on_wait, said))
-    except BaseException:  # nothing left running behind the message
+    except BaseException as e:  # nothing left running behind the message
         for gen in made:
             gen.stop()
+        if isinstance(e, VJError):  # a message about a value names where it came from (show/origin.py)
+            from vj.show.origin import placed
+
+            said_here = placed(show, str(e))
+            if said_here != str(e):
+                raise type(e)(said_here) from None
         raise
     layers = [LayerGenerator(g.name, gen, g.seed) for g, gen in zip(show.generators, made[1:])]
     return made[0], layers, said
@@ -449,6 +543,13 @@ def _playing(g: GeneratorSpec, opts: Options, seed: int, live: bool, on_wait, sa
     from vj.generate.fallback import FallbackGenerator, fallback_line, fallback_spec
 
     fallback, left = fallback_spec(g) if g.fallback else (None, ())  # a misspelt fallback fails now, not later
+    if not g.remote:  # a value that doesn't fit the model is the set's mistake: said, no fallback
+        try:
+            fit = registry.resolve(g.model)
+        except ModelLoadError:  # it can't load: the fallback's turn, below
+            fit = None
+        if fit is not None:
+            registry.check_fit(fit, g.tiny_vae, g.input)
     try:
         spec = None if g.remote else registry.resolve(g.model)
         if spec is not None and spec.fixture:

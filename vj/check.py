@@ -9,6 +9,7 @@ and no GL is opened: a check takes a second.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +33,11 @@ class Problem:
         return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
 
 
-def check_set(path: Path) -> list[Problem]:
-    """Every problem of the set file at `path` (empty: it plays)."""
+def check_set(path: Path, replaced: frozenset[str] = frozenset()) -> list[Problem]:
+    """Every problem of the set file at `path` (empty: it plays). `replaced`: the set's fields the
+    command line replaces (ShowSet field names: "audio", "input"): files they name are not looked for."""
     from vj import assemble
+    from vj.show import files
     from vj.show.setfile import parse_set
 
     path = Path(path)
@@ -48,22 +51,41 @@ def check_set(path: Path) -> list[Problem]:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
         return [Problem(path, int(m.group(1)) if m else None, f"not valid TOML: {e}")]
     problems = Problems(collect=True)
+    mended = _headers_meant(text, path, problems)
+    if mended != text:  # read as meant past a misspelt header (in its place: layers and prompts count)
+        try:
+            data = tomllib.loads(mended)
+        except tomllib.TOMLDecodeError:
+            pass
     show = parse_set(data, path, problems)
     assemble.check_models(show, problems)
-    try:
-        controls = assemble.build_controls(show, 0, problems)
+    for m in files.missing(show, data, replaced):
+        problems.found.append(ConfigError(f"{path} [{m.section}]: {m.key} = {m.written!r}: "
+                                          f"{files.not_there(m.written, path, m.key)}"))
+    try:  # values out of their parameter's range are said here too (a show clamps them)
+        assemble.build_controls(show, 0, problems)
     except ConfigError as e:  # a problem that stops the rest of the check (said with the others)
         problems.found.append(e)
-    else:  # a show clamps a value out of its range; a check says so
-        for name, value in show.params.items():
-            if name in controls.params:
-                spec = controls.params.spec(name)
-                if not spec.lo <= value <= spec.hi:
-                    problems.found.append(ConfigError(
-                        f"[params]: '{name}' = {value:g} is outside [{spec.lo:g}, {spec.hi:g}]; "
-                        f"it would play as {min(spec.hi, max(spec.lo, value)):g}"))
-    found = [_located(text, path, e) for e in problems.found]
+    found = dict.fromkeys(_located(text, path, e) for e in problems.found)  # once each, in the order found
     return sorted(found, key=lambda p: p.line or 0)
+
+
+def _headers_meant(text: str, path: Path, problems: Problems) -> str:
+    """The text with each misspelt table header (`[[lyer]]`) said, and mended when the table it was
+    meant to be is clear, so that the rest of the check reads the set as it was meant."""
+    from vj.show.setfile import TABLES, unknown_table
+
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        m = _HEADER.match(line)
+        name = m.group(2).strip('"') if m else None
+        if name is None or name in TABLES or "." in name:
+            continue
+        problems.found.append(ConfigError(unknown_table(str(path), name)))
+        meant = difflib.get_close_matches(name, TABLES, 1)
+        if meant:
+            lines[i] = line[:m.start(2)] + meant[0] + line[m.end(2):]
+    return "".join(lines)
 
 
 # -- where in the file ------------------------------------------------------------------------------
@@ -80,8 +102,8 @@ def _located(text: str, path: Path, e: ConfigError) -> Problem:
         message = message[len(where):].lstrip(": ")
     lines = text.splitlines()
     span = _span(lines, message)
-    rest = message.split(":", 1)[1] if ":" in message else message
-    rest = rest.strip()
+    table = _TABLE.match(message)  # what follows "[table]: " (a message naming no table: all of it)
+    rest = message[table.end():].lstrip(": ") if table else message
     lead = _LEADING.match(rest)
     for token, anywhere in [(t, True) for t in _QUOTED.findall(rest)] + ([(lead.group(1), False)] if lead else []):
         line = _find(lines, span, token, anywhere)

@@ -20,9 +20,22 @@ import time
 from pathlib import Path
 
 from vj import __version__
-from vj.core.errors import DeviceError, VJError
-from vj.core.spec import SCHEDULERS
-from vj.log import log, quiet_libraries, setup
+from vj.core.errors import DeviceError, SetProblems, VJError
+from vj.core.spec import RANGES, SCHEDULERS
+from vj.log import counted, log, quiet_libraries, setup
+
+
+def _span(key: str) -> str:
+    """A shared range (core/spec.RANGES) as the help and the messages write it: 1..8."""
+    return "..".join(f"{x:g}" if isinstance(x, float) else str(x) for x in RANGES[key])
+
+
+def _in_range(flag: str, key: str, value: float | None) -> None:
+    """A flag's number within the range a set's value of the same kind has (one source of truth)."""
+    lo, hi = RANGES[key]
+    if value is not None and not lo <= value <= hi:
+        raise VJError(f"{flag} {value:g}: out of range {_span(key)}" if isinstance(value, float) else
+                      f"{flag} {value}: out of range {_span(key)}")
 
 
 def _show_args(p: argparse.ArgumentParser, set_required: bool) -> None:
@@ -35,13 +48,13 @@ def _show_args(p: argparse.ArgumentParser, set_required: bool) -> None:
     p.add_argument("--prompt", help="replace the set's prompts with this one")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--size", metavar="WxH", help="program output size, e.g. 1280x720")
-    p.add_argument("--fps", type=float, help="program frame rate (recording, headless loop, render)")
+    p.add_argument("--fps", type=float, help=f"program frame rate ({_span('fps')}; recording, headless loop, render)")
     p.add_argument("--seed", type=int, help="noise seed; without it each run draws a fresh one (never an earlier "
                    "logged show's) and prints it")
     p.add_argument("--state", metavar="DIR", help="where the show log goes, in DIR/shows (default: $VJ_STATE, else "
                    "~/.local/state/demontage; 'none': no log)")
     p.add_argument("--device", default="auto", help="torch device for the generator: auto, cpu, cuda, cuda:N")
-    p.add_argument("--steps", type=int, help="denoising steps per frame (1..4)")
+    p.add_argument("--steps", type=int, help=f"denoising steps per frame ({_span('steps')}; default: the set's, 1)")
     p.add_argument("--tiny-vae", action="store_true", default=None,
                    help="decode with TAESD/TAESDXL: a fraction of the VAE's cost (needs madebyollin/taesd once)")
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: half the cores on a CPU)")
@@ -49,18 +62,20 @@ def _show_args(p: argparse.ArgumentParser, set_required: bool) -> None:
                    "file, or camera:N; `strength` and input.* are its parameters")
     p.add_argument("--camera", type=int, metavar="N", help="image-to-image from camera N (the same as --input camera:N)")
     p.add_argument("--deep-cache", type=int, metavar="N", help="reuse the UNet's deep features for N-1 frames of N "
-                   "(2: about 1.7x faster, coarse shapes a frame behind; default 1: off)")
+                   f"({_span('deep_cache')}; 2: about 1.7x faster, coarse shapes a frame behind; default 1: off)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="debug output, and tracebacks for internal errors")
 
 
 def _audio_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--audio-channel", type=int, metavar="N", help="analyse input channel N (1-based) instead of the mix")
+    p.add_argument("--audio-channel", type=int, metavar="N", help=f"analyse input channel N ({_span('audio_channel')}) "
+                   "instead of the mix")
     p.add_argument("--audio-rate", type=int, metavar="HZ", help="sample rate to open a sound card at (default: its own)")
     p.add_argument("--audio-block", type=int, metavar="N", help="sound card block size in samples (default 512)")
-    p.add_argument("--bpm", type=float, help="hold the tempo at this BPM, with or without sound (with sound the beat "
-                                             "phase follows the music; with --link the session is proposed it)")
-    p.add_argument("--bpm-range", metavar="LOW-HIGH", help="where the beat tracker looks, e.g. 100-180 (default 70-180)")
+    p.add_argument("--bpm", type=float, help=f"hold the tempo at this BPM ({_span('bpm')}), with or without sound (with "
+                   "sound the beat phase follows the music; with --link the session is proposed it)")
+    p.add_argument("--bpm-range", metavar="LOW-HIGH", help=f"where the beat tracker looks, within {_span('bpm')}, e.g. "
+                   "100-180 (default 70-180)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
     # what the shared set-up reads, for the commands that have no such option
     ap.set_defaults(duration=None, fullscreen=None, resume=False, overlay=None, split=False, headless=False, generator="process",
-                    bpm=None, bpm_range=None,
+                    bpm=None, bpm_range=None, quantum=None, osc_port=None, audio_channel=None, mapping=None,
                     sensitivity=None, verbose=False, quiet=False)
     _run_command(sub)
     _render_command(sub)
@@ -114,8 +129,8 @@ def _run_command(sub) -> None:
     run.add_argument("--link", action=argparse.BooleanOptionalAction, default=None, help="join the Ableton Link "
                      "session: follow its tempo and phase, propose ours (needs the optional package aalink: "
                      "pip install 'demontage[link]'; default: the set's [tempo] link)")
-    run.add_argument("--quantum", type=int, metavar="N", help="beats a bar for Link and the show's bars (default: the "
-                     "set's [tempo] quantum, 4)")
+    run.add_argument("--quantum", type=int, metavar="N", help=f"beats a bar for Link and the show's bars "
+                     f"({_span('quantum')}; default: the set's [tempo] quantum, 4)")
     run.add_argument("--midi-clock-out", metavar="NAME", help="send MIDI clock (24 ticks a beat, start, stop) from the "
                      "show clock to the MIDI input whose name contains NAME")
     run.add_argument("--midi", action="append", metavar="NAME", help="open MIDI inputs whose name contains NAME "
@@ -134,10 +149,14 @@ def _render_command(sub) -> None:
     ren = sub.add_parser("render", help="render a set offline, frame-exact, to a video file")
     _show_args(ren, set_required=True)
     ren.add_argument("--audio", metavar="FILE", help="the sound track (default: the set's [show] audio); 'none' for silence")
-    ren.add_argument("--out", type=Path, required=True, metavar="FILE.mp4")
-    ren.add_argument("--audio-channel", type=int, metavar="N", help="analyse channel N (1-based) instead of the mix")
-    ren.add_argument("--bpm", type=float, help="hold the tempo at this BPM")
-    ren.add_argument("--bpm-range", metavar="LOW-HIGH", help="where the beat tracker looks (default 70-180)")
+    ren.add_argument("--out", type=Path, required=True, metavar="FILE.mp4", help="the video file; one that is there "
+                     "already is never written over without --overwrite: the render goes beside it (FILE-2.mp4)")
+    ren.add_argument("--overwrite", action="store_true", help="write over --out if it is there")
+    ren.add_argument("--audio-channel", type=int, metavar="N", help=f"analyse channel N ({_span('audio_channel')}) "
+                     "instead of the mix")
+    ren.add_argument("--bpm", type=float, help=f"hold the tempo at this BPM ({_span('bpm')})")
+    ren.add_argument("--bpm-range", metavar="LOW-HIGH", help=f"where the beat tracker looks, within {_span('bpm')} "
+                     "(default 70-180)")
 
 
 def _tool_commands(sub) -> None:
@@ -148,7 +167,8 @@ def _tool_commands(sub) -> None:
     feat.add_argument("--set", default=None, help="take the [audio] settings (band edges, BPM range...) from a set")
     feat.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of audio")
     feat.add_argument("--every", type=int, default=1, metavar="N", help="print every N-th hop (events always print)")
-    feat.add_argument("--sensitivity", type=float, help="onset sensitivity (default 1; more finds more)")
+    feat.add_argument("--sensitivity", type=float, help=f"onset sensitivity ({_span('sensitivity')}; default 1; more "
+                      "finds more)")
     _audio_args(feat)
 
     sub.add_parser("devices", help="list audio inputs, MIDI ports, displays, GL and torch devices")
@@ -291,10 +311,27 @@ def _bench_guided(bsub) -> None:
 
 
 def _load_show(args):
+    """The set the command plays, with the command line on top; a broken set is refused with every
+    one of its problems (as `vj check` says them), before anything starts."""
+    from vj.check import check_set
     from vj.show.setfile import load_set
     from vj.resources import find_set
 
-    return _overridden(load_set(find_set(args.set)), args)
+    path = find_set(args.set)
+    problems = check_set(path, _replaced(args))
+    if problems:
+        raise SetProblems([str(p) for p in problems])
+    return _overridden(load_set(path), args)
+
+
+def _replaced(args) -> frozenset[str]:
+    """The set's fields whose files the command line makes unused (a live show plays --audio, never
+    the set's sound track; --input and --camera replace its input, --mapping its mapping; a render
+    opens no MIDI)."""
+    live = args.cmd == "run"
+    return frozenset(name for name, given in (("audio", live or bool(args.audio)),
+                                              ("input", args.input is not None or args.camera is not None),
+                                              ("midi", not live or args.mapping is not None)) if given)
 
 
 def _overridden(show, args):
@@ -307,15 +344,26 @@ def _overridden(show, args):
         raise VJError(f"--duration {duration:g}: a number of seconds above 0 (leave it out to play until stopped)")
     if args.prompt:
         check_template("--prompt", args.prompt)
-    if args.deep_cache is not None and not 1 <= args.deep_cache <= 8:
-        raise VJError(f"--deep-cache {args.deep_cache}: 1 (off) to 8")
+    for flag, key, value in (("--steps", "steps", args.steps), ("--deep-cache", "deep_cache", args.deep_cache),
+                             ("--fps", "fps", args.fps), ("--seed", "seed", args.seed),
+                             ("--audio-channel", "audio_channel", args.audio_channel),
+                             ("--quantum", "quantum", args.quantum)):
+        _in_range(flag, key, value)
+    if args.threads is not None and args.threads < 1:
+        raise VJError(f"--threads {args.threads}: one or more (leave it out: half the cores on a CPU)")
+    if args.osc_port is not None and not 0 <= args.osc_port <= 65535:
+        raise VJError(f"--osc-port {args.osc_port}: a UDP port, 1..65535 (0: any free one)")
     if args.input and args.camera is not None:
         raise VJError("--input and --camera: give one of them")
     source = f"camera:{args.camera}" if args.camera is not None else args.input
     if source and source != "feedback" and not source.startswith("camera:") and not Path(source).expanduser().is_file():
         raise VJError(f"--input {source}: no such file (give a video file, 'feedback' or camera:N)")
+    flags = {"input": "--camera" if args.camera is not None else "--input", "deep_cache": "--deep-cache",
+             "model": "--model", "tiny_vae": "--tiny-vae", "size": "--size", "fps": "--fps", "steps": "--steps",
+             "prompts": "--prompt"}
     return with_overrides(
         show,
+        flags,
         input=source,
         deep_cache=args.deep_cache,
         model=args.model,
@@ -373,7 +421,7 @@ def _reread(show, args):
     from vj.show.hot_edit import Refused
 
     def read():
-        problems = check_set(show.path)
+        problems = check_set(show.path, _replaced(args))
         if problems:
             raise Refused([str(p) for p in problems])
         new = _overridden(load_set(show.path), args)
@@ -414,13 +462,14 @@ def _analyzer_config(show, args):
             lo, hi = (float(x) for x in args.bpm_range.replace(":", "-").split("-"))
         except ValueError:
             raise VJError(f"--bpm-range {args.bpm_range!r}: write LOW-HIGH, e.g. 100-180") from None
-        if not 20 <= lo < hi <= 400:
-            raise VJError(f"--bpm-range {args.bpm_range}: needs 20 <= LOW < HIGH <= 400")
+        if not RANGES["bpm"][0] <= lo < hi <= RANGES["bpm"][1]:
+            raise VJError(f"--bpm-range {args.bpm_range}: LOW below HIGH, both within {_span('bpm')}")
         changes["bpm_range"] = (lo, hi)
     if args.sensitivity:
+        _in_range("--sensitivity", "sensitivity", args.sensitivity)
         changes["sensitivity"] = args.sensitivity
-    if args.bpm is not None and not 20 <= args.bpm <= 400:
-        raise VJError(f"--bpm {args.bpm:g}: needs 20..400")
+    _in_range("--bpm", "bpm", args.bpm)
+    _in_range("--audio-channel", "audio_channel", args.audio_channel)
     return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
@@ -458,8 +507,8 @@ def _report(summary, what: str) -> None:
     fps = summary.frames / summary.seconds if summary.seconds > 0 else 0.0
     lat = (f", latency p50 {summary.latency_ms_p50:.0f} ms / p95 {summary.latency_ms_p95:.0f} ms"
            if summary.latency_ms_p50 is not None else "")
-    log.info(f"{what}: {summary.frames} frames in {summary.seconds:.1f} s ({fps:.1f} fps), generator "
-             f"{summary.gen_frames} frames, {summary.gen_errors} errors{lat}")
+    log.info(f"{what}: {counted(summary.frames, 'frame')} in {summary.seconds:.1f} s ({fps:.1f} fps), generator "
+             f"{counted(summary.gen_frames, 'frame')}, {counted(summary.gen_errors, 'error')}{lat}")
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -582,7 +631,7 @@ def cmd_run(args) -> int:
         built.close()
     _report(summary, "show")
     if recorder and recorder[0].complete:
-        log.info(f"recorded {recorder[0].path} ({recorder[0].frames_written} frames)")
+        log.info(f"recorded {recorder[0].path} ({counted(recorder[0].frames_written, 'frame')})")
     return 0
 
 
@@ -596,14 +645,15 @@ def _orphaned_tapes(out: Path) -> None:
 
 def cmd_render(args) -> int:
     from vj import assemble
+    from vj.show.origin import placed
     from vj.audio.sources import FileInput, SilentInput
     from vj.clock import ManualClock
     from vj.output.ffmpeg import FfmpegOutput
 
     show = _load_show(args)
     _check_out(args.out)
-    if args.bpm is not None and not 20 <= args.bpm <= 400:  # said before the model loads, sound or none
-        raise VJError(f"--bpm {args.bpm:g}: needs 20..400")
+    _in_range("--bpm", "bpm", args.bpm)  # said before the model loads, sound or none
+    out = _render_path(args.out, args.overwrite)
     if args.audio and args.audio.lower() == "none":
         audio = SilentInput()
     else:
@@ -616,7 +666,8 @@ def cmd_render(args) -> int:
             audio = SilentInput()
         else:
             if not path.is_file():
-                raise VJError(f"audio file {path} not found")
+                raise VJError(f"--audio {args.audio}: no such file" if args.audio else
+                              f"{placed(show, 'audio')}: {path} is not there; give --audio FILE")
             audio = FileInput(path, _analyzer_config(show, args), args.audio_channel or show.audio_channel)
     duration = args.duration if args.duration is not None else audio.duration
     if duration is None:
@@ -627,7 +678,7 @@ def cmd_render(args) -> int:
     recorder = []
 
     def outputs_for(surface):
-        recorder.append(FfmpegOutput(args.out, show.size, show.fps, audio=audio.track, duration=duration, offline=True))
+        recorder.append(FfmpegOutput(out, show.size, show.fps, audio=audio.track, duration=duration, offline=True))
         return list(recorder)
 
     built = assemble.build_show(show, _options(show, args, live=False), live=False, clock=ManualClock(), audio=audio,
@@ -658,10 +709,24 @@ def cmd_render(args) -> int:
         built.close()
     _report(summary, "render")
     if summary.frames < n_frames or not recorder[0].complete:
-        raise VJError(f"render stopped after {summary.frames} of {n_frames} frames; {args.out} is incomplete")
-    log.info(f"wrote {args.out} ({n_frames} frames, {duration:.2f} s at {show.fps:g} fps, "
+        raise VJError(f"render stopped after {summary.frames} of {n_frames} frames; {out} is incomplete")
+    log.info(f"wrote {out} ({counted(n_frames, 'frame')}, {duration:.2f} s at {show.fps:g} fps, "
              f"{show.size[0]}x{show.size[1]}{', with audio' if audio.track else ', silent'})")
     return 0
+
+
+def _render_path(out: Path, overwrite: bool) -> Path:
+    """Where a render goes: --out, or, when a file is there already, beside it (the rule of live
+    recordings: nothing is written over without a word), unless --overwrite says to."""
+    from vj.audio.tape import free_name
+
+    if not out.exists() or overwrite:
+        if out.exists():
+            log.info(f"{out} exists: writing over it (--overwrite)")
+        return out
+    beside = free_name(out)
+    log.info(f"{out} exists: rendering to {beside} beside it (--overwrite writes over it)")
+    return beside
 
 
 def cmd_check(args) -> int:
@@ -681,7 +746,7 @@ def cmd_check(args) -> int:
             print(p)
         bad += len(problems)
         if not args.quiet:
-            log.info(f"{path}: " + (f"{len(problems)} problem(s)" if problems else "ok"))
+            log.info(f"{path}: " + (counted(len(problems), "problem") if problems else "ok"))
     return 1 if bad else 0
 
 
@@ -782,13 +847,19 @@ def cmd_mux(args) -> int:
     import json
 
     from vj.audio.tape import sidecar
-    from vj.output.ffmpeg import mux
+    from vj.output.ffmpeg import has_sound, mux
 
     video = args.video
     tape = args.tape or video.with_name(video.stem + ".audio.wav")
-    for what, path in (("recording", video), ("tape", tape)):
-        if not path.is_file():
-            raise VJError(f"{what} {path} not found" + ("; name it with --tape WAV" if what == "tape" else ""))
+    if not video.is_file():
+        raise VJError(f"{video}: no such recording")
+    if not tape.is_file() and args.tape is None:
+        if has_sound(video):  # the show's sound was a file: it went into the recording as it played
+            log.info(f"{video} has its sound already (no tape beside it): nothing to mux")
+            return 0
+        raise VJError(f"{video}: no sound in it and no tape beside it ({tape.name}); name the tape with --tape WAV")
+    if not tape.is_file():
+        raise VJError(f"--tape {tape}: no such file")
     offset = args.offset
     if offset is None:
         try:
@@ -850,7 +921,8 @@ def main(argv: list[str] | None = None) -> int:
                 "features": cmd_features, "learn": cmd_learn, "bench": cmd_bench, "check": cmd_check,
                 "train": cmd_train, "mux": cmd_mux}[args.cmd](args)
     except VJError as e:
-        log.error(f"error: {e}")
+        for line in e.lines if isinstance(e, SetProblems) else [str(e)]:  # a set's problems: a line each
+            log.error(f"error: {line}")
         return 2
     except KeyboardInterrupt:
         log.info("interrupted")

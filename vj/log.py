@@ -19,10 +19,21 @@ def setup(verbose: bool = False, quiet: bool = False) -> None:
 
 
 def quiet_libraries() -> None:
-    """Library chatter (deprecation notes, "torchvision not installed") buries the lines that matter."""
+    """Library chatter (deprecation notes, "torchvision not installed", OpenCV's own `[ WARN:0@0.02]`
+    lines from C++ before our one line about a camera) buries the lines that matter; with -v (debug)
+    OpenCV says its own (INFO and up). Set in the environment, so that the show's child processes inherit it."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    if log.isEnabledFor(logging.DEBUG):  # -v asks for the detail, whatever the environment said
+        os.environ["OPENCV_LOG_LEVEL"] = "INFO"
+    else:  # a level the performer set stays
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+
+def counted(n: int, word: str, many: str | None = None) -> str:
+    """"1 frame", "2 frames": a count as a sentence says it (`many`: a plural that is not word + s)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
 
 
 class Throttled:

@@ -105,6 +105,16 @@ class VideoFile:
         self._stop.clear()
 
 
+def _opencv_log_level(cv2) -> None:
+    """OpenCV's own log level, as vj.log.quiet_libraries chose it (OPENCV_LOG_LEVEL: ERROR, DEBUG with
+    -v), through its API too: it writes from C++ to the terminal, and may have been imported before."""
+    import os
+
+    levels = cv2.utils.logging
+    name = os.environ.get("OPENCV_LOG_LEVEL", "ERROR").upper()
+    levels.setLogLevel(getattr(levels, f"LOG_LEVEL_{name}", levels.LOG_LEVEL_ERROR))
+
+
 class Camera:
     """A camera (or a stream URL) through OpenCV, read on its own thread, covered and cropped to
     `size`; frame() gives the newest frame and never waits."""
@@ -114,6 +124,7 @@ class Camera:
             import cv2
         except ImportError:
             raise VJError("--camera needs OpenCV: pip install 'demontage[camera]' (opencv-python-headless)") from None
+        _opencv_log_level(cv2)
         self._cv2 = cv2
         self.name = f"camera {index}"
         self.size = size

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vj.log import log
+from vj.log import counted, log
 
 QUEUE_HOPS = 512  # about 5 s of 512-sample hops at 48 kHz: the disk may stall that long
 GAP_SECONDS = 0.1  # behind the clock by more than this (an input lost and back): the gap is silence
@@ -147,4 +147,5 @@ class AudioTape:
             except OSError:
                 pass
         if self.dropped and not self.error:
-            log.warning(f"audio tape {self.path}: {self.dropped} hops came too fast for the disk (silence there)")
+            log.warning(f"audio tape {self.path}: {counted(self.dropped, 'hop')} came too fast for the disk "
+                        f"(silence there)")

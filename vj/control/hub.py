@@ -74,6 +74,19 @@ def find_scene(scenes, which: str | int, name: Callable[[Any], str] = lambda s: 
     raise ValueError(f"no scene {which!r}{suggest(str(which), [name(s) for s in scenes])}")
 
 
+def said(a: Action) -> str:
+    """An action as a performer would say it: `prompt 5 "blue dots"`, `route_add audio.bass -> noise.kick`
+    (never a Python tuple or a dataclass's repr)."""
+    def word(x: Any) -> str:
+        if isinstance(x, str):
+            return f'"{x}"' if " " in x or not x else x
+        if isinstance(x, Route):
+            return f"{x.source} -> {x.target}"
+        return f"{x:g}" if isinstance(x, float) else str(x)
+
+    return " ".join([a.kind.replace("_", " ")] + [word(x) for x in a.args])
+
+
 class Controls:
     def __init__(self, params: ParamSpace, routes: Routes, modulators: Modulators, scenes: tuple[SceneSpec, ...],
                  prompts: list[str], seed: int, sources: tuple[str, ...],
@@ -149,7 +162,7 @@ class Controls:
                 self._apply(a, audio)
             except Exception as e:  # one bad action never stops the frame
                 self.counters.add("bad_actions")
-                log.warning(f"{a.origin or 'control'}: {a.kind} {a.args!r} refused: {e}")
+                log.warning(f"{a.origin or 'control'}: {said(a)} refused: {e}")
 
     def _apply(self, a: Action, audio) -> None:
         if a.kind == "prompt":

@@ -15,3 +15,12 @@ class ModelLoadError(VJError):
 
 class DeviceError(VJError):
     """An audio/MIDI/display device that can't be opened."""
+
+
+class SetProblems(ConfigError):
+    """Every problem of a set at once, each a `file:line: what` line as `vj check` prints it (a show
+    that will not start on the set says them all, not just the first)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(lines[0] if lines else "the set has problems")
+        self.lines = list(lines)

@@ -12,6 +12,19 @@ from typing import Mapping
 
 from vj.core.features import AnalyzerConfig
 
+# The ranges a set's numbers and the command line's flags share: one source for setfile.py (a set is
+# read by them), cli.py (its flags are checked by them and its help says them) and the docs.
+RANGES: dict[str, tuple[float, float]] = {
+    "steps": (1, 8),  # denoising steps per frame ([generator] steps, --steps)
+    "deep_cache": (1, 8),  # frames per full UNet pass, 1: off ([generator] deep_cache, --deep-cache)
+    "fps": (1, 240),  # program frames a second ([show] fps, --fps)
+    "quantum": (1, 16),  # beats a bar ([tempo] quantum, --quantum)
+    "audio_channel": (1, 64),  # 1-based input channel ([audio] channel, --audio-channel)
+    "bpm": (20, 400),  # a tempo held or looked for ([audio] bpm_range, --bpm, --bpm-range)
+    "sensitivity": (0.05, 20),  # onsets ([audio] sensitivity, hit_sensitivity, --sensitivity)
+    "seed": (0, 2**63 - 1),  # ([generator] seed, --seed)
+}
+
 LFO_SHAPES = ("sine", "triangle", "saw", "square", "random")
 # Events that fire envelopes and re-sample prompt templates (audio.bar: the first beat of a bar,
 # from the beat tracker or an outside MIDI clock; the engine adds it).
@@ -220,6 +233,11 @@ class SceneSpec:
     transition: tuple[float, str] | None = None  # (N, "beats" | "bars" | "s"), N 0: a cut; None: the set's
 
 
+def say_length(n: float, unit: str) -> str:
+    """A length as a performer writes it: "1 bar", "2 bars", "1 beat", "1.5 s" (unit: beats, bars or s)."""
+    return f"{n:g} {unit}" if unit == "s" or n != 1 else f"{n:g} {unit.removesuffix('s')}"
+
+
 @dataclass(frozen=True)
 class EdgeSpec:
     """A way from one scene to another ([[edge]]; see vj/show/graph.py for what each condition means)."""
@@ -319,6 +337,7 @@ class ShowSet:
     osc: OscSettings = field(default_factory=OscSettings)
     midi: MidiSettings = field(default_factory=MidiSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    flags: Mapping[str, str] = field(default_factory=dict)  # field -> the flag that set it ("--model"): show/origin.py
 
     @property
     def effect(self) -> str | None:

@@ -95,8 +95,8 @@ class GanLoop:
 
     def __init__(self, model: LoadedGan, seed: int, input: str | None = None) -> None:
         if input is not None:
-            raise ModelLoadError(f"{model.spec.name} makes pictures from its latent alone: no image input "
-                                 f"(leave out --input / input = \"{input}\")")
+            raise ModelLoadError(f"input {input!r}: {model.spec.name} makes pictures from its latent alone (no image "
+                                 f"input); leave it out for this model")
         self.model = model
         self.size = (64, 64)
         self.frame_input = None

@@ -83,17 +83,23 @@ _OFFLINE_HINTS = ("not fully cached", "cached snapshot", "offline", "outgoing tr
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
+OFFLINE = "seedling (built in: offline, any CPU) or dcgan-faces (a GAN of 64x64 faces, offline)"  # need nothing
+
+
 def _alternatives() -> str:
-    names = [n for n in REGISTRY if not n.startswith("seedling")]  # the built-in model is said once, with its checkpoints
-    return ", ".join(names) + (", seedling (the built-in model; seedling@early, seedling@middle), a local diffusers "
-                               "folder, or a hub id (org/name)")
+    """Every name a performer may give, the two models that need nothing first (the fixtures last)."""
+    hub = [n for n, m in REGISTRY.items() if not (m.fixture or m.builtin or m.family == "gan")]
+    fixtures = [n for n, m in REGISTRY.items() if m.fixture]
+    return (f"{OFFLINE.replace(') or ', '), ')}, {', '.join(hub)} (a GPU and a download once), "
+            f"{', '.join(fixtures)} (test fixtures: noise, not pictures), seedling@early or seedling@middle (younger "
+            f"checkpoints of the seedling), a local diffusers folder, or a hub id (org/name)")
 
 
 def _family_of_folder(folder: Path) -> str:
     try:
         cls = json.loads((folder / "model_index.json").read_text()).get("_class_name", "")
     except (OSError, ValueError) as e:
-        raise ModelLoadError(f"model folder {folder}: unreadable model_index.json ({e})") from None
+        raise ModelLoadError(f"model {str(folder)!r}: its model_index.json can't be read ({e})") from None
     return "sdxl" if "XL" in cls else "sd"
 
 
@@ -122,13 +128,29 @@ def resolve(name: str) -> ModelSpec:
     folder = Path(name).expanduser()
     if folder.is_dir():
         if not (folder / "model_index.json").is_file():
-            raise ModelLoadError(f"model folder {folder} has no model_index.json: not a diffusers pipeline folder; "
-                                 f"alternatives: {_alternatives()}")
+            raise ModelLoadError(f"model {name!r}: the folder has no model_index.json (not a diffusers pipeline "
+                                 f"folder); alternatives: {_alternatives()}")
         return ModelSpec(name, str(folder), _family_of_folder(folder), (512, 512))
     if _HUB_ID.match(name) and not name.startswith(("./", "../")):
         return ModelSpec(name, name, "sdxl" if "xl" in name.lower() else "sd", (512, 512))
-    raise ModelLoadError(f"unknown model {name!r}: not a registry name, a folder or a hub id; "
+    raise ModelLoadError(f"model {name!r} is unknown{_close(name)}: not a registry name, a folder or a hub id; "
                          f"choose one of {_alternatives()}")
+
+
+def _close(name: str) -> str:
+    from vj.core.validate import suggest
+
+    return suggest(name, REGISTRY)
+
+
+def check_fit(spec: ModelSpec, tiny_vae: bool = False, input: str | None = None) -> None:
+    """What the model can't do with the set's other values, said before it loads. Each message begins
+    with the value's key (show/origin.py puts where the value came from in its place)."""
+    if tiny_vae and (spec.builtin or spec.family == "gan"):
+        raise ModelLoadError(f"tiny_vae: {spec.name} paints in pixels (nothing to decode); leave it out for this model")
+    if input is not None and spec.family == "gan":
+        raise ModelLoadError(f"input {input!r}: {spec.name} makes pictures from its latent alone (no image input); "
+                             f"leave it out for this model")
 
 
 @dataclass
@@ -196,22 +218,21 @@ def _from_pretrained(spec: ModelSpec, dtype: torch.dtype):
     reason = str(last).strip().splitlines()[0] if last and str(last).strip() else type(last).__name__
     low = str(last).lower()
     if any(k in low for k in _OFFLINE_HINTS):
-        raise ModelLoadError(f"can't load model {spec.name!r}: {spec.source} is not in the local Hugging Face cache "
-                             f"and the hub can't be reached; fetch it once online (huggingface-cli download "
-                             f"{spec.source}), or use a local diffusers folder, or --model tiny-random "
-                             f"(a test fixture that runs anywhere)")
+        raise ModelLoadError(f"model {spec.name!r} can't be loaded: {spec.source} is not in the local Hugging Face "
+                             f"cache and the hub can't be reached; fetch it once online (huggingface-cli download "
+                             f"{spec.source}), give a local diffusers folder, or play a model that needs nothing: "
+                             f"{OFFLINE}")
     elif any(k in low for k in ("repository not found", "not a valid model identifier", "401", "404")):
         reason = "no such model on the hub (or it needs `huggingface-cli login`)"
-    raise ModelLoadError(f"can't load model {spec.name!r} ({spec.source}): {reason}; "
-                         f"alternatives: {_alternatives()} (tiny-random runs anywhere, as a test fixture)")
+    raise ModelLoadError(f"model {spec.name!r} ({spec.source}) can't be loaded: {reason}; "
+                         f"alternatives: {_alternatives()}")
 
 
 def _tiny_vae(spec: ModelSpec, dtype: torch.dtype):
     """TAESD / TAESDXL: a tiny decoder of the same latents, a fraction of the VAE's cost."""
     from diffusers import AutoencoderTiny
 
-    if spec.builtin:
-        raise ModelLoadError(f"--tiny-vae: {spec.name} paints in pixels (nothing to decode); leave out --tiny-vae")
+    check_fit(spec, tiny_vae=True)
     if spec.fixture:
         torch.manual_seed(1)
         return AutoencoderTiny()  # TAESD's architecture (its default config), random weights
@@ -219,8 +240,9 @@ def _tiny_vae(spec: ModelSpec, dtype: torch.dtype):
     try:
         return AutoencoderTiny.from_pretrained(source, torch_dtype=dtype)
     except (OSError, ValueError) as e:
-        raise ModelLoadError(f"--tiny-vae needs {source}: not in the local Hugging Face cache and the hub can't be "
-                             f"reached ({str(e).splitlines()[0][:120]}); fetch it once online, or leave out --tiny-vae") from None
+        raise ModelLoadError(f"tiny_vae needs {source}: not in the local Hugging Face cache and the hub can't be "
+                             f"reached ({str(e).splitlines()[0][:120]}); fetch it once online, or leave tiny_vae "
+                             f"out") from None
 
 
 def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
@@ -232,8 +254,7 @@ def load(spec: ModelSpec, device: torch.device, dtype: torch.dtype,
     if spec.family == "gan":  # no pipeline: a network and its latent (generate/gan.py)
         from vj.generate import gan
 
-        if tiny_vae:
-            raise ModelLoadError(f"--tiny-vae: {spec.name} paints in pixels (nothing to decode); leave out --tiny-vae")
+        check_fit(spec, tiny_vae=tiny_vae)
         if controls or ipadapter is not None:
             log.warning(f"[[control]] / [ipadapter]: {spec.name} is a GAN, with no UNet to guide; the show goes on "
                         f"without them")

@@ -106,8 +106,8 @@ class FfmpegOutput(Output):
             raise VJError(f"--out {path}: folder {self.path.parent} does not exist")
         if not self.stream and not offline and self.path.exists():
             # a show is never recorded over another (a rig restarted after a crash, the same
-            # command run again): it goes beside it. A render, which the same command makes again
-            # frame for frame, replaces its file.
+            # command run again): it goes beside it. A render chooses its file before (cli.py: beside
+            # one that is there, the same rule, unless --overwrite).
             from vj.audio.tape import free_name
 
             given, self.path = self.path, free_name(self.path)
@@ -246,6 +246,12 @@ class FfmpegOutput(Output):
         if said is not None:
             log.error(f"recording {self.path}: the sound could not be added ({said}); it is in {tape.path}")
             self.complete = False
+
+
+def has_sound(video: Path) -> bool:
+    """Does the file carry an audio stream (a show whose sound was a file records it as it plays)?"""
+    r = subprocess.run([ffmpeg_path(), "-hide_banner", "-nostdin", "-i", str(video)], capture_output=True, text=True)
+    return any(line.lstrip().startswith("Stream #") and ": Audio:" in line for line in r.stderr.splitlines())
 
 
 def mux(video: Path, tape: Path, offset: float) -> str | None:

@@ -16,6 +16,8 @@ from dataclasses import replace
 from vj.output.base import Output, ProgramFrame
 from vj.render.shaders import compile_program, load_fragment
 
+OVERLAY_MARGIN = 10  # pixels between the status overlay and the window's edges
+
 
 class WindowOutput(Output):
     name = "window"
@@ -100,8 +102,8 @@ class WindowOutput(Output):
                 info = frame.overlay()
                 if feed is not None:  # say what the left half is
                     info = replace(info, lines=info.lines + (f"left: {feed}   right: program",))
-                self._overlay.update(info, frame.t)
-                self._overlay.draw((w, h))
+                self._overlay.update(info, frame.t, max_width=w - 2 * OVERLAY_MARGIN)  # wrapped to the window
+                self._overlay.draw((w, h), OVERLAY_MARGIN)
             glfw.swap_buffers(self.win)
         glfw.poll_events()
         if glfw.window_should_close(self.win):

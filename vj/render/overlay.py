@@ -38,21 +38,25 @@ class Overlay:
         self._vao = ctx.vertex_array(self._prog, [])
         self._tex = None
         self._size = (0, 0)
-        self._last: OverlayInfo | None = None
+        self._last: tuple[OverlayInfo, int | None] | None = None
         self._next = 0.0
 
-    def image(self, info: OverlayInfo) -> np.ndarray:
-        """The box as an (h, w, 4) RGBA array: a translucent dark panel, white text, meters, red warnings."""
+    def image(self, info: OverlayInfo, max_width: int | None = None) -> np.ndarray:
+        """The box as an (h, w, 4) RGBA array: a translucent dark panel, white text, meters, red warnings;
+        at most `max_width` pixels wide (the window's width): a longer line is wrapped, never cut off."""
         from PIL import Image, ImageDraw
 
         lh = self.line_h
-        rows = list(info.lines) + (["meters"] if info.meters else []) + list(info.warnings)
-        widths = [self.font.getlength(t) for t in list(info.lines) + list(info.warnings)] + [260.0]
+        room = max(60, max_width - 16) if max_width else None
+        lines, warnings = ((tuple(p for t in texts for p in wrap(t, self.font, room)) if room else texts)
+                           for texts in (info.lines, info.warnings))
+        rows = list(lines) + (["meters"] if info.meters else []) + list(warnings)
+        widths = [self.font.getlength(t) for t in lines + warnings] + [min(260.0, room or 260.0)]
         w, h = int(max(widths)) + 16, lh * len(rows) + 10
         img = Image.new("RGBA", (w, h), (0, 0, 0, 150))
         d = ImageDraw.Draw(img)
         y = 5
-        for text in info.lines:
+        for text in lines:
             d.text((8, y), text, font=self.font, fill=(255, 255, 255, 255))
             y += lh
         if info.meters:
@@ -68,16 +72,16 @@ class Overlay:
                     d.rectangle((bx, y + 3, bx + int(full * v), y + lh - 4), fill=(80, 220, 120, 255))
                 x += bar_w + 6
             y += lh
-        for text in info.warnings:
+        for text in warnings:
             d.text((8, y), text, font=self.font, fill=(255, 80, 80, 255))
             y += lh
         return np.asarray(img)
 
-    def update(self, info: OverlayInfo, now: float) -> None:
-        if info == self._last or now < self._next:
+    def update(self, info: OverlayInfo, now: float, max_width: int | None = None) -> None:
+        if (info, max_width) == self._last or now < self._next:
             return
-        self._last, self._next = info, now + REFRESH
-        px = self.image(info)
+        self._last, self._next = (info, max_width), now + REFRESH
+        px = self.image(info, max_width)
         h, w = px.shape[:2]
         if self._tex is None or self._size != (w, h):
             if self._tex is not None:
@@ -102,3 +106,22 @@ class Overlay:
         ctx.blend_func = ctx.SRC_ALPHA, ctx.ONE_MINUS_SRC_ALPHA
         self._vao.render(vertices=3)
         ctx.disable(ctx.BLEND)
+
+
+def wrap(text: str, font, width: float) -> list[str]:
+    """`text` in lines no wider than `width` pixels in `font`: broken at spaces, and a word longer than
+    a line (a path) broken where it must be; nothing is left out."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        joined = f"{line} {word}" if line else word
+        if font.getlength(joined) <= width:
+            line = joined
+            continue
+        if line:
+            lines.append(line)
+        while font.getlength(word) > width:
+            k = max(1, max(n for n in range(1, len(word) + 1) if n == 1 or font.getlength(word[:n]) <= width))
+            lines.append(word[:k])
+            word = word[k:]
+        line = word
+    return lines + [line] if line or not lines else lines

@@ -34,6 +34,7 @@ from functools import cached_property
 from pathlib import Path
 
 from vj.core.errors import ConfigError, VJError
+from vj.core.validate import suggest
 from vj.log import log
 from vj.resources import data_dir, user_dir
 
@@ -269,8 +270,9 @@ def load_fragment(name: str, folder: Path | None = None, first: tuple[Path, ...]
             _SAID_SHADOWED.add(path)
             log.info(f"effect {name}: {path} (instead of the shipped one)")
     if not path.is_file():
-        raise ConfigError(f"effect {name!r} not found in {where}; effects: "
-                          f"{', '.join(available_effects(folder, first))}")
+        effects = available_effects(folder, first)
+        raise ConfigError(f"effect {name!r} not found{suggest(name, effects)}; effects: {', '.join(effects)} "
+                          f"(in {where})")
     text = path.read_text()
     params = parse_params(text, path)
     return FragmentSource(name, path, text, prelude(path.parent), params, parse_bypass(text, path, params),

@@ -2,7 +2,9 @@
 
 An edge leads from a scene (or from any, "*") to another when all its conditions hold:
 
-    after    N beats, bars or seconds in the scene          (a state: true from then on)
+    after    N beats, bars or seconds in the scene          (a state: true from then on; counted from
+                                                             the bar or beat it landed on, its
+                                                             transition or not)
     time     show time within [t0, t1] seconds               (a state)
     energy   the sound's presence within [lo, hi]            (a state: mean of the bands' presence)
     onset    an onset at least this strong (flux 0..1)       (an event: the frame it happens)
@@ -26,7 +28,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from vj.core.spec import EdgeSpec, GraphSpec
+from vj.core.spec import EdgeSpec, GraphSpec, say_length
 
 QUANTIZE = ("bar", "beat", "now")
 BEATS_PER_BAR = 4
@@ -58,7 +60,8 @@ class SceneGraph:
         self.rng = random.Random(seed ^ 0x5CE7E)  # its own stream: other draws don't move its path
         self.current: str | None = None
         self._entered: tuple[float, float] = (0.0, 0.0)  # (beat, t) when the scene began
-        self._pending: tuple[Move, str, float] | None = None  # (move, quantize, beat when asked)
+        # (move, quantize: "bar", "beat", "now", or "bar now"/"beat now" when asked on that boundary, beat when asked)
+        self._pending: tuple[Move, str, float] | None = None
         self._last_beat: float | None = None
         self._start = spec.start or scenes[0]
 
@@ -120,8 +123,8 @@ class SceneGraph:
     # -- inside -------------------------------------------------------------------------------------
     def _ask(self, move: Move, quantize: str, at_boundary: tuple[bool, bool] = (False, False),
              beat: float | None = None) -> None:
-        if quantize == "now" or (quantize == "bar" and at_boundary[0]) or (quantize == "beat" and at_boundary[1]):
-            quantize = "now"
+        if (quantize == "bar" and at_boundary[0]) or (quantize == "beat" and at_boundary[1]):
+            quantize += " now"  # asked on the boundary itself: it lands there, on this frame
         asked = beat if beat is not None else (self._last_beat if self._last_beat is not None else 0.0)
         self._pending = (move, quantize, asked)
 
@@ -131,14 +134,18 @@ class SceneGraph:
         move, quantize, asked = self._pending
         if quantize == "now":
             return self._land(move, m)
-        unit = BEATS_PER_BAR if quantize == "bar" else 1
-        if int(m.beat // unit) > int(asked // unit):
-            return self._land(move, m)
+        unit = BEATS_PER_BAR if quantize.startswith("bar") else 1
+        if quantize.endswith(" now") or int(m.beat // unit) > int(asked // unit):
+            return self._land(move, m, unit)
         return None
 
-    def _land(self, move: Move, m: Moment) -> Move:
+    def _land(self, move: Move, m: Moment, unit: int = 0) -> Move:
+        """The move lands on this frame. Its scene's time (what `after` counts) starts at the bar or
+        beat it was quantised to, not at this frame, a little past it: after = "2 bars" then holds on
+        the frame that crosses the bar two bars on, and the next move lands there (not a bar later).
+        Its transition does not change that: it begins as the scene lands."""
         self.current, self._pending = move.target, None
-        self._entered = (m.beat, m.t)
+        self._entered = (m.beat // unit * unit if unit else m.beat, m.t)
         return move
 
     def _ways_out(self) -> list[EdgeSpec]:
@@ -180,7 +187,7 @@ def describe(e: EdgeSpec) -> str:
     """The conditions of an edge in a few words (for the show log)."""
     parts = []
     if e.after is not None:
-        parts.append(f"after {e.after[0]:g} {e.after[1]}")
+        parts.append(f"after {say_length(*e.after)}")
     if e.time is not None:
         parts.append(f"time {e.time[0]:g}-{e.time[1]:g} s")
     if e.energy is not None:

@@ -20,7 +20,7 @@ import threading
 from typing import Callable
 
 from vj.core.spec import Route, ShowSet
-from vj.log import log
+from vj.log import counted, log
 
 POLL = 0.5  # seconds between looks at the file
 LIVE = {"params", "prompts", "routes", "scenes", "graph", "transition", "path", "name", "audio"}  # applied live
@@ -138,7 +138,7 @@ def _apply_params(old: ShowSet, new: ShowSet, c) -> list[str]:
     moved = [n for n, v in new.params.items() if old.params.get(n) != v]
     for name in moved:
         c.params.set(name, new.params[name], source="set")
-    return [f"{len(moved)} parameters"] if moved else []
+    return [counted(len(moved), "parameter")] if moved else []
 
 
 def _apply_prompts(old: ShowSet, new: ShowSet, c) -> list[str]:

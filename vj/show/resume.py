@@ -16,6 +16,7 @@ first frame, the scene (at once, without its transition), the prompts, the param
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -31,7 +32,35 @@ VERSION = 1
 
 
 def state_path(folder: Path, set_name: str) -> Path:
+    """Where shows before the state was keyed by the set's file kept it (by the set's name alone)."""
     return folder / "live" / f"{set_name}.json"
+
+
+def state_file(folder: Path, set_path: Path | None, set_name: str) -> Path:
+    """The live state of one set file: `live/<name>-<8 hex of its path>.json`. Keyed by the file, so that
+    a copy of a set (which keeps its [show] name) resumes its own show, never the original's."""
+    if set_path is None:
+        return state_path(folder, set_name)
+    key = hashlib.sha1(str(Path(set_path).resolve()).encode()).hexdigest()[:8]
+    return folder / "live" / f"{set_name}-{key}.json"
+
+
+def load_for(folder: Path, set_path: Path | None, set_name: str) -> dict[str, Any] | None:
+    """The saved state of this set file (None, said in a line, if there is none): its own file, else a
+    state an older version kept under the set's name, if it is of this very file."""
+    own = state_file(folder, set_path, set_name)
+    older = state_path(folder, set_name)
+    if own.exists() or not older.exists():
+        return load(own)
+    try:
+        of = json.loads(older.read_text()).get("set")
+    except (OSError, ValueError, AttributeError):
+        of = None
+    if set_path is not None and of is not None and Path(of).resolve() != Path(set_path).resolve():
+        log.warning(f"--resume: no saved state of {set_path}; {older} is of {of} (a set of the same name) and "
+                    f"is not used: the show starts from its set")
+        return None
+    return load(older)
 
 
 def collect(controls, snap, set_path: str, show_seed: int) -> dict[str, Any]:
@@ -172,5 +201,15 @@ def _replay_route(controls, change: list, lost: list[str]) -> None:
         elif change[0] == "remove":
             controls.post("route_remove", change[1], change[2], origin="resume")
     except (TypeError, ValueError, IndexError) as e:
-        lost.append(f"route {change!r}: {e}")
+        lost.append(f"route {' '.join(str(x) for x in change[:1])} {_route_words(change)}: {e}")
 
+
+
+def _route_words(change) -> str:
+    """A saved route change in words (source -> target), as far as it can be read."""
+    try:
+        if change[0] == "add":
+            return f"{change[1]['source']} -> {change[1]['target']}"
+        return f"{change[1]} -> {change[2]}"
+    except (TypeError, KeyError, IndexError):
+        return "(unreadable)"

@@ -7,17 +7,19 @@ routes from sound to image. Unknown keys are errors (a typo must not silently do
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from vj.core.errors import ConfigError
-from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTHANDS, TRIGGERS, EdgeSpec, EnvelopeSpec,
-                          ControlSpec, GeneratorSpec, GraphSpec, IpAdapterSpec, LayerSpec, LfoSpec, LoraSpec, SCHEDULERS,
-                          PREPROCESSORS, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet, WebSettings)
+from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, PREPROCESSORS, RANGES, SCHEDULERS, TRIGGER_SHORTHANDS,
+                          TRIGGERS, ControlSpec, EdgeSpec, EnvelopeSpec, GeneratorSpec, GraphSpec, IpAdapterSpec, LayerSpec,
+                          LfoSpec, LoraSpec, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet, WebSettings)
 from vj.core.validate import RAISE, Problems, fail, as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 from vj.render.shaders import set_folder
+from vj.show import files
 
 
 
@@ -49,11 +51,12 @@ def load_set(path: Path) -> ShowSet:
 
 def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Problems = RAISE) -> ShowSet:
     """A set's tables -> ShowSet: each [table] read by its field table below, each [[record]] by
-    its reader, then the checks that span several keys. Collecting `problems`, a bad key or record
-    is kept there and left out (its default stays), and the reading goes on."""
+    its reader, then the checks that span several keys. Collecting `problems`, each problem is kept
+    there and the reading goes on past it, the set read as it was meant where that is clear (a
+    misspelt table or key, keys under a missing header, a record standing in for itself), else the
+    bad value left out (its default stays): one mistake, one message."""
     where = str(path) if path else "set"
-    for key in data:
-        problems.attempt(check_keys, where, {key: None}, _SECTIONS)
+    data = _tables_meant(data, where, problems)
     kw: dict[str, Any] = {"path": path}
     if path:
         kw["name"] = path.stem
@@ -67,7 +70,8 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Probl
     problems.attempt(_check_whole, data, where)
     for key, (field, read) in _RECORDS.items():
         tables = problems.attempt(_tables, data, key, where, default=[])
-        records = [problems.attempt(read, f"{where} [[{key}]] #{i}", t, path) for i, t in enumerate(tables, 1)]
+        records = [_record(problems, key, read, f"{where} [[{key}]] #{i}", t, path) for i, t in enumerate(tables, 1)]
+        records = _unique(problems, key, tables, records, where)
         if key == "control":  # a layer:N source names a layer (read before)
             records = [problems.attempt(_control_layer, f"{where} [[control]] #{i}", c, kw.get("layers", ())) if c else None
                        for i, c in enumerate(records, 1)]
@@ -104,6 +108,68 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Probl
     return ShowSet(**kw)
 
 
+def unknown_table(where: str, key: str) -> str:
+    """The message for a table the set file may not have (vj check says it for a misspelt header too)."""
+    return f"{where}: unknown table {key!r}{suggest(key, _SECTIONS)}; tables: {', '.join(sorted(_SECTIONS))}"
+
+
+def _tables_meant(data: Mapping[str, Any], where: str, problems: Problems) -> Mapping[str, Any]:
+    """The set's tables, each name checked; collecting, the set is read as it was meant past a
+    mistake in its shape, so that what the rest declares is known (one mistake, one message): a
+    misspelt table as the one it was meant to be (vj check also mends its header, check.py), keys
+    above the first header or under a missing one (they fell into the table above) in the table
+    they belong to."""
+    top = {k: v for k, v in data.items()  # keys above the first header: values, not tables
+           if not isinstance(v, Mapping) and not (isinstance(v, list) and v and all(isinstance(x, Mapping) for x in v))}
+    out: dict[str, Any] = {key: value for key, value in data.items() if key in _SECTIONS and key not in top}
+    for key, value in data.items():
+        if key in _SECTIONS or key in top:
+            continue
+        problems.attempt(fail, unknown_table(where, key))
+        meant = difflib.get_close_matches(key, _SECTIONS, 1)
+        if meant and meant[0] not in out:
+            out[meant[0]] = value
+    if top:
+        out[""] = top
+        _rehome(out, "", where, problems)
+        for key in out.pop(""):
+            problems.attempt(fail, unknown_table(where, key))
+    for key in list(out):
+        _rehome(out, key, where, problems)
+    return out
+
+
+def _rehome(data: dict, key: str, where: str, problems: Problems) -> None:
+    """Keys of table `key` (of its last record) that fell in from a table whose header is missing
+    (a key only that table has, and those of its keys beside it): said once and moved where they belong."""
+    value = data[key]
+    table = value[-1] if isinstance(value, list) and value else value
+    allowed = _SECTIONS.get(key) or set()  # "": the keys above the first header; [params]: names of its own
+    if not isinstance(table, dict):
+        return
+    strays = {k: [name for name, keys in _SECTIONS.items() if keys is not None and name != key and k in keys]
+              for k in table if k not in allowed}
+    # a key that only one table has, and that is no misspelling of one of this table's: it fell in
+    sure = {homes[0] for k, homes in strays.items() if len(homes) == 1 and not suggest(k, allowed)}
+    moved: dict[str, dict] = {}
+    for k, homes in strays.items():
+        home = [h for h in homes if h in sure]  # name, quantize...: where the keys only it has go
+        if len(home) == 1:
+            moved.setdefault(home[0], {})[k] = table[k]
+    for home, keys in moved.items():
+        header = f"[[{home}]]" if home in _RECORDS else f"[{home}]"
+        first = next(iter(keys))
+        label = f" [[{key}]] #{len(value)}" if isinstance(value, list) else f" [{key}]" if key else ""
+        problems.attempt(fail, f"{where}{label}: {first} = ... belongs in {header} ({', '.join(keys)}); is its "
+                               f"header missing above it?")
+        for k in keys:
+            table.pop(k)
+        if home in _RECORDS:
+            data[home] = list(data.get(home, [])) + [keys]
+        elif home not in data:
+            data[home] = keys
+
+
 def _check_whole(data: Mapping[str, Any], where: str) -> None:
     """What spans keys of the file as written."""
     if "effect" in data.get("compositor", {}) and "effects" in data.get("compositor", {}):
@@ -114,14 +180,74 @@ def _check_whole(data: Mapping[str, Any], where: str) -> None:
 
 
 def _check_records(kw: dict, where: str) -> None:
-    if len({lo.name for lo in kw["loras"]}) < len(kw["loras"]):
-        raise ConfigError(f"{where}: two [[lora]] have the same name (each is the parameter lora.<name>.weight)")
-    if len({c.name for c in kw["controls"]}) < len(kw["controls"]):
-        raise ConfigError(f"{where}: two [[control]] have the same name (each is the parameter control.<name>.scale)")
     if len(kw["layers"]) > 12:
         raise ConfigError(f"{where}: {len(kw['layers'])} layers; the stack takes at most 12")
-    if len({sc.name for sc in kw["scenes"]}) < len(kw["scenes"]):
-        raise ConfigError(f"{where}: two scenes have the same name")
+
+
+# what a record's name becomes, for the message that says two records share one
+_NAMED = {"scene": "its name in /vj/scene and the graph", "lora": "the parameter lora.<name>.weight",
+          "lfo": "the source lfo.<name>", "envelope": "the source env.<name>",
+          "control": "the parameter control.<name>.scale"}
+
+
+def _unique(problems: Problems, key: str, tables: list, records: list, where: str) -> list:
+    """Records of a kind that names them: a name taken by an earlier record is said at its line, and
+    that record left out (the first keeps the name)."""
+    if key not in _NAMED:
+        return records
+    first: dict[str, int] = {}
+    out = list(records)
+    for i, (t, r) in enumerate(zip(tables, records), 1):
+        name = t.get("name") if isinstance(t, Mapping) else None
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            problems.attempt(fail, f"{where} [[{key}]] #{i}: name {name!r} is taken by [[{key}]] #{first[name]} "
+                                   f"(it is {_NAMED[key]}); give this one another name")
+            out[i - 1] = None
+        else:
+            first[name] = i
+    return out
+
+
+def _record(problems: Problems, key: str, read: Callable, w: str, t: Any, path: Path | None):
+    """One [[record]] read; collecting, one that does not read stands in for itself, so that what
+    names it (a route from its LFO, a layer's parameters by number, an edge to its scene) is not
+    said to be wrong as well: one mistake, one message."""
+    said = len(problems.found)
+    record = problems.attempt(read, w, t, path)
+    if record is None and len(problems.found) > said and isinstance(t, Mapping):
+        # a key misspelt: the record as it was meant, else what the rest can still learn from it
+        meant = {(k if k in _SECTIONS[key] else next(iter(difflib.get_close_matches(k, _SECTIONS[key], 1)), k)): v
+                 for k, v in t.items()}
+        return Problems(collect=True).attempt(read, w, meant, path) or _stand_in(key, t)
+    return record
+
+
+def _stand_in(key: str, t: Mapping[str, Any]):
+    """What a record that did not read still tells the rest of the check (None: nothing)."""
+    name = t.get("name")
+    named = isinstance(name, str) and name and all(c.isalnum() or c in "_-" for c in name)
+    if key == "prompt":
+        return PromptSpec("(a prompt that did not read)")  # it keeps the numbers of the prompts after it
+    if key == "layer":
+        fx = t.get("effects", [])
+        return LayerSpec(effects=tuple(dict.fromkeys(x for x in fx if isinstance(x, str) and x))
+                         if isinstance(fx, list) else ())
+    if not named:
+        return None
+    if key == "lfo":
+        return LfoSpec(name)
+    if key == "envelope":
+        return EnvelopeSpec(name, "audio.onset")
+    if key == "lora":
+        return LoraSpec(name, "stand-in")
+    if key == "scene":
+        values = t.get("params", {})
+        values = values if isinstance(values, Mapping) else {}
+        return SceneSpec(name, {str(k): float(v) for k, v in values.items()
+                                if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    return None
 
 
 # -- readers: (where, key, value, the set's path) -> the spec's value -----------------------------
@@ -152,9 +278,9 @@ def _size(w, k, v, path):
 
 
 def _beside_set(w, k, v, path):
-    """A file named relative to the set file (so a set folder travels whole)."""
-    p = Path(as_str(w, k, v)).expanduser()
-    return path.parent / p if not p.is_absolute() and path is not None else p
+    """A file named relative to the set file (so a set folder travels whole), else a shipped one of
+    that name (a shipped set copied elsewhere still finds its sound track): show/files.py."""
+    return files.find(as_str(w, k, v), path, k)
 
 
 def _input(w, k, v, path):
@@ -165,7 +291,7 @@ def _input(w, k, v, path):
 def _seeds(w, k, v, path):
     if not isinstance(v, list) or not 1 <= len(v) <= 16:
         raise ConfigError(f"{w}: seeds = [a, b, ...]: one to 16 whole numbers, blended by noise.seed.<n>.weight")
-    return tuple(as_int(w, "seeds", s, 0, 2**63 - 1) for s in v)
+    return tuple(as_int(w, "seeds", s, *RANGES["seed"]) for s in v)
 
 
 def _effect(w, k, v, path):
@@ -200,21 +326,23 @@ def _text_or_empty(w, k, v, path):
 
 # [section] key -> (ShowSet field, reader)
 _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
-    "show": {"name": ("name", _text), "size": ("size", _size), "fps": ("fps", _number(1, 240)),
+    "show": {"name": ("name", _text), "size": ("size", _size), "fps": ("fps", _number(*RANGES["fps"])),
              "audio": ("audio", _beside_set), "transition": ("transition", lambda w, k, v, path: _transition(w, v))},
-    "generator": {"model": ("model", _text), "steps": ("steps", _whole(1, 8)),
+    "generator": {"model": ("model", _text), "steps": ("steps", _whole(*RANGES["steps"])),
                   "scheduler": ("scheduler", _scheduler), "negative": ("negative", _text_or_empty), "size": ("gen_size", _size),
-                  "seed": ("seed", _whole(0, 2**63 - 1)), "seeds": ("seeds", _seeds), "input": ("input", _input),
-                  "deep_cache": ("deep_cache", _whole(1, 8)), "tiny_vae": ("tiny_vae", _flag),
+                  "seed": ("seed", _whole(*RANGES["seed"])), "seeds": ("seeds", _seeds), "input": ("input", _input),
+                  "deep_cache": ("deep_cache", _whole(*RANGES["deep_cache"])), "tiny_vae": ("tiny_vae", _flag),
                   "stream_batch": ("stream_batch", _flag), "fallback": ("fallback", _text),
                   "remote": ("remote", lambda w, k, v, path: _remotes(w, v)),
                   "key": ("remote_keys", lambda w, k, v, path: _keys(w, v))},
-    "tempo": {"link": ("link", _flag), "quantum": ("quantum", _whole(1, 16))},
+    "tempo": {"link": ("link", _flag), "quantum": ("quantum", _whole(*RANGES["quantum"]))},
     "compositor": {"effect": ("effects", _effect), "effects": ("effects", _effects),
                    "precision": ("precision", _precision)},
-    "audio": {"edges": ("audio_edges", _pair(20.0, 20000.0)), "sensitivity": ("audio_sensitivity", _number(0.05, 20.0)),
-              "hit_sensitivity": ("audio_hit_sensitivity", _number(0.05, 20.0)),
-              "bpm_range": ("audio_bpm_range", _pair(20.0, 400.0)), "channel": ("audio_channel", _whole(1, 64))},
+    "audio": {"edges": ("audio_edges", _pair(20.0, 20000.0)),
+              "sensitivity": ("audio_sensitivity", _number(*RANGES["sensitivity"])),
+              "hit_sensitivity": ("audio_hit_sensitivity", _number(*RANGES["sensitivity"])),
+              "bpm_range": ("audio_bpm_range", _pair(*RANGES["bpm"])),
+              "channel": ("audio_channel", _whole(*RANGES["audio_channel"]))},
 }
 _SECTIONS = {name: set(fields) for name, fields in _FIELDS.items()}
 _SECTIONS.update({
@@ -235,6 +363,7 @@ _SECTIONS.update({
     "graph": {"start", "quantize", "drift"},
     "edge": {"from", "to", "after", "time", "energy", "onset", "note", "chance", "weight", "quantize"},
 })
+TABLES = tuple(_SECTIONS)  # the tables a set file may have
 
 
 def _read_table(data, section: str, fields, where: str, path: Path | None, problems: Problems) -> dict[str, Any]:
@@ -246,7 +375,10 @@ def _read_table(data, section: str, fields, where: str, path: Path | None, probl
     out = {}
     for key, v in table.items():
         if problems.attempt(check_keys, w, {key: v}, fields, default=False) is False:
-            continue
+            meant = difflib.get_close_matches(key, fields, 1)  # collecting: read as it was meant
+            if not meant or meant[0] in table:
+                continue
+            key = meant[0]
         value = problems.attempt(fields[key][1], w, key, v, path, default=_BAD)
         if value is not _BAD:
             out[fields[key][0]] = value
@@ -306,10 +438,10 @@ def _lora(w: str, t: Mapping[str, Any], path) -> LoraSpec:
         raise ConfigError(f"{w}: missing source = \"file.safetensors\" (beside the set) or \"org/name\" (a hub id)")
     source = as_str(w, "source", t["source"])
     if source.lower().endswith(_LORA_FILE) or source.startswith(("/", "./", "../", "~")):
-        source = str(_beside_set(w, "source", source, path))
+        written, source = source, str(_beside_set(w, "source", source, path))
         if not Path(source).is_file():
-            raise ConfigError(f"{w}: source = {t['source']!r}: no such file ({source}); a LoRA file (.safetensors) "
-                              f"beside the set, or a hub id (org/name)")
+            raise ConfigError(f"{w}: source = {written!r}: {files.not_there(written, path)}; a LoRA file "
+                              f"(.safetensors) beside the set, or a hub id (org/name)")
     elif not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", source):
         raise ConfigError(f"{w}: source = {source!r}: a LoRA file (.safetensors) or a hub id (org/name)")
     return LoraSpec(name, source, as_number(w, "weight", t.get("weight", 1.0), 0, 2))
@@ -399,9 +531,12 @@ def _name(where: str, t: Mapping[str, Any]) -> str:
     return name
 
 
-def with_overrides(s: ShowSet, **changes: Any) -> ShowSet:
-    """The set with command-line overrides applied (None means 'not given')."""
-    return dataclasses.replace(s, **{k: v for k, v in changes.items() if v is not None})
+def with_overrides(s: ShowSet, flags: Mapping[str, str] | None = None, **changes: Any) -> ShowSet:
+    """The set with command-line overrides applied (None means 'not given'); `flags`: the flag that
+    gave each field, kept in the set so that a message names it (show/origin.py)."""
+    given = {k: v for k, v in changes.items() if v is not None}
+    noted = {**s.flags, **{k: f for k, f in (flags or {}).items() if k in given}}
+    return dataclasses.replace(s, **given, flags=noted)
 
 
 def check_template(where: str, text: Any) -> str:
@@ -443,11 +578,9 @@ def _layer(where: str, t: Mapping[str, Any], path: Path | None):
                           f"image:<file>, video:<file>, camera:<N|URL>, "
                           f"shader:<name>")
     if kind in ("image", "video"):
-        p = Path(arg).expanduser()
-        if not p.is_absolute() and path is not None:
-            p = path.parent / p  # relative to the set file
+        p = files.find(arg, path)  # beside the set file, else a shipped one
         if not p.is_file():
-            raise ConfigError(f"{where}: {kind} {p}: no such file")
+            raise ConfigError(f"{where}: {kind} {arg!r}: {files.not_there(arg, path)}")
         source = f"{kind}:{p}"
     blend = as_str(where, "blend", t.get("blend", "normal"))
     if blend not in BLEND_MODES:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from vj.core.protocols import ParamTable
 from vj.core.snapshot import TransitionState
 from vj.core.spec import SceneSpec
+from vj.core.spec import say_length
 from vj.show.graph import BEATS_PER_BAR, Moment
 
 CUT = (0.0, "s")  # no transition: the scene lands whole at once
@@ -24,7 +25,7 @@ CUT = (0.0, "s")  # no transition: the scene lands whole at once
 
 def describe(length: tuple[float, str]) -> str:
     n, unit = length
-    return "cut" if n <= 0 else f"{n:g} {unit}"
+    return "cut" if n <= 0 else say_length(n, unit)
 
 
 @dataclass
