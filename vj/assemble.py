@@ -115,6 +115,19 @@ def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: i
                                             show.scheduler, show.negative, show.loras))
 
 
+def remote_generator(show: ShowSet, seed: int, journal=None):
+    """The generator on `vj serve` boxes (show.remote; two or more alternate frames): vj/remote/client.py.
+    What travels at hello is what process_generator would be given; the model is the box's. Not started."""
+    from vj.core.boxes import pair_keys
+    from vj.generate.process import GeneratorConfig
+    from vj.remote.client import RemoteGenerator
+
+    cfg = GeneratorConfig(show.model, "auto", show.steps, show.gen_size, seed, None, None, show.tiny_vae, show.input,
+                          show.stream_batch, show.deep_cache, show.scheduler, show.negative, show.loras)
+    return RemoteGenerator.from_settings(show.remote, pair_keys(show.remote, show.remote_keys, show.where()), cfg,
+                                         journal=journal)
+
+
 def make_compositor(ctx, show: ShowSet, live: bool = False):
     """The compositor for a set: its layer stack and its master effect chain."""
     return comp.Compositor(ctx, show.size, effects=list(show.effects), layers=show.layers or DEFAULT_STACK, live=live,
@@ -253,9 +266,10 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
     surface = open_surface(headless, show.size, opts.fullscreen)
     compositor = make_compositor(surface.ctx, show, live)
     window = _window(surface, audio, opts)
-    generator = _generator(show, opts, seed, live, compositor, controls, window)
+    generator = _generator(show, opts, seed, live, compositor, controls, window, journal)
     try:
-        control, status, hooks, stoppers, rate = _listeners(opts, controls, clock) if live else (None, [], [], [], None)
+        control, status, hooks, stoppers, rate = (_listeners(opts, controls, clock, generator) if live
+                                                  else (None, [], [], [], None))
         show_clock, clock_stoppers = _show_clock(opts, live, controls)
         stoppers += clock_stoppers
     except BaseException:  # a MIDI port that isn't there: nothing left running behind the message
@@ -305,27 +319,36 @@ def _window(surface, audio, opts: Options):
                         split=opts.split)
 
 
-def _generator(show: ShowSet, opts: Options, seed: int, live: bool, compositor, controls, window):
-    """Live: the generator's own process, started (its model's errors end the show before it starts;
-    meanwhile the compositor compiles every variant and the window shows its warm-up image).
-    Offline: the model in this process, in step with the renderer."""
+def _generator(show: ShowSet, opts: Options, seed: int, live: bool, compositor, controls, window, journal=None):
+    """Live: the generator's own process, or the boxes of [generator] remote, started (its model's
+    errors, a box's refusal end the show before it starts; meanwhile the compositor compiles every
+    variant and the window shows its warm-up image). Offline: the model in this process, in step
+    with the renderer."""
     from vj.generate import device as torch_device
     from vj.generate import registry
 
+    warmed = []
+
+    def on_wait() -> None:
+        if not warmed:
+            compositor.warm_up()
+            warmed.append(True)
+        if window:
+            _show_warm_up(compositor, controls, window)
+
+    if live and show.remote:  # the model is the box's: nothing of it is loaded here
+        generator = remote_generator(show, seed, journal)
+        generator.start(wait_ready=True, on_wait=on_wait)
+        if not warmed:
+            compositor.warm_up()
+        return generator
+    if show.remote:
+        log.info(f"render: every frame is made here, with {show.model} ([generator] remote is for live shows)")
     spec = registry.resolve(show.model)
     if spec.fixture:
         log.warning(f"model {spec.label}")
     if live and opts.generator == "process":
         generator = process_generator(show, seed, opts.device, opts.threads)
-        warmed = []
-
-        def on_wait() -> None:
-            if not warmed:
-                compositor.warm_up()
-                warmed.append(True)
-            if window:
-                _show_warm_up(compositor, controls, window)
-
         generator.start(wait_ready=True, on_wait=on_wait)
         return generator
     if live:  # no first-use compile in the middle of the show
@@ -350,7 +373,7 @@ def _show_warm_up(compositor, controls, window) -> None:
     window.present(ProgramFrame(compositor, t, 0))
 
 
-def _listeners(opts: Options, controls: Controls, clock):
+def _listeners(opts: Options, controls: Controls, clock, generator=None):
     """OSC in and MIDI in a control process of their own, OSC out and MIDI clock out here. Returns
     (the control process, status sources, per-frame hooks, what stops them, the render rate meter
     OSC out reports)."""
@@ -371,7 +394,8 @@ def _listeners(opts: Options, controls: Controls, clock):
             log.info(f"OSC: listening on {host}:{port}" + (f", from {', '.join(allow)} only" if allow else ""))
         log.info(f"control process priority: {control.info.priority}")
     if opts.osc_out:
-        out = _or_stop(lambda: OscOut(opts.osc_out, controls, fps=rate.fps), stoppers)
+        link = generator.link_figures if generator is not None else None
+        out = _or_stop(lambda: OscOut(opts.osc_out, controls, fps=rate.fps, link=link), stoppers)
         hooks.append(out.frame)
         stoppers.append(out.close)
         log.info(f"OSC: sending features and changes to {opts.osc_out}")

@@ -7,6 +7,7 @@
     vj features AUDIO     the audio analysis, one line per hop (--json: one object per line)
     vj learn PARAM        bind the next MIDI control that moves to a parameter
     vj bench engine|generator|audio|control   figures for BENCHMARKS.md
+    vj serve              make frames for shows on other machines (a GPU box); prints its key
 """
 
 from __future__ import annotations
@@ -68,11 +69,13 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
     # what the shared set-up reads, for the commands that have no such option
     ap.set_defaults(duration=None, fullscreen=None, resume=False, overlay=None, split=False, headless=False, generator="process",
+                    generator_key=None,
                     bpm=None, bpm_range=None,
                     sensitivity=None, verbose=False, quiet=False)
     _run_command(sub)
     _render_command(sub)
     _tool_commands(sub)
+    _serve_command(sub)
     _bench_commands(sub.add_parser("bench", help="measure performance (figures go to BENCHMARKS.md)"))
     return ap
 
@@ -120,9 +123,34 @@ def _run_command(sub) -> None:
     run.add_argument("--resume", action="store_true", help="come back where the last show of this set was (after a "
                      "crash, a power cut, kill -9): its scene, prompts, knobs, live routes, tempo and seed")
     _audio_args(run)
-    run.add_argument("--generator", choices=("process", "thread"), default="process",
+    run.add_argument("--generator", default="process", metavar="process|thread|HOST:PORT[,HOST:PORT]",
                      help="where the diffusion loop runs: its own process (default: no GIL shared with the "
-                          "renderer, restarted if it crashes) or a thread of this one")
+                          "renderer, restarted if it crashes), a thread of this one, or `vj serve` on another "
+                          "machine (two or more boxes alternate frames; with --generator-key)")
+    run.add_argument("--generator-key", metavar="KEY[,KEY]", help="the key `vj serve` printed (one per box, or one "
+                     "for all); the set's [generator] key otherwise")
+
+
+def _serve_command(sub) -> None:
+    from vj.core.boxes import DEFAULT_PORT
+
+    srv = sub.add_parser("serve", help="make frames for shows played on other machines (a GPU box or a cloud GPU): "
+                         "loads the model once, prints its key")
+    srv.add_argument("--bind", default=f"127.0.0.1:{DEFAULT_PORT}", metavar="HOST:PORT",
+                     help=f"where to listen (default 127.0.0.1:{DEFAULT_PORT}: this machine only, e.g. through an SSH "
+                          f"tunnel; 0.0.0.0:{DEFAULT_PORT} for every network it is on)")
+    srv.add_argument("--model", default="sd-turbo", help="the model it serves (as vj run's --model; default sd-turbo)")
+    srv.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:N")
+    srv.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
+    srv.add_argument("--tiny-vae", action="store_true", help="decode with TAESD/TAESDXL")
+    srv.add_argument("--lora", action="append", metavar="NAME=SOURCE", help="load a LoRA adapter (a .safetensors file "
+                     "here or a hub id); shows move it by lora.NAME.weight (repeatable)")
+    srv.add_argument("--quality", type=int, default=85, metavar="Q", help="JPEG quality of the frames sent (50..100)")
+    srv.add_argument("--state", metavar="DIR", help="where its key is kept, in DIR/serve (default: $VJ_STATE, else "
+                     "~/.local/state/demontage): the same key after a restart")
+    srv.add_argument("--wrap", help=argparse.SUPPRESS)  # module:callable around each loop (tests, benchmarks)
+    srv.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    srv.add_argument("-v", "--verbose", action="store_true", help="debug output")
 
 
 def _render_command(sub) -> None:
@@ -268,8 +296,11 @@ def _overridden(show, args):
     source = f"camera:{args.camera}" if args.camera is not None else args.input
     if source and source != "feedback" and not source.startswith("camera:") and not Path(source).expanduser().is_file():
         raise VJError(f"--input {source}: no such file (give a video file, 'feedback' or camera:N)")
-    return with_overrides(
+    remote, keys = _remote(args)
+    return _paired(with_overrides(
         show,
+        remote=remote,
+        remote_keys=keys,
         input=source,
         deep_cache=args.deep_cache,
         model=args.model,
@@ -278,7 +309,24 @@ def _overridden(show, args):
         fps=args.fps,
         steps=args.steps,
         prompts=(PromptSpec(args.prompt),) if args.prompt else None,
-    )
+    ))
+
+
+def _paired(show):
+    """A remote generator from the set and the command line together: a key for each box."""
+    from vj.core.boxes import pair_keys
+
+    pair_keys(show.remote, show.remote_keys, "--generator / [generator] remote")
+    return show
+
+
+def _remote(args) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """--generator HOST:PORT[,HOST:PORT] and --generator-key KEY[,KEY]: the boxes and their keys (None: the set's)."""
+    from vj.core.boxes import parse_boxes, parse_keys
+
+    choice, key = args.generator, args.generator_key  # vj render: the defaults (the set's)
+    boxes = None if choice in ("process", "thread") else parse_boxes(choice, "--generator")
+    return boxes, (parse_keys(key, "--generator-key") if key else None)
 
 
 def _options(show, args, live: bool):
@@ -294,7 +342,8 @@ def _options(show, args, live: bool):
     if patterns:
         midi = (patterns, args.mapping or show.midi.mapping)
     return assemble.Options(seed=args.seed, headless=args.headless, fullscreen=args.fullscreen, overlay=args.overlay,
-                            split=args.split, generator=args.generator, device=args.device, threads=args.threads,
+                            split=args.split, generator="thread" if args.generator == "thread" else "process",
+                            device=args.device, threads=args.threads,
                             osc_in=osc, midi_in=midi, osc_out=(args.osc_out or show.osc.out) if live else None,
                             link=live and (args.link if args.link is not None else show.link),
                             quantum=(live and args.quantum) or show.quantum,  # render: the set's (no --quantum)
@@ -333,7 +382,8 @@ def _said(built, show, audio) -> None:
     """What the show is, said once it is built."""
     seed, w_h = built.seed, built.engine.generator.size
     log.info(f"seed {seed}" + (f" (drawn fresh; pass --seed {seed} to see this show again)" if built.seed_drawn else ""))
-    log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {w_h[0]}x{w_h[1]}, "
+    gen = f"{w_h[0]}x{w_h[1]}" if w_h else "size the box's"
+    log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {gen}, "
              f"{show.steps} step(s); GL {built.surface.renderer}; audio: {audio.status}")
 
 
@@ -726,6 +776,23 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from vj.core.spec import LoraSpec
+    from vj.remote.maker import MakerConfig
+    from vj.remote.server import ServeConfig, serve
+
+    loras = []
+    for text in args.lora or []:
+        name, sep, source = text.partition("=")
+        if not sep or not name or not source:
+            raise VJError(f"--lora {text!r}: write NAME=SOURCE (a .safetensors file or a hub id)")
+        loras.append(LoraSpec(name, source))
+    if not 50 <= args.quality <= 100:
+        raise VJError(f"--quality {args.quality}: 50..100")
+    maker = MakerConfig(args.model, args.device, args.threads, args.tiny_vae, tuple(loras), args.quality, args.wrap)
+    return serve(ServeConfig(args.bind, maker, _state(args.state) or _state(None)))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = parser()
     args = ap.parse_args(argv)
@@ -737,7 +804,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "render": cmd_render, "devices": cmd_devices, "params": cmd_params,
                 "features": cmd_features, "learn": cmd_learn, "bench": cmd_bench, "check": cmd_check,
-                "train": cmd_train, "mux": cmd_mux}[args.cmd](args)
+                "train": cmd_train, "mux": cmd_mux, "serve": cmd_serve}[args.cmd](args)
     except VJError as e:
         log.error(f"error: {e}")
         return 2

@@ -274,6 +274,9 @@ class Engine:
             parts.append(f"audio input: {analyzer.bad_samples} NaN/Inf samples ignored, {analyzer.clipped} clipped")
         if self.generator.errors:
             parts.append(f"gen errors {self.generator.errors} (last: {self.generator.last_error})")
+        link = self.generator.link_status()  # a box over the network: where, round trip, frame age
+        if link:
+            parts.append(link)
         parts += self.held()
         parts += [s for s in (o.status() for o in self.outputs) if s]
         parts += [f"{name} LOST" + (" (trying again)" if name in self.retries.waits else "") for name in self._gone()]
@@ -289,6 +292,9 @@ class Engine:
         lat = f"   latency {p50:.0f}/{p95:.0f} ms" if p50 is not None else ""
         lines = (f"render {self.render_fps():.0f} fps   gen {g.fps():.1f} fps{lat}",
                  f"scene {self.controls.scene or '-'}   {self.show_clock.state.describe()}   t {self.clock.now():.0f} s")
+        link = g.link_status()
+        if link:
+            lines += (link[:90],)
         warnings = []
         state = g.state
         if state not in ("running", "ready"):

@@ -196,6 +196,8 @@ class ShowSet:
     fps: float = 30.0  # program frame rate: headless loop, recordings, offline render
     audio: Path | None = None  # default audio file for `vj render`
     model: str = "sd-turbo"  # registry name, local diffusers folder or hub id
+    remote: tuple[str, ...] = ()  # [generator] remote: boxes running `vj serve` (HOST:PORT) that make the frames; two or more alternate
+    remote_keys: tuple[str, ...] = ()  # [generator] key: each box's key (Z85, as `vj serve` prints it), or one for all
     steps: int = 1  # denoising steps per frame, 1..8
     scheduler: str | None = None  # swap the model's scheduler (generate/samplers.SCHEDULERS); None: its own
     negative: str = ""  # the negative prompt: what guidance (gen.guidance > 1) steers away from

@@ -32,7 +32,7 @@ import numpy as np
 from vj.core.errors import ModelLoadError, VJError
 from vj.core.messages import (Fatal, FrameDone, FrameDropped, FrameFailed, GeneratorReady, Hello, Release,
                               SharedFrames, SnapshotMsg, Stop)
-from vj.core.protocols import GenFrame
+from vj.core.protocols import GenFrame, LinkFigures
 from vj.core.snapshot import Snapshot
 from vj.log import log
 from vj.meter import RateMeter
@@ -226,6 +226,7 @@ class ProcessGenerator:
     def __init__(self, cfg: GeneratorConfig) -> None:
         self.cfg = cfg
         self.want_input = True  # the engine clears it while no window shows the input feed
+        self.link = "process"  # made on this machine, in a process of its own
         self._child = Child("generator", _child_main, (cfg,), Backoff(RESTART_FIRST, RESTART_MOST))
         self._shm = None
         self._slot_bytes = 0
@@ -357,6 +358,12 @@ class ProcessGenerator:
 
     def fps(self) -> float:
         return self._rate.fps()
+
+    def link_status(self) -> str:
+        return ""  # made on this machine: nothing to say
+
+    def link_figures(self) -> LinkFigures:
+        return LinkFigures()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._child.stop(timeout)

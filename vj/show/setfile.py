@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from vj.core.boxes import pair_keys, parse_boxes, parse_keys
 from vj.core.errors import ConfigError
 from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, TRIGGER_SHORTHANDS, TRIGGERS, EdgeSpec, EnvelopeSpec,
                           GraphSpec, LayerSpec, LfoSpec, LoraSpec, SCHEDULERS, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet)
@@ -60,6 +61,7 @@ def parse_set(data: Mapping[str, Any], path: Path | None = None, problems: Probl
     for section, fields in _FIELDS.items():
         kw.update(_read_table(data, section, fields, where, path, problems))
     problems.attempt(_spread_seeds, kw, data.get("generator", {}), f"{where} [generator]")
+    problems.attempt(_check_remote, kw, f"{where} [generator]")
     kw.pop("seeds", None)
     problems.attempt(_check_whole, data, where)
     for key, (field, read) in _RECORDS.items():
@@ -179,6 +181,19 @@ def _text_or_empty(w, k, v, path):
     return v
 
 
+def _boxes(w, k, v, path):
+    return parse_boxes(v, f"{w} {k}")
+
+
+def _keys(w, k, v, path):
+    return parse_keys(v, f"{w} {k}")
+
+
+def _check_remote(kw: dict, where: str) -> None:
+    """A remote generator and its keys go together: one key per box (or one for all)."""
+    pair_keys(kw.get("remote", ()), kw.get("remote_keys", ()), where)
+
+
 # [section] key -> (ShowSet field, reader)
 _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
     "show": {"name": ("name", _text), "size": ("size", _size), "fps": ("fps", _number(1, 240)),
@@ -187,7 +202,7 @@ _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
                   "scheduler": ("scheduler", _scheduler), "negative": ("negative", _text_or_empty), "size": ("gen_size", _size),
                   "seed": ("seed", _whole(0, 2**63 - 1)), "seeds": ("seeds", _seeds), "input": ("input", _input),
                   "deep_cache": ("deep_cache", _whole(1, 8)), "tiny_vae": ("tiny_vae", _flag),
-                  "stream_batch": ("stream_batch", _flag)},
+                  "stream_batch": ("stream_batch", _flag), "remote": ("remote", _boxes), "key": ("remote_keys", _keys)},
     "tempo": {"link": ("link", _flag), "quantum": ("quantum", _whole(1, 16))},
     "compositor": {"effect": ("effects", _effect), "effects": ("effects", _effects),
                    "precision": ("precision", _precision)},
