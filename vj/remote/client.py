@@ -35,7 +35,7 @@ from vj.remote.link import BoxLink
 from vj.remote.strikes import Strikes
 
 START_WAIT = 15.0  # s a show waits at its start for a box's welcome; then it starts and takes the box up later
-STALL = 0.25  # s without a new frame while the box is there and snapshots go up: a stall (counted, said)
+STALL = 0.25  # s without a new frame (and over twice the usual gap) while snapshots go up: a stall (counted, said)
 TICK = 0.01  # s: the network thread's longest sleep (pings, credits, hellos are timed by it)
 INPUT_QUALITY = 85  # JPEG quality of the camera/video images sent up
 INPUTS_KEPT = 8  # images sent up kept here for the preview's feed (the frame names the one it was made from)
@@ -56,6 +56,7 @@ class Figures:
     round_trip_ms: float | None
     frame_age_ms: float | None  # snapshot submitted -> its frame decoded here, median of recent frames
     late_credits: int
+    boxes: tuple[tuple[str, str, int], ...] = ()  # (HOST:PORT, its state, frames it made), each box
 
 
 class _Network:
@@ -90,6 +91,7 @@ class _Network:
         self._feed_serial = -1
         self._sent_inputs: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
         self._ages: collections.deque[float] = collections.deque(maxlen=64)
+        self._gaps: collections.deque[float] = collections.deque(maxlen=32)  # s between frames admitted
         self._decode_s = 0.0
         self._last_frame = 0.0  # monotonic time of the last frame admitted
         self.last_submit = 0.0  # monotonic time of the last snapshot submitted (the render thread's)
@@ -137,7 +139,11 @@ class _Network:
     def _from_box(self, sock, now: float) -> None:
         link, conn, is_monitor = self._sockets[sock]
         if is_monitor:
-            self._drain(sock, lambda parts: link.handshake_failed())
+            from zmq.utils.monitor import parse_monitor_message
+
+            succeeded = self.zmq.EVENT_HANDSHAKE_SUCCEEDED
+            self._drain(sock, lambda parts: link.handshake(
+                parse_monitor_message([p.bytes for p in parts])["event"] == succeeded))
             return
 
         def one(parts) -> None:
@@ -190,9 +196,14 @@ class _Network:
         self.out.put(GenFrame(pixels, f.index, f.t, f.gen_ms, inp))
 
     def _stall(self, now: float) -> None:
+        """A gap between frames longer than STALL and than twice the usual one, while snapshots kept
+        going up (a frozen show sends none): counted and said."""
         gap = now - self._last_frame
         self._last_frame = now
-        if gap > STALL and self.last_submit > now - gap + STALL and gap < 10.0:
+        usual = statistics.median(self._gaps) if self._gaps else 0.0
+        if gap < 10.0:
+            self._gaps.append(gap)
+        if gap > max(STALL, 2 * usual) and self.last_submit > now - gap + STALL and gap < 10.0:
             self.stalls += 1
             self.longest_stall = max(self.longest_stall, gap)
             self._said_stall(30, f"generator: no new frame for {gap * 1e3:.0f} ms although the box is there "
@@ -234,7 +245,7 @@ class _Network:
                        sum(x.bytes for x in self.links) / frames if frames else 0.0,
                        1e3 * self._decode_s / frames if frames else 0.0,
                        min(rtts) if rtts else None, 1e3 * statistics.median(ages) if ages else None,
-                       sum(x.late for x in self.links))
+                       sum(x.late for x in self.links), tuple((x.endpoint, x.state, x.frames) for x in self.links))
 
     def _figures(self, now: float) -> None:
         if self.journal is None or now < self._next_figures:
@@ -342,22 +353,40 @@ class RemoteGenerator:
         self._thread.start()
         if wait_ready:
             self._wait_ready(START_WAIT if timeout is None else timeout, on_wait)
+        else:
+            self._started(net.links)
 
     def _wait_ready(self, timeout: float, on_wait) -> None:
+        links = self._net.links
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            states = [x.state for x in self._net.links]
-            if "playing" in states:
-                return
-            if all(s in ("refused", "failed") for s in states):
-                errors = "; ".join(x.last_error for x in self._net.links)
-                self.stop()
-                raise VJError(f"generator: {errors}")
-            if on_wait is not None:
-                on_wait()
-            time.sleep(0.1)
-        log.warning(f"generator: no answer from {self.link} in {timeout:g} s; the show starts without it and takes "
-                    f"it up when it answers (is `vj serve` running there, and the port open?)")
+        try:
+            while time.monotonic() < deadline:
+                states = [x.state for x in links]
+                if "playing" in states:
+                    return
+                if all(s in ("refused", "failed") for s in states):
+                    errors = "; ".join(x.last_error for x in links)
+                    for x in links:
+                        x.starting = False  # said once, by the error below
+                    self.stop()
+                    raise VJError(f"generator {errors}")
+                if on_wait is not None:
+                    on_wait()
+                time.sleep(0.1)
+            log.warning(f"generator: no answer from {self.link} in {timeout:g} s; the show starts without it and "
+                        f"takes it up when it answers (is `vj serve` running there, and the port open?)")
+        finally:
+            self._started(links)
+
+    @staticmethod
+    def _started(links) -> None:
+        """The show plays: from now on each link says its own refusals (one refused while another
+        played is said now)."""
+        for x in links:
+            if x.starting and x.state in ("refused", "failed"):
+                log.error(f"generator {x.last_error}; the show goes on with the other box" if len(links) > 1
+                          else f"generator {x.last_error}")
+            x.starting = False
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._thread is not None:

@@ -29,6 +29,7 @@ PING_EVERY = 0.1  # s between pings (on the next connection in turn): round trip
 LOST_AFTER = 0.75  # s without a word from a box: it is gone (noticed within a second)
 HELLO_BACKOFF = (0.25, 4.0)  # s: first and longest wait between hellos to a box that does not answer
 LATE_LEAST = 0.15  # s: a credit is written off after max(this, 2.5 x the usual turn)
+REFUSED_AFTER = 3  # CURVE handshakes failed in a row: the key is wrong
 
 
 @dataclass
@@ -61,7 +62,7 @@ class BoxLink:
             if ":" in host.strip("[]"):
                 s.ipv6 = True
             mon = s.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                                       | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+                                       | zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_SUCCEEDED)
             s.connect(tcp(host.strip("[]"), port))
             self.conns.append(Conn(s, mon))
         self.state = "connecting"  # connecting | playing | lost | busy | refused | failed
@@ -85,6 +86,8 @@ class BoxLink:
         self.bytes = 0  # their bytes on the wire
         self.late = 0  # credits written off
         self.errors = 0  # frames the box could not make
+        self._failed_handshakes = 0
+        self.starting = True  # the show waits for a welcome (RemoteGenerator.start clears it)
 
     # -- sockets -----------------------------------------------------------------------------------
     def sockets(self) -> list:
@@ -228,9 +231,12 @@ class BoxLink:
             self.state, self.last_error = "failed", f"{self.endpoint} refused the show: {msg.message}"
             self._say("failed", f"generator {self.last_error}", error=True)
 
-    def handshake_failed(self) -> None:
-        """Its monitor saw the CURVE handshake fail: the key is not this box's."""
-        if self.state == "refused":
+    def handshake(self, succeeded: bool) -> None:
+        """A connection's CURVE handshake, as its monitor saw it. The box closes a connection whose
+        key is not its own (the show only sees it fail): REFUSED_AFTER failures in a row, with
+        none passing between, is a wrong key, not a box that went away mid-handshake."""
+        self._failed_handshakes = 0 if succeeded else self._failed_handshakes + 1
+        if self.state == "refused" or self._failed_handshakes < REFUSED_AFTER:
             return
         self.state = "refused"
         self.last_error = (f"{self.endpoint} refused the handshake: the key is not that box's (vj serve prints its "
@@ -238,10 +244,13 @@ class BoxLink:
         self._say("refused", f"generator {self.last_error}", error=True)
 
     def _say(self, state: str, line: str, warn: bool = False, error: bool = False) -> None:
-        """Each change of state said once (a flapping link says each change, never a repeat)."""
+        """Each change of state said once (a flapping link says each change, never a repeat). While
+        the show waits to start, a refusal is left to the start's own error line (said once)."""
         if state == self.said:
             return
         self.said = state
+        if error and self.starting and state in ("refused", "failed"):
+            return
         (log.error if error else log.warning if warn else log.info)(line)
 
     # -- figures ---------------------------------------------------------------------------------------

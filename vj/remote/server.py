@@ -231,8 +231,8 @@ class BoxServer:
             raise VJError(f"vj serve: can't listen on {host}:{port} ({e.strerror}); another vj serve there? "
                           f"choose another with --bind HOST:PORT") from None
         self.host, self.port = host, port
-        self.monitor = r.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                                            | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+        # a wrong key shows as a protocol (cryptographic) failure; a show that left mid-handshake as "no detail"
+        self.monitor = r.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
         self.pull = ctx.socket(zmq.PULL)
         self.pull.bind(FRAMES_INPROC)
         self.session: Session | None = None
