@@ -296,8 +296,10 @@ class RemoteGenerator:
         frames are made (the model is the box's); input_source: the camera ("camera:N") or video
         file whose images go up for image-to-image (settings.input "pushed"); codec: "jpeg", "raw"
         or "auto" (raw when every box is on this machine)."""
+        from vj.remote import require
         from vj.remote.keys import check_key
 
+        require()
         if not boxes or len(keys) != len(boxes):
             raise VJError("remote generator: one key per box")
         self.boxes = tuple(boxes)

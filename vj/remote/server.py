@@ -418,9 +418,11 @@ class ServeConfig:
 
 def serve(cfg: ServeConfig, out=sys.stdout) -> int:
     """Load the model, listen, say what is served and the key, serve shows until SIGINT/SIGTERM."""
-    import zmq
-
+    from vj.remote import require
     from vj.remote.keys import box_keys
+
+    require()
+    import zmq
 
     host, port = parse_bind(cfg.bind)
     public, secret = box_keys(cfg.state)
