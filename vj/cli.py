@@ -201,6 +201,23 @@ def _tool_commands(sub) -> None:
     trn.add_argument("--steps", type=int, metavar="N", help="training steps (default: the shipped run's)")
 
 
+def _bench_remote(bsub) -> None:
+    rem = bsub.add_parser("remote", help="the generator over the network (vj serve) beside the local process: added "
+                          "latency, fps kept, stalls, bytes and decoding per frame; loopback and a 20 ms lossy link")
+    rem.add_argument("--sizes", default="512x512,640x360", metavar="WxH[,WxH]", help="frame sizes (default 512x512 "
+                     "and the demo's 640x360)")
+    rem.add_argument("--paths", default="local,loopback,loopback-jpeg,20ms,20ms-0.5%,20ms-2%",
+                     help="which paths (local is always measured: the others are against it)")
+    rem.add_argument("--seconds", type=float, default=20.0, help="seconds measured per path (after the warm-up)")
+    rem.add_argument("--warmup", type=float, default=3.0)
+    rem.add_argument("--fps", type=float, default=30.0, help="the show's render rate")
+    rem.add_argument("--gen-ms", type=int, default=40, help="the stand-in model's frame time (a GPU's pace), ms")
+    rem.add_argument("--json", action="store_true", help="one JSON line per path")
+    for hidden in ("--worker", "--wrap", "--box", "--key"):
+        rem.add_argument(hidden, help=argparse.SUPPRESS)
+    rem.add_argument("--codec", default="auto", help=argparse.SUPPRESS)
+
+
 def _bench_commands(bench) -> None:
     bsub = bench.add_subparsers(dest="what", metavar="WHAT")
     eng = bsub.add_parser("engine", help="the whole live loop, headless: render fps, generator fps, latency")
@@ -265,6 +282,7 @@ def _bench_commands(bench) -> None:
     sht = bsub.add_parser("sheets", help="the built-in model's contact sheets and loss curve, as PNGs")
     sht.add_argument("--out", type=Path, default=Path("docs"), metavar="DIR")
     sht.add_argument("--steps", type=int, default=2)
+    _bench_remote(bsub)
     aud = bsub.add_parser("audio", help="the audio analysis: microseconds per hop (median, p99)")
     aud.add_argument("--seconds", type=float, default=60.0, help="seconds of synthesised drums to analyse")
     aud.add_argument("--accuracy", action="store_true", help="also score onsets, BPM and beats on 192 synthesised tracks")
@@ -728,6 +746,10 @@ def cmd_bench(args) -> int:
         from vj.bench import generator as bench_generator
 
         return bench_generator.main(args)
+    if args.what == "remote":
+        from vj.bench import remote as bench_remote
+
+        return bench_remote.main(args)
     if args.what == "onset":
         from vj.bench import onset as bench_onset
 
@@ -736,7 +758,8 @@ def cmd_bench(args) -> int:
         from vj.bench import seedling as bench_seedling
 
         return bench_seedling.main(args)
-    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, onset, adherence or sheets")
+    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, onset, adherence, "
+                  "sheets or remote")
 
 
 def cmd_mux(args) -> int:

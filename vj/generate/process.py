@@ -119,11 +119,10 @@ def _load_loop(cfg: GeneratorConfig):
     batch = cfg.stream_batch if cfg.stream_batch is not None else dev.type == "cuda"
     loop = make_loop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed, live=True, input=cfg.input,
                      batch=batch, deep_cache=cfg.deep_cache, negative=cfg.negative)
-    size = loop.size
     if cfg.wrap:
         mod, _, fn = cfg.wrap.partition(":")
         loop = getattr(importlib.import_module(mod), fn)(loop)
-    return loop, size, spec.label
+    return loop, loop.size, spec.label  # the wrapper's size (a benchmark's stand-in may scale the frames)
 
 
 def _child_main(inbox, outbox, cfg: GeneratorConfig) -> None:

@@ -24,11 +24,12 @@ from vj.remote.wire import HEARTBEAT_MS, MAX_MESSAGE, tcp
 from vj.supervisor import Backoff
 
 CONNECTIONS = 4  # TCP connections to each box (see above)
-CREDITS = 2  # frames in flight from each box: one being made, one on its way
+CREDITS = 2  # frames in flight from each box: one being made, one on its way ...
+MOST_CREDITS = 3  # ... and a third where the round trip is longer than a frame takes (the box would idle)
 PING_EVERY = 0.1  # s between pings (on the next connection in turn): round trip, and the box's pulse
 LOST_AFTER = 0.75  # s without a word from a box: it is gone (noticed within a second)
 HELLO_BACKOFF = (0.25, 4.0)  # s: first and longest wait between hellos to a box that does not answer
-LATE_LEAST = 0.15  # s: a credit is written off after max(this, 2.5 x the usual turn)
+LATE_MARGIN = (0.06, 0.5)  # a credit is written off once it is late by max(60 ms, half the usual turn)
 REFUSED_AFTER = 3  # CURVE handshakes failed in a row: the key is wrong
 
 
@@ -74,13 +75,14 @@ class BoxLink:
         self.ever_played = False
         self.last_error = ""
         self._turn = 0.0  # s, the usual time from a credit to its frame (median of recent ones)
+        self._gen_ms = 0.0  # the box's time to make a frame (smoothed)
         self._turns: deque[float] = deque(maxlen=32)
         self._rtts: deque[float] = deque(maxlen=32)  # s, ping round trips
         self._next = 0  # the connection the next message goes on
         self._next_ping = 0.0
         self._next_hello = 0.0
         self._backoff = Backoff(*HELLO_BACKOFF)
-        self.want = CREDITS  # credits kept out (1-2)
+        self.want = CREDITS  # credits kept out (2, or 3 on a long round trip)
         self.pause_next = 0.0  # s: a pause the next credit carries (alternate.Stagger)
         self.frames = 0  # frames that came from this box
         self.bytes = 0  # their bytes on the wire
@@ -139,7 +141,7 @@ class BoxLink:
             self._credits(now)
 
     def _credits(self, now: float) -> None:
-        late_after = max(LATE_LEAST, 2.5 * self._turn)
+        late_after = self._turn + max(LATE_MARGIN[0], LATE_MARGIN[1] * self._turn) if self._turns else 1.0
         healthy = 0
         for c in self.conns:
             if c.pending is None:
@@ -183,6 +185,9 @@ class BoxLink:
                 return None
             self.frames += 1
             self.bytes += len(msg.data)
+            self._gen_ms = 0.8 * self._gen_ms + 0.2 * msg.gen_ms if self._gen_ms else msg.gen_ms
+            rtt = self.round_trip_ms()
+            self.want = MOST_CREDITS if rtt is not None and self._gen_ms > 0 and rtt > self._gen_ms else CREDITS
             return msg
         if isinstance(msg, wire.Pong):
             self._rtts.append(max(0.0, now - msg.t))

@@ -34,7 +34,7 @@ class MakerConfig:
 
 @dataclass(frozen=True)
 class Made:
-    data: object  # the picture as it travels: JPEG bytes, or the (h, w, 3) array itself (raw)
+    data: np.ndarray  # (h, w, 3) uint8: compressed for the way back beside the next frame (server.Encoder)
     width: int
     height: int
     gen_ms: float
@@ -154,11 +154,13 @@ class Maker:
             return gen.last_error if gen.errors != errors else ""
         px = np.ascontiguousarray(frame.pixels)
         used = self.feed.used if self.feed is not None else None
-        return Made(self.encode(px), px.shape[1], px.shape[0], frame.gen_ms, used)
+        return Made(px, px.shape[1], px.shape[0], frame.gen_ms, used)
 
-    def encode(self, px: np.ndarray):
-        if self.codec == "raw":
-            return px  # sent from its own buffer, no copy
-        import simplejpeg
 
-        return simplejpeg.encode_jpeg(px, quality=self.cfg.quality, colorspace="RGB", fastdct=True)
+def encode(px: np.ndarray, codec: str, quality: int):
+    """The picture as it travels: JPEG (libjpeg-turbo), or the array itself (raw, sent without a copy)."""
+    if codec == "raw":
+        return px
+    import simplejpeg
+
+    return simplejpeg.encode_jpeg(px, quality=quality, colorspace="RGB", fastdct=True)

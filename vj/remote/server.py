@@ -146,8 +146,55 @@ class Desk:
 
 
 # -- the maker's side (main thread) ----------------------------------------------------------------
-def make_frames(desk: Desk, maker: Maker, out) -> None:
-    """Work from the desk until it stops; results go to the socket thread through `out` (inproc PUSH)."""
+class Encoder:
+    """Frames compressed on a thread of their own, so the model makes the next frame meanwhile (on a
+    GPU box the GPU works while the CPU compresses), then handed to the socket thread. It holds at
+    most one frame per credit: never more than MAX_CREDITS."""
+
+    def __init__(self, ctx, quality: int) -> None:
+        self.ctx, self.quality = ctx, quality
+        self._cond = threading.Condition()
+        self._jobs: collections.deque = collections.deque(maxlen=MAX_CREDITS)
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="vj-serve-encoder", daemon=True)
+        self._thread.start()
+
+    def put(self, job: FrameJob, made, codec: str) -> None:
+        with self._cond:
+            self._jobs.append((job, made, codec))
+            self._cond.notify()
+
+    def _run(self) -> None:
+        import zmq
+
+        from vj.remote.maker import encode
+
+        out = self.ctx.socket(zmq.PUSH)
+        out.connect(FRAMES_INPROC)
+        try:
+            while True:
+                with self._cond:
+                    self._cond.wait_for(lambda: self._jobs or self._stop)
+                    if self._stop:
+                        return
+                    job, made, codec = self._jobs.popleft()
+                s = job.snapshot
+                parts = wire.frame(job.session, job.seq, s.index, s.t, made.gen_ms, made.width, made.height, codec,
+                                   made.input, encode(made.data, codec, self.quality))
+                out.send_multipart([b"frame", job.identity] + parts, copy=False)
+        finally:
+            out.close(0)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join(5)
+
+
+def make_frames(desk: Desk, maker: Maker, out, encoder: Encoder) -> None:
+    """Work from the desk until it stops; results go to the socket thread through `out` (inproc
+    PUSH), frames through the encoder."""
     serial = 0
     while True:
         job = desk.next_job(serial, 0.5)
@@ -161,13 +208,10 @@ def make_frames(desk: Desk, maker: Maker, out) -> None:
             _begin(maker, job, desk, out)
             continue
         made = maker.make(job.snapshot)
-        s = job.snapshot
         if isinstance(made, str):
             out.send_multipart([b"noframe", job.identity] + wire.noframe(job.session, job.seq, made))
-            continue
-        parts = wire.frame(job.session, job.seq, s.index, s.t, made.gen_ms, made.width, made.height, maker.codec,
-                           made.input, made.data)
-        out.send_multipart([b"frame", job.identity] + parts, copy=False)
+        else:
+            encoder.put(job, made, maker.codec)
 
 
 def _begin(maker: Maker, job: SessionJob, desk: Desk, out) -> None:
@@ -463,9 +507,11 @@ def _serve_until_stopped(ctx, server: BoxServer, desk: Desk, maker: Maker) -> No
     signal.signal(signal.SIGTERM, stop)
     push = ctx.socket(zmq.PUSH)
     push.connect(FRAMES_INPROC)
+    encoder = Encoder(ctx, maker.cfg.quality)
     try:
-        make_frames(desk, maker, push)
+        make_frames(desk, maker, push, encoder)
     finally:
+        encoder.stop()
         server.stop.set()
         thread.join(5)
         push.close(0)
