@@ -123,13 +123,13 @@ def measure(path: str, size: tuple[int, int], wrap: str, seconds: float, warmup:
 
 def _figures(path: str, size: tuple[int, int], gen, seen: dict, seconds: float, remote: bool) -> dict:
     lat, gaps = sorted(seen["lat"]), seen["gaps"]
+    f = gen.figures() if remote else None
     usual = statistics.median(gaps) if gaps else 0.0
     stalls = [g for g in gaps if g * 1e3 > max(STALL_MS, 2e3 * usual)]
-    out = {"path": path, "size": f"{size[0]}x{size[1]}", "link": gen.link if not remote else f"{gen.link} ({gen.codec})",
+    out = {"path": path, "size": f"{size[0]}x{size[1]}", "link": gen.link if not remote else f"{gen.link} ({f.codec})",
            "latency_ms_p50": _q(lat, 0.5), "latency_ms_p95": _q(lat, 0.95), "gen_fps": round(seen["frames"] / seconds, 2),
            "stalls": len(stalls), "longest_gap_ms": round(1e3 * max(gaps), 1) if gaps else None}
     if remote:
-        f = gen.figures()
         out.update(bytes_per_frame=round(f.bytes_per_frame), decode_ms_per_frame=round(f.decode_ms_per_frame, 3),
                    round_trip_ms=None if f.round_trip_ms is None else round(f.round_trip_ms, 2),
                    frame_age_ms=None if f.frame_age_ms is None else round(f.frame_age_ms, 1), stale=f.stale,
@@ -187,7 +187,9 @@ def run(args) -> list[dict]:
                                       "jpeg" if path == "loopback-jpeg" else "auto")
                     else:
                         net.loss(LOSS[path])
-                        row = _worker(net.argv(net.show, []), path, size, wrap, args, f"{net.box_addr}:{PORT}", key)
+                        # JPEG, as a box on another machine sends (both namespaces are this machine: "auto" gives raw)
+                        row = _worker(net.argv(net.show, []), path, size, wrap, args, f"{net.box_addr}:{PORT}", key,
+                                      "jpeg")
                     rows.append(_against(row, local))
             finally:
                 proc.terminate()

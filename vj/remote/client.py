@@ -40,7 +40,6 @@ TICK = 0.01  # s: the network thread's longest sleep (pings, credits, hellos are
 INPUT_QUALITY = 85  # JPEG quality of the camera/video images sent up
 INPUTS_KEPT = 8  # images sent up kept here for the preview's feed (the frame names the one it was made from)
 FIGURES_EVERY = 30.0  # s between the link's figures in the show log
-LOOPBACK = ("127.", "localhost", "::1", "[::1]")
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,7 @@ class Figures:
     frame_age_ms: float | None  # snapshot submitted -> its frame decoded here, median of recent frames
     late_credits: int
     boxes: tuple[tuple[str, str, int], ...] = ()  # (HOST:PORT, its state, frames it made), each box
+    codec: str = ""  # how the frames come: jpeg | raw (as the boxes said in their welcome)
 
 
 class _Network:
@@ -69,7 +69,7 @@ class _Network:
         self.zmq = zmq
         self.ctx = zmq.Context()
         self.session = secrets.token_hex(8)
-        hello = wire.hello(self.session, settings, codec)
+        hello = wire.hello(self.session, settings, codec, wire.this_machine())
         self.links = [BoxLink(self.ctx, b, k, self.session, hello, journal) for b, k in zip(boxes, keys)]
         self.journal = journal
         self.input_source = input_source
@@ -245,7 +245,8 @@ class _Network:
                        sum(x.bytes for x in self.links) / frames if frames else 0.0,
                        1e3 * self._decode_s / frames if frames else 0.0,
                        min(rtts) if rtts else None, 1e3 * statistics.median(ages) if ages else None,
-                       sum(x.late for x in self.links), tuple((x.endpoint, x.state, x.frames) for x in self.links))
+                       sum(x.late for x in self.links), tuple((x.endpoint, x.state, x.frames) for x in self.links),
+                       "+".join(sorted({x.codec for x in self.links if x.ever_played})))
 
     def _figures(self, now: float) -> None:
         if self.journal is None or now < self._next_figures:
@@ -295,7 +296,7 @@ class RemoteGenerator:
         """boxes: "HOST:PORT" each; keys: each box's public key (Z85), one per box; settings: how
         frames are made (the model is the box's); input_source: the camera ("camera:N") or video
         file whose images go up for image-to-image (settings.input "pushed"); codec: "jpeg", "raw"
-        or "auto" (raw when every box is on this machine)."""
+        or "auto" (the box sends raw frames to a show on its own machine, JPEG to any other)."""
         from vj.remote import require
         from vj.remote.keys import check_key
 
@@ -305,7 +306,7 @@ class RemoteGenerator:
         self.boxes = tuple(boxes)
         self._keys = tuple(check_key(k) for k in keys)
         self.settings = settings
-        self.codec = codec if codec != "auto" else ("raw" if all(b.startswith(LOOPBACK) for b in boxes) else "jpeg")
+        self.codec = codec
         self.input_source = input_source
         self.journal = journal
         self.link = " + ".join(self.boxes)

@@ -255,6 +255,7 @@ class BoxServer:
         self.zmq = zmq
         self.desk, self.label = desk, label
         self.boot = secrets.token_hex(8)  # a new one each run: shows see a restarted box
+        self.machine = wire.this_machine()  # a show on this machine gets raw frames when it leaves the codec to us
         self.router = r = ctx.socket(zmq.ROUTER)
         r.curve_server = True
         r.curve_secretkey = secret
@@ -359,10 +360,10 @@ class BoxServer:
         if s is None or s.id != msg.session:
             if s is not None:
                 self._end(f"show from {s.peer} gone (no word for {SESSION_IDLE:g} s)")
-            s = self.session = Session(msg.session, peer, msg.settings, msg.codec,
-                                       datetime.now().strftime("%H:%M:%S"), now)
-            self.desk.begin(s.id, msg.settings, msg.codec)
-            log.info(f"serve: a show from {peer} said hello ({_described(msg.settings)}, frames as {msg.codec})")
+            codec = msg.codec if msg.codec != "auto" else "raw" if msg.machine == self.machine else "jpeg"
+            s = self.session = Session(msg.session, peer, msg.settings, codec, datetime.now().strftime("%H:%M:%S"), now)
+            self.desk.begin(s.id, msg.settings, codec)
+            log.info(f"serve: a show from {peer} said hello ({_described(msg.settings)}, frames as {codec})")
         s.last_seen = now
         if s.size is None:
             s.waiting.append(identity)

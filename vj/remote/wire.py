@@ -5,7 +5,7 @@ of range or not finite, a part of the wrong size) raises BadMessage, whose `kind
 receiver counts it under.
 
     show -> box                                   box -> show
-    hello    session, settings, codec             welcome  session, boot, label, size, codec
+    hello    session, settings, codec, machine    welcome  session, boot, label, size, codec
     snap     session, seq, the whole snapshot     refused  reason, message, retry
              + names, values (float64), spectrum  frame    session, seq, index, t, gen_ms, size,
     credit   session, pause (one frame may come            codec, input + the picture
@@ -83,7 +83,8 @@ class Settings:
 class Hello:
     session: str
     settings: Settings
-    codec: str  # how frames should come back: jpeg | raw
+    codec: str  # how frames should come back: jpeg | raw | auto (raw only when show and box share a machine)
+    machine: str = ""  # this_machine() of the show's side
 
 
 @dataclass(frozen=True)
@@ -171,11 +172,27 @@ def _head(kind: str, **body: Any) -> bytes:
     return json.dumps({"v": VERSION, "kind": kind, **body}, separators=(",", ":"), allow_nan=False).encode()
 
 
-def hello(session: str, settings: Settings, codec: str) -> list[bytes]:
+def hello(session: str, settings: Settings, codec: str, machine: str = "") -> list[bytes]:
     s = {f.name: getattr(settings, f.name) for f in fields(settings)}
     s["size"] = list(settings.size) if settings.size else None
     s["loras"] = list(settings.loras)
-    return [_head("hello", session=session, settings=s, codec=codec)]
+    return [_head("hello", session=session, settings=s, codec=codec, machine=machine)]
+
+
+def this_machine() -> str:
+    """Which machine this is, as a short hash (of /etc/machine-id where there is one): a box asked
+    for frames "auto" sends them raw only to a show on its own machine. A show through an SSH
+    tunnel looks local by its address (127.0.0.1) but is not, and gets JPEG."""
+    import hashlib
+    import socket
+    import uuid
+
+    try:
+        with open("/etc/machine-id", "rb") as f:
+            ident = f.read().strip()
+    except OSError:
+        ident = f"{socket.gethostname()}-{uuid.getnode()}".encode()
+    return hashlib.sha256(b"demontage:" + ident).hexdigest()[:16]
 
 
 def welcome(w: Welcome) -> list[bytes]:
@@ -383,7 +400,7 @@ def _transition(name: str, x: Any) -> TransitionState | None:
 
 
 _SCHEMAS: dict[str, dict[str, Callable]] = {
-    "hello": {"session": _SESSION, "settings": _settings, "codec": _one_of(CODECS)},
+    "hello": {"session": _SESSION, "settings": _settings, "codec": _one_of(CODECS + ("auto",)), "machine": _text(64)},
     "welcome": {"session": _SESSION, "boot": _text(64), "label": _text(200), "size": _size, "codec": _one_of(CODECS)},
     "refused": {"reason": _text(40), "message": _text(500), "retry": _flag},
     "snap": {"session": _SESSION, "seq": _SEQ, "index": _SEQ, "t": _TIME, "prompts": _list(_text(MAX_TEXT), MAX_PROMPTS),
