@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 
+import numpy as np
 import pytest
 import zmq
 
@@ -239,3 +240,54 @@ def test_two_boxes_alternate_frames_in_order_and_one_lost_leaves_the_other(tmp_p
         a.stop(), b.stop()
     _in_order(show.records())
     assert show.said("lost") == 1
+
+
+def _solid_video(path, colour: str):
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c={colour}:s=128x128:r=30:d=2",
+                    "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
+def _frames_from(box: Box, video, n: int) -> list:
+    """n frames made on the box from a video read here and sent up (image-to-image, low strength)."""
+    from types import MappingProxyType
+
+    from vj.core.snapshot import Snapshot
+    from vj.remote.client import RemoteGenerator
+
+    gen = RemoteGenerator([f"127.0.0.1:{box.port}"], [box.key], wire.Settings(seed=4, input="pushed"),
+                          input_source=str(video), codec="jpeg")
+    gen.start(wait_ready=True, timeout=240)
+    frames, i, t0 = [], 0, time.monotonic()
+    try:
+        while len(frames) < n:
+            assert time.monotonic() - t0 < 240, f"{len(frames)} frames in 240 s: {gen.link_status()}"
+            values = {"strength": 0.05, "input.similarity": 1.0, "noise.phase": 0.3}
+            gen.submit(Snapshot(i, i / 30, MappingProxyType(values), ("a cathedral",), 4))
+            i += 1
+            f = gen.latest()
+            if f is not None and f.input is not None:
+                frames.append(f)
+            time.sleep(1 / 30)
+    finally:
+        gen.stop()
+    return frames
+
+
+def test_image_to_image_sends_the_shows_video_up_and_the_box_follows_it(tmp_path):
+    """The show's video is read here, sent up as JPEG, the box makes its frames from it (tiny-random,
+    strength 0.05: the input shows through) and each frame names the image it was made from."""
+    box = Box(tmp_path / "box", model="tiny-random").ready()
+    try:
+        red = _frames_from(box, _solid_video(tmp_path / "red.mp4", "red"), 5)
+        blue = _frames_from(box, _solid_video(tmp_path / "blue.mp4", "blue"), 5)
+    finally:
+        box.stop()
+    assert box.said("input pushed") == 2
+    for frames, channel in ((red, 0), (blue, 2)):
+        inp = frames[-1].input.reshape(-1, 3).mean(0)
+        assert inp[channel] > 200 and inp.sum() - inp[channel] < 120  # the image the frame was made from, back
+    diff = np.abs(red[-1].pixels.astype(float) - blue[-1].pixels.astype(float)).mean()
+    assert diff > 2, f"the box's frames hardly follow their input ({diff:.2f})"

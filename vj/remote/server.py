@@ -179,8 +179,13 @@ class Encoder:
                         return
                     job, made, codec = self._jobs.popleft()
                 s = job.snapshot
+                try:
+                    data = encode(made.data, codec, self.quality)
+                except (ValueError, TypeError) as e:  # a picture the codec will not take: the credit goes back
+                    out.send_multipart([b"noframe", job.identity] + wire.noframe(job.session, job.seq, f"JPEG: {e}"))
+                    continue
                 parts = wire.frame(job.session, job.seq, s.index, s.t, made.gen_ms, made.width, made.height, codec,
-                                   made.input, encode(made.data, codec, self.quality))
+                                   made.input, data)
                 out.send_multipart([b"frame", job.identity] + parts, copy=False)
         finally:
             out.close(0)
