@@ -6,6 +6,7 @@ GPU) are made by the local generator process, then by `vj serve` reached
     20ms            across two network namespaces, 20 +- 5 ms each way (netlab's delaying relay)
     20ms-0.5%       the same with 0.5 % of the packets lost each way (iptables)
     20ms-2%         the same with 2 % lost
+    20ms-2%-one     the same over one TCP connection instead of four (what the rotation is for)
 Each path is a live headless show of --seconds (after a warm-up), measured as `vj run` plays:
 gesture to photon (a snapshot taken -> the first output frame showing its picture), generated
 frames per second, the gaps between new frames (a stall: over STALL_MS and twice the usual gap),
@@ -25,8 +26,8 @@ import time
 from pathlib import Path
 
 STALL_MS = 250.0
-PATHS = ("local", "loopback", "loopback-jpeg", "20ms", "20ms-0.5%", "20ms-2%")
-LOSS = {"20ms": 0.0, "20ms-0.5%": 0.005, "20ms-2%": 0.02}
+PATHS = ("local", "loopback", "loopback-jpeg", "20ms", "20ms-0.5%", "20ms-2%", "20ms-2%-one")
+LOSS = {"20ms": 0.0, "20ms-0.5%": 0.005, "20ms-2%": 0.02, "20ms-2%-one": 0.02}
 DELAY_MS, JITTER_MS = 20.0, 5.0
 PORT = 9310
 
@@ -75,7 +76,7 @@ class Timed:
 
 
 def measure(path: str, size: tuple[int, int], wrap: str, seconds: float, warmup: float, fps: float,
-            box: str | None = None, key: str | None = None, codec: str = "auto") -> dict:
+            box: str | None = None, key: str | None = None, codec: str = "auto", connections: int = 4) -> dict:
     """One path as a headless live show: the figures after the warm-up."""
     from vj import assemble
     from vj.audio.sources import SilentInput
@@ -97,7 +98,7 @@ def measure(path: str, size: tuple[int, int], wrap: str, seconds: float, warmup:
     else:
         from vj.remote.client import RemoteGenerator
 
-        gen = RemoteGenerator.from_settings([box], [key], cfg, codec=codec)
+        gen = RemoteGenerator.from_settings([box], [key], cfg, codec=codec, connections=connections)
         gen.start(wait_ready=True, timeout=120)
     timed = Timed(gen)
     clock = RealClock()
@@ -133,7 +134,7 @@ def _figures(path: str, size: tuple[int, int], gen, seen: dict, seconds: float, 
         out.update(bytes_per_frame=round(f.bytes_per_frame), decode_ms_per_frame=round(f.decode_ms_per_frame, 3),
                    round_trip_ms=None if f.round_trip_ms is None else round(f.round_trip_ms, 2),
                    frame_age_ms=None if f.frame_age_ms is None else round(f.frame_age_ms, 1), stale=f.stale,
-                   late_credits=f.late_credits)
+                   late_credits=f.late_credits, connections=gen.connections)
     return out
 
 
@@ -211,7 +212,7 @@ def main(args) -> int:
         from vj.show.setfile import parse_size
 
         row = measure(args.worker, parse_size(args.sizes, "--sizes"), args.wrap, args.seconds, args.warmup, args.fps,
-                      args.box, args.key, args.codec)
+                      args.box, args.key, args.codec, 1 if args.worker.endswith("-one") else 4)
         print(json.dumps(row), flush=True)
         return 0
     t0 = time.monotonic()

@@ -31,7 +31,7 @@ from vj.mailbox import Mailbox
 from vj.meter import RateMeter
 from vj.remote import wire
 from vj.remote.alternate import InOrder, Stagger
-from vj.remote.link import BoxLink
+from vj.remote.link import CONNECTIONS, BoxLink
 from vj.remote.strikes import Strikes
 
 START_WAIT = 15.0  # s a show waits at its start for a box's welcome; then it starts and takes the box up later
@@ -63,14 +63,14 @@ class _Network:
     """Everything that touches a socket, on one thread."""
 
     def __init__(self, boxes: Sequence[str], keys: Sequence[bytes], settings: wire.Settings, codec: str,
-                 input_source: str | None, journal) -> None:
+                 input_source: str | None, journal, connections: int) -> None:
         import zmq
 
         self.zmq = zmq
         self.ctx = zmq.Context()
         self.session = secrets.token_hex(8)
         hello = wire.hello(self.session, settings, codec, wire.this_machine())
-        self.links = [BoxLink(self.ctx, b, k, self.session, hello, journal) for b, k in zip(boxes, keys)]
+        self.links = [BoxLink(self.ctx, b, k, self.session, hello, journal, connections) for b, k in zip(boxes, keys)]
         self.journal = journal
         self.input_source = input_source
         self.snaps: Mailbox[Snapshot] = Mailbox()
@@ -97,6 +97,8 @@ class _Network:
         self.last_submit = 0.0  # monotonic time of the last snapshot submitted (the render thread's)
         self.stalls, self.longest_stall = 0, 0.0
         self.admitted = 0  # frames in order, handed on
+        self.superseded = 0  # frames in order but overtaken in the same round by a newer one (not decoded)
+        self._decoded = 0
         self._said_stall = Throttled(10.0)
         self._next_figures = time.monotonic() + FIGURES_EVERY
         self._sockets: dict = {}
@@ -116,11 +118,13 @@ class _Network:
             while not self.stop.is_set():
                 ready = dict(poller.poll(TICK * 1000))
                 now = time.monotonic()
+                arrived: list = []  # frames of this round, from every connection
                 for sock in ready:
                     if sock is self.wake:
                         self._drain(sock, lambda parts: None)
                     else:
-                        self._from_box(sock, now)
+                        self._from_box(sock, now, arrived)
+                self._newest(arrived, now)
                 self._send_snapshot()
                 self._send_input()
                 for link in self.links:
@@ -136,7 +140,7 @@ class _Network:
             except self.zmq.Again:
                 return
 
-    def _from_box(self, sock, now: float) -> None:
+    def _from_box(self, sock, now: float, arrived: list) -> None:
         link, conn, is_monitor = self._sockets[sock]
         if is_monitor:
             from zmq.utils.monitor import parse_monitor_message
@@ -154,7 +158,7 @@ class _Network:
                 return
             frame = link.handle(conn, msg, now)
             if frame is not None:
-                self._frame(link, frame, now)
+                arrived.append((frame.index, link, frame))
 
         self._drain(sock, one)
 
@@ -176,6 +180,23 @@ class _Network:
         self.ctx.term()
 
     # -- frames -------------------------------------------------------------------------------------
+    def _newest(self, arrived: list, now: float) -> None:
+        """The frames that came in one round, in snapshot order: only the newest is decoded and
+        handed on (the render thread would take only it); the others were superseded, not late."""
+        if not arrived:
+            return
+        arrived.sort(key=lambda a: a[0])
+        for index, link, f in arrived[:-1]:
+            if self.order.admit(index):
+                self.superseded += 1
+                self._stagger(link, now)
+        self._frame(*arrived[-1][1:], now)
+
+    def _stagger(self, link: BoxLink, now: float) -> None:
+        playing = [x.endpoint for x in self.links if x.state == "playing" and x is not link]
+        if playing:
+            link.pause_next = max(link.pause_next, self.stagger.arrived(link.endpoint, now, playing))
+
     def _frame(self, link: BoxLink, f: wire.Frame, now: float) -> None:
         if not self.order.admit(f.index):
             return
@@ -187,9 +208,8 @@ class _Network:
             self.strikes.add("bad picture", str(e).splitlines()[0][:120] or "not a JPEG", link.endpoint)
             return
         self._decode_s += time.thread_time() - t0
-        playing = [x.endpoint for x in self.links if x.state == "playing" and x is not link]
-        if playing:
-            link.pause_next = max(link.pause_next, self.stagger.arrived(link.endpoint, now, playing))
+        self._decoded += 1
+        self._stagger(link, now)
         self._ages.append(time.perf_counter() - self.clock_offset - f.t)
         self._stall(now)
         inp = self._sent_inputs.get(f.input) if f.input is not None and self.want_input else None
@@ -243,7 +263,7 @@ class _Network:
         ages = list(self._ages)
         return Figures(self.admitted, self.order.dropped, self.stalls, self.longest_stall * 1e3,
                        sum(x.bytes for x in self.links) / frames if frames else 0.0,
-                       1e3 * self._decode_s / frames if frames else 0.0,
+                       1e3 * self._decode_s / self._decoded if self._decoded else 0.0,
                        min(rtts) if rtts else None, 1e3 * statistics.median(ages) if ages else None,
                        sum(x.late for x in self.links), tuple((x.endpoint, x.state, x.frames) for x in self.links),
                        "+".join(sorted({x.codec for x in self.links if x.ever_played})))
@@ -292,11 +312,14 @@ class RemoteGenerator:
     boxes alternating frames. submit and latest never block."""
 
     def __init__(self, boxes: Sequence[str], keys: Sequence[str], settings: wire.Settings, *,
-                 input_source: str | None = None, codec: str = "auto", journal=None) -> None:
+                 input_source: str | None = None, codec: str = "auto", journal=None,
+                 connections: int = CONNECTIONS) -> None:
         """boxes: "HOST:PORT" each; keys: each box's public key (Z85), one per box; settings: how
         frames are made (the model is the box's); input_source: the camera ("camera:N") or video
         file whose images go up for image-to-image (settings.input "pushed"); codec: "jpeg", "raw"
-        or "auto" (the box sends raw frames to a show on its own machine, JPEG to any other)."""
+        or "auto" (the box sends raw frames to a show on its own machine, JPEG to any other);
+        connections: TCP connections to each box (link.py says why four; one for the benchmark's
+        comparison)."""
         from vj.remote import require
         from vj.remote.keys import check_key
 
@@ -307,6 +330,7 @@ class RemoteGenerator:
         self._keys = tuple(check_key(k) for k in keys)
         self.settings = settings
         self.codec = codec
+        self.connections = connections
         self.input_source = input_source
         self.journal = journal
         self.link = " + ".join(self.boxes)
@@ -321,8 +345,8 @@ class RemoteGenerator:
         self.want_input = True
 
     @classmethod
-    def from_settings(cls, boxes: Sequence[str], keys: Sequence[str], cfg, *, journal=None,
-                      codec: str = "auto") -> "RemoteGenerator":
+    def from_settings(cls, boxes: Sequence[str], keys: Sequence[str], cfg, *, journal=None, codec: str = "auto",
+                      connections: int = CONNECTIONS) -> "RemoteGenerator":
         """The one way in from a show's generator settings.
 
         boxes: "HOST:PORT" each (two or more alternate frames); keys: one per box, Z85 as `vj serve`
@@ -336,7 +360,7 @@ class RemoteGenerator:
                                  negative=cfg.negative, input=kind, deep_cache=cfg.deep_cache,
                                  stream_batch=cfg.stream_batch, loras=tuple(lo.name for lo in cfg.loras))
         return cls(boxes, keys, settings, input_source=src if kind == "pushed" else None, journal=journal,
-                   codec=codec)
+                   codec=codec, connections=connections)
 
     # -- start and stop ---------------------------------------------------------------------------------
     def start(self, wait_ready: bool = False, timeout: float | None = None, on_wait=None) -> None:
@@ -346,7 +370,8 @@ class RemoteGenerator:
         the show starts without it (it is taken up when it answers)."""
         if self._thread is not None:
             return
-        net = self._net = _Network(self.boxes, self._keys, self.settings, self.codec, self.input_source, self.journal)
+        net = self._net = _Network(self.boxes, self._keys, self.settings, self.codec, self.input_source, self.journal,
+                                   self.connections)
         net.want_input = self.want_input
         self._wake = net.ctx.socket(net.zmq.PAIR)
         self._wake.sndhwm = 2

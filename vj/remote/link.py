@@ -44,7 +44,8 @@ class Conn:
 
 
 class BoxLink:
-    def __init__(self, ctx, endpoint: str, server_key: bytes, session: str, hello: list[bytes], journal=None) -> None:
+    def __init__(self, ctx, endpoint: str, server_key: bytes, session: str, hello: list[bytes], journal=None,
+                 connections: int = CONNECTIONS) -> None:
         import zmq
 
         self.zmq = zmq
@@ -52,7 +53,7 @@ class BoxLink:
         host, _, port = endpoint.rpartition(":")
         public, secret = zmq.curve_keypair()  # this show's own pair, new each run
         self.conns: list[Conn] = []
-        for _ in range(CONNECTIONS):
+        for _ in range(connections):
             s = ctx.socket(zmq.DEALER)
             s.curve_serverkey, s.curve_publickey, s.curve_secretkey = server_key, public, secret
             for opt, value in ((zmq.IMMEDIATE, 1), (zmq.LINGER, 0), (zmq.SNDHWM, 16), (zmq.RCVHWM, 64),

@@ -215,6 +215,11 @@ def make_frames(desk: Desk, maker: Maker, out, encoder: Encoder) -> None:
         made = maker.make(job.snapshot)
         if isinstance(made, str):
             out.send_multipart([b"noframe", job.identity] + wire.noframe(job.session, job.seq, made))
+        elif maker.codec == "raw":  # nothing to compress: straight to the socket thread, no copy
+            s = job.snapshot
+            out.send_multipart([b"frame", job.identity] + wire.frame(job.session, job.seq, s.index, s.t, made.gen_ms,
+                                                                      made.width, made.height, "raw", made.input,
+                                                                      made.data), copy=False)
         else:
             encoder.put(job, made, maker.codec)
 
