@@ -190,6 +190,7 @@ def test_a_box_killed_mid_show_is_said_once_and_taken_up_again(tmp_path):
         show.wait_said(f"generator: frames from 127.0.0.1:{box.port}", 240)
         wait_until("the round trip in OSC out", lambda: any("/vj/generator/round_trip_ms" in b for b in bundles), 120,
                    alive=show.proc)
+        show.wait_said(f"| frames from 127.0.0.1:{box.port}, round trip", 60)  # the status line says where
         box.kill9()
         show.wait_said("lost (no word for", 60)
         n = len(bundles)

@@ -1,8 +1,10 @@
 """`vj bench remote`: the generator over the network beside the local process, in one run.
 
 For each size, the same frames (bench/standin.py: the seedling scaled up, with grain, paced like a
-GPU) are made by the local generator process, then by `vj serve` reached
+GPU; or, with --model, a real model on --device) are made by the local generator process, then by
+`vj serve` reached
     loopback        on this machine (the codec the show picks: raw), and loopback-jpeg
+    two-boxes       two boxes on this machine alternating frames (twice the frames of one)
     20ms            across two network namespaces, 20 +- 5 ms each way (netlab's delaying relay)
     20ms-0.5%       the same with 0.5 % of the packets lost each way (iptables)
     20ms-2%         the same with 2 % lost
@@ -16,6 +18,7 @@ the fps kept are against the local process at the same size, measured in the sam
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import statistics
@@ -26,7 +29,7 @@ import time
 from pathlib import Path
 
 STALL_MS = 250.0
-PATHS = ("local", "loopback", "loopback-jpeg", "20ms", "20ms-0.5%", "20ms-2%", "20ms-2%-one")
+PATHS = ("local", "loopback", "loopback-jpeg", "two-boxes", "20ms", "20ms-0.5%", "20ms-2%", "20ms-2%-one")
 LOSS = {"20ms": 0.0, "20ms-0.5%": 0.005, "20ms-2%": 0.02, "20ms-2%-one": 0.02}
 DELAY_MS, JITTER_MS = 20.0, 5.0
 PORT = 9310
@@ -75,8 +78,8 @@ class Timed:
         return self.gen.link_figures()
 
 
-def measure(path: str, size: tuple[int, int], wrap: str, seconds: float, warmup: float, fps: float,
-            box: str | None = None, key: str | None = None, codec: str = "auto", connections: int = 4) -> dict:
+def measure(path: str, size: tuple[int, int], model: str, device: str, wrap: str | None, args,
+            boxes: list[str] = (), keys: list[str] = (), codec: str = "auto") -> dict:
     """One path as a headless live show: the figures after the warm-up."""
     from vj import assemble
     from vj.audio.sources import SilentInput
@@ -86,11 +89,13 @@ def measure(path: str, size: tuple[int, int], wrap: str, seconds: float, warmup:
     from vj.resources import find_set
     from vj.show.setfile import load_set, with_overrides
 
-    show = with_overrides(load_set(find_set("demo")), model="seedling", size=size, fps=fps)
+    fps, seconds, warmup = args.fps, args.seconds, args.warmup
+    show = with_overrides(load_set(find_set("demo")), model=model, size=size, fps=fps)
     surface = open_headless()
     controls = assemble.build_controls(show, 1)
-    cfg = GeneratorConfig("seedling", "cpu", 1, None, 1, 1, wrap)
-    if box is None:
+    # the stand-in scales the seedling's own size up; a real model makes frames at the size measured
+    cfg = GeneratorConfig(model, device, 1, None if wrap else size, 1, 1 if device == "cpu" else None, wrap)
+    if not boxes:
         from vj.generate.process import ProcessGenerator
 
         gen = ProcessGenerator(cfg)
@@ -98,8 +103,9 @@ def measure(path: str, size: tuple[int, int], wrap: str, seconds: float, warmup:
     else:
         from vj.remote.client import RemoteGenerator
 
-        gen = RemoteGenerator.from_settings([box], [key], cfg, codec=codec, connections=connections)
-        gen.start(wait_ready=True, timeout=120)
+        gen = RemoteGenerator.from_settings(boxes, keys, cfg, codec=codec,
+                                            connections=1 if path.endswith("-one") else 4)
+        gen.start(wait_ready=True, timeout=300)
     timed = Timed(gen)
     clock = RealClock()
     seen = {"lat": [], "gaps": [], "last": None, "frames": 0}
@@ -119,7 +125,7 @@ def measure(path: str, size: tuple[int, int], wrap: str, seconds: float, warmup:
                                   clock=clock, audio=SilentInput(), outputs=[], on_frame=[shown])
     clock.reset()
     engine.run_live(warmup + seconds, FramePacer(fps, clock))
-    return _figures(path, size, gen, seen, seconds, box is not None)
+    return _figures(path, size, gen, seen, seconds, bool(boxes))
 
 
 def _figures(path: str, size: tuple[int, int], gen, seen: dict, seconds: float, remote: bool) -> dict:
@@ -143,23 +149,28 @@ def _q(xs: list[float], q: float) -> float | None:
 
 
 # -- the run: boxes, namespaces, one worker per path -----------------------------------------------------
-def _worker(argv_prefix: list[str], path: str, size: str, wrap: str, args, box: str | None = None,
-            key: str | None = None, codec: str = "auto") -> dict:
-    cmd = argv_prefix + [sys.executable, "-m", "vj", "bench", "remote", "--worker", path, "--sizes", size, "--wrap", wrap,
-                         "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--fps", str(args.fps), "--json"]
-    if box:
-        cmd += ["--box", box, "--key", key, "--codec", codec]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + args.warmup + 600)
+def _worker(ns: str | None, path: str, size: str, plan: dict, args, boxes: list[str] = (), keys: list[str] = (),
+            codec: str = "auto") -> dict:
+    cmd = (["ip", "netns", "exec", ns] if ns else []) + [
+        sys.executable, "-m", "vj", "bench", "remote", "--worker", path, "--sizes", size, "--model", plan["model"],
+        "--device", plan["device"], "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--fps",
+        str(args.fps), "--json"] + (["--wrap", plan["wrap"]] if plan["wrap"] else [])
+    if boxes:
+        cmd += ["--box", ",".join(boxes), "--key", ",".join(keys), "--codec", codec]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + args.warmup + 900)
     lines = [line for line in r.stdout.splitlines() if line.startswith("{")]
     if r.returncode != 0 or not lines:
         raise RuntimeError(f"bench remote: the {path} worker failed ({r.returncode}): {r.stderr.strip()[-800:]}")
     return json.loads(lines[-1])
 
 
-def _box(ns: str, wrap: str, state: Path):
-    """`vj serve` with the stand-in, in the box's namespace; (process, key) once it says its key."""
-    cmd = ["ip", "netns", "exec", ns, sys.executable, "-m", "vj", "serve", "--model", "seedling", "--device", "cpu",
-           "--threads", "1", "--bind", f"0.0.0.0:{PORT}", "--state", str(state), "--wrap", wrap, "-q"]
+def _box(ns: str | None, plan: dict, state: Path, port: int):
+    """`vj serve` (the stand-in, or the model asked for), in the box's namespace if there is one;
+    (process, key) once it says its key."""
+    cmd = (["ip", "netns", "exec", ns] if ns else []) + [
+        sys.executable, "-m", "vj", "serve", "--model", plan["model"], "--device", plan["device"],
+        "--bind", f"{'0.0.0.0' if ns else '127.0.0.1'}:{port}", "--state", str(state), "-q"]
+    cmd += (["--threads", "1", "--wrap", plan["wrap"]] if plan["wrap"] else [])
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     for line in proc.stdout:
         if line.startswith("key: "):
@@ -168,33 +179,48 @@ def _box(ns: str, wrap: str, state: Path):
     raise RuntimeError("bench remote: vj serve did not start")
 
 
-def run(args) -> list[dict]:
+def _paths(args, size: str, plan: dict, local: dict) -> list[dict]:
+    """Every path but the local one, against `local`: the boxes in a namespace of their own when a
+    network path is asked for (loopback inside it), else on this machine's loopback."""
     from vj.remote.netlab import lab
+
+    paths = [p for p in args.paths.split(",") if p != "local"]
+    netted = any(p in LOSS for p in paths)
+    rows = []
+    with contextlib.ExitStack() as stack:
+        net = stack.enter_context(lab("relay", DELAY_MS, JITTER_MS, tag="b")) if netted else None
+        ns = net.box if net else None
+        boxes = []
+        for i in range(2 if "two-boxes" in paths else 1):
+            state = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            proc, key = _box(ns, plan, state, PORT + i)
+            stack.callback(lambda p=proc: (p.terminate(), p.wait(30)))
+            boxes.append((f"127.0.0.1:{PORT + i}", key))
+        for path in paths:
+            if path.startswith("loopback") or path == "two-boxes":
+                use = boxes if path == "two-boxes" else boxes[:1]
+                row = _worker(ns, path, size, plan, args, [b for b, _ in use], [k for _, k in use],
+                              "jpeg" if path == "loopback-jpeg" else "auto")
+            else:
+                net.loss(LOSS[path])
+                # JPEG, as a box on another machine sends (both namespaces are this machine: "auto" gives raw)
+                row = _worker(net.show, path, size, plan, args, [f"{net.box_addr}:{PORT}"], [boxes[0][1]], "jpeg")
+            rows.append(_against(row, local))
+    return rows
+
+
+def run(args) -> list[dict]:
     from vj.show.setfile import parse_size
 
     rows = []
     for size_text in args.sizes.split(","):
         w, h = parse_size(size_text, "--sizes")
         size = f"{w}x{h}"
-        wrap = f"vj.bench.standin:paced_{size}_{args.gen_ms}ms"
-        local = _worker([], "local", size, wrap, args)
+        plan = {"model": args.model or "seedling", "device": args.device if args.model else "cpu",
+                "wrap": None if args.model else f"vj.bench.standin:paced_{size}_{args.gen_ms}ms"}
+        local = _worker(None, "local", size, plan, args)
         rows.append(local)
-        with lab("relay", DELAY_MS, JITTER_MS, tag="b") as net, tempfile.TemporaryDirectory() as state:
-            proc, key = _box(net.box, wrap, Path(state))
-            try:
-                for path in [p for p in args.paths.split(",") if p != "local"]:
-                    if path.startswith("loopback"):
-                        row = _worker(net.argv(net.box, []), path, size, wrap, args, f"127.0.0.1:{PORT}", key,
-                                      "jpeg" if path == "loopback-jpeg" else "auto")
-                    else:
-                        net.loss(LOSS[path])
-                        # JPEG, as a box on another machine sends (both namespaces are this machine: "auto" gives raw)
-                        row = _worker(net.argv(net.show, []), path, size, wrap, args, f"{net.box_addr}:{PORT}", key,
-                                      "jpeg")
-                    rows.append(_against(row, local))
-            finally:
-                proc.terminate()
-                proc.wait(30)
+        rows += _paths(args, size, plan, local)
     return rows
 
 
@@ -211,8 +237,9 @@ def main(args) -> int:
     if args.worker:
         from vj.show.setfile import parse_size
 
-        row = measure(args.worker, parse_size(args.sizes, "--sizes"), args.wrap, args.seconds, args.warmup, args.fps,
-                      args.box, args.key, args.codec, 1 if args.worker.endswith("-one") else 4)
+        boxes = args.box.split(",") if args.box else []
+        row = measure(args.worker, parse_size(args.sizes, "--sizes"), args.model or "seedling", args.device,
+                      args.wrap, args, boxes, args.key.split(",") if args.key else [], args.codec)
         print(json.dumps(row), flush=True)
         return 0
     t0 = time.monotonic()

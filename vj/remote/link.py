@@ -13,10 +13,11 @@ and is dropped. Every connection is CURVE-encrypted and authenticated against th
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vj.log import log
 from vj.remote import wire
@@ -25,7 +26,7 @@ from vj.supervisor import Backoff
 
 CONNECTIONS = 4  # TCP connections to each box (see above)
 CREDITS = 2  # frames in flight from each box: one being made, one on its way ...
-MOST_CREDITS = 3  # ... and a third where the round trip is longer than a frame takes (the box would idle)
+MOST_CREDITS = 4  # ... and up to 1 + round trip / frame time where the round trip is longer (the box would idle)
 PING_EVERY = 0.1  # s between pings (on the next connection in turn): round trip, and the box's pulse
 LOST_AFTER = 0.75  # s without a word from a box: it is gone (noticed within a second)
 HELLO_BACKOFF = (0.25, 4.0)  # s: first and longest wait between hellos to a box that does not answer
@@ -34,13 +35,19 @@ REFUSED_AFTER = 3  # CURVE handshakes failed in a row: the key is wrong
 
 
 @dataclass
+class Credit:
+    sent: float  # s, monotonic
+    late: bool = False  # written off: another credit was given in its place
+
+
+@dataclass
 class Conn:
-    """One connection to the box and the credit it carries, if any."""
+    """One connection to the box and the credits it carries (oldest first: its frames come back in
+    that order). With four connections each carries one at most."""
 
     sock: object  # zmq DEALER
     monitor: object  # its monitor socket: handshake failures
-    pending: float | None = None  # when its credit was sent (s, monotonic)
-    late: bool = False  # the credit was written off (another one was given in its place)
+    credits: deque = field(default_factory=deque)  # Credit
 
 
 class BoxLink:
@@ -83,7 +90,7 @@ class BoxLink:
         self._next_ping = 0.0
         self._next_hello = 0.0
         self._backoff = Backoff(*HELLO_BACKOFF)
-        self.want = CREDITS  # credits kept out (2, or 3 on a long round trip)
+        self.want = CREDITS  # credits kept out (2; up to MOST_CREDITS on a long round trip)
         self.pause_next = 0.0  # s: a pause the next credit carries (alternate.Stagger)
         self.frames = 0  # frames that came from this box
         self.bytes = 0  # their bytes on the wire
@@ -142,29 +149,32 @@ class BoxLink:
             self._credits(now)
 
     def _credits(self, now: float) -> None:
+        """Keep `want` credits out that are not late; write off the late ones (their connection is
+        held up: a lost segment) and give one again on the least busy connection."""
         late_after = self._turn + max(LATE_MARGIN[0], LATE_MARGIN[1] * self._turn) if self._turns else 1.0
         healthy = 0
         for c in self.conns:
-            if c.pending is None:
-                continue
-            if now - c.pending > 4 * late_after + LOST_AFTER:
-                c.pending, c.late = None, False  # never answered: the box lost it (a restart); forgotten
-            elif not c.late and now - c.pending > late_after:
-                c.late = True
-                self.late += 1
-            else:
-                healthy += not c.late
-        for c in [self.conns[(self._next + i) % len(self.conns)] for i in range(len(self.conns))]:
-            if healthy >= self.want:
+            while c.credits and now - c.credits[0].sent > 4 * late_after + LOST_AFTER:
+                c.credits.popleft()  # never answered: the box lost it (a restart); forgotten
+            for cr in c.credits:
+                if not cr.late and now - cr.sent > late_after:
+                    cr.late = True
+                    self.late += 1
+                healthy += not cr.late
+        per_conn = -(-self.want // len(self.conns))  # 1 with four connections
+        while healthy < self.want:
+            order = [self.conns[(self._next + i) % len(self.conns)] for i in range(len(self.conns))]
+            c = min(order, key=lambda x: len(x.credits))
+            if len(c.credits) >= per_conn + 1 or self._send(wire.credit(self.session, self.pause_next), c) is None:
                 return
-            if c.pending is None and self._send(wire.credit(self.session, self.pause_next), c) is not None:
-                c.pending, c.late, self.pause_next = now, False, 0.0
-                healthy += 1
+            c.credits.append(Credit(now))
+            self.pause_next = 0.0
+            healthy += 1
 
     def _lost(self, now: float) -> None:
         self.state, self.lost_at = "lost", now
         for c in self.conns:
-            c.pending, c.late = None, False
+            c.credits.clear()
         self._say("lost", f"generator {self.endpoint}: lost (no word for {LOST_AFTER:g} s); the show goes on with the "
                           f"last good frame and takes the box up again when it answers", error=True)
 
@@ -175,10 +185,11 @@ class BoxLink:
         if isinstance(msg, (wire.Frame, wire.NoFrame)):
             if msg.session != self.session:
                 return None
-            if conn.pending is not None and not conn.late:
-                self._turns.append(now - conn.pending)
-                self._turn = statistics.median(self._turns)
-            conn.pending, conn.late = None, False
+            if conn.credits:
+                cr = conn.credits.popleft()
+                if not cr.late:
+                    self._turns.append(now - cr.sent)
+                    self._turn = statistics.median(self._turns)
             if isinstance(msg, wire.NoFrame):
                 if msg.error:
                     self.errors += 1
@@ -188,7 +199,8 @@ class BoxLink:
             self.bytes += len(msg.data)
             self._gen_ms = 0.8 * self._gen_ms + 0.2 * msg.gen_ms if self._gen_ms else msg.gen_ms
             rtt = self.round_trip_ms()
-            self.want = MOST_CREDITS if rtt is not None and self._gen_ms > 0 and rtt > self._gen_ms else CREDITS
+            if rtt is not None and self._gen_ms > 0:  # enough for the box never to wait for a credit
+                self.want = max(CREDITS, min(MOST_CREDITS, 1 + math.ceil(rtt / self._gen_ms)))
             return msg
         if isinstance(msg, wire.Pong):
             self._rtts.append(max(0.0, now - msg.t))
@@ -218,7 +230,7 @@ class BoxLink:
         self.ever_played = True
         self._backoff.reset()
         for c in self.conns:
-            c.pending, c.late = None, False
+            c.credits.clear()
         w, h = msg.size
         what = f"frames from {self.endpoint} ({msg.label}, {w}x{h}, {msg.codec})"
         self._say("playing", f"generator {self.endpoint}: back after {now - self.lost_at:.1f} s ({msg.label})" if again
