@@ -44,8 +44,11 @@ class Proc:
         return sum(text in line for line in list(self.err))
 
     def wait_said(self, text: str, timeout: float = 120.0, times: int = 1) -> None:
-        wait_until(f"{text!r} from {' '.join(self.argv[-6:])}", lambda: self.said(text) >= times, timeout,
-                   alive=self.proc)
+        try:
+            wait_until(f"{text!r} from {' '.join(self.argv[-6:])}", lambda: self.said(text) >= times, timeout,
+                       alive=self.proc)
+        except AssertionError as e:  # what it said last, for the reader of the failure
+            raise AssertionError(f"{e}; its last lines:\n" + "\n".join(self.err[-15:])) from None
 
     def records(self) -> list[dict]:
         """Its stdout's JSON lines."""
