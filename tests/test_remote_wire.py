@@ -102,19 +102,23 @@ def test_frames_are_admitted_in_snapshot_order_only():
 def test_two_boxes_in_step_are_moved_half_a_frame_apart():
     st = Stagger(settle_frames=1)
     period = 0.1
-    # both land together each period: one of them is asked to pause about half a period
-    assert st.arrived("a", 0.0, ["b"]) == 0.0 and st.arrived("b", 0.001, ["a"]) == 0.0
-    st.arrived("a", period, ["b"])
-    pause = st.arrived("b", period + 0.001, ["a"])
-    assert pause == pytest.approx(period / 2 - 0.001, abs=0.01)
-    assert st.arrived("b", 2 * period + 0.001 + pause, ["a"]) == 0.0  # settling: not asked again at once
-    # evenly spread: nothing to do
+    # both land together: the second is asked to pause about half a frame time
+    assert st.arrived("a", 0.0, ["b"], period) == 0.0
+    pause = st.arrived("b", 0.001, ["a"], period)
+    assert pause == pytest.approx(period / 2 - 0.001, abs=0.005)
+    assert st.arrived("b", period + 0.001, ["a"], period) == 0.0  # settling: not asked again at once
+    # evenly spread: nothing to do, frame after frame
     st2 = Stagger()
     for k in range(6):
-        st2.arrived("a", k * period, ["b"])
-        assert st2.arrived("b", k * period + period / 2, ["a"]) == 0.0
+        assert st2.arrived("a", k * period, ["b"], period) == 0.0 or k == 0
+        assert st2.arrived("b", k * period + period / 2, ["a"], period) == 0.0
+    # three boxes: a third of a frame time apart
+    st3 = Stagger()
+    st3.arrived("a", 0.0, ["b", "c"], period)
+    st3.arrived("b", period / 3, ["a", "c"], period)
+    assert st3.arrived("c", period / 3 + 0.002, ["a", "b"], period) == pytest.approx(period / 3 - 0.002, abs=0.005)
     st2.forget("a")
-    assert st2.arrived("b", 10.0, []) == 0.0
+    assert st2.arrived("b", 10.0, [], period) == 0.0
 
 
 def test_a_box_and_its_key_as_written():

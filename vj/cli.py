@@ -206,7 +206,8 @@ def _bench_remote(bsub) -> None:
                           "latency, fps kept, stalls, bytes and decoding per frame; loopback and a 20 ms lossy link")
     rem.add_argument("--sizes", default="512x512,640x360", metavar="WxH[,WxH]", help="frame sizes (default 512x512 "
                      "and the demo's 640x360)")
-    rem.add_argument("--paths", default="local,loopback,loopback-jpeg,two-boxes,20ms,20ms-0.5%,20ms-2%,20ms-2%-one",
+    rem.add_argument("--paths", default="local,loopback,loopback-jpeg,half-box,two-boxes,20ms,20ms-0.5%,20ms-2%,"
+                     "20ms-2%-one",
                      help="which paths (local is always measured: the others are against it)")
     rem.add_argument("--seconds", type=float, default=20.0, help="seconds measured per path (after the warm-up)")
     rem.add_argument("--warmup", type=float, default=3.0)

@@ -4,7 +4,8 @@ For each size, the same frames (bench/standin.py: the seedling scaled up, with g
 GPU; or, with --model, a real model on --device) are made by the local generator process, then by
 `vj serve` reached
     loopback        on this machine (the codec the show picks: raw), and loopback-jpeg
-    two-boxes       two boxes on this machine alternating frames (twice the frames of one)
+    half-box        one box half as fast as the local generator (stand-in paced at twice --gen-ms)
+    two-boxes       two such boxes alternating frames: together as fast as the local one
     20ms            across two network namespaces, 20 +- 5 ms each way (netlab's delaying relay)
     20ms-0.5%       the same with 0.5 % of the packets lost each way (iptables)
     20ms-2%         the same with 2 % lost
@@ -29,7 +30,7 @@ import time
 from pathlib import Path
 
 STALL_MS = 250.0
-PATHS = ("local", "loopback", "loopback-jpeg", "two-boxes", "20ms", "20ms-0.5%", "20ms-2%", "20ms-2%-one")
+PATHS = ("local", "loopback", "loopback-jpeg", "half-box", "two-boxes", "20ms", "20ms-0.5%", "20ms-2%", "20ms-2%-one")
 LOSS = {"20ms": 0.0, "20ms-0.5%": 0.005, "20ms-2%": 0.02, "20ms-2%-one": 0.02}
 DELAY_MS, JITTER_MS = 20.0, 5.0
 PORT = 9310
@@ -181,7 +182,10 @@ def _box(ns: str | None, plan: dict, state: Path, port: int):
 
 def _paths(args, size: str, plan: dict, local: dict) -> list[dict]:
     """Every path but the local one, against `local`: the boxes in a namespace of their own when a
-    network path is asked for (loopback inside it), else on this machine's loopback."""
+    network path is asked for (loopback inside it), else on this machine's loopback. The two
+    alternating boxes are each half as fast as the local generator (the show can only use distinct
+    snapshots: at --fps 30 two full-speed boxes would outrun it), and one of them alone is measured
+    too: two keep the local rate where one keeps half."""
     from vj.remote.netlab import lab
 
     paths = [p for p in args.paths.split(",") if p != "local"]
@@ -190,21 +194,27 @@ def _paths(args, size: str, plan: dict, local: dict) -> list[dict]:
     with contextlib.ExitStack() as stack:
         net = stack.enter_context(lab("relay", DELAY_MS, JITTER_MS, tag="b")) if netted else None
         ns = net.box if net else None
-        boxes = []
-        for i in range(2 if "two-boxes" in paths else 1):
+
+        def box(port: int, p: dict) -> tuple[str, str]:
             state = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            proc, key = _box(ns, plan, state, PORT + i)
-            stack.callback(lambda p=proc: (p.terminate(), p.wait(30)))
-            boxes.append((f"127.0.0.1:{PORT + i}", key))
+            proc, key = _box(ns, p, state, port)
+            stack.callback(lambda: (proc.terminate(), proc.wait(30)))
+            return f"127.0.0.1:{port}", key
+
+        one = box(PORT, plan)
+        halves = []
+        if any(p in ("two-boxes", "half-box") for p in paths):
+            half = dict(plan, wrap=plan["wrap"].replace(f"_{args.gen_ms}ms", f"_{2 * args.gen_ms}ms")) if plan["wrap"] else plan
+            halves = [box(PORT + 1, half), box(PORT + 2, half)]
         for path in paths:
-            if path.startswith("loopback") or path == "two-boxes":
-                use = boxes if path == "two-boxes" else boxes[:1]
-                row = _worker(ns, path, size, plan, args, [b for b, _ in use], [k for _, k in use],
-                              "jpeg" if path == "loopback-jpeg" else "auto")
-            else:
+            use = {"two-boxes": halves, "half-box": halves[:1]}.get(path, [one])
+            if path in LOSS:
                 net.loss(LOSS[path])
                 # JPEG, as a box on another machine sends (both namespaces are this machine: "auto" gives raw)
-                row = _worker(net.show, path, size, plan, args, [f"{net.box_addr}:{PORT}"], [boxes[0][1]], "jpeg")
+                row = _worker(net.show, path, size, plan, args, [f"{net.box_addr}:{PORT}"], [one[1]], "jpeg")
+            else:
+                row = _worker(ns, path, size, plan, args, [b for b, _ in use], [k for _, k in use],
+                              "jpeg" if path == "loopback-jpeg" else "auto")
             rows.append(_against(row, local))
     return rows
 

@@ -42,27 +42,22 @@ class Stagger:
     def __init__(self, settle_frames: int = 3) -> None:
         self.settle_frames = settle_frames  # frames a box makes after a pause before it may be asked again
         self._arrived: dict[str, float] = {}  # box -> when its last frame landed (s, monotonic)
-        self._period: dict[str, float] = {}  # box -> its frame time (s, smoothed)
         self._settling: dict[str, int] = {}  # box -> frames still to come before the next correction
 
-    def arrived(self, box: str, t: float, others: list[str]) -> float:
-        """A frame of `box` landed at `t`; `others`: the other boxes making frames now. -> the pause
-        (s) to put on its next credit."""
-        last = self._arrived.get(box)
+    def arrived(self, box: str, t: float, others: list[str], frame_time: float) -> float:
+        """A frame of `box` landed at `t` (s); `others`: the other boxes making frames now;
+        `frame_time`: the box's time to make a frame (s, as it said). -> the pause (s) to put on
+        its next credit: the shortfall to 1/N of a frame time after the nearest other box's frame."""
         self._arrived[box] = t
-        if last is not None and 0.0 < t - last < 5.0:
-            p = self._period.get(box)
-            self._period[box] = t - last if p is None else 0.8 * p + 0.2 * (t - last)
         settling = self._settling.get(box, 0)
         if settling > 0:
             self._settling[box] = settling - 1
             return 0.0
-        period = self._period.get(box)
         landed = [self._arrived[o] for o in others if o in self._arrived]
-        if period is None or not landed:
+        if frame_time <= 0 or not landed:
             return 0.0
         gap = t - max(landed)  # since the nearest other box's frame
-        want = period / (len(landed) + 1)
+        want = frame_time / (len(landed) + 1)
         if gap >= want * 0.8:  # near enough: leave it
             return 0.0
         self._settling[box] = self.settle_frames
@@ -70,5 +65,5 @@ class Stagger:
 
     def forget(self, box: str) -> None:
         """A box lost: the others spread without it."""
-        for d in (self._arrived, self._period, self._settling):
+        for d in (self._arrived, self._settling):
             d.pop(box, None)

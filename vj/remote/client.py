@@ -114,24 +114,31 @@ class _Network:
         poller.register(self.wake, zmq.POLLIN)
         for s in self._sockets:
             poller.register(s, zmq.POLLIN)
+        failed = Throttled(30.0)
         try:
             while not self.stop.is_set():
-                ready = dict(poller.poll(TICK * 1000))
-                now = time.monotonic()
-                arrived: list = []  # frames of this round, from every connection
-                for sock in ready:
-                    if sock is self.wake:
-                        self._drain(sock, lambda parts: None)
-                    else:
-                        self._from_box(sock, now, arrived)
-                self._newest(arrived, now)
-                self._send_snapshot()
-                self._send_input()
-                for link in self.links:
-                    link.tick(now)
-                self._figures(now)
+                try:
+                    self._round(poller)
+                except Exception as e:  # a bug here must not leave the show without its generator: said, and on
+                    failed(40, f"generator: the network thread hit {type(e).__name__}: {e} (a bug; it goes on)")
         finally:
             self._close()
+
+    def _round(self, poller) -> None:
+        ready = dict(poller.poll(TICK * 1000))
+        now = time.monotonic()
+        arrived: list = []  # frames of this round, from every connection
+        for sock in ready:
+            if sock is self.wake:
+                self._drain(sock, lambda parts: None)
+            else:
+                self._from_box(sock, now, arrived)
+        self._newest(arrived, now)
+        self._send_snapshot()
+        self._send_input()
+        for link in self.links:
+            link.tick(now)
+        self._figures(now)
 
     def _drain(self, sock, handle, most: int = 64) -> None:
         for _ in range(most):
@@ -186,16 +193,17 @@ class _Network:
         if not arrived:
             return
         arrived.sort(key=lambda a: a[0])
+        for index, link, f in arrived:  # every landing counts for the stagger, in order or not
+            self._stagger(link, now, f.gen_ms / 1e3)
         for index, link, f in arrived[:-1]:
             if self.order.admit(index):
                 self.superseded += 1
-                self._stagger(link, now)
         self._frame(*arrived[-1][1:], now)
 
-    def _stagger(self, link: BoxLink, now: float) -> None:
+    def _stagger(self, link: BoxLink, now: float, frame_time: float) -> None:
         playing = [x.endpoint for x in self.links if x.state == "playing" and x is not link]
         if playing:
-            link.pause_next = max(link.pause_next, self.stagger.arrived(link.endpoint, now, playing))
+            link.pause_next = max(link.pause_next, self.stagger.arrived(link.endpoint, now, playing, frame_time))
 
     def _frame(self, link: BoxLink, f: wire.Frame, now: float) -> None:
         if not self.order.admit(f.index):
@@ -209,7 +217,6 @@ class _Network:
             return
         self._decode_s += time.thread_time() - t0
         self._decoded += 1
-        self._stagger(link, now)
         self._ages.append(time.perf_counter() - self.clock_offset - f.t)
         self._stall(now)
         inp = self._sent_inputs.get(f.input) if f.input is not None and self.want_input else None
@@ -237,7 +244,12 @@ class _Network:
             size = next((x.size for x in self.links if x.size), None)
             if size is None:
                 return  # opened at the size the box makes its frames at, once it says
-            self._feed = _open_feed(self.input_source, size)
+            try:
+                self._feed = _open_feed(self.input_source, size)
+            except VJError as e:  # a camera that will not open: said once; the box makes frames without it
+                log.error(f"generator input: {e}; the box makes its frames from noise")
+                self.input_source = None
+                return
         serial = self._feed.serial
         if serial == self._feed_serial:
             return

@@ -181,7 +181,7 @@ class Encoder:
                 s = job.snapshot
                 try:
                     data = encode(made.data, codec, self.quality)
-                except (ValueError, TypeError) as e:  # a picture the codec will not take: the credit goes back
+                except Exception as e:  # a picture the codec will not take: the credit goes back
                     out.send_multipart([b"noframe", job.identity] + wire.noframe(job.session, job.seq, f"JPEG: {e}"))
                     continue
                 parts = wire.frame(job.session, job.seq, s.index, s.t, made.gen_ms, made.width, made.height, codec,
@@ -303,15 +303,19 @@ class BoxServer:
         poller = zmq.Poller()
         for s in (self.router, self.pull, self.monitor):
             poller.register(s, zmq.POLLIN)
+        failed = Throttled(30.0)
         while not self.stop.is_set():
-            ready = dict(poller.poll(100))
-            if self.router in ready:
-                self._drain(self.router, self._from_show)
-            if self.pull in ready:
-                self._drain(self.pull, self._from_maker)
-            if self.monitor in ready:
-                self._drain(self.monitor, self._handshake)
-            self._idle()
+            try:
+                ready = dict(poller.poll(100))
+                if self.router in ready:
+                    self._drain(self.router, self._from_show)
+                if self.pull in ready:
+                    self._drain(self.pull, self._from_maker)
+                if self.monitor in ready:
+                    self._drain(self.monitor, self._handshake)
+                self._idle()
+            except Exception as e:  # a bug must not leave the box deaf while its process lives: said, and on
+                failed(40, f"serve: the socket thread hit {type(e).__name__}: {e} (a bug; it serves on)")
 
     def close(self) -> None:
         """Its sockets closed (after run() returned, or when it never ran)."""
