@@ -32,6 +32,7 @@ LOST_AFTER = 0.75  # s without a word from a box: it is gone (noticed within a s
 HELLO_BACKOFF = (0.25, 4.0)  # s: first and longest wait between hellos to a box that does not answer
 LATE_MARGIN = (0.06, 0.5)  # a credit is written off once it is late by max(60 ms, half the usual turn)
 REFUSED_AFTER = 3  # CURVE handshakes failed in a row: the key is wrong
+BYE_LINGER = 300  # ms the goodbye may take to leave when the show ends
 
 
 @dataclass
@@ -100,9 +101,6 @@ class BoxLink:
         self.starting = True  # the show waits for a welcome (RemoteGenerator.start clears it)
 
     # -- sockets -----------------------------------------------------------------------------------
-    def sockets(self) -> list:
-        return [c.sock for c in self.conns] + [c.monitor for c in self.conns]
-
     def _send(self, parts: list, conn: Conn | None = None) -> Conn | None:
         """On `conn`, or the next connection in turn that takes it; None: none could (not connected,
         or every queue full): dropped, never waited for."""
@@ -126,12 +124,13 @@ class BoxLink:
             self._send(parts)
 
     def close(self) -> None:
-        if self.state == "playing":
-            self._send(wire.bye(self.session))
+        """Goodbye (the box is free for the next show at once), then the sockets closed; the
+        goodbye gets BYE_LINGER to leave, nothing else waits."""
+        sent = self._send(wire.bye(self.session)) if self.state == "playing" else None
         for c in self.conns:
             c.sock.disable_monitor()
             c.monitor.close(0)
-            c.sock.close(0)
+            c.sock.close(BYE_LINGER if c is sent else 0)
 
     # -- time passes -------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
