@@ -13,11 +13,12 @@ BIN        := $(VENV)/bin
 # Debian/Ubuntu packages: ffmpeg for recordings, Mesa/EGL for GL without a screen, PortAudio for
 # live audio; Xvfb, ImageMagick and x11-utils let the tests open and photograph a real window;
 # JACK and liblo-tools are real audio/MIDI/OSC peers for the tests; iproute2's `ip netns` gives
-# the Link tests a network of their own (nothing but loopback); Chromium and its driver are the real
-# browser the remote's tests drive (selenium is told /usr/bin/chromedriver: nothing is downloaded).
+# the Link tests a network of their own (nothing but loopback), and the remote generator's tests two
+# "machines" joined by a link that iptables makes lossy; Chromium and its driver are the real
+# browser the web remote's tests drive (selenium is told /usr/bin/chromedriver: nothing is downloaded).
 APT_PACKAGES := ffmpeg libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libgl1 libglx-mesa0 \
                 libportaudio2 libsndfile1 xvfb xauth x11-utils imagemagick \
-                jackd2 jack-tools ecasound liblo-tools puredata-core iproute2 xdotool \
+                jackd2 jack-tools ecasound liblo-tools puredata-core iproute2 xdotool iptables \
                 chromium chromium-driver
 
 .PHONY: setup system-deps demo test bench clean
@@ -41,7 +42,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e '.[test,camera,ndi,link,web]'
+	$(BIN)/python -m pip install -q -e '.[test,camera,ndi,link,web,remote]'
 	$(BIN)/python -m pip install -q --no-deps gan-face-generate==1.1.1
 	touch $@
 

@@ -194,11 +194,11 @@ def test_vj_check_says_each_problem_of_the_generator_tables_on_its_line(tmp_path
         line_of("fallback"): '[generator]: fallback = "seedling" is its model already',
         line_of("seeds"): "[generators.faces]: seeds = [...] is the show's",
         line_of("remote"): "[generators.box]: remote = 'gpubox' is not HOST:PORT",
-        line_of("key", "[generators.box]"): "[generators.box]: key is not a public CURVE key (5 characters",
+        line_of("key", "[generators.box]"): "[generators.box]: key is not a box's key (5 characters",
         line_of("[generators.idle]"): "[generators.idle]: no layer shows it",
         line_of('fallback = "seedlnig"'): "[generators.idle]: fallback: model 'seedlnig' is unknown (did you mean 'seedling'?)",
         line_of("modle"): "[generators.lone]: unknown key 'modle' (did you mean 'model'?)",
-        line_of("key", "[generators.spare]"): "[generators.spare]: key without remote",
+        line_of("key", "[generators.spare]"): "[generators.spare]: key without a box",
         line_of('source = "generator:face"'): "[[layer]] #1: source 'generator:face': the set has no "
                                               "[generators.face] (did you mean 'faces'?)",
     }

@@ -233,13 +233,16 @@ def process_generator(show: ShowSet, seed: int, device: str = "auto", threads: i
     return ProcessGenerator(_config(show.generator, seed, device, threads, wrap))
 
 
-def make_generator(g: GeneratorSpec, live: bool, seed: int, opts: Options):
+def make_generator(g: GeneratorSpec, live: bool, seed: int, opts: Options, journal=None):
     """The one way a generator is made from its spec, for every generator of a show (the main one,
     each [generators.NAME], a fallback): a remote box's client, or a process of its own (live), or the
     model loaded here, in step with the renderer (offline, --generator thread). `seed`: its loop's.
-    A process or a remote one is not started yet. Raises ModelLoadError when the model can't be had."""
+    A process or a remote one is not started yet. Raises ModelLoadError when the model can't be had.
+    journal: the show log, where a remote link's events are written."""
+    if g.remote and live:
+        return _remote_generator(g, seed, journal)
     if g.remote:
-        return _remote_generator(g, seed)
+        log.info(f"render: every frame of the {g.label} is made here, with {g.model} (remote boxes are for live shows)")
     if live and opts.generator == "process":
         from vj.generate.process import ProcessGenerator
 
@@ -260,17 +263,17 @@ def make_generator(g: GeneratorSpec, live: bool, seed: int, opts: Options):
         raise ModelLoadError(str(e)) from None
 
 
-def _remote_generator(g: GeneratorSpec, seed: int):
-    """-- THE place a remote generator is made: `[generator] remote` / `[generators.NAME] remote`,
-    `vj run --generator HOST:PORT`. vj.remote.client.RemoteGenerator (the wt-remote branch: `vj serve`
-    and its client) implements core.protocols.FrameGenerator from the endpoints, the keys and the
-    generator's settings; until it is here, a remote generator is one line (its fallback plays, if any). --"""
-    try:
-        from vj.remote.client import RemoteGenerator
-    except ImportError:
-        raise ModelLoadError(f"remote = {', '.join(g.remote)}: remote generators arrive with vj serve "
-                             f"(not in this build); play a local model (model = ...) meanwhile") from None
-    return RemoteGenerator(g.remote, g.remote_keys, g, seed)
+def _remote_generator(g: GeneratorSpec, seed: int, journal=None):
+    """The generator on `vj serve` boxes (g.remote; two or more alternate frames): vj/remote/client.py.
+    What travels at hello is what a generator process would be given; the model is the box's. Not started."""
+    from vj.core.boxes import pair_keys
+    from vj.remote.client import RemoteGenerator
+
+    if g.controls or g.ipadapter is not None:
+        log.warning(f"{g.label}: [[control]] and [ipadapter] guide a model on this machine; the box's frames are made "
+                    f"without them")
+    keys = pair_keys(g.remote, g.remote_keys, f"[{'generators.' + g.name if g.name else 'generator'}]")
+    return RemoteGenerator.from_settings(g.remote, keys, _config(g, seed, "auto", None), journal=journal)
 
 
 def _config(g: GeneratorSpec, seed: int, device: str, threads: int | None, wrap: str | None = None):
@@ -433,10 +436,11 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
     surface = open_surface(headless, show.size, opts.fullscreen)
     compositor = make_compositor(surface.ctx, show, live)
     window = _window(surface, controls, opts)
-    generator, layer_generators, said = _generators(show, opts, seed, live, compositor, controls, window)
+    generator, layer_generators, said = _generators(show, opts, seed, live, compositor, controls, window, journal)
     web = _web(show, opts, controls) if live and opts.web is not None else None
     try:
-        control, status, hooks, stoppers, rate = _listeners(opts, controls, clock, web) if live else (None, [], [], [], None)
+        control, status, hooks, stoppers, rate = (_listeners(opts, controls, clock, web, generator) if live
+                                                  else (None, [], [], [], None))
         show_clock, clock_stoppers = _show_clock(opts, live, controls)
         stoppers += clock_stoppers
     except BaseException:  # a MIDI port that isn't there: nothing left running behind the message
@@ -498,7 +502,7 @@ def _window(surface, controls: Controls, opts: Options):
                         split=opts.split)
 
 
-def _generators(show: ShowSet, opts: Options, seed: int, live: bool, compositor, controls, window):
+def _generators(show: ShowSet, opts: Options, seed: int, live: bool, compositor, controls, window, journal=None):
     """Every generator of the set, in its order: the main one, then each [generators.NAME] (as the
     engine's LayerGenerator). Live: each in its own process, started (a model's errors end the show
     before it starts; meanwhile the compositor compiles every variant and the window shows its warm-up
@@ -520,7 +524,7 @@ def _generators(show: ShowSet, opts: Options, seed: int, live: bool, compositor,
     made, said = [], []
     try:
         for g in show.all_generators():
-            made.append(_playing(g, opts, g.seed if g.name and g.seed is not None else seed, live, on_wait, said))
+            made.append(_playing(g, opts, g.seed if g.name and g.seed is not None else seed, live, on_wait, said, journal))
     except BaseException as e:  # nothing left running behind the message
         for gen in made:
             gen.stop()
@@ -535,7 +539,7 @@ def _generators(show: ShowSet, opts: Options, seed: int, live: bool, compositor,
     return made[0], layers, said
 
 
-def _playing(g: GeneratorSpec, opts: Options, seed: int, live: bool, on_wait, said: list[str]):
+def _playing(g: GeneratorSpec, opts: Options, seed: int, live: bool, on_wait, said: list[str], journal=None):
     """g's generator, started: its own model, else (it can't load) its fallback, said in one line; a
     model and its fallback that both fail are one error naming both. Live, a generator that may go
     down during the show (a process, a remote box) is wrapped so that its fallback plays meanwhile."""
@@ -554,7 +558,7 @@ def _playing(g: GeneratorSpec, opts: Options, seed: int, live: bool, on_wait, sa
         spec = None if g.remote else registry.resolve(g.model)
         if spec is not None and spec.fixture:
             log.warning(f"model {spec.label}")
-        gen = _started(make_generator(g, live, seed, opts), g, live, opts, on_wait)
+        gen = _started(make_generator(g, live, seed, opts, journal), g, live, opts, on_wait)
     except ModelLoadError as e:
         if fallback is None:
             if g.name:  # which of the show's generators
@@ -574,8 +578,9 @@ def _playing(g: GeneratorSpec, opts: Options, seed: int, live: bool, on_wait, sa
 
 
 def _started(gen, g: GeneratorSpec, live: bool, opts: Options, on_wait):
-    """A generator process waited for until its model is loaded (a remote one connects as the show runs)."""
-    if live and opts.generator == "process" and not g.remote:
+    """Live, a generator process waited for until its model is loaded, a remote one until a box says
+    welcome (a refusal, a wrong key: VJError; a box that does not answer is said, and taken up later)."""
+    if live and (g.remote or opts.generator == "process"):
         try:
             gen.start(wait_ready=True, on_wait=on_wait)
         except VJError as e:  # it died while loading: what it said is why
@@ -619,10 +624,11 @@ def _say_web(cfg, address: tuple[str, int]) -> None:
                  f"the token is in the address: without it nothing is shown or moved)")
 
 
-def _listeners(opts: Options, controls: Controls, clock, web=None):
+def _listeners(opts: Options, controls: Controls, clock, web=None, generator=None):
     """OSC in, MIDI in and the browser remote's server in a control process of their own, OSC out and
     MIDI clock out here. Returns (the control process, status sources, per-frame hooks, what stops
-    them, the render rate meter OSC out reports). `web`: _web's (feed, config), or None."""
+    them, the render rate meter OSC out reports). `web`: _web's (feed, config), or None;
+    `generator`: the main one, whose link figures (a box's round trip, frame age) OSC out sends."""
     from vj.control.osc import OscOut
     from vj.control.process import ControlProcess
     from vj.meter import RateMeter
@@ -643,7 +649,8 @@ def _listeners(opts: Options, controls: Controls, clock, web=None):
             hooks.append(web[0].frame)
             _say_web(web[1], control.info.web)
     if opts.osc_out:
-        out = _or_stop(lambda: OscOut(opts.osc_out, controls, fps=rate.fps), stoppers)
+        link = generator.link_figures if generator is not None else None
+        out = _or_stop(lambda: OscOut(opts.osc_out, controls, fps=rate.fps, link=link), stoppers)
         hooks.append(out.frame)
         stoppers.append(out.close)
         log.info(f"OSC: sending features and changes to {opts.osc_out}")

@@ -6,7 +6,8 @@
     vj params [SET]       every parameter a set exposes (names, ranges, units)
     vj features AUDIO     the audio analysis, one line per hop (--json: one object per line)
     vj learn PARAM        bind the next MIDI control that moves to a parameter
-    vj bench engine|generator|audio|control|web   figures for BENCHMARKS.md
+    vj bench engine|generator|audio|control|web|guided|remote   figures for BENCHMARKS.md
+    vj serve              make frames for shows on other machines (a GPU box); prints its key
 """
 
 from __future__ import annotations
@@ -84,11 +85,13 @@ def parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
     # what the shared set-up reads, for the commands that have no such option
     ap.set_defaults(duration=None, fullscreen=None, resume=False, overlay=None, split=False, headless=False, generator="process",
+                    generator_key=None,
                     bpm=None, bpm_range=None, quantum=None, osc_port=None, audio_channel=None, mapping=None,
                     sensitivity=None, verbose=False, quiet=False)
     _run_command(sub)
     _render_command(sub)
     _tool_commands(sub)
+    _serve_command(sub)
     _bench_commands(sub.add_parser("bench", help="measure performance (figures go to BENCHMARKS.md)"))
     return ap
 
@@ -140,9 +143,34 @@ def _run_command(sub) -> None:
     run.add_argument("--resume", action="store_true", help="come back where the last show of this set was (after a "
                      "crash, a power cut, kill -9): its scene, prompts, knobs, live routes, tempo and seed")
     _audio_args(run)
-    run.add_argument("--generator", choices=("process", "thread"), default="process",
+    run.add_argument("--generator", default="process", metavar="process|thread|HOST:PORT[,HOST:PORT]",
                      help="where the diffusion loop runs: its own process (default: no GIL shared with the "
-                          "renderer, restarted if it crashes) or a thread of this one")
+                          "renderer, restarted if it crashes), a thread of this one, or `vj serve` on another "
+                          "machine (two or more boxes alternate frames; with --generator-key)")
+    run.add_argument("--generator-key", metavar="KEY[,KEY]", help="the key `vj serve` printed (one per box, or one "
+                     "for all); the set's [generator] key otherwise")
+
+
+def _serve_command(sub) -> None:
+    from vj.core.boxes import DEFAULT_PORT
+
+    srv = sub.add_parser("serve", help="make frames for shows played on other machines (a GPU box or a cloud GPU): "
+                         "loads the model once, prints its key")
+    srv.add_argument("--bind", default=f"127.0.0.1:{DEFAULT_PORT}", metavar="HOST:PORT",
+                     help=f"where to listen (default 127.0.0.1:{DEFAULT_PORT}: this machine only, e.g. through an SSH "
+                          f"tunnel; 0.0.0.0:{DEFAULT_PORT} for every network it is on)")
+    srv.add_argument("--model", default="sd-turbo", help="the model it serves (as vj run's --model; default sd-turbo)")
+    srv.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, cuda:N")
+    srv.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
+    srv.add_argument("--tiny-vae", action="store_true", help="decode with TAESD/TAESDXL")
+    srv.add_argument("--lora", action="append", metavar="NAME=SOURCE", help="load a LoRA adapter (a .safetensors file "
+                     "here or a hub id); shows move it by lora.NAME.weight (repeatable)")
+    srv.add_argument("--quality", type=int, default=85, metavar="Q", help="JPEG quality of the frames sent (50..100)")
+    srv.add_argument("--state", metavar="DIR", help="where its key is kept, in DIR/serve (default: $VJ_STATE, else "
+                     "~/.local/state/demontage): the same key after a restart")
+    srv.add_argument("--wrap", help=argparse.SUPPRESS)  # module:callable around each loop (tests, benchmarks)
+    srv.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    srv.add_argument("-v", "--verbose", action="store_true", help="debug output")
 
 
 def _render_command(sub) -> None:
@@ -200,6 +228,26 @@ def _tool_commands(sub) -> None:
                      "canny maps as the condition, against the shipped seedling); written to weights/edges")
     trn.add_argument("--batch", type=int, metavar="N", help="pictures a step (default: the shipped run's)")
     trn.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's own)")
+
+
+def _bench_remote(bsub) -> None:
+    rem = bsub.add_parser("remote", help="the generator over the network (vj serve) beside the local process: added "
+                          "latency, fps kept, stalls, bytes and decoding per frame; loopback and a 20 ms lossy link")
+    rem.add_argument("--sizes", default="512x512,640x360", metavar="WxH[,WxH]", help="frame sizes (default 512x512 "
+                     "and the demo's 640x360)")
+    rem.add_argument("--paths", default="local,loopback,loopback-jpeg,half-box,two-boxes,20ms,20ms-0.5%,20ms-2%,"
+                     "20ms-2%-one",
+                     help="which paths (local is always measured: the others are against it)")
+    rem.add_argument("--seconds", type=float, default=20.0, help="seconds measured per path (after the warm-up)")
+    rem.add_argument("--warmup", type=float, default=3.0)
+    rem.add_argument("--fps", type=float, default=30.0, help="the show's render rate")
+    rem.add_argument("--gen-ms", type=int, default=40, help="the stand-in model's frame time (a GPU's pace), ms")
+    rem.add_argument("--model", help="a real model instead of the stand-in (e.g. random:sd-turbo on a GPU)")
+    rem.add_argument("--device", default="auto", help="with --model: its torch device")
+    rem.add_argument("--json", action="store_true", help="one JSON line per path")
+    for hidden in ("--worker", "--wrap", "--box", "--key"):
+        rem.add_argument(hidden, help=argparse.SUPPRESS)
+    rem.add_argument("--codec", default="auto", help=argparse.SUPPRESS)
 
 
 def _bench_commands(bench) -> None:
@@ -268,6 +316,7 @@ def _bench_commands(bench) -> None:
     sht.add_argument("--out", type=Path, default=Path("docs"), metavar="DIR")
     sht.add_argument("--steps", type=int, default=2)
     _bench_guided(bsub)
+    _bench_remote(bsub)
     aud = bsub.add_parser("audio", help="the audio analysis: microseconds per hop (median, p99)")
     aud.add_argument("--seconds", type=float, default=60.0, help="seconds of synthesised drums to analyse")
     aud.add_argument("--accuracy", action="store_true", help="also score onsets, BPM and beats on 352 synthesised tracks "
@@ -360,10 +409,13 @@ def _overridden(show, args):
         raise VJError(f"--input {source}: no such file (give a video file, 'feedback' or camera:N)")
     flags = {"input": "--camera" if args.camera is not None else "--input", "deep_cache": "--deep-cache",
              "model": "--model", "tiny_vae": "--tiny-vae", "size": "--size", "fps": "--fps", "steps": "--steps",
-             "prompts": "--prompt"}
-    return with_overrides(
+             "prompts": "--prompt", "remote": "--generator", "remote_keys": "--generator-key"}
+    remote, keys = _remote(args)
+    return _paired(with_overrides(
         show,
         flags,
+        remote=remote,
+        remote_keys=keys,
         input=source,
         deep_cache=args.deep_cache,
         model=args.model,
@@ -372,7 +424,24 @@ def _overridden(show, args):
         fps=args.fps,
         steps=args.steps,
         prompts=(PromptSpec(args.prompt),) if args.prompt else None,
-    )
+    ))
+
+
+def _paired(show):
+    """A remote generator from the set and the command line together: a key for each box."""
+    from vj.core.boxes import pair_keys
+
+    pair_keys(show.remote, show.remote_keys, "--generator / [generator] remote")
+    return show
+
+
+def _remote(args) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """--generator HOST:PORT[,HOST:PORT] and --generator-key KEY[,KEY]: the boxes and their keys (None: the set's)."""
+    from vj.core.boxes import parse_boxes, parse_keys
+
+    choice, key = args.generator, args.generator_key  # vj render: the defaults (the set's)
+    boxes = None if choice in ("process", "thread") else parse_boxes(choice, "--generator")
+    return boxes, (parse_keys(key, "--generator-key") if key else None)
 
 
 def _options(show, args, live: bool):
@@ -388,7 +457,8 @@ def _options(show, args, live: bool):
     if patterns:
         midi = (patterns, args.mapping or show.midi.mapping)
     return assemble.Options(seed=args.seed, headless=args.headless, fullscreen=args.fullscreen, overlay=args.overlay,
-                            split=args.split, generator=args.generator, device=args.device, threads=args.threads,
+                            split=args.split, generator="thread" if args.generator == "thread" else "process",
+                            device=args.device, threads=args.threads,
                             osc_in=osc, midi_in=midi, osc_out=(args.osc_out or show.osc.out) if live else None,
                             link=live and (args.link if args.link is not None else show.link),
                             quantum=(live and args.quantum) or show.quantum,  # render: the set's (no --quantum)
@@ -447,8 +517,9 @@ def _said(built, show, audio) -> None:
 
     more = "".join(f", generator {lg.name} {wxh(lg.generator.size)}" for lg in engine.layer_generators)
     log.info(f"seed {seed}" + (f" (drawn fresh; pass --seed {seed} to see this show again)" if built.seed_drawn else ""))
-    log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator "
-             f"{wxh(engine.generator.size)}, {show.steps} step(s){more}; GL {built.surface.renderer}; audio: {audio.status}")
+    gen = wxh(engine.generator.size) if engine.generator.size else "the box's size"
+    log.info(f"set {show.where()}: {show.size[0]}x{show.size[1]} at {show.fps:g} fps, generator {gen}, "
+             f"{show.steps} step(s){more}; GL {built.surface.renderer}; audio: {audio.status}")
 
 
 def _analyzer_config(show, args):
@@ -827,6 +898,10 @@ def cmd_bench(args) -> int:
         from vj.bench import generator as bench_generator
 
         return bench_generator.main(args)
+    if args.what == "remote":
+        from vj.bench import remote as bench_remote
+
+        return bench_remote.main(args)
     if args.what == "onset":
         from vj.bench import onset as bench_onset
 
@@ -840,7 +915,7 @@ def cmd_bench(args) -> int:
 
         return bench_guided.main(args)
     raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, web, onset, adherence, "
-                  "sheets or guided")
+                  "sheets, guided or remote")
 
 
 def cmd_mux(args) -> int:
@@ -908,6 +983,23 @@ def _train_control(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from vj.core.spec import LoraSpec
+    from vj.remote.maker import MakerConfig
+    from vj.remote.server import ServeConfig, serve
+
+    loras = []
+    for text in args.lora or []:
+        name, sep, source = text.partition("=")
+        if not sep or not name or not source:
+            raise VJError(f"--lora {text!r}: write NAME=SOURCE (a .safetensors file or a hub id)")
+        loras.append(LoraSpec(name, source))
+    if not 50 <= args.quality <= 100:
+        raise VJError(f"--quality {args.quality}: 50..100")
+    maker = MakerConfig(args.model, args.device, args.threads, args.tiny_vae, tuple(loras), args.quality, args.wrap)
+    return serve(ServeConfig(args.bind, maker, _state(args.state) or _state(None)))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = parser()
     args = ap.parse_args(argv)
@@ -919,7 +1011,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "render": cmd_render, "devices": cmd_devices, "params": cmd_params,
                 "features": cmd_features, "learn": cmd_learn, "bench": cmd_bench, "check": cmd_check,
-                "train": cmd_train, "mux": cmd_mux}[args.cmd](args)
+                "train": cmd_train, "mux": cmd_mux, "serve": cmd_serve}[args.cmd](args)
     except VJError as e:
         for line in e.lines if isinstance(e, SetProblems) else [str(e)]:  # a set's problems: a line each
             log.error(f"error: {line}")

@@ -335,6 +335,9 @@ class Engine:
         for name, g in self.generators():
             if g.errors:
                 parts.append(f"gen {name + ' ' if name else ''}errors {g.errors} (last: {g.last_error})")
+            link = g.link_status()  # a box over the network: where, round trip, frame age
+            if link:
+                parts.append(f"{name}: {link}" if name else link)
         parts += self.held()
         parts += self.controls.waiting_controls()  # MIDI controls soft takeover ignores, against their values
         parts += [s for s in (o.status() for o in self.outputs) if s]
@@ -351,6 +354,10 @@ class Engine:
         rates = "   ".join(f"gen {name + ' ' if name else ''}{g.fps():.1f} fps" for name, g in self.generators())
         lines = (f"render {self.render_fps():.0f} fps   {rates}{lat}",
                  f"scene {self.controls.scene or '-'}   {self.show_clock.state.describe()}   t {self.clock.now():.0f} s")
+        for name, g in self.generators():  # a box over the network: where, round trip, frame age
+            link = g.link_status()
+            if link:
+                lines += ((f"{name}: {link}" if name else link)[:90],)
         warnings = []
         for name, g in self.generators():
             label = f"generator {name}" if name else "generator"

@@ -19,7 +19,8 @@ Out (--osc-out HOST:PORT), once per render frame, one bundle: /vj/audio/level /b
 /bpm /beat_phase, /vj/audio/onset and /vj/audio/beat when they happen, the show clock's
 /vj/clock/bpm (f) /beat (i, the beat number) /phase (f) /bar_phase (f), /vj/status/fps, and
 /vj/param/<name> <value> for every parameter changed by MIDI, the browser remote (vj/web/), a scene or a
-route start/stop. Tempo,
+route start/stop; with frames from a box over the network, /vj/generator/round_trip_ms (f)
+/frame_age_ms (f) /lost (i). Tempo,
 beats and phases are the show clock's, whatever drives it (sync/showclock.py).
 """
 
@@ -39,7 +40,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 from vj.control.hub import Controls
-from vj.core.protocols import ControlSink
+from vj.core.protocols import ControlSink, LinkFigures
 from vj.show.graph import QUANTIZE
 from vj.control.osc_check import one_number, packet_ok
 from vj.control.routes import CURVES, Route, source_known
@@ -576,7 +577,8 @@ class OscOut:
 
     FEEDBACK_SOURCES = ("midi", "scene", "route", "web")
 
-    def __init__(self, target: str, controls: Controls, fps: Callable[[], float] = lambda: 0.0) -> None:
+    def __init__(self, target: str, controls: Controls, fps: Callable[[], float] = lambda: 0.0,
+                 link: Callable[[], LinkFigures] | None = None) -> None:
         host, _, port = target.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise VJError(f"--osc-out {target!r}: write HOST:PORT, e.g. 127.0.0.1:9001")
@@ -590,6 +592,7 @@ class OscOut:
         self.controls = controls
         self._changes: collections.deque[tuple[str, float]] = collections.deque(maxlen=1024)
         self.fps = fps  # the render rate, for /vj/status/fps
+        self.link = link  # the generator's link figures (FrameGenerator.link_figures), for /vj/generator/*
         self.sent = 0
         self.errors = 0
         controls.params.on_change(self._changed)
@@ -615,6 +618,12 @@ class OscOut:
                             ("bar_phase", float(c.bar_phase))):
             b.add_content(build_message(f"/vj/clock/{name}", [value]))
         b.add_content(build_message("/vj/status/fps", [float(self.fps())]))
+        link = self.link() if self.link is not None else None
+        if link is not None and (link.round_trip_ms is not None or link.lost):  # frames from a box: how it goes
+            for name, value in (("round_trip_ms", link.round_trip_ms), ("frame_age_ms", link.frame_age_ms)):
+                if value is not None:
+                    b.add_content(build_message(f"/vj/generator/{name}", [float(value)]))
+            b.add_content(build_message("/vj/generator/lost", [int(link.lost)]))
         while self._changes:
             name, value = self._changes.popleft()
             b.add_content(build_message(f"/vj/param/{name}", [float(value)]))

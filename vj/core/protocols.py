@@ -89,17 +89,32 @@ class Loop(Protocol):
     def close(self) -> None: ...  # an input's ffmpeg or camera
 
 
+@dataclass(frozen=True)
+class LinkFigures:
+    """Where a generator's frames come from, in numbers (OSC out, benchmarks)."""
+
+    round_trip_ms: float | None = None  # to the box that makes them; None: made on this machine
+    frame_age_ms: float | None = None  # snapshot handed over -> its frame back here (median of recent frames)
+    lost: bool = False  # the box is gone: the last good frame holds
+
+
 class FrameGenerator(Protocol):
-    """Snapshots in, pictures out: on a thread here (worker.Generator) or in a process of its own
-    (process.ProcessGenerator). submit and latest never block."""
+    """Snapshots in, pictures out: on a thread here (worker.Generator), in a process of its own
+    (process.ProcessGenerator), or on a box over the network (remote.client.RemoteGenerator).
+    submit and latest never block."""
 
     size: tuple[int, int] | None  # (w, h) of the frames it makes
-    state: str  # ready | starting | running | restarting | failed | stopped
+    state: str  # ready | starting | running | restarting | lost (a box gone) | failed | stopped
     frames: int
     errors: int
     last_error: str
     want_input: bool  # the renderer shows the input feed (only then is it handed over)
     want_map: bool  # the renderer shows the control map (a `control` layer)
+    link: str  # where the frames are made: "thread", "process", or the box(es) "HOST:PORT[ + HOST:PORT]"
+
+    def link_status(self) -> str: ...  # one line on where frames come from ("" when there is nothing to say)
+
+    def link_figures(self) -> LinkFigures: ...
 
     def start(self) -> None: ...
 

@@ -298,6 +298,8 @@ class ShowSet:
     fps: float = 30.0  # program frame rate: headless loop, recordings, offline render
     audio: Path | None = None  # default audio file for `vj render`
     model: str = "sd-turbo"  # registry name, local diffusers folder or hub id
+    remote: tuple[str, ...] = ()  # [generator] remote: boxes running `vj serve` (HOST:PORT) that make the frames; two or more alternate
+    remote_keys: tuple[str, ...] = ()  # [generator] key: each box's key (Z85, as `vj serve` prints it), or one for all
     steps: int = 1  # denoising steps per frame, 1..8
     scheduler: str | None = None  # swap the model's scheduler (generate/samplers.SCHEDULERS); None: its own
     negative: str = ""  # the negative prompt: what guidance (gen.guidance > 1) steers away from
@@ -312,8 +314,6 @@ class ShowSet:
     stream_batch: bool | None = None  # 2-4 steps in one UNet call per frame (n-1 frames later); None: on CUDA
     deep_cache: int = 1  # N > 1: reuse the UNet's deep features for N-1 frames of N (faster, coarser motion)
     fallback: str | None = None  # [generator] fallback: a local model that plays when `model` can't
-    remote: tuple[str, ...] = ()  # [generator] remote: HOST:PORT of `vj serve` boxes; (): a local model
-    remote_keys: tuple[str, ...] = ()  # [generator] key: the boxes' public CURVE keys
     generators: tuple[GeneratorSpec, ...] = ()  # [generators.NAME]: more generators, each on the layers naming it
     prompts: tuple[PromptSpec, ...] = (PromptSpec("a field of possibilities"),)
     effects: tuple[str, ...] = ()  # the master effect chain: shaders in shaders/ (file stems), in order

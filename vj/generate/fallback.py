@@ -109,6 +109,24 @@ class FallbackGenerator:
     def want_input(self, wanted: bool) -> None:
         self._want_input = self.primary.want_input = self.fallback.want_input = wanted
 
+    @property
+    def want_map(self) -> bool:
+        return self.primary.want_map
+
+    @want_map.setter
+    def want_map(self, wanted: bool) -> None:
+        self.primary.want_map = self.fallback.want_map = wanted
+
+    @property
+    def link(self) -> str:
+        return self.serving.link
+
+    def link_status(self) -> str:
+        return self.primary.link_status()  # a lost box is said while the fallback plays
+
+    def link_figures(self):
+        return self.primary.link_figures()
+
     def fps(self) -> float:
         return self.serving.fps()
 

@@ -105,8 +105,11 @@ class CameraInput(_ReaderInput, Camera):
     """A camera (or stream URL) as the loop's input."""
 
 
-def open_input(spec: str, size: tuple[int, int], live: bool):
-    """'feedback', 'camera:N' or a video file path -> an input source."""
+def open_input(spec, size: tuple[int, int], live: bool):
+    """'feedback', 'camera:N' or a video file path -> an input source; a source made elsewhere (vj
+    serve's images pushed from a show, vj/remote/maker.py) is taken as it is."""
+    if not isinstance(spec, str):
+        return spec
     if spec == "feedback":
         return FeedbackInput()
     if spec.startswith("camera:"):

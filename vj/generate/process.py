@@ -32,7 +32,7 @@ import numpy as np
 from vj.core.errors import ModelLoadError, VJError
 from vj.core.messages import (Fatal, FrameDone, FrameDropped, FrameFailed, GeneratorReady, Hello, Release,
                               SharedFrames, SnapshotMsg, Stop)
-from vj.core.protocols import GenFrame
+from vj.core.protocols import GenFrame, LinkFigures
 from vj.core.snapshot import Snapshot
 from vj.log import log
 from vj.meter import RateMeter
@@ -121,11 +121,10 @@ def _load_loop(cfg: GeneratorConfig):
     batch = cfg.stream_batch if cfg.stream_batch is not None else dev.type == "cuda"
     loop = make_loop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed, live=True, input=cfg.input,
                      batch=batch, deep_cache=cfg.deep_cache, negative=cfg.negative)
-    size = loop.size
     if cfg.wrap:
         mod, _, fn = cfg.wrap.partition(":")
         loop = getattr(importlib.import_module(mod), fn)(loop)
-    return loop, size, spec.label
+    return loop, loop.size, spec.label  # the wrapper's size (a benchmark's stand-in may scale the frames)
 
 
 def _child_main(inbox, outbox, cfg: GeneratorConfig) -> None:
@@ -251,6 +250,7 @@ class ProcessGenerator:
         self.cfg = cfg
         self.want_input = True  # the engine clears it while no window shows the input feed
         self.want_map = True  # likewise while no `control` layer shows the control map
+        self.link = "process"  # made on this machine, in a process of its own
         self._child = Child("generator", _child_main, (cfg,), Backoff(RESTART_FIRST, RESTART_MOST))
         self._shm = None
         self._slot_bytes = 0
@@ -384,6 +384,12 @@ class ProcessGenerator:
 
     def fps(self) -> float:
         return self._rate.fps()
+
+    def link_status(self) -> str:
+        return ""  # made on this machine: nothing to say
+
+    def link_figures(self) -> LinkFigures:
+        return LinkFigures()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._child.stop(timeout)

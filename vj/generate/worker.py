@@ -17,7 +17,7 @@ import time
 from vj.log import Throttled, log
 from vj.mailbox import Mailbox
 from vj.meter import RateMeter
-from vj.core.protocols import GenFrame, Loop
+from vj.core.protocols import GenFrame, LinkFigures, Loop
 from vj.core.snapshot import Snapshot
 
 
@@ -28,6 +28,7 @@ class Generator:
         self.state = "ready"
         self.want_input = True  # the frame's input is handed on as it is (no copy to spare here)
         self.want_map = True  # likewise the control map
+        self.link = "thread"  # made here, on a thread of this process
         self._in: Mailbox[Snapshot] = Mailbox()
         self._out: Mailbox[GenFrame] = Mailbox()
         self._thread: threading.Thread | None = None
@@ -77,6 +78,12 @@ class Generator:
 
     def fps(self) -> float:
         return self._rate.fps()
+
+    def link_status(self) -> str:
+        return ""  # made here: nothing to say
+
+    def link_figures(self) -> LinkFigures:
+        return LinkFigures()
 
     # -- threaded ----------------------------------------------------------------------------
     def start(self) -> None:

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from vj.core.boxes import pair_keys, parse_boxes, parse_keys
 from vj.core.errors import ConfigError
 from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, PREPROCESSORS, RANGES, SCHEDULERS, TRIGGER_SHORTHANDS,
                           TRIGGERS, ControlSpec, EdgeSpec, EnvelopeSpec, GeneratorSpec, GraphSpec, IpAdapterSpec, LayerSpec,
@@ -324,6 +325,14 @@ def _text_or_empty(w, k, v, path):
     return v
 
 
+def _boxes(w, k, v, path):
+    return parse_boxes(v, f"{w}: {k} =")
+
+
+def _keys(w, k, v, path):
+    return parse_keys(v, f"{w}: {k}")
+
+
 # [section] key -> (ShowSet field, reader)
 _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
     "show": {"name": ("name", _text), "size": ("size", _size), "fps": ("fps", _number(*RANGES["fps"])),
@@ -333,8 +342,7 @@ _FIELDS: dict[str, dict[str, tuple[str, Callable]]] = {
                   "seed": ("seed", _whole(*RANGES["seed"])), "seeds": ("seeds", _seeds), "input": ("input", _input),
                   "deep_cache": ("deep_cache", _whole(*RANGES["deep_cache"])), "tiny_vae": ("tiny_vae", _flag),
                   "stream_batch": ("stream_batch", _flag), "fallback": ("fallback", _text),
-                  "remote": ("remote", lambda w, k, v, path: _remotes(w, v)),
-                  "key": ("remote_keys", lambda w, k, v, path: _keys(w, v))},
+                  "remote": ("remote", _boxes), "key": ("remote_keys", _keys)},
     "tempo": {"link": ("link", _flag), "quantum": ("quantum", _whole(*RANGES["quantum"]))},
     "compositor": {"effect": ("effects", _effect), "effects": ("effects", _effects),
                    "precision": ("precision", _precision)},
@@ -821,51 +829,8 @@ def _check_generator(kw: dict, w: str) -> bool:
     if kw.get("fallback") is not None and kw["fallback"] == model:
         raise ConfigError(f"{w}: fallback = \"{kw['fallback']}\" is its model already; name another, local model "
                           f"(seedling, dcgan-faces) or leave fallback out")
-    remote, keys = kw.get("remote", ()), kw.get("remote_keys", ())
-    if keys and not remote:
-        raise ConfigError(f"{w}: key without remote: key = is the public key of the `vj serve` box that "
-                          f"remote = \"HOST:PORT\" names")
-    if remote and not keys:
-        raise ConfigError(f"{w}: remote = needs key = \"...\": the box's public key (`vj serve` prints it as key: KEY)")
-    if remote and len(keys) not in (1, len(remote)):
-        raise ConfigError(f"{w}: {len(remote)} remote boxes and {len(keys)} keys: one key a box, in the same order "
-                          f"(or one key for all)")
+    pair_keys(kw.get("remote", ()), kw.get("remote_keys", ()), w)  # one key a box, or one for all
     return True
-
-
-_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):(\d{1,5})$")
-_Z85 = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
-
-
-def _listed(w: str, key: str, v: Any, what: str) -> list[str]:
-    items = [v] if isinstance(v, str) else v
-    if not isinstance(items, list) or not 1 <= len(items) <= 8 or not all(isinstance(x, str) for x in items):
-        raise ConfigError(f"{w}: {key} = \"...\" ({what}), or a list of up to 8")
-    return items
-
-
-def _remotes(w: str, v: Any) -> tuple[str, ...]:
-    """remote = "HOST:PORT" or a list of them (boxes alternating frames)."""
-    items = _listed(w, "remote", v, "HOST:PORT of a `vj serve` box")
-    for x in items:
-        m = _HOST_PORT.match(x)
-        if m is None or not 1 <= int(m.group(2)) <= 65535:
-            raise ConfigError(f"{w}: remote = '{x}' is not HOST:PORT (e.g. \"192.168.1.20:7555\" or \"[::1]:7555\")")
-    if len(set(items)) < len(items):
-        raise ConfigError(f"{w}: remote names a box twice; list each once")
-    return tuple(items)
-
-
-def _keys(w: str, v: Any) -> tuple[str, ...]:
-    """key = "KEY" or a list: public CURVE keys, 40 Z85 characters (never echoed: a secret key pasted by
-    mistake must not end up in a log)."""
-    items = _listed(w, "key", v, "a box's public key, as `vj serve` prints it")
-    for n, x in enumerate(items, 1):
-        if len(x) != 40 or not set(x) <= _Z85:
-            which = f"key #{n}" if len(items) > 1 else "key"
-            raise ConfigError(f"{w}: {which} is not a public CURVE key ({len(x)} characters; it is 40 Z85 "
-                              f"characters): copy the line key: KEY that `vj serve` prints")
-    return tuple(items)
 
 
 def _layer_generator(w: str, layer: LayerSpec, names: tuple[str, ...]) -> LayerSpec:
