@@ -171,6 +171,8 @@ def _tool_commands(sub) -> None:
     trn.add_argument("--out", type=Path, metavar="DIR", help="where the checkpoints go (default: the shipped "
                      "weights' folder, vj/seedling/weights)")
     trn.add_argument("--steps", type=int, metavar="N", help="training steps (default: the shipped run's)")
+    trn.add_argument("--resume", action="store_true", help="go on from the resume file a stopped run left in "
+                     "its folder (resume.pt; the same --steps and --out)")
 
 
 def _bench_commands(bench) -> None:
@@ -234,6 +236,12 @@ def _bench_commands(bench) -> None:
     adh.add_argument("--steps", type=int, default=2)
     adh.add_argument("--seeds", type=int, default=6, help="pictures per measurement")
     adh.add_argument("--json", action="store_true")
+    div = bsub.add_parser("diversity", help="the built-in model: how much seeds differ and how the noise walk moves "
+                          "the picture, checkpoints side by side (tables for BENCHMARKS.md)")
+    div.add_argument("--models", default="seedling-1,seedling", help="checkpoints to compare, by comma")
+    div.add_argument("--steps", type=int, default=1)
+    div.add_argument("--seeds", type=int, default=8, help="seeds per prompt")
+    div.add_argument("--json", action="store_true")
     sht = bsub.add_parser("sheets", help="the built-in model's contact sheets and loss curve, as PNGs")
     sht.add_argument("--out", type=Path, default=Path("docs"), metavar="DIR")
     sht.add_argument("--steps", type=int, default=2)
@@ -682,11 +690,11 @@ def cmd_bench(args) -> int:
         from vj.bench import onset as bench_onset
 
         return bench_onset.main(args)
-    if args.what in ("adherence", "sheets"):
+    if args.what in ("adherence", "sheets", "diversity"):
         from vj.bench import seedling as bench_seedling
 
         return bench_seedling.main(args)
-    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, onset, adherence or sheets")
+    raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, onset, adherence, diversity or sheets")
 
 
 def cmd_mux(args) -> int:
@@ -722,7 +730,7 @@ def cmd_train(args) -> int:
     cfg = train.TrainConfig() if args.steps is None else replace(train.TrainConfig(), steps=args.steps)
     if cfg.steps < 20:
         raise VJError(f"vj train --steps {cfg.steps}: use 20 or more (the checkpoints fall at 5% and 30% of the run)")
-    train.train(cfg, (args.out or model.WEIGHTS).expanduser(), progress=log.info)
+    train.train(cfg, (args.out or model.WEIGHTS).expanduser(), progress=log.info, resume=args.resume)
     return 0
 
 
