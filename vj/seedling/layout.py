@@ -34,6 +34,8 @@ GROUPS = 24
 BROAD, MEDIUM, FINE = 4, 2, 2  # fields of each kind, in that order of groups; the rest are scalars
 SCALARS = GROUPS - BROAD - MEDIUM - FINE
 BROAD_SIGMA, MEDIUM_SIGMA, FINE_SIGMA = 3.0, 1.4, 0.7  # Gaussian blur, in latent cells
+WARP = 0.2  # the painter's coordinates move by WARP * the first two broad fields (frame units: the height is 2)
+WARP_FREQS = (0.5, 1.0, 1.3, 2.0, 2.6, 4.0)  # periods across the height of the warped coordinates' sines
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def white(z: torch.Tensor) -> torch.Tensor:
     return z.float().reshape(b, c // GROUPS, GROUPS, h, w).mean(1) * math.sqrt(c // GROUPS)
 
 
-FEATURES = BROAD + MEDIUM + FINE + SCALARS  # channels of features()
+FEATURES = BROAD + MEDIUM + FINE + SCALARS + 3 * 2 * len(WARP_FREQS)  # channels of features()
 
 
 def fields_and_scalars(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,11 +99,24 @@ def fields_and_scalars(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(parts, 1), wn[:, start:].mean((-2, -1)) * math.sqrt(cells)
 
 
+def warped_grid(fields: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The frame's coordinates at the cells' centres (x across in units of the height, -aspect..aspect;
+    y down, -1..1), moved by WARP times the first two broad fields, as the painter moves them."""
+    h, w = fields.shape[-2:]
+    ys = (torch.arange(h, dtype=fields.dtype) + 0.5) / h * 2 - 1
+    xs = ((torch.arange(w, dtype=fields.dtype) + 0.5) / w * 2 - 1) * (w / h)
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    return x + WARP * fields[:, 0], y + WARP * fields[:, 1]
+
+
 def features(z: torch.Tensor) -> torch.Tensor:
-    """What the painter reads, as the UNet is told it (model.py): the fields and, spread over every
-    cell, the scalars: (B, FEATURES, h, w)."""
+    """What the painter reads, as the UNet is told it (model.py): the fields, the scalars spread over
+    every cell, and sines and cosines of the warped coordinates (x, y and the distance from the
+    centre) at WARP_FREQS: (B, FEATURES, h, w)."""
     fields, scalars = fields_and_scalars(z)
-    return torch.cat([fields, scalars[:, :, None, None].expand(-1, -1, *fields.shape[-2:])], 1)
+    xw, yw = warped_grid(fields)
+    where = [f(c * k * math.pi) for c in (xw, yw, torch.hypot(xw, yw)) for k in WARP_FREQS for f in (torch.sin, torch.cos)]
+    return torch.cat([fields, scalars[:, :, None, None].expand(-1, -1, *fields.shape[-2:]), torch.stack(where, 1)], 1)
 
 
 def read(z: torch.Tensor, size: tuple[int, int]) -> list[Layout]:

@@ -114,11 +114,14 @@ class _Told(_Placed):
     """_Placed, and told what the painter reads from the noise (season 2 on).
 
     Why: the pictures it learns are a fixed function of their starting noise (layout.py): the
-    noise's low-frequency fields bend and place the pattern, its scalars (means over the whole
-    frame) choose what the caption leaves unsaid. A UNet could learn to compute those itself, but
-    on a CPU budget it would spend most of its training on it (300 steps of that run painted grey
-    noise). They are fixed linear readings of its input, so they go in beside it, computed by the
-    very code the painter uses, through a learned 1x1 projection: it learns to paint from them."""
+    noise's low-frequency fields bend the frame's coordinates and leave things out, its scalars
+    (means over the whole frame) choose what the caption leaves unsaid. A UNet could learn to
+    compute those itself, but not on a CPU budget: a run told only the fields and scalars still
+    painted each caption's average at 1400 steps (it had to learn patterns on coordinates that
+    move). So it is told them all, computed from its input by the very code the painter uses
+    (layout.features): the fields, the scalars, and the sines and cosines of the warped
+    coordinates, as _Placed gives the plain ones, through a learned 1x1 projection. It learns to
+    paint on a frame the noise has bent, as the first season learnt to paint on a straight one."""
 
     def __init__(self, conv: torch.nn.Conv2d) -> None:
         super().__init__(conv)

@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from vj.seedling.grammar import COLOURS, HELD_OUT, OBJECTS, SHAPES, Scene, allowed
-from vj.seedling.layout import Layout
+from vj.seedling.layout import WARP, Layout
 
 # which scalar of the layout decides what (layout.SCALARS of them)
-S_SHAPE, S_HUE, S_BACKGROUND, S_LIGHT, S_TEXTURE, S_RHYTHM, S_TURN, S_COUNT, S_CX, S_CY, S_SHADE = range(11)
+S_SHAPE, S_HUE, S_BACKGROUND, S_LIGHT, S_TEXTURE, S_COUNT, S_SHADE = range(7)
 SECOND_SHIFT = 8  # the second thing of a scene reads the scalars 8 places on (and other fields)
 FADE = 0.15  # an unsaid shape crossfades into the next over this share of its range of the noise
 
@@ -85,9 +85,7 @@ class Frame:
     yw: np.ndarray
     cx: float  # the pattern's centre (rings, spiral, circle, rays; the objects' lattice)
     cy: float
-    scale: float  # 1 = the canonical size; large about 1.7, small 0.5
-    turn: float  # radians: the pattern's orientation
-    phase: np.ndarray  # (H, W) a share of a period: the rhythm shifts here and there
+    scale: float  # 1 = the canonical size; large 1.7, small 0.5
     sharp: float  # edge hardness (larger is harder)
     lay: Layout
     scene: Scene
@@ -97,24 +95,14 @@ def frame_of(s: Scene, lay: Layout, w: int, h: int) -> Frame:
     x, y = _grid(w, h)
     a = w / h
     comp = s.composition
-    if comp == "centred":
-        (cx, cy), amp = (0.0, 0.0), 0.05
-    elif comp in ("on the left", "on the right"):
-        (cx, cy), amp = ((-a * 0.5 if comp == "on the left" else a * 0.5), 0.0), 0.07
-    else:  # unsaid or scattered: the noise places it
-        cx, cy = 0.5 * a * math.tanh(lay.s(S_CX)), 0.45 * math.tanh(lay.s(S_CY))
-        amp = 0.14
+    cx = {"on the left": -a * 0.5, "on the right": a * 0.5}.get(comp or "", 0.0)
     b = lay.broad
-    if s.size is not None:
-        scale = 1.7 if s.size == "large" else 0.5
-    else:
-        scale = math.exp(0.3 * lay.s(S_RHYTHM))
+    scale = {"large": 1.7, "small": 0.5}.get(s.size or "", 1.0)
     if s.texture is not None:
         sharp = {"soft": 8.0, "sharp": 40.0}.get(s.texture, 18.0)
     else:
         sharp = 18.0 * math.exp(0.45 * math.tanh(lay.s(S_TEXTURE)))
-    return Frame(x, y, x + amp * b[0], y + amp * b[1], cx, cy, scale, 0.7 * math.tanh(lay.s(S_TURN)),
-                 0.18 * b[3], sharp, lay, s)
+    return Frame(x, y, x + WARP * b[0], y + WARP * b[1], cx, 0.0, scale, sharp, lay, s)
 
 
 def _rot(f: Frame, angle) -> tuple[np.ndarray, np.ndarray]:
@@ -128,40 +116,39 @@ def _freq(f: Frame) -> float:
 
 
 def _rings(f: Frame) -> np.ndarray:
-    return _band(np.hypot(f.xw - f.cx, f.yw - f.cy) * _freq(f) / 2 + f.phase, 0.45, f.sharp / 2)
+    return _band(np.hypot(f.xw - f.cx, f.yw - f.cy) * _freq(f) / 2, 0.45, f.sharp / 2)
 
 
 def _stripes(f: Frame) -> np.ndarray:
-    u, _ = _rot(f, math.pi / 4 + f.turn + 0.25 * f.lay.broad[2])
-    return _band(u * _freq(f) / 2 + f.phase, 0.45, f.sharp / 2)
+    u, _ = _rot(f, math.pi / 4)  # on the diagonal (bent with the warp)
+    return _band(u * _freq(f) / 2, 0.45, f.sharp / 2)
 
 
 def _grid_shape(f: Frame) -> np.ndarray:
-    u, v = _rot(f, 0.5 * f.turn)
+    u, v = _rot(f, 0.0)
     g, width = _freq(f) / 2, (0.12 if f.scene.texture == "wireframe" else 0.22)
-    return np.maximum(_band(u * g + f.phase, width, f.sharp / 2), _band(v * g + f.phase, width, f.sharp / 2))
+    return np.maximum(_band(u * g, width, f.sharp / 2), _band(v * g, width, f.sharp / 2))
 
 
 def _checker(f: Frame) -> np.ndarray:
-    u, v = _rot(f, 0.5 * f.turn)
+    u, v = _rot(f, 0.0)
     g = _freq(f) / 2
-    return (_band(u * g + f.phase, 0.5, f.sharp / 2) - 0.5) * (_band(v * g + f.phase, 0.5, f.sharp / 2) - 0.5) * 2 + 0.5
+    return (_band(u * g, 0.5, f.sharp / 2) - 0.5) * (_band(v * g, 0.5, f.sharp / 2) - 0.5) * 2 + 0.5
 
 
 def _spiral(f: Frame) -> np.ndarray:
     u, v = f.xw - f.cx, f.yw - f.cy
     r = np.hypot(u, v)
-    twist = 1.0 + 0.4 * math.tanh(f.lay.s(S_COUNT))
-    m = _band(np.arctan2(v, u) * 2 / (2 * math.pi) + r * _freq(f) / 2 * twist + f.phase, 0.45, f.sharp / 2)
+    m = _band(np.arctan2(v, u) * 2 / (2 * math.pi) + r * _freq(f) / 2, 0.45, f.sharp / 2)
     return m * np.clip(1.6 - r * 0.9 / f.scale ** 0.5, 0, 1)  # two arms, fading out
 
 
 def _waves(f: Frame) -> np.ndarray:
     small = f.scene.size == "small"
-    amp = 0.14 * (1 + 0.4 * math.tanh(f.lay.s(S_COUNT)))
+    amp = 0.14
     k = 2.2 * (1.5 if small else 1.0) / f.scale ** 0.5
-    swell = f.yw + amp * np.sin(f.xw * k * math.pi + math.pi * math.tanh(f.lay.s(S_TURN)))
-    return _band(swell * _freq(f) / 2 + f.phase, 0.45, f.sharp / 2)
+    swell = f.yw + amp * np.sin(f.xw * k * math.pi)
+    return _band(swell * _freq(f) / 2, 0.45, f.sharp / 2)
 
 
 def _noise(f: Frame) -> np.ndarray:
@@ -170,8 +157,7 @@ def _noise(f: Frame) -> np.ndarray:
 
 
 def _gradient(f: Frame) -> np.ndarray:
-    u, v = _rot(f, f.turn * 0.8)
-    return np.clip((v + 1.1) / 2.2, 0, 1) ** (1.0 + 0.25 * math.tanh(f.lay.s(S_RHYTHM)))
+    return np.clip((f.yw + 1.1) / 2.2, 0, 1)  # dark at the top, light at the bottom
 
 
 def _blobs(f: Frame) -> np.ndarray:
@@ -181,13 +167,13 @@ def _blobs(f: Frame) -> np.ndarray:
 
 def _contours(f: Frame) -> np.ndarray:
     v = 0.9 * f.lay.broad[2] + 0.3 * f.lay.medium[0]
-    return _band(v * 1.4 / f.scale + f.phase, 0.28, f.sharp / 3)
+    return _band(v * 1.4 / f.scale, 0.28, f.sharp / 3)
 
 
 def _rays(f: Frame) -> np.ndarray:
     u, v = f.xw - f.cx, f.yw - f.cy
     n = {"small": 20, "large": 7}.get(f.scene.size or "", 12)
-    m = _band(np.arctan2(v, u) * n / (2 * math.pi) + f.turn + 0.4 * f.phase, 0.4, f.sharp / 3)
+    m = _band(np.arctan2(v, u) * n / (2 * math.pi), 0.4, f.sharp / 3)
     return m * np.clip(np.hypot(u, v) * 4 - 0.2, 0, 1)
 
 
@@ -195,32 +181,27 @@ def _at(field: np.ndarray, f: Frame, x: np.ndarray, y: np.ndarray) -> np.ndarray
     """A field's values at frame coordinates (nearest pixel, clamped to the frame)."""
     h, w = field.shape
     a = w / h
-    i = np.clip(((y + 1) / 2 * h).astype(np.int32), 0, h - 1)
-    j = np.clip(((x + a) / (2 * a) * w).astype(np.int32), 0, w - 1)
+    i = np.clip(((np.asarray(y) + 1) / 2 * h).astype(np.int32), 0, h - 1)
+    j = np.clip(((np.asarray(x) + a) / (2 * a) * w).astype(np.int32), 0, w - 1)
     return field[i, j]
 
 
 def _objects(f: Frame) -> np.ndarray:
-    """Discs, triangles or squares on a lattice; each object moved, sized and left out by the noise
-    where its cell's centre is (how many there are, and where, is the noise's, and each stays
-    whole); "scattered": fewer, moved further; "centred" and "circle": one."""
+    """Discs, triangles or squares on a lattice bent by the warp; each sized and left out by the
+    noise where its cell's centre is (how many there are is the noise's); "scattered": fewer,
+    smaller; "centred" and "circle": one."""
     shape, comp = f.scene.shape, f.scene.composition
     b = f.lay.broad
-    c, s = math.cos(f.turn * 0.5), math.sin(f.turn * 0.5)
     if shape == "circle" or comp == "centred":  # one, moved and bent with the warp
-        u, v = _rot(f, f.turn * 0.5)
-        r = (0.55 if shape == "circle" else 0.3) * f.scale * (1 + 0.12 * math.tanh(f.lay.s(S_COUNT)))
-        fu, fv = u, v
+        fu, fv = _rot(f, 0.0)
+        r = (0.55 if shape == "circle" else 0.3) * f.scale * (1 + 0.1 * math.tanh(float(_at(b[3], f, f.cx, f.cy))))
     else:
-        spacing = 0.55 * f.scale ** 0.8 * math.exp(-0.2 * math.tanh(f.lay.s(S_COUNT)))
-        x, y = f.x - f.cx, f.y - f.cy  # unwarped: each object stays whole, its cell moves it
-        u, v = x * c + y * s, -x * s + y * c
+        spacing = 0.55 * f.scale ** 0.8
+        u, v = f.xw - f.cx, f.yw - f.cy  # the lattice bends with the warp
         iu, iv = np.round(u / spacing) * spacing, np.round(v / spacing) * spacing
-        xc, yc = f.cx + iu * c - iv * s, f.cy + iu * s + iv * c
+        xc, yc = f.cx + iu, f.cy + iv  # the cell's centre: the noise there sizes it and leaves it out or not
+        fu, fv = u - iu, v - iv
         scattered = comp == "scattered"
-        jitter = (0.2 if scattered else 0.12) * spacing
-        fu = u - iu - jitter * np.tanh(_at(b[0], f, xc, yc))
-        fv = v - iv - jitter * np.tanh(_at(b[1], f, xc, yc))
         present = smoothstep(-0.3, 0.3, _at(b[2], f, xc, yc) + 0.5 * math.tanh(f.lay.s(S_COUNT))
                              - (0.6 if scattered else -0.2))
         r = (0.26 if scattered else 0.34) * spacing * (0.85 + 0.2 * np.tanh(_at(b[3], f, xc, yc))) * present
@@ -307,7 +288,7 @@ def material(name: str | None, m: np.ndarray, fg: np.ndarray, bg: np.ndarray, f:
                                                      + 0.5 * f.xw + 0.7 * f.yw))) * 2.5, 0, 1)[..., None]
         fill = (fg * 0.35 + 0.58) * (1 - veins) + fg * 0.5 * veins
     elif name == "fur":  # fine strands combed along a direction the noise bends, the edge ragged with them
-        ang = f.turn + math.pi / 3 + 0.5 * lay.medium[1]
+        ang = math.pi / 3 + 0.5 * lay.medium[1]
         along = f.x * np.cos(ang) + f.y * np.sin(ang)
         strands = _band(along * 0.1 * m.shape[0] + 1.2 * lay.fine[0], 0.5, 2.0)  # a strand about 5 pixels apart
         ragged = np.clip(m * (1 - m) * 4, 0, 1)
@@ -358,8 +339,8 @@ def _layer(s: Scene, lay: Layout, w: int, h: int, bg: np.ndarray):
 
 def _second_layout(lay: Layout) -> Layout:
     """The second thing of a scene reads other parts of the same noise."""
-    b = lay.broad
-    return Layout(np.stack([-b[1], b[0], -b[2], -b[3]]), lay.medium[::-1].copy(), lay.fine[::-1].copy(),
+    b = lay.broad  # the same warp (the space both live in), other presences and sizes
+    return Layout(np.stack([b[0], b[1], -b[2], -b[3]]), lay.medium[::-1].copy(), lay.fine[::-1].copy(),
                   np.roll(lay.scalars, SECOND_SHIFT))
 
 
