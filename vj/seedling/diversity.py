@@ -9,12 +9,18 @@ the streaming loop itself, for any seedling checkpoint, side by side (`vj bench 
 - motion: along a slow walk (noise.walk 3 turns a minute at 24 frames a second: the noise phase
   moves 1/480 of a turn a frame) the mean frame-to-frame |difference|, its largest step against
   the median one (1: an even drift; large: a jump the walk did not ask for), and the drift over
-  two seconds; a kick (noise.kick 0 -> 1 in one frame): the jump it makes.
+  two seconds; a kick (noise.kick 0 -> 1 in one frame): the jump it makes;
+- cost: the median CPU time of a frame on one torch thread (and its wall time): CPU time holds
+  up better than wall time on a busy machine, so two checkpoints compare fairly in one run.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
+
 import numpy as np
+import torch
 from PIL import Image
 
 from vj.seedling.adherence import generate
@@ -78,10 +84,28 @@ def motion(loop, frames: int = 48, seeds=(1, 2), prompts=MOTION_PROMPTS) -> dict
             "walk_drift_2s": float(np.mean(drifts)), "kick_jump": float(np.mean(kicks)), "frames": frames}
 
 
+def cost(loop, frames: int = 30) -> dict:
+    """Median CPU and wall milliseconds of a frame (the walk moving), on one torch thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cpu, wall = [], []
+        for k in range(frames + 3):
+            c0, w0 = time.process_time(), time.perf_counter()
+            generate(loop, "glowing red rings on black", 1, {"noise.phase": k * WALK_PER_FRAME})
+            if k >= 3:  # after a warm-up
+                cpu.append(time.process_time() - c0)
+                wall.append(time.perf_counter() - w0)
+    finally:
+        torch.set_num_threads(threads)
+    return {"cpu_ms": 1e3 * statistics.median(cpu), "wall_ms": 1e3 * statistics.median(wall)}
+
+
 def report(loops: dict, seeds: int = 8, progress=lambda s: None) -> dict:
     out = {}
     for name, loop in loops.items():
-        out[name] = {"size": list(loop.size), "steps": loop.steps, "diversity": diversity(loop, seeds)}
+        out[name] = {"size": list(loop.size), "steps": loop.steps, "diversity": diversity(loop, seeds),
+                     "cost": cost(loop)}
         progress(f"diversity: {name} seeds done")
         out[name]["motion"] = motion(loop)
         progress(f"diversity: {name} motion done")
@@ -113,3 +137,5 @@ def print_report(r: dict) -> None:
                        ("walk_worst_over_median", "slow walk: largest step / median step"),
                        ("walk_drift_2s", "slow walk: drift over 2 s (/255)"), ("kick_jump", "a full kick: jump (/255)")):
         print(f"| {label} | " + " | ".join(f"{r[n]['motion'][key]:.2f}" for n in names) + " |")
+    print("| a frame on one thread: CPU / wall ms | " + " | ".join(
+        f"{r[n]['cost']['cpu_ms']:.1f} / {r[n]['cost']['wall_ms']:.1f}" for n in names) + " |")
