@@ -224,8 +224,10 @@ def _tool_commands(sub) -> None:
     trn.add_argument("--out", type=Path, metavar="DIR", help="where the checkpoints go (default: the shipped "
                      "weights' folder, vj/seedling/weights)")
     trn.add_argument("--steps", type=int, metavar="N", help="training steps (default: the shipped run's)")
+    trn.add_argument("--resume", action="store_true", help="go on from the resume file a stopped run left in "
+                     "its folder (resume.pt; the same --steps and --out)")
     trn.add_argument("--control", choices=["edges"], help="train the seedling's control branch instead (seedling-edges: "
-                     "canny maps as the condition, against the shipped seedling); written to weights/edges")
+                     "canny maps as the condition, against the shipped seedling); written to weights/<season>/edges")
     trn.add_argument("--batch", type=int, metavar="N", help="pictures a step (default: the shipped run's)")
     trn.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's own)")
 
@@ -312,9 +314,15 @@ def _bench_commands(bench) -> None:
     adh.add_argument("--steps", type=int, default=2)
     adh.add_argument("--seeds", type=int, default=6, help="pictures per measurement")
     adh.add_argument("--json", action="store_true")
+    div = bsub.add_parser("diversity", help="the built-in model: how much seeds differ and how the noise walk moves "
+                          "the picture, checkpoints side by side (tables for BENCHMARKS.md)")
+    div.add_argument("--models", default="seedling-1,seedling", help="checkpoints to compare, by comma")
+    div.add_argument("--steps", type=int, default=1, help="the loop's steps (the demo's: 1)")
+    div.add_argument("--seeds", type=int, default=8, metavar="N", help="seeds per prompt")
+    div.add_argument("--json", action="store_true")
     sht = bsub.add_parser("sheets", help="the built-in model's contact sheets and loss curve, as PNGs")
     sht.add_argument("--out", type=Path, default=Path("docs"), metavar="DIR")
-    sht.add_argument("--steps", type=int, default=2)
+    sht.add_argument("--steps", type=int, default=1)
     _bench_guided(bsub)
     _bench_remote(bsub)
     aud = bsub.add_parser("audio", help="the audio analysis: microseconds per hop (median, p99)")
@@ -906,7 +914,7 @@ def cmd_bench(args) -> int:
         from vj.bench import onset as bench_onset
 
         return bench_onset.main(args)
-    if args.what in ("adherence", "sheets"):
+    if args.what in ("adherence", "sheets", "diversity"):
         from vj.bench import seedling as bench_seedling
 
         return bench_seedling.main(args)
@@ -915,7 +923,7 @@ def cmd_bench(args) -> int:
 
         return bench_guided.main(args)
     raise VJError("vj bench: say what to measure: engine, generator, compositor, audio, control, web, onset, adherence, "
-                  "sheets, guided or remote")
+                  "diversity, sheets, guided or remote")
 
 
 def cmd_mux(args) -> int:
@@ -960,7 +968,7 @@ def cmd_train(args) -> int:
     cfg = cfg if args.batch is None else replace(cfg, batch=args.batch)
     if cfg.steps < 20:
         raise VJError(f"vj train --steps {cfg.steps}: use 20 or more (the checkpoints fall at 5% and 30% of the run)")
-    train.train(cfg, (args.out or model.WEIGHTS).expanduser(), progress=log.info)
+    train.train(cfg, (args.out or model.WEIGHTS).expanduser(), progress=log.info, resume=args.resume)
     return 0
 
 
