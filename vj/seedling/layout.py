@@ -17,6 +17,10 @@ small move of every field and scalar: a slow walk drifts the picture, a kick jum
 - medium and fine fields (MEDIUM_SIGMA, FINE_SIGMA cells): veins, smoke, fur, rust, grain;
 - scalars: the whole frame's mean of a group, times the square root of its cell count, N(0, 1):
   choices for the whole picture (an unsaid colour or shape, the light, the rhythm, the centre).
+- the frame: where the picture's coordinates are, read from four scalars kept for it (a zoom, a
+  turn, a shift across and down) and bent by the first two broad fields: frame_grid(). The model
+  is told these coordinates (model.py's _Framed, as the first season was told the straight ones)
+  and the painter draws in them, so a seed moves, turns, scales and bends the whole picture.
 Fields are in cells of the latent, so a bigger frame is more of the same world, not a zoom.
 """
 
@@ -30,12 +34,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-GROUPS = 24
+GROUPS = 48  # one channel a group in the first season's 48; four in the second's 192
 BROAD, MEDIUM, FINE = 4, 2, 2  # fields of each kind, in that order of groups; the rest are scalars
 SCALARS = GROUPS - BROAD - MEDIUM - FINE
+S_ZOOM, S_TURN, S_SHIFT_X, S_SHIFT_Y = 32, 33, 34, 35  # the frame's scalars (the painter's are 0..15)
+ZOOM, TURN, SHIFT = 0.4, 0.4, 0.3  # the frame: zoom exp(+-ZOOM), a turn of TURN radians and a shift per unit of its scalar
 BROAD_SIGMA, MEDIUM_SIGMA, FINE_SIGMA = 3.0, 1.4, 0.7  # Gaussian blur, in latent cells
 WARP = 0.2  # the painter's coordinates move by WARP * the first two broad fields (frame units: the height is 2)
-WARP_FREQS = (0.5, 1.0, 1.3, 2.0, 2.6, 4.0)  # periods across the height of the warped coordinates' sines
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,9 @@ class Layout:
     broad: np.ndarray  # (BROAD, H, W), each cell N(0, 1): warp x, warp y, presence, scale/phase
     medium: np.ndarray  # (MEDIUM, H, W): veins, smoke, the noise pattern
     fine: np.ndarray  # (FINE, H, W): fur, pits, grain
-    scalars: np.ndarray  # (SCALARS,), N(0, 1): see paint.py's S_* names
+    scalars: np.ndarray  # (SCALARS,), N(0, 1): see paint.py's S_* names and the frame's above
+    xw: np.ndarray  # (H, W): the frame's coordinates at each pixel (frame_grid)
+    yw: np.ndarray
 
     def u(self, i: int) -> float:
         """Scalar i as a uniform number in 0..1 (its normal CDF)."""
@@ -84,7 +91,7 @@ def white(z: torch.Tensor) -> torch.Tensor:
     return z.float().reshape(b, c // GROUPS, GROUPS, h, w).mean(1) * math.sqrt(c // GROUPS)
 
 
-FEATURES = BROAD + MEDIUM + FINE + SCALARS + 3 * 2 * len(WARP_FREQS)  # channels of features()
+FEATURES = BROAD + MEDIUM + FINE + SCALARS  # channels of features()
 
 
 def fields_and_scalars(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,31 +106,54 @@ def fields_and_scalars(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(parts, 1), wn[:, start:].mean((-2, -1)) * math.sqrt(cells)
 
 
-def warped_grid(fields: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The frame's coordinates at the cells' centres (x across in units of the height, -aspect..aspect;
-    y down, -1..1), moved by WARP times the first two broad fields, as the painter moves them."""
-    h, w = fields.shape[-2:]
+def frame_grid(fields: torch.Tensor, scalars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The picture's coordinates at the centres of the fields' cells (B, h, w) each: the frame's
+    (x across in units of the height, -aspect..aspect; y down, -1..1) shifted, turned and zoomed by
+    the frame's scalars, then bent by WARP times the first two broad fields. All smooth in the
+    noise. The model reads them at its latent's cells, the painter at its pixels."""
+    b, h, w = fields.shape[0], *fields.shape[-2:]
     ys = (torch.arange(h, dtype=fields.dtype) + 0.5) / h * 2 - 1
     xs = ((torch.arange(w, dtype=fields.dtype) + 0.5) / w * 2 - 1) * (w / h)
     y, x = torch.meshgrid(ys, xs, indexing="ij")
-    return x + WARP * fields[:, 0], y + WARP * fields[:, 1]
+    zoom, turn, sx, sy = (torch.as_tensor(v, dtype=fields.dtype).view(b, 1, 1) for v in frame_affine(scalars))
+    u, v = x - sx, y - sy
+    c, s = torch.cos(turn), torch.sin(turn)
+    return (u * c + v * s) * zoom + WARP * fields[:, 0], (-u * s + v * c) * zoom + WARP * fields[:, 1]
 
 
-def features(z: torch.Tensor) -> torch.Tensor:
-    """What the painter reads, as the UNet is told it (model.py): the fields, the scalars spread over
-    every cell, and sines and cosines of the warped coordinates (x, y and the distance from the
-    centre) at WARP_FREQS: (B, FEATURES, h, w)."""
-    fields, scalars = fields_and_scalars(z)
-    xw, yw = warped_grid(fields)
-    where = [f(c * k * math.pi) for c in (xw, yw, torch.hypot(xw, yw)) for k in WARP_FREQS for f in (torch.sin, torch.cos)]
-    return torch.cat([fields, scalars[:, :, None, None].expand(-1, -1, *fields.shape[-2:]), torch.stack(where, 1)], 1)
+def frame_affine(scalars):
+    """The frame's zoom, turn (radians) and shift (x, y) from the scalars ((B, SCALARS) or (SCALARS,))."""
+    sc = scalars
+    tanh, exp = (torch.tanh, torch.exp) if isinstance(sc, torch.Tensor) else (np.tanh, np.exp)
+    return (exp(ZOOM * tanh(sc[..., S_ZOOM] / 1.5)), TURN * sc[..., S_TURN],
+            SHIFT * sc[..., S_SHIFT_X], SHIFT * sc[..., S_SHIFT_Y])
+
+
+def unframe(scalars: np.ndarray, xf, yf):
+    """Frame coordinates -> the plain frame's (the inverse of frame_grid's zoom, turn and shift; the
+    warp, at most a few tenths, left out): where on the picture a thing drawn at (xf, yf) lands."""
+    zoom, turn, sx, sy = frame_affine(scalars)
+    u, v = np.asarray(xf) / zoom, np.asarray(yf) / zoom
+    c, s = math.cos(turn), math.sin(turn)
+    return u * c - v * s + sx, u * s + v * c + sy
+
+
+def features(z: torch.Tensor | None = None, fields: torch.Tensor | None = None,
+             scalars: torch.Tensor | None = None) -> torch.Tensor:
+    """What the painter reads from the noise besides the frame, as the UNet is told it (model.py):
+    the fields, and the scalars spread over every cell: (B, FEATURES, h, w). From the noise z, or
+    from its fields and scalars when they are at hand."""
+    if z is not None:
+        fields, scalars = fields_and_scalars(z)
+    return torch.cat([fields, scalars[:, :, None, None].expand(-1, -1, *fields.shape[-2:])], 1)
 
 
 def read(z: torch.Tensor, size: tuple[int, int]) -> list[Layout]:
     """Each row of a batch of latent noise (B, C, h, w) -> its Layout at size (width, height)."""
     w, h = size
     fields, scalars = fields_and_scalars(z)
-    f = F.interpolate(fields, size=(h, w), mode="bilinear", align_corners=False).numpy()
-    s = scalars.numpy()
+    up = F.interpolate(fields, size=(h, w), mode="bilinear", align_corners=False)
+    xw, yw = (g.numpy() for g in frame_grid(up, scalars))
+    f, s = up.numpy(), scalars.numpy()
     b, m = BROAD, BROAD + MEDIUM
-    return [Layout(f[i, :b], f[i, b:m], f[i, m:], s[i]) for i in range(z.shape[0])]
+    return [Layout(f[i, :b], f[i, b:m], f[i, m:], s[i], xw[i], yw[i]) for i in range(z.shape[0])]

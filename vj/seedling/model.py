@@ -92,6 +92,12 @@ class _Placed(torch.nn.Module):
         self.where = torch.nn.Conv2d(n, conv.out_channels, 1)
         self._grid: dict = {}
 
+    @classmethod
+    def sines(cls, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """(B, h, w) coordinates -> (B, 3 x 2 x len(FREQS), h, w): sines and cosines of x, y and r."""
+        r = torch.sqrt(x * x + y * y)
+        return torch.stack([f(c * k * torch.pi) for c in (x, y, r) for k in cls.FREQS for f in (torch.sin, torch.cos)], 1)
+
     def _features(self, h: int, w: int, device, dtype) -> torch.Tensor:
         key = (h, w, device, dtype)
         got = self._grid.get(key)
@@ -99,46 +105,50 @@ class _Placed(torch.nn.Module):
             ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) / h * 2 - 1
             xs = ((torch.arange(w, device=device, dtype=torch.float32) + 0.5) / w * 2 - 1) * (w / h)
             y, x = torch.meshgrid(ys, xs, indexing="ij")
-            r = torch.sqrt(x * x + y * y)
-            parts = [f(c * k * torch.pi) for c in (x, y, r) for k in self.FREQS for f in (torch.sin, torch.cos)]
-            got = self._grid[key] = torch.stack(parts).unsqueeze(0).to(dtype)
+            got = self._grid[key] = self.sines(x[None], y[None]).to(dtype)
         return got
+
+    def place(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """The where-features for this input (the straight frame's, the same for every picture)."""
+        return self._features(h.shape[-2], h.shape[-1], h.device, self.where.weight.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv(x)
-        where = self.where(self._features(h.shape[-2], h.shape[-1], h.device, self.where.weight.dtype))
-        return h + where.to(h.dtype)
+        return h + self.where(self.place(x, h)).to(h.dtype)
 
 
-class _Told(_Placed):
-    """_Placed, and told what the painter reads from the noise (season 2 on).
+class _Framed(_Placed):
+    """_Placed told the frame the noise chose, and what else the painter reads from it (season 2).
 
-    Why: the pictures it learns are a fixed function of their starting noise (layout.py): the
-    noise's low-frequency fields bend the frame's coordinates and leave things out, its scalars
-    (means over the whole frame) choose what the caption leaves unsaid. A UNet could learn to
-    compute those itself, but not on a CPU budget: a run told only the fields and scalars still
-    painted each caption's average at 1400 steps (it had to learn patterns on coordinates that
-    move). So it is told them all, computed from its input by the very code the painter uses
-    (layout.features): the fields, the scalars, and the sines and cosines of the warped
-    coordinates, as _Placed gives the plain ones, through a learned 1x1 projection. It learns to
-    paint on a frame the noise has bent, as the first season learnt to paint on a straight one."""
+    Why: the pictures it learns are drawn in a frame read from their starting noise (layout.py:
+    zoomed, turned, shifted and bent by it), with fields and scalars that choose what the caption
+    leaves unsaid. The first season learnt to paint on told coordinates; here the same projection
+    is told the frame's coordinates, computed from the input by the very code the painter uses
+    (layout.frame_grid), so a seed moves, turns, scales and bends the picture from the first
+    step; the fields and scalars (layout.features) go in through a second 1x1 projection, which
+    starts at zero (a second season grown from the first paints as the first did, in its frame)."""
 
     def __init__(self, conv: torch.nn.Conv2d) -> None:
         super().__init__(conv)
         self.noise = torch.nn.Conv2d(layout.FEATURES, conv.out_channels, 1)
+        torch.nn.init.zeros_(self.noise.weight)
+        torch.nn.init.zeros_(self.noise.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = super().forward(x)
-        told = self.noise(layout.features(x.float()).to(self.noise.weight.dtype))
-        return h + told.to(h.dtype)
+        h = self.conv(x)
+        fields, scalars = layout.fields_and_scalars(x.float())
+        dtype = self.where.weight.dtype
+        where = self.where(self.sines(*layout.frame_grid(fields, scalars)).to(dtype))
+        told = self.noise(layout.features(fields=fields, scalars=scalars).to(dtype))
+        return h + (where + told).to(h.dtype)
 
 
 def new_unet(config: dict | None = None, season: int = SEASON) -> UNet2DConditionModel:
     """A diffusers UNet2DConditionModel (the architecture below, or a saved config) with its
-    conv_in _Placed (season 1) or _Told (season 2). Saved with save(); loaded by load() (a plain
+    conv_in _Placed (season 1) or _Framed (season 2). Saved with save(); loaded by load() (a plain
     from_pretrained would not know them)."""
     unet = UNet2DConditionModel.from_config(config or unet_config())
-    unet.conv_in = (_Told if season >= 2 else _Placed)(unet.conv_in)
+    unet.conv_in = (_Framed if season >= 2 else _Placed)(unet.conv_in)
     return unet
 
 
@@ -150,7 +160,7 @@ def unet_config() -> dict:
     for the same cells, so about the same cost a frame. 3.2 M parameters: 6.4 MB a checkpoint in fp16."""
     ch = 3 * PATCH * PATCH
     return dict(mid_block_type=None, sample_size=[NATIVE_SIZE[1] // PATCH, NATIVE_SIZE[0] // PATCH], in_channels=ch,
-                out_channels=ch, block_out_channels=(64, 128), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                out_channels=ch, block_out_channels=(64, 112), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
                 up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), layers_per_block=1, cross_attention_dim=384,
                 attention_head_dim=8, norm_num_groups=16)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from vj.seedling.grammar import COLOURS, HELD_OUT, OBJECTS, SHAPES, Scene, allowed
-from vj.seedling.layout import WARP, Layout
+from vj.seedling.layout import Layout, unframe
 
 # which scalar of the layout decides what (layout.SCALARS of them)
 S_SHAPE, S_HUE, S_BACKGROUND, S_LIGHT, S_TEXTURE, S_COUNT, S_SHADE = range(7)
@@ -96,13 +96,12 @@ def frame_of(s: Scene, lay: Layout, w: int, h: int) -> Frame:
     a = w / h
     comp = s.composition
     cx = {"on the left": -a * 0.5, "on the right": a * 0.5}.get(comp or "", 0.0)
-    b = lay.broad
     scale = {"large": 1.7, "small": 0.5}.get(s.size or "", 1.0)
     if s.texture is not None:
         sharp = {"soft": 8.0, "sharp": 40.0}.get(s.texture, 18.0)
     else:
         sharp = 18.0 * math.exp(0.45 * math.tanh(lay.s(S_TEXTURE)))
-    return Frame(x, y, x + WARP * b[0], y + WARP * b[1], cx, 0.0, scale, sharp, lay, s)
+    return Frame(x, y, lay.xw, lay.yw, cx, 0.0, scale, sharp, lay, s)
 
 
 def _rot(f: Frame, angle) -> tuple[np.ndarray, np.ndarray]:
@@ -178,9 +177,10 @@ def _rays(f: Frame) -> np.ndarray:
 
 
 def _at(field: np.ndarray, f: Frame, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """A field's values at frame coordinates (nearest pixel, clamped to the frame)."""
+    """A field's values where frame coordinates land on the picture (nearest pixel, clamped)."""
     h, w = field.shape
     a = w / h
+    x, y = unframe(f.lay.scalars, x, y)
     i = np.clip(((np.asarray(y) + 1) / 2 * h).astype(np.int32), 0, h - 1)
     j = np.clip(((np.asarray(x) + a) / (2 * a) * w).astype(np.int32), 0, w - 1)
     return field[i, j]
@@ -341,7 +341,7 @@ def _second_layout(lay: Layout) -> Layout:
     """The second thing of a scene reads other parts of the same noise."""
     b = lay.broad  # the same warp (the space both live in), other presences and sizes
     return Layout(np.stack([b[0], b[1], -b[2], -b[3]]), lay.medium[::-1].copy(), lay.fine[::-1].copy(),
-                  np.roll(lay.scalars, SECOND_SHIFT))
+                  np.roll(lay.scalars, -SECOND_SHIFT), lay.xw, lay.yw)
 
 
 def paint(s: Scene, lay: Layout, w: int, h: int) -> np.ndarray:
