@@ -174,7 +174,7 @@ def _rig(jack, tmp_path, monkeypatch):
 
     r = Rig()
     r.jack, r.ctl, r.c, r.proc, r.env, r.tmp = jack, ctl, c, proc, env, tmp_path
-    r.until = lambda cond, timeout=10.0: frames_until(c, cond, timeout)
+    r.until = lambda cond, timeout=20.0: frames_until(c, cond, timeout)
     try:
         yield r
     finally:
