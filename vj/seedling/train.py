@@ -67,6 +67,24 @@ def paint_batch(scenes, size, rng: random.Random, nrng: np.random.Generator) -> 
     return torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2)  # (B, 3, H, W) in 0..1
 
 
+def learn(opt, loss, net, ema, cfg, step: int) -> float:
+    """One optimiser step on `net` (warm-up over cfg.warmup steps, then a cosine to cfg.steps;
+    gradients clipped at 1), and its EMA `ema` moved after it (cfg.ema, slower at first); returns
+    the learning rate used. The seedling's run and its control branch's (control.py) share it."""
+    lr = cfg.lr * min(1.0, step / cfg.warmup) * (0.5 + 0.5 * math.cos(math.pi * step / cfg.steps)) + 1e-6
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+    opt.step()
+    with torch.no_grad():
+        keep = min(cfg.ema, (1 + step) / (10 + step))
+        for pe, p in zip(ema.parameters(), net.parameters()):
+            pe.lerp_(p, 1 - keep)
+    return lr
+
+
 def train(cfg: TrainConfig, out: Path, progress=print) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
@@ -110,17 +128,7 @@ def train(cfg: TrainConfig, out: Path, progress=print) -> None:
         noisy = a.sqrt() * z0 + (1 - a).sqrt() * torch.randn_like(z0)
         pred = unet(noisy, t, encoder_hidden_states=cond, return_dict=False)[0]
         loss = torch.nn.functional.mse_loss(pred, z0)
-        lr = cfg.lr * min(1.0, step / cfg.warmup) * (0.5 + 0.5 * math.cos(math.pi * step / cfg.steps)) + 1e-6
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-        opt.step()
-        decay = min(cfg.ema, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, p in zip(ema.parameters(), unet.parameters()):
-                pe.lerp_(p, 1 - decay)
+        lr = learn(opt, loss, unet, ema, cfg, step)
         value = loss.item()
         running = value if running is None else 0.98 * running + 0.02 * value
         if step % 25 == 0 or step == 1:
