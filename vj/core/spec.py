@@ -126,7 +126,7 @@ class LoraSpec:
 # [[control]] preprocessor = "..." -> what it reads from the picture (vj/maps/preprocess.py); "none": the
 # source is already a map (a drawn line picture, a depth video)
 PREPROCESSORS = ("canny", "softedge", "lines", "none")
-CONTROL_SOURCES = ("input", "layer", "image", "video", "camera")
+CONTROL_SOURCES = ("input", "feedback", "layer", "image", "video", "camera")
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,8 @@ class ControlSpec:
     name: str  # the parameter is control.<name>.scale
     model: str  # a diffusers ControlNet folder, a hub id, or "seedling-edges" (the built-in model's branch)
     preprocessor: str = "canny"  # one of PREPROCESSORS
-    source: str = "input"  # input (the frame the generator is given) | image:<file> | video:<file> | camera:<N|URL>
+    source: str = "input"  # input (the frame the generator is given) | feedback (its own last frame) | image:<file>
+    #                        | video:<file> | camera:<N|URL>
     scale: float = 1.0  # initial control.<name>.scale, 0..2 (0: off, exactly the model without it)
     start: float = 0.0  # share of the steps where it begins, 0..1
     end: float = 1.0  # share of the steps where it ends, start..1

@@ -749,7 +749,7 @@ def _control(w: str, t: Mapping[str, Any], path) -> ControlSpec:
                           f"(depth: no small depth model ships in a package yet)")
     source = as_str(w, "source", t.get("source", "input"))
     if not source.startswith("layer:"):  # a layer's source is read once the layers are (_control_layer)
-        source = _guide_source(w, "source", source, path, ())
+        source = _guide_source(w, "source", source, path, (), extra=("feedback",))
     start = as_number(w, "start", t.get("start", 0.0), 0, 1)
     end = as_number(w, "end", t.get("end", 1.0), 0, 1)
     if end <= start:
