@@ -126,7 +126,9 @@ class LoraSpec:
 # [[control]] preprocessor = "..." -> what it reads from the picture (vj/maps/preprocess.py); "none": the
 # source is already a map (a drawn line picture, a depth video)
 PREPROCESSORS = ("canny", "softedge", "lines", "none")
-CONTROL_SOURCES = ("input", "feedback", "layer", "image", "video", "camera")
+# what a control may read beyond what a reference image may (setfile._guide_source reads the shared ones:
+# input, image:, video:, camera:, layer:<n>): "feedback", the generator's own last frame
+CONTROL_ONLY_SOURCES = ("feedback",)
 
 
 @dataclass(frozen=True)
