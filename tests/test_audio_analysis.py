@@ -195,6 +195,16 @@ def test_drum_and_bass_with_nothing_on_beat_3_reads_the_floors_tempo_not_half(fa
     assert all(abs(b - 174) <= 1.0 for b in late), (min(late), max(late))
 
 
+@pytest.mark.parametrize("bpm", [82, 85, 88])
+@pytest.mark.parametrize("swing", [0.0, 0.3])
+def test_hip_hop_whose_double_is_in_range_is_read_at_its_own_tempo_not_twice(bpm, swing):
+    """The snare's own backbeat test (a break's kick wanders) must not call hip-hop twice as fast:
+    read at 164-176, its snare on 2 and 4 falls on every fourth beat, not every other."""
+    tr = drum_pattern(bpm, 16, swing=swing, pattern="boombap", noise_db=-50, seed=9)
+    late = [f.bpm for f in analyse(tr.audio)[0] if f.t >= 8.0]
+    assert all(abs(b - bpm) <= 1.0 for b in late), (min(late), max(late))
+
+
 def test_quiet_sixteenth_hats_under_a_drum_and_bass_snare_are_found_where_they_can_be_heard():
     rows = {"kick": FAMILIES[0].kick, "snare": FAMILIES[0].snare, "hat": HATS["sixteenths"], "bass": DNB_BASS}
     tr = drum_pattern(168, 16, rows=rows, mix={"snare": 0.8, "hat": 0.8 * 10 ** (-20 / 20)}, noise_db=-55, seed=3)

@@ -86,7 +86,7 @@ def test_a_crashed_generator_process_is_restarted_and_the_show_goes_on(gl_ctx):
 def test_a_model_that_cannot_load_in_the_child_is_one_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     g = ProcessGenerator(GeneratorConfig("stabilityai/sd-turbo"))
-    with pytest.raises(ModelLoadError, match="local Hugging Face cache.*tiny-random"):
+    with pytest.raises(ModelLoadError, match="local Hugging Face cache.*seedling"):
         g.start(wait_ready=True, timeout=120)
     assert g.state == "stopped"
 

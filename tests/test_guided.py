@@ -418,3 +418,68 @@ def test_grab_counts_up_the_reference_and_a_set_without_ipadapter_says_so(tmp_pa
         OscRouter(plain).handle("/vj/grab", [])
         plain.apply_pending()
     assert plain.counters.get("bad_actions") == 1 and "no [ipadapter]" in caplog.text
+
+
+FEEDBACK = """
+[show]
+size = [224, 128]
+fps = 12
+
+[generator]
+model = "seedling"
+steps = 1
+size = [224, 128]
+seed = 8
+
+[[prompt]]
+text = "red rings"
+
+[[control]]
+name = "held"
+model = "seedling-edges"
+preprocessor = "softedge"       # the seedling paints soft: canny finds no edge in it
+source = "feedback"
+scale = 1.0
+
+[[layer]]
+source = "{layer}"
+
+[params]
+"noise.walk" = 6.0
+"""
+
+
+def test_a_control_reading_feedback_keeps_the_structure_of_the_frame_before(tmp_path):
+    """source = "feedback" through `vj check` and `vj render`: from the second frame on, each map is
+    the edges of the frame made just before it, not of one further back (the walk moves the
+    picture), frame-exact offline. Two renders of one seed: one showing the control's map, one
+    the generator."""
+    from helpers import decode, vj
+    from scipy.ndimage import gaussian_filter
+    from vj.maps.preprocess import softedge
+
+    frames = {}
+    for layer in ("control", "generator"):
+        path = tmp_path / f"{layer}.toml"
+        path.write_text(FEEDBACK.format(layer=layer))
+        if layer == "control":
+            r = vj("check", str(path))
+            assert r.returncode == 0, r.stdout + r.stderr
+        r = vj("render", str(path), "--out", str(tmp_path / f"{layer}.mp4"), "--duration", "1.5")
+        assert r.returncode == 0, r.stderr
+        frames[layer] = decode(tmp_path / f"{layer}.mp4", (224, 128))
+    maps, made = frames["control"], frames["generator"]
+    assert len(maps) == len(made) >= 12
+
+    def soft(img):
+        return gaussian_filter(img.astype(float), 2.0).ravel()
+
+    def agree(a, b):
+        return float(np.corrcoef(soft(a), soft(b))[0, 1])
+
+    right, older = [], []
+    for k in range(6, len(maps)):
+        shown = maps[k].mean(axis=2)
+        right.append(agree(shown, softedge(made[k - 1])))
+        older.append(agree(shown, softedge(made[k - 6])))
+    assert np.mean(right) > 0.5 and np.mean(right) > np.mean(older) + 0.1, (np.mean(right), np.mean(older))

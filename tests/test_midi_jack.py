@@ -17,7 +17,7 @@ from vj.control.osc import build_message
 from vj.control.process import ControlProcess
 from vj.resources import find_set
 
-from helpers import ROOT, Jack
+from helpers import ROOT, Jack, wait_until
 
 JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
 
@@ -174,7 +174,7 @@ def _rig(jack, tmp_path, monkeypatch):
 
     r = Rig()
     r.jack, r.ctl, r.c, r.proc, r.env, r.tmp = jack, ctl, c, proc, env, tmp_path
-    r.until = lambda cond, timeout=10.0: frames_until(c, cond, timeout)
+    r.until = lambda cond, timeout=20.0: frames_until(c, cond, timeout)
     try:
         yield r
     finally:
@@ -344,11 +344,14 @@ def test_vj_run_midi_feeds_parameter_changes_back_over_osc(tmp_path):
                 if not line or "playing" in line:
                     break
             assert any("MIDI: fakectl:ctrl" in x for x in lines), "".join(lines)
+            # JACK connects the controller to the show's port a moment after it opens: a message sent
+            # before that is lost (as the rig fixture waits)
+            wait_until("the controller connected to the show", lambda: "fakectl:ctrl" in _connections(jack.env), 20)
             ctl.send(cc(0, 0))
             from pythonosc.osc_packet import OscPacket
 
             fed_back = None
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 10
             while fed_back is None and time.monotonic() < deadline:
                 try:
                     data, _ = out.recvfrom(65536)

@@ -133,8 +133,9 @@ def test_vj_list_answers_python_osc_and_a_given_port(show):
     listed = {args[0]: args for address, args in items if address == "/vj/list/item"}
     n_params, n_prompts = len(show.c.params.names()), len(show.c.prompts)
     # each parameter plain and /norm; /vj/prompt, each slot, its weight and its resample; resample, scene,
-    # scene/next, seed, tap, bpm, learn; the source pattern; route and route/remove; list and status
-    assert len(listed) == 2 * n_params + 1 + 3 * n_prompts + 7 + 1 + 2 + 2
+    # scene/next, seed, tap, bpm, learn, grab; the source pattern; route and route/remove; list and status
+    assert len(listed) == 2 * n_params + 1 + 3 * n_prompts + 8 + 1 + 2 + 2
+    assert "/vj/grab" in listed
     assert listed["/vj/param/noise.walk"] == ["/vj/param/noise.walk", "f", 0.0, 60.0, 3.0]
     assert listed["/vj/prompt/1"][4] == show.c.prompts[0]
     # Max's udpsend and Pd's netsend send from a port nobody listens on: `/vj/list <port>`

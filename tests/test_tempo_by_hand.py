@@ -206,8 +206,11 @@ def netns():
 
 
 def _saved_bpm(state) -> float | None:
-    try:
-        return json.loads((state / "live" / "demo.json").read_text()).get("bpm")
+    from vj.resources import find_set
+    from vj.show.resume import state_file
+
+    try:  # the live state is kept by the set's file (show/resume.py)
+        return json.loads(state_file(state, find_set("demo"), "demo").read_text()).get("bpm")
     except (OSError, ValueError):
         return None
 

@@ -172,12 +172,22 @@ def quit_browser(driver) -> None:
 
 
 def wait_page(driver, ok, what: str, timeout: float = 30.0):
-    """Until ok(driver) is truthy (an event in the page), polled; returns its value."""
+    """Until ok(driver) is truthy (an event in the page), polled; returns its value.
+
+    An element not there yet, or one a re-render replaced, counts as "not yet": a page that
+    reloads builds its faders only once the show's state has come over its socket."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     deadline = time.monotonic() + timeout
+    missing = None
     while True:
-        got = ok(driver)
+        try:
+            got = ok(driver)
+            missing = None
+        except (NoSuchElementException, StaleElementReferenceException) as e:
+            got, missing = None, e.msg.splitlines()[0] if e.msg else type(e).__name__
         if got:
             return got
         if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} in the page within {timeout:g} s")
+            why = f" (last: {missing})" if missing else ""
+            raise AssertionError(f"no {what} in the page within {timeout:g} s{why}")
         time.sleep(0.05)

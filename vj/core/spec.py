@@ -126,7 +126,9 @@ class LoraSpec:
 # [[control]] preprocessor = "..." -> what it reads from the picture (vj/maps/preprocess.py); "none": the
 # source is already a map (a drawn line picture, a depth video)
 PREPROCESSORS = ("canny", "softedge", "lines", "none")
-CONTROL_SOURCES = ("input", "layer", "image", "video", "camera")
+# what a control may read beyond what a reference image may (setfile._guide_source reads the shared ones:
+# input, image:, video:, camera:, layer:<n>): "feedback", the generator's own last frame
+CONTROL_ONLY_SOURCES = ("feedback",)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,8 @@ class ControlSpec:
     name: str  # the parameter is control.<name>.scale
     model: str  # a diffusers ControlNet folder, a hub id, or "seedling-edges" (the built-in model's branch)
     preprocessor: str = "canny"  # one of PREPROCESSORS
-    source: str = "input"  # input (the frame the generator is given) | image:<file> | video:<file> | camera:<N|URL>
+    source: str = "input"  # input (the frame the generator is given) | feedback (its own last frame) | image:<file>
+    #                        | video:<file> | camera:<N|URL>
     scale: float = 1.0  # initial control.<name>.scale, 0..2 (0: off, exactly the model without it)
     start: float = 0.0  # share of the steps where it begins, 0..1
     end: float = 1.0  # share of the steps where it ends, start..1

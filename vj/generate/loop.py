@@ -154,6 +154,7 @@ class StreamLoop:
         self._skip_run = 0
         self._last_in: tuple | None = None  # (key, small image) of the last input generated from
         self._last_values: dict = {}  # the snapshot's values in the frame being made
+        self._made: np.ndarray | None = None  # the last frame made (a control's "feedback" source)
         self._set_size(size)
 
     # -- size (also lowered on out-of-memory) -----------------------------------------------------
@@ -174,6 +175,7 @@ class StreamLoop:
             self.input.close()
         self.input = inputs.open_input(self.input_spec, self.size, self.live) if self.input_spec else None
         self._last_in = None
+        self._made = None  # another size: the last frame is no control's picture any more
         if self.guided is not None:
             self.guided.close()
         if self.model.controls or self.model.ip_adapter is not None:  # its sources are read at the frame's size
@@ -380,7 +382,7 @@ class StreamLoop:
                 self.model.loras.apply(snap.values)
             fg = None
             if self.guided is not None:
-                fg = self.guided.frame(snap, lambda: self._as_pixels(img))
+                fg = self.guided.frame(snap, lambda: self._as_pixels(img), lambda: self._made)
                 self.frame_map = self.guided.shown()
             x0 = self.denoise(self.latents(snap), self.conditioning(snap), start, strength, self.guide(snap), fg)
             finite = torch.isfinite(x0).all()  # read after the pixels' copy: one wait for the GPU a frame, not two
@@ -390,4 +392,5 @@ class StreamLoop:
                 raise NonFiniteFrame("the model produced NaN/Inf latents")
             if self.input is not None:
                 self.input.produced(img)  # only a good image is fed back
+            self._made = pixels  # a control reading "feedback" keeps its structure next frame
         return pixels

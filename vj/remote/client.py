@@ -40,6 +40,13 @@ TICK = 0.01  # s: the network thread's longest sleep (pings, credits, hellos are
 INPUT_QUALITY = 85  # JPEG quality of the camera/video images sent up
 INPUTS_KEPT = 8  # images sent up kept here for the preview's feed (the frame names the one it was made from)
 FIGURES_EVERY = 30.0  # s between the link's figures in the show log
+# s: the longest the render thread waits in submit() for the network thread to send the snapshot.
+# Why: the two share the GIL, and right after submit() the render thread holds it in the compositor's
+# and outputs' C calls (OpenGL: 5-14 ms at a time on llvmpipe, measured). Left to wait for it, a
+# snapshot went out 10-15 ms late and its frame missed the render frame it could have made (+28 ms
+# at p50 on loopback). Waiting here hands the GIL over for the send itself (0.2-0.5 ms on loopback);
+# it is bounded, and skipped while no box plays.
+HANDOFF = 0.003
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,7 @@ class _Network:
         self.journal = journal
         self.input_source = input_source
         self.snaps: Mailbox[Snapshot] = Mailbox()
+        self.sent = threading.Event()  # the newest snapshot is on its way (submit's hand-off)
         self.out: Mailbox[GenFrame] = Mailbox()
         self.wake_address = f"inproc://vj-remote-wake-{self.session}"
         self.wake = self.ctx.socket(zmq.PAIR)
@@ -173,10 +181,13 @@ class _Network:
         snap = self.snaps.take()
         if snap is None:
             return
-        parts = self._encoder.encode(self.session, self._seq, snap)
-        self._seq += 1
-        for link in self.links:
-            link.send_snapshot(parts)
+        try:
+            parts = self._encoder.encode(self.session, self._seq, snap)
+            self._seq += 1
+            for link in self.links:
+                link.send_snapshot(parts)
+        finally:
+            self.sent.set()
 
     def _close(self) -> None:
         for link in self.links:
@@ -444,11 +455,14 @@ class RemoteGenerator:
             return
         net.clock_offset = time.perf_counter() - snap.t
         net.last_submit = time.monotonic()
+        net.sent.clear()
         net.snaps.put(snap)
         try:
             self._wake.send(b"", self._net.zmq.NOBLOCK)
         except self._net.zmq.Again:
             pass  # a wake-up is already waiting
+        if any(x.state == "playing" for x in net.links):
+            net.sent.wait(HANDOFF)  # the GIL handed over for the send (see HANDOFF)
 
     def latest(self) -> GenFrame | None:
         if self._net is None:

@@ -121,30 +121,12 @@ def save(net, out: Path) -> Path:
     return out
 
 
-def _learn(opt, loss, net, ema, cfg: ControlTrainConfig, step: int) -> float:
-    """One optimiser step on the branch (warm-up, then a cosine; gradients clipped at 1), and its
-    EMA moved after it; returns the learning rate used."""
-    warm, fall = min(1.0, step / cfg.warmup), 0.5 + 0.5 * math.cos(math.pi * step / cfg.steps)
-    lr = cfg.lr * warm * fall + 1e-6
-    for group in opt.param_groups:
-        group["lr"] = lr
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-    opt.step()
-    with torch.no_grad():
-        keep = min(cfg.ema, (1 + step) / (10 + step))
-        for pe, p in zip(ema.parameters(), net.parameters()):
-            pe.lerp_(p, 1 - keep)
-    return lr
-
-
 def train(cfg: ControlTrainConfig, out: Path, progress=print) -> Path:
     """Train the branch against the seedling checkpoint cfg.base; writes out/ (a ControlNet folder
     with its loss log, loss.jsonl)."""
     from diffusers import DDPMScheduler
 
-    from vj.seedling.train import TRAILING, TRAILING_WEIGHTS, encode_pool
+    from vj.seedling.train import TRAILING, TRAILING_WEIGHTS, encode_pool, learn
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
@@ -180,7 +162,7 @@ def train(cfg: ControlTrainConfig, out: Path, progress=print) -> Path:
         pred = unet(noisy, t, encoder_hidden_states=cond, down_block_additional_residuals=down,
                     mid_block_additional_residual=mid, return_dict=False)[0]
         loss = torch.nn.functional.mse_loss(pred, z0)
-        lr = _learn(opt, loss, net, ema, cfg, step)
+        lr = learn(opt, loss, net, ema, cfg, step)
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % 25 == 0 or step == 1:
             with open(log_path, "a") as f:

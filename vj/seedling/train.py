@@ -146,6 +146,24 @@ def _timesteps(cfg: TrainConfig, rng: random.Random, device) -> torch.Tensor:
     return torch.where(torch.rand(cfg.batch) < 0.5, uniform, trailing).to(device)
 
 
+def learn(opt, loss, net, ema, cfg, step: int) -> float:
+    """One optimiser step on `net` (warm-up over cfg.warmup steps, then a cosine to cfg.steps;
+    gradients clipped at 1), and its EMA `ema` moved after it (cfg.ema, slower at first); returns
+    the learning rate used. The seedling's run and its control branch's (control.py) share it."""
+    lr = cfg.lr * min(1.0, step / cfg.warmup) * (0.5 + 0.5 * math.cos(math.pi * step / cfg.steps)) + 1e-6
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+    opt.step()
+    with torch.no_grad():
+        keep = min(cfg.ema, (1 + step) / (10 + step))
+        for pe, p in zip(ema.parameters(), net.parameters()):
+            pe.lerp_(p, 1 - keep)
+    return lr
+
+
 def train(cfg: TrainConfig, out: Path, progress=print, resume: bool = False, stop_after: int | None = None) -> None:
     """Train (or go on from out/resume.pt); stop_after: leave off after that step, as a killed run
     would after its last resume file (the tests stop a run half way so)."""
@@ -199,17 +217,7 @@ def train(cfg: TrainConfig, out: Path, progress=print, resume: bool = False, sto
                     return_dict=False)[0]
         per = ((pred - z0) ** 2).mean((1, 2, 3))
         loss = per.mean()
-        lr = cfg.lr * min(1.0, step / cfg.warmup) * (0.5 + 0.5 * math.cos(math.pi * step / cfg.steps)) + 1e-6
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-        opt.step()
-        decay = min(cfg.ema, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, p in zip(ema.parameters(), unet.parameters()):
-                pe.lerp_(p, 1 - decay)
+        lr = learn(opt, loss, unet, ema, cfg, step)
         value = loss.item()
         run.running = value if run.running is None else 0.98 * run.running + 0.02 * value
         if step % 25 == 0 or step == 1:

@@ -15,9 +15,10 @@ from typing import Any, Callable, Mapping
 
 from vj.core.boxes import pair_keys, parse_boxes, parse_keys
 from vj.core.errors import ConfigError
-from vj.core.spec import (BLEND_MODES, LAYER_SOURCES, LFO_SHAPES, PREPROCESSORS, RANGES, SCHEDULERS, TRIGGER_SHORTHANDS,
-                          TRIGGERS, ControlSpec, EdgeSpec, EnvelopeSpec, GeneratorSpec, GraphSpec, IpAdapterSpec, LayerSpec,
-                          LfoSpec, LoraSpec, MidiSettings, OscSettings, PromptSpec, RouteSpec, SceneSpec, ShowSet, WebSettings)
+from vj.core.spec import (BLEND_MODES, CONTROL_ONLY_SOURCES, LAYER_SOURCES, LFO_SHAPES, PREPROCESSORS, RANGES, SCHEDULERS,
+                          TRIGGER_SHORTHANDS, TRIGGERS, ControlSpec, EdgeSpec, EnvelopeSpec, GeneratorSpec, GraphSpec,
+                          IpAdapterSpec, LayerSpec, LfoSpec, LoraSpec, MidiSettings, OscSettings, PromptSpec, RouteSpec,
+                          SceneSpec, ShowSet, WebSettings)
 from vj.core.validate import RAISE, Problems, fail, as_int, as_number, as_pair, as_str, check_keys, load_toml, suggest
 from vj.render.shaders import set_folder
 from vj.show import files
@@ -749,7 +750,7 @@ def _control(w: str, t: Mapping[str, Any], path) -> ControlSpec:
                           f"(depth: no small depth model ships in a package yet)")
     source = as_str(w, "source", t.get("source", "input"))
     if not source.startswith("layer:"):  # a layer's source is read once the layers are (_control_layer)
-        source = _guide_source(w, "source", source, path, ())
+        source = _guide_source(w, "source", source, path, (), extra=CONTROL_ONLY_SOURCES)
     start = as_number(w, "start", t.get("start", 0.0), 0, 1)
     end = as_number(w, "end", t.get("end", 1.0), 0, 1)
     if end <= start:

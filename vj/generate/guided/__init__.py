@@ -37,8 +37,8 @@ def _still(path: Path, size: tuple[int, int]) -> np.ndarray:
 
 
 class Source:
-    """What a control or the reference reads: the generator's input (handed in per frame), a still,
-    a video file or a camera (read here, at the generator's size)."""
+    """What a control or the reference reads: the generator's input or its own last frame (both
+    handed in per frame), a still, a video file or a camera (read here, at the generator's size)."""
 
     def __init__(self, spec: str, size: tuple[int, int], live: bool) -> None:
         self.spec, self.reader, self.still = spec, None, None
@@ -54,11 +54,14 @@ class Source:
 
             self.reader = Camera(int(arg) if arg.isdigit() else arg, size)
 
-    def frame(self, t: float, input_rgb: Callable[[], np.ndarray | None]) -> np.ndarray | None:
+    def frame(self, t: float, input_rgb: Callable[[], np.ndarray | None],
+              previous: Callable[[], np.ndarray | None] = lambda: None) -> np.ndarray | None:
         if self.still is not None:
             return self.still
         if self.reader is not None:
             return self.reader.frame(t)
+        if self.spec == "feedback":  # the structure of what it made last (None before its first frame)
+            return previous()
         return input_rgb()
 
     def close(self) -> None:
@@ -116,13 +119,16 @@ class Guided:
         self._waited = False
         self._shown: tuple | None = None  # (the map, it as an RGB picture) last shown
 
-    def frame(self, snap: Snapshot, input_rgb: Callable[[], np.ndarray | None]) -> FrameGuide:
+    def frame(self, snap: Snapshot, input_rgb: Callable[[], np.ndarray | None],
+              previous: Callable[[], np.ndarray | None] = lambda: None) -> FrameGuide:
+        """This frame's guidance. input_rgb: the generator's input picture; previous: its last frame
+        (a control with source = "feedback" keeps the structure of what it made)."""
         v = snap.values
         similarity = v.get("control.similarity", 0.98)
         active = []
         for c, src, w in zip(self.controls, self.sources, self.workers):
             scale = v.get(f"control.{c.spec.name}.scale", c.spec.scale)
-            px = src.frame(snap.t, input_rgb)
+            px = src.frame(snap.t, input_rgb, previous)
             if px is not None:
                 w.offer(px, similarity)
             m = w.latest(FIRST_MAP_WAIT if self.live and not self._waited and px is not None else 0.0)
