@@ -786,6 +786,10 @@ def cmd_mux(args) -> int:
 def cmd_train(args) -> int:
     from dataclasses import replace
 
+    if args.threads:  # before anything runs on torch's pool (the seedling's run and its control branch's alike)
+        import torch
+
+        torch.set_num_threads(args.threads)
     from vj.seedling import model, train
 
     if args.control:
@@ -800,11 +804,6 @@ def cmd_train(args) -> int:
 
 def _train_control(args) -> int:
     from dataclasses import replace
-
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
 
     from vj.seedling import control, model
 
