@@ -91,7 +91,8 @@ def white(z: torch.Tensor) -> torch.Tensor:
     return z.float().reshape(b, c // GROUPS, GROUPS, h, w).mean(1) * math.sqrt(c // GROUPS)
 
 
-FEATURES = BROAD + MEDIUM + FINE + SCALARS  # channels of features()
+PATTERN_FREQS = (2.6 / 1.7, 2.6, 2.6 / 0.5)  # the painter's rhythms (periods across the height): large, plain, small
+FEATURES = BROAD + MEDIUM + FINE + SCALARS + 4 * 2 * len(PATTERN_FREQS)  # channels of features()
 
 
 def fields_and_scalars(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,14 +139,19 @@ def unframe(scalars: np.ndarray, xf, yf):
     return u * c - v * s + sx, u * s + v * c + sy
 
 
-def features(z: torch.Tensor | None = None, fields: torch.Tensor | None = None,
-             scalars: torch.Tensor | None = None) -> torch.Tensor:
-    """What the painter reads from the noise besides the frame, as the UNet is told it (model.py):
-    the fields, and the scalars spread over every cell: (B, FEATURES, h, w). From the noise z, or
-    from its fields and scalars when they are at hand."""
+def features(z: torch.Tensor | None = None, fields: torch.Tensor | None = None, scalars: torch.Tensor | None = None,
+             grid: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """What the painter reads from the noise, as the UNet is told it besides the frame's own
+    coordinates (model.py): the fields, the scalars spread over every cell, and the sines and
+    cosines of the frame's x, y, distance from the centre and diagonal at the painter's rhythms
+    (PATTERN_FREQS): (B, FEATURES, h, w). From the noise z, or from its fields, scalars and
+    frame_grid when they are at hand."""
     if z is not None:
         fields, scalars = fields_and_scalars(z)
-    return torch.cat([fields, scalars[:, :, None, None].expand(-1, -1, *fields.shape[-2:])], 1)
+    xw, yw = grid if grid is not None else frame_grid(fields, scalars)
+    coords = (xw, yw, torch.sqrt(xw * xw + yw * yw), (xw + yw) * math.sqrt(0.5))
+    rhythm = [f(c * k * math.pi) for c in coords for k in PATTERN_FREQS for f in (torch.sin, torch.cos)]
+    return torch.cat([fields, scalars[:, :, None, None].expand(-1, -1, *fields.shape[-2:]), torch.stack(rhythm, 1)], 1)
 
 
 def read(z: torch.Tensor, size: tuple[int, int]) -> list[Layout]:

@@ -137,9 +137,10 @@ class _Framed(_Placed):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv(x)
         fields, scalars = layout.fields_and_scalars(x.float())
+        grid = layout.frame_grid(fields, scalars)
         dtype = self.where.weight.dtype
-        where = self.where(self.sines(*layout.frame_grid(fields, scalars)).to(dtype))
-        told = self.noise(layout.features(fields=fields, scalars=scalars).to(dtype))
+        where = self.where(self.sines(*grid).to(dtype))
+        told = self.noise(layout.features(fields=fields, scalars=scalars, grid=grid).to(dtype))
         return h + (where + told).to(h.dtype)
 
 
