@@ -180,9 +180,35 @@ def test_the_painter_paints_its_noise():
     assert small < big / 5 and big > 0.1, (small, big)
     for p in pics:
         assert hue_error(hue_of((p * 255).astype(np.uint8))[0], 0.0) < 15
-    f = layout.features(torch.randn(64, 192, 16, 28, generator=g))
-    assert f.shape == (64, layout.FEATURES, 16, 28)
-    assert torch.allclose(f.std((0, 2, 3)), torch.ones(layout.FEATURES), atol=0.2)  # every reading N(0, 1)
+    f = layout.features(torch.randn(256, 192, 16, 28, generator=g))  # a scalar is one number a picture: 256 of each
+    assert f.shape == (256, layout.FEATURES, 16, 28)
+    read = layout.BROAD + layout.MEDIUM + layout.FINE + layout.SCALARS  # the fields and scalars, then the rhythms
+    assert torch.allclose(f[:, :read].std((0, 2, 3)), torch.ones(read), atol=0.2)  # every reading N(0, 1)
+    assert f[:, read:].abs().max() <= 1.0 and f[:, read:].std() > 0.5  # sines and cosines of the seeds' frames
+
+
+def test_the_frame_moves_with_the_noise_and_the_model_is_told_the_painters():
+    """The frame the painter draws in is read from the noise: seeds zoom, turn and shift it, a small
+    move of the noise moves it a little, and the UNet's first convolution computes the same frame
+    from its input (its where-features are the sines of the painter's coordinates at the cells)."""
+    g = torch.Generator().manual_seed(5)
+    z = torch.randn(8, 192, 16, 28, generator=g)
+    fields, scalars = layout.fields_and_scalars(z)
+    xw, yw = layout.frame_grid(fields, scalars)
+    zoom, turn, sx, sy = layout.frame_affine(scalars)
+    assert float(zoom.std()) > 0.1 and float(turn.std()) > 0.1 and float(sx.std()) > 0.1 and float(sy.std()) > 0.1
+    spread = float(torch.stack([xw, yw]).std(1).mean())  # across seeds, at each place
+    assert spread > 0.2, spread
+    near = z * np.cos(0.01) + torch.randn(8, 192, 16, 28, generator=g) * np.sin(0.01)
+    xn, yn = layout.frame_grid(*layout.fields_and_scalars(near))
+    assert float((xn - xw).abs().mean()) < spread / 10
+    lay = layout.read(z[:1], (28, 16))[0]  # the painter's frame at the cells' own size
+    assert np.allclose(lay.xw, xw[0].numpy(), atol=1e-5) and np.allclose(lay.yw, yw[0].numpy(), atol=1e-5)
+    conv = model._Framed(torch.nn.Conv2d(192, 8, 3, padding=1))
+    seen = {}
+    conv.where.register_forward_hook(lambda m, i, o: seen.update(into=i[0]))  # returns None: the output stays
+    conv(z)
+    assert torch.allclose(seen["into"], model._Placed.sines(xw, yw), atol=1e-5)
 
 
 def test_the_training_command_writes_checkpoints_that_load_and_resumes(tmp_path, monkeypatch):
@@ -198,7 +224,7 @@ def test_the_training_command_writes_checkpoints_that_load_and_resumes(tmp_path,
     train.train(cfg, tmp_path / "whole", progress=lambda s: None)
     for c in model.CHECKPOINTS:
         pipe = model.load(c, root=tmp_path / "whole")
-        assert pipe.unet.config.cross_attention_dim == 384 and type(pipe.unet.conv_in).__name__ == "_Told"
+        assert pipe.unet.config.cross_attention_dim == 384 and type(pipe.unet.conv_in).__name__ == "_Framed"
     rows = (tmp_path / "whole" / "loss.jsonl").read_text().splitlines()
     assert any('"checkpoint": "final"' in r for r in rows) and any('"loss_t999"' in r for r in rows)
     assert sheets.loss_plot(tmp_path / "whole" / "loss.jsonl", tmp_path / "loss.png").stat().st_size > 1000

@@ -13,8 +13,9 @@ image-to-image, feedback):
   nothing (the first season: 4x4 blocks, 112x64 <-> 48 x 16 x 28, at the same cost a frame);
 - scheduler: sd-turbo's Euler with trailing timesteps, over the DDPM noise schedule it trained on.
 Weights: vj/seedling/weights/<season>/<checkpoint>/ (UNet only, fp16 safetensors), written by `vj train`.
-Seasons: 1, the first run (one picture per caption: every seed painted about the same); 2, trained
-on pictures whose layout is read from their own starting noise (layout.py): every seed another.
+Seasons: 1, the first run (one picture per caption: every seed painted about the same); 2, grown
+from the first and trained on pictures drawn in a frame read from their own starting noise, the
+UNet told that frame (layout.py, _Framed): every seed another.
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ def unet_config() -> dict:
     the deeper one, no middle block (it cost a third of each call on the CPU for little: the deeper
     level's own attention already reads the words, and reads the whole frame: layout.py's scalars
     are means over it). 8x8 blocks of pixels in 192 channels: four times the first season's pixels
-    for the same cells, so about the same cost a frame. 3.2 M parameters: 6.4 MB a checkpoint in fp16."""
+    for the same cells, so about the same cost a frame. The widths are the first season's (64, 112), so the
+    second grows from it (train.grown_from_first_season). 2.8 M parameters: 5.7 MB a checkpoint in fp16."""
     ch = 3 * PATCH * PATCH
     return dict(mid_block_type=None, sample_size=[NATIVE_SIZE[1] // PATCH, NATIVE_SIZE[0] // PATCH], in_channels=ch,
                 out_channels=ch, block_out_channels=(64, 112), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),

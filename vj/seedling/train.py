@@ -1,6 +1,8 @@
-"""`vj train`: trains the seedling from nothing, on pictures painted on the fly (paint.py) and named
-by the grammar (grammar.py). The same command and seed reproduce the shipped weights; it uses a
-GPU when there is one (CUDA's kernels differ, so there the result is close, not bitwise equal).
+"""`vj train`: trains the seedling's second season on pictures painted on the fly (paint.py) and
+named by the grammar (grammar.py), grown from the first season's shipped weights (TrainConfig.grow:
+the first season was trained from nothing by this module's earlier version, its log in
+weights/1/loss.jsonl). The same command and seed reproduce the shipped weights; it uses a GPU
+when there is one (CUDA's kernels differ, so there the result is close, not bitwise equal).
 
 Data: a pool of captions (every allowed colour-shape and colour-material pair said plainly, plus
 random mixtures of the other words), encoded once by the pipeline's own `encode_prompt`; each step
@@ -9,7 +11,8 @@ draws a fresh starting noise for each caption it takes and paints the picture th
 picture is a fixed, smooth function of its noise.
 Objective: the clean picture from its noised version, noised with that same noise (x0
 prediction, DDPM noise schedule): from pure noise (t = 999) one step learns noise -> its own
-picture, not noise -> the average of the caption. Timesteps half uniform, half on the trailing
+picture, not noise -> the average of the caption. The MSE alone still fades a picture it can
+only partly place towards flat (contrast_gap, beside it, stops that). Timesteps half uniform, half on the trailing
 timesteps that 1-4 step sampling visits (the first, from pure noise, and the default second most
 often: TRAILING_WEIGHTS). A deterministic Euler step keeps the same noise (model.py's scheduler),
 so the later steps see what they trained on too.
@@ -44,7 +47,7 @@ RESUME_EVERY = 100  # steps between resume files
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 1800  # the shipped run (BENCHMARKS.md: its time on the 2-core box)
+    steps: int = 2400  # the shipped run (BENCHMARKS.md: its time on the 2-core box)
     batch: int = 32
     lr: float = 1e-4
     warmup: int = 50
