@@ -19,7 +19,7 @@ DISPLAY=$DISPLAY_NUM "$VJ" run demo --audio sets/demo-show.ogg --no-monitor --ov
 SHOW=$!
 # wait for the show's clock to reach AT (its status line says t N s)
 for _ in $(seq 600); do
-  t=$(grep -o 'vj: t [0-9]*' /tmp/playing-screenshot.log | tail -1 | grep -o '[0-9]*$' || true)
+  t=$(grep -o 'vj: t *[0-9]*' /tmp/playing-screenshot.log | tail -1 | grep -o '[0-9]*$' || true)
   [ -n "$t" ] && [ "$t" -ge "$AT" ] && break
   kill -0 $SHOW 2>/dev/null || break
   sleep 0.2
