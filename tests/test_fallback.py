@@ -139,7 +139,7 @@ def test_fallback_spec_keeps_what_describes_the_picture_and_names_what_it_leaves
 # -- during a show -----------------------------------------------------------------------------------
 def test_a_generator_that_goes_down_hands_its_layer_to_the_fallback_until_it_is_back(gl_ctx, caplog):
     """The primary (tiny-random, 128x128) dies at snapshot 20, and its first restart dies again before
-    it makes a frame; the fallback (the seedling, 112x64) plays meanwhile, said once; the third
+    it makes a frame; the fallback (the seedling, 224x128) plays meanwhile, said once; the third
     primary lives and has the layer back."""
     caplog.set_level("INFO", logger="vj")
     mark = crash_mark(os.getpid()) + ".count"
@@ -169,7 +169,7 @@ def test_a_generator_that_goes_down_hands_its_layer_to_the_fallback_until_it_is_
                 os.remove(f)
     assert primary.restarts == 2  # it died twice
     size, state, status = seen["fallback"]
-    assert size == (112, 64)  # the seedling's frames made the layer
+    assert size == (224, 128)  # the seedling's frames made the layer
     assert "the fallback seedling plays" in state and "the fallback seedling plays" in status
     handed = [m for m in caplog.messages if "the fallback seedling plays until it is back" in m]
     assert len(handed) == 1  # said once, though the primary fell twice

@@ -15,7 +15,7 @@ from vj.clock import ManualClock
 from vj.show.setfile import load_set
 from helpers import MemoryOutput, decode, vj
 
-SIZE = (448, 128)  # the seedling (112x64, 1.75:1) contained in the left half, a 64x64 face in the right
+SIZE = (448, 128)  # the seedling (224x128, 1.75:1) in the left half, a 64x64 face in the right
 HALF = SIZE[0] // 2
 
 SET = """
@@ -76,7 +76,7 @@ def test_each_generator_paints_its_own_layer_as_it_does_alone(renders):
     both, said = renders["both"]
     seedling, faces = renders["seedling"][0], renders["faces"][0]
     assert both.shape == (12, 128, 448, 3)
-    assert "generator 112x64, 1 step(s), generator faces 64x64" in said  # both made, each at its size
+    assert "generator 224x128, 1 step(s), generator faces 64x64" in said  # both made, each at its size
     # each half is what that generator alone makes there (the video codec's rounding aside) ...
     assert diff(both[:, :, :HALF], seedling[:, :, :HALF]) < 2.0
     assert diff(both[:, :, HALF:], faces[:, :, HALF:]) < 2.0

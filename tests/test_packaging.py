@@ -16,7 +16,8 @@ def test_wheel_carries_the_data_and_an_install_finds_it(tmp_path):
               "vj/_data/sets/demo-beat.ogg", "vj/_data/mappings/README.md",
               "vj/generate/tiny_tokenizer/vocab.json", "vj/generate/tiny_tokenizer/merges.txt",
               *(f"vj/web/static/{f}" for f in ("index.html", "app.js", "graph.js", "style.css")),  # the remote's page
-              *(f"vj/seedling/weights/{c}/{f}" for c in ("early", "middle", "final")
+              "vj/_data/sets/demo-show.ogg", "vj/seedling/weights/2/final/seedling.json",
+              *(f"vj/seedling/weights/{season}/{c}/{f}" for season in ("1", "2") for c in ("early", "middle", "final")
                 for f in ("config.json", "diffusion_pytorch_model.safetensors"))):
         assert f in names, f
     site = tmp_path / "site"

@@ -41,7 +41,7 @@ def test_frames_come_back_in_order_with_the_box_size(box, codec):
     records = show.records()
     idx = _in_order(records)
     assert len(idx) == 30
-    assert {tuple(r["size"]) for r in records if "size" in r} == {(112, 64)}  # the seedling's own size
+    assert {tuple(r["size"]) for r in records if "size" in r} == {(224, 128)}  # the seedling's own size
     assert all(r["mean"] > 5 for r in records if "mean" in r)  # pictures, not black
     assert records[-1]["status"].startswith(f"frames from 127.0.0.1:{box.port}, round trip")
     assert "frame age" in records[-1]["status"]

@@ -225,8 +225,10 @@ def _tool_commands(sub) -> None:
     trn.add_argument("--out", type=Path, metavar="DIR", help="where the checkpoints go (default: the shipped "
                      "weights' folder, vj/seedling/weights)")
     trn.add_argument("--steps", type=int, metavar="N", help="training steps (default: the shipped run's)")
+    trn.add_argument("--resume", action="store_true", help="go on from the resume file a stopped run left in "
+                     "its folder (resume.pt; the same --steps and --out)")
     trn.add_argument("--control", choices=["edges"], help="train the seedling's control branch instead (seedling-edges: "
-                     "canny maps as the condition, against the shipped seedling); written to weights/edges")
+                     "canny maps as the condition, against the shipped seedling); written to weights/<season>/edges")
     trn.add_argument("--batch", type=int, metavar="N", help="pictures a step (default: the shipped run's)")
     trn.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's own)")
 
@@ -784,6 +786,10 @@ def cmd_mux(args) -> int:
 def cmd_train(args) -> int:
     from dataclasses import replace
 
+    if args.threads:  # before anything runs on torch's pool (the seedling's run and its control branch's alike)
+        import torch
+
+        torch.set_num_threads(args.threads)
     from vj.seedling import model, train
 
     if args.control:
@@ -792,17 +798,12 @@ def cmd_train(args) -> int:
     cfg = cfg if args.batch is None else replace(cfg, batch=args.batch)
     if cfg.steps < 20:
         raise VJError(f"vj train --steps {cfg.steps}: use 20 or more (the checkpoints fall at 5% and 30% of the run)")
-    train.train(cfg, (args.out or model.WEIGHTS).expanduser(), progress=log.info)
+    train.train(cfg, (args.out or model.WEIGHTS).expanduser(), progress=log.info, resume=args.resume)
     return 0
 
 
 def _train_control(args) -> int:
     from dataclasses import replace
-
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
 
     from vj.seedling import control, model
 

@@ -3,6 +3,7 @@
 Everything is synthesised from a seed, so a test knows the truth: where each hit is.
 
     python -m vj.audio.synth OUT.wav [--bpm 120] [--seconds 12] [--swing 0] [--seed 1]
+    python -m vj.audio.synth OUT.ogg --bpm 124 --arrangement four:2:-snare-bass,four:4,techno:4   (sections)
 """
 
 from __future__ import annotations
@@ -211,11 +212,12 @@ def family_tracks(family: Family, seconds: float = 16.0, sr: int = 48000):
 
 def drum_pattern(bpm: float = 120.0, seconds: float = 12.0, sr: int = 48000, swing: float = 0.0,
                  seed: int = 1, bass: bool = True, noise_db: float = -60.0, pattern: str = "four",
-                 rows: dict[str, str] | None = None, mix: dict[str, float] | None = None) -> Track:
+                 rows: dict[str, str] | None = None, mix: dict[str, float] | None = None,
+                 mute: tuple[str, ...] = ()) -> Track:
     """A drum machine playing `pattern` (see PATTERNS; or `rows` of its own) at `bpm`, with off-beats
     delayed by `swing` (0..0.5), a bass line, and a noise floor at `noise_db` dBFS; `mix`: gains
-    that differ from the pattern's (kick, snare, hat, bass)."""
-    rows = rows if rows is not None else PATTERNS[pattern]
+    that differ from the pattern's (kick, snare, hat, bass); the instruments in `mute` rest."""
+    rows = {k: ("." * 16 if k in mute else v) for k, v in (rows if rows is not None else PATTERNS[pattern]).items()}
     rng = np.random.default_rng(seed)
     n = int(seconds * sr)
     out = np.zeros(n + sr)  # room for the last tail
@@ -269,6 +271,28 @@ def drum_pattern(bpm: float = 120.0, seconds: float = 12.0, sr: int = 48000, swi
     return Track(out.astype(np.float32), sr, bpm, {k: sorted(v) for k, v in onsets.items()}, beats, downbeats, kept)
 
 
+def arrangement(spec: str, bpm: float, seed: int = 1, sr: int = 48000) -> Track:
+    """Sections one after the other: "four:2:-snare-bass,four:4,break:2:-kick,techno:4" is two bars of
+    `four` without snare and bass, four bars of `four`, ... (pattern:bars[:-muted instrument...])."""
+    bar = 4 * 60.0 / bpm
+    parts: list[Track] = []
+    for k, section in enumerate(spec.split(",")):
+        name, bars, *rest = section.strip().split(":")
+        if name not in PATTERNS:
+            raise ValueError(f"arrangement: no pattern {name!r}; the patterns are {', '.join(sorted(PATTERNS))}")
+        mute = tuple(m for m in (rest[0].split("-") if rest else []) if m)
+        parts.append(drum_pattern(bpm, int(bars) * bar, sr, seed=seed + k, pattern=name, mute=mute))
+    audio, onsets, beats, downbeats, t0 = [], {}, [], [], 0.0
+    for p in parts:
+        audio.append(p.audio)
+        for inst, ts in p.onsets.items():
+            onsets.setdefault(inst, []).extend(t + t0 for t in ts)
+        beats += [t + t0 for t in p.beats]
+        downbeats += [t + t0 for t in p.downbeats]
+        t0 += len(p.audio) / sr
+    return Track(np.concatenate(audio), sr, bpm, onsets, beats, downbeats)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vj.audio.synth", description=__doc__.splitlines()[0])
     ap.add_argument("out")
@@ -278,12 +302,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pattern", choices=sorted(PATTERNS), default="four")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--samplerate", type=int, default=48000)
+    ap.add_argument("--arrangement", metavar="SECTIONS", help="pattern:bars[:-muted...] sections, by comma "
+                    "(instead of --pattern and --seconds), e.g. four:2:-snare-bass,four:4,break:2:-kick,techno:4")
     a = ap.parse_args(argv)
     import soundfile as sf
 
-    tr = drum_pattern(a.bpm, a.seconds, a.samplerate, a.swing, a.seed, pattern=a.pattern)
+    if a.arrangement:
+        tr = arrangement(a.arrangement, a.bpm, a.seed, a.samplerate)
+    else:
+        tr = drum_pattern(a.bpm, a.seconds, a.samplerate, a.swing, a.seed, pattern=a.pattern)
     sf.write(a.out, tr.audio, tr.samplerate)
-    print(f"{a.out}: {a.seconds:.1f} s at {a.bpm:g} BPM")
+    print(f"{a.out}: {len(tr.audio) / tr.samplerate:.1f} s at {a.bpm:g} BPM")
     return 0
 
 

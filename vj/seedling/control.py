@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from vj.maps.preprocess import canny
-from vj.seedling import grammar, model, paint
+from vj.seedling import grammar, layout, model, paint
 
 BRANCH = "edges"  # the folder in weights/ and the name after seedling-
 
@@ -81,15 +81,26 @@ def _moved(img: np.ndarray, rng: random.Random) -> np.ndarray:
     return out[:, ::-1] if rng.random() < 0.5 else out
 
 
+def _layouts(n: int, size: tuple[int, int], nrng: np.random.Generator) -> list:
+    """Layouts read from noise of their own (layout.py), not from the noise the picture is then
+    diffused from: the UNet alone reads its layout from its noise, the branch must bring the map's."""
+    w, h = size
+    gen = torch.Generator().manual_seed(int(nrng.integers(2 ** 31)))
+    z = torch.randn(n, 3 * model.PATCH ** 2, h // model.PATCH, w // model.PATCH, generator=gen)
+    return layout.read(z, size)
+
+
 def picture_and_map(scene: grammar.Scene, size: tuple[int, int], rng: random.Random, nrng: np.random.Generator,
                     blank: float) -> tuple[np.ndarray, np.ndarray]:
     """A training picture (h, w, 3) float 0..1 and its canny map (h, w) uint8, as the show makes it."""
     w, h = size
-    img = _moved(paint.paint(grammar.fill(scene, rng), w, h, nrng), rng)
+    first, second, third = _layouts(3, size, nrng)
+    img = _moved(paint.paint(scene, first, w, h), rng)
     if rng.random() < 0.5:  # two layouts of one caption, cut along a third shape's outline
-        other = _moved(paint.paint(grammar.fill(scene, rng), w, h, nrng), rng)
+        other = _moved(paint.paint(scene, second, w, h), rng)
         cut = grammar.Scene(shape=rng.choice(["circle", "squares", "triangles", "dots"]))
-        mask = _moved(paint.shape_mask(grammar.fill(cut, rng), w, h, nrng)[..., None].repeat(3, 2), rng)[..., :1]
+        mask = paint.shape_mask(cut, paint.frame_of(cut, third, w, h))
+        mask = _moved(mask[..., None].repeat(3, 2), rng)[..., :1]
         img = img * (1 - mask) + other * mask
     px = (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
     edges = canny(px) if rng.random() >= blank else np.zeros((h, w), np.uint8)

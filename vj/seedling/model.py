@@ -8,14 +8,19 @@ image-to-image, feedback):
 - UNet: a small `UNet2DConditionModel` cross-attending to those states, predicting the clean
   picture (prediction_type "sample", which makes 1-4 steps work), its first convolution told
   where in the frame each place is (_Placed);
-- picture space: `PixelSpace`, an exact, weightless stand-in for a VAE: 4x4 pixel blocks folded into
-  channels (112x64 RGB <-> 48 x 16 x 28), so nothing is lost in decoding and decoding costs nothing;
+- picture space: `PixelSpace`, an exact, weightless stand-in for a VAE: 8x8 pixel blocks folded into
+  channels (224x128 RGB <-> 192 x 16 x 28), so nothing is lost in decoding and decoding costs
+  nothing (the first season: 4x4 blocks, 112x64 <-> 48 x 16 x 28, at the same cost a frame);
 - scheduler: sd-turbo's Euler with trailing timesteps, over the DDPM noise schedule it trained on.
-Weights: vj/seedling/weights/<checkpoint>/ (UNet only, fp16 safetensors), written by `vj train`.
+Weights: vj/seedling/weights/<season>/<checkpoint>/ (UNet only, fp16 safetensors), written by `vj train`.
+Seasons: 1, the first run (one picture per caption: every seed painted about the same); 2, grown
+from the first and trained on pictures drawn in a frame read from their own starting noise, the
+UNet told that frame (layout.py, _Framed): every seed another.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -23,10 +28,15 @@ import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin, UNet2DConditionModel
 from diffusers.configuration_utils import register_to_config
 
-WEIGHTS = Path(__file__).resolve().parent / "weights"
+from vj.seedling import layout
+
+WEIGHTS_ROOT = Path(__file__).resolve().parent / "weights"
 CHECKPOINTS = ("early", "middle", "final")  # the training run's paleontology: young, half-grown, grown
-PATCH = 4
-NATIVE_SIZE = (112, 64)  # (width, height): about 16:9, what the demo set covers its frame with
+SEASON = 2  # the newest: `seedling` is its final checkpoint
+PATCH = 8
+NATIVE_SIZE = (224, 128)  # (width, height): about 16:9, what the demo set covers its frame with
+SEASON_SIZES = {1: (112, 64), 2: NATIVE_SIZE}  # each season's native size
+WEIGHTS = WEIGHTS_ROOT / str(SEASON)  # where `vj train` writes, and `seedling@<checkpoint>` reads
 
 
 class _Exact:
@@ -44,11 +54,11 @@ class _Exact:
 class PixelSpace(ModelMixin, ConfigMixin):
     """Pixels folded into channels: an exact, weightless 'autoencoder'. `block_out_channels` has
     one entry per halving, as AutoencoderKL's config does, so code that reads the downscale from
-    there reads 4."""
+    there reads the patch (8; 4 in the first season)."""
 
     @register_to_config
-    def __init__(self, patch: int = PATCH, in_channels: int = 3, block_out_channels: tuple = (3, 12, 48),
-                 latent_channels: int = 48, scaling_factor: float = 1.0, force_upcast: bool = False) -> None:
+    def __init__(self, patch: int = PATCH, in_channels: int = 3, block_out_channels: tuple = (3, 12, 48, 192),
+                 latent_channels: int = 192, scaling_factor: float = 1.0, force_upcast: bool = False) -> None:
         super().__init__()
         if 2 ** (len(block_out_channels) - 1) != patch:
             raise ValueError(f"PixelSpace: {len(block_out_channels)} blocks mean a downscale of "
@@ -83,6 +93,12 @@ class _Placed(torch.nn.Module):
         self.where = torch.nn.Conv2d(n, conv.out_channels, 1)
         self._grid: dict = {}
 
+    @classmethod
+    def sines(cls, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """(B, h, w) coordinates -> (B, 3 x 2 x len(FREQS), h, w): sines and cosines of x, y and r."""
+        r = torch.sqrt(x * x + y * y)
+        return torch.stack([f(c * k * torch.pi) for c in (x, y, r) for k in cls.FREQS for f in (torch.sin, torch.cos)], 1)
+
     def _features(self, h: int, w: int, device, dtype) -> torch.Tensor:
         key = (h, w, device, dtype)
         got = self._grid.get(key)
@@ -90,32 +106,64 @@ class _Placed(torch.nn.Module):
             ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) / h * 2 - 1
             xs = ((torch.arange(w, device=device, dtype=torch.float32) + 0.5) / w * 2 - 1) * (w / h)
             y, x = torch.meshgrid(ys, xs, indexing="ij")
-            r = torch.sqrt(x * x + y * y)
-            parts = [f(c * k * torch.pi) for c in (x, y, r) for k in self.FREQS for f in (torch.sin, torch.cos)]
-            got = self._grid[key] = torch.stack(parts).unsqueeze(0).to(dtype)
+            got = self._grid[key] = self.sines(x[None], y[None]).to(dtype)
         return got
+
+    def place(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """The where-features for this input (the straight frame's, the same for every picture)."""
+        return self._features(h.shape[-2], h.shape[-1], h.device, self.where.weight.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv(x)
-        where = self.where(self._features(h.shape[-2], h.shape[-1], h.device, self.where.weight.dtype))
-        return h + where.to(h.dtype)
+        return h + self.where(self.place(x, h)).to(h.dtype)
 
 
-def new_unet(config: dict | None = None) -> UNet2DConditionModel:
+class _Framed(_Placed):
+    """_Placed told the frame the noise chose, and what else the painter reads from it (season 2).
+
+    Why: the pictures it learns are drawn in a frame read from their starting noise (layout.py:
+    zoomed, turned, shifted and bent by it), with fields and scalars that choose what the caption
+    leaves unsaid. The first season learnt to paint on told coordinates; here the same projection
+    is told the frame's coordinates, computed from the input by the very code the painter uses
+    (layout.frame_grid), so a seed moves, turns, scales and bends the picture from the first
+    step; the fields and scalars (layout.features) go in through a second 1x1 projection, which
+    starts at zero (a second season grown from the first paints as the first did, in its frame)."""
+
+    def __init__(self, conv: torch.nn.Conv2d) -> None:
+        super().__init__(conv)
+        self.noise = torch.nn.Conv2d(layout.FEATURES, conv.out_channels, 1)
+        torch.nn.init.zeros_(self.noise.weight)
+        torch.nn.init.zeros_(self.noise.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv(x)
+        fields, scalars = layout.fields_and_scalars(x.float())
+        grid = layout.frame_grid(fields, scalars)
+        dtype = self.where.weight.dtype
+        where = self.where(self.sines(*grid).to(dtype))
+        told = self.noise(layout.features(fields=fields, scalars=scalars, grid=grid).to(dtype))
+        return h + (where + told).to(h.dtype)
+
+
+def new_unet(config: dict | None = None, season: int = SEASON) -> UNet2DConditionModel:
     """A diffusers UNet2DConditionModel (the architecture below, or a saved config) with its
-    conv_in _Placed. Saved with save_pretrained; loaded by load() (a plain from_pretrained would
-    not know the map)."""
+    conv_in _Placed (season 1) or _Framed (season 2). Saved with save(); loaded by load() (a plain
+    from_pretrained would not know them)."""
     unet = UNet2DConditionModel.from_config(config or unet_config())
-    unet.conv_in = _Placed(unet.conv_in)
+    unet.conv_in = (_Framed if season >= 2 else _Placed)(unet.conv_in)
     return unet
 
 
 def unet_config() -> dict:
     """The UNet's architecture: two levels (16x28 and 8x14 at the native size), cross-attention on
     the deeper one, no middle block (it cost a third of each call on the CPU for little: the deeper
-    level's own attention already reads the words). 2.6 M parameters: under 6 MB a checkpoint in fp16."""
-    return dict(mid_block_type=None, sample_size=[NATIVE_SIZE[1] // PATCH, NATIVE_SIZE[0] // PATCH], in_channels=48, out_channels=48,
-                block_out_channels=(64, 112), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+    level's own attention already reads the words, and reads the whole frame: layout.py's scalars
+    are means over it). 8x8 blocks of pixels in 192 channels: four times the first season's pixels
+    for the same cells, so about the same cost a frame. The widths are the first season's (64, 112), so the
+    second grows from it (train.grown_from_first_season). 2.8 M parameters: 5.7 MB a checkpoint in fp16."""
+    ch = 3 * PATCH * PATCH
+    return dict(mid_block_type=None, sample_size=[NATIVE_SIZE[1] // PATCH, NATIVE_SIZE[0] // PATCH], in_channels=ch,
+                out_channels=ch, block_out_channels=(64, 112), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
                 up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), layers_per_block=1, cross_attention_dim=384,
                 attention_head_dim=8, norm_num_groups=16)
 
@@ -153,12 +201,22 @@ def text_parts():
     return tok, enc.eval()
 
 
+def patch_of(unet) -> int:
+    """The pixel block a UNet's channels hold (3 colours x patch x patch): 4 in season 1, 8 in 2."""
+    return round((unet.config.in_channels // 3) ** 0.5)
+
+
+def pixel_space(patch: int) -> "PixelSpace":
+    return PixelSpace(patch=patch, block_out_channels=tuple(3 * 4 ** k for k in range(patch.bit_length())),
+                      latent_channels=3 * patch * patch)
+
+
 def pipeline(unet, text=None):
-    """A StableDiffusionPipeline around a seedling UNet."""
+    """A StableDiffusionPipeline around a seedling UNet (its pixel space from its channels)."""
     from diffusers import StableDiffusionPipeline
 
     tok, enc = text or text_parts()
-    return StableDiffusionPipeline(vae=PixelSpace(), text_encoder=enc, tokenizer=tok, unet=unet, scheduler=scheduler(),
+    return StableDiffusionPipeline(vae=pixel_space(patch_of(unet)), text_encoder=enc, tokenizer=tok, unet=unet, scheduler=scheduler(),
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
 
 
@@ -167,7 +225,8 @@ def checkpoint_dir(name: str, root: Path = WEIGHTS) -> Path:
 
 
 def load(name: str = "final", root: Path = WEIGHTS):
-    """The pipeline of a shipped (or freshly trained) checkpoint; one clear line when it is missing."""
+    """The pipeline of a shipped (or freshly trained) checkpoint; one clear line when it is missing.
+    `root` is a season's folder (WEIGHTS_ROOT / "1" for the first season) or a `vj train --out`."""
     from vj.core.errors import ModelLoadError
 
     folder = checkpoint_dir(name, root)
@@ -176,7 +235,9 @@ def load(name: str = "final", root: Path = WEIGHTS):
                              f"(`vj train` writes them)")
     from safetensors.torch import load_file
 
-    unet = new_unet(UNet2DConditionModel.load_config(folder))
+    about = folder / "seedling.json"  # its season (absent: the first, which wrote none)
+    season = int(json.loads(about.read_text()).get("season", 1)) if about.is_file() else 1
+    unet = new_unet(UNet2DConditionModel.load_config(folder), season)
     weights = {k: v.float() for k, v in load_file(folder / "diffusion_pytorch_model.safetensors").items()}
     try:
         unet.load_state_dict(weights)
@@ -193,4 +254,5 @@ def save(unet, name: str, root: Path = WEIGHTS) -> Path:
     import copy
 
     copy.deepcopy(unet).to(torch.float16).save_pretrained(folder, safe_serialization=True)  # the original stays fp32
+    (folder / "seedling.json").write_text(json.dumps({"season": SEASON}) + "\n")
     return folder

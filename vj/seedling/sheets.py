@@ -1,7 +1,10 @@
 """Pictures of the seedling for people: contact sheets and the loss curve (`vj bench sheets`).
 
 - docs/seedling-sheet.png: prompts (rows) x seeds (columns), the final checkpoint;
+- docs/seedling-seasons.png: the first season and this one, the same prompts and seeds;
 - docs/seedling-checkpoints.png: the same prompts under early, middle and final, side by side;
+- docs/seedling-walk.png: a slow noise walk as a strip of frames, then a kick;
+- docs/seedling-blends.png: two prompts blended by prompt.2.weight, and chaos pushing one;
 - docs/seedling-loss.png: the training loss (from loss.jsonl beside the weights).
 Drawn with Pillow (no plotting library needed); labels in its built-in font.
 """
@@ -18,23 +21,47 @@ from vj.seedling.adherence import generate
 
 PROMPTS = ["glowing red rings on black", "blue ocean waves", "green wireframe grid", "purple spiral nebula",
            "yellow dots scattered", "orange stripes", "white checker", "magenta triangles on white",
-           "cyan noise", "crimson circle", "pink waves (held out)", "purple checker (held out)"]
-SCALE = 2  # pixels per generated pixel on the sheet
+           "cyan noise", "grey marble", "orange fur blobs", "cyan glass circle", "red rust squares",
+           "white smoke", "neon lime contours", "yellow rays", "red rings and blue dots",
+           "pink waves (held out)", "purple checker (held out)", "blue marble (held out)"]
+SEASON_PROMPTS = PROMPTS[:9] + PROMPTS[-3:-1]  # the words both seasons know
+WALK_PROMPTS = ["glowing red rings on black", "yellow dots scattered", "orange fur blobs", "red rings and blue dots"]
+BLENDS = [("glowing red rings on black", "yellow dots scattered"), ("blue ocean waves", "orange fur blobs"),
+          ("grey marble", "green wireframe grid"), ("white smoke", "magenta triangles on white")]
+SIZE = (224, 128)  # every tile at this size (the first season's are scaled up, nearest)
+LABEL = 200  # pixels of label left of each row
 
 
-def _label(img: Image.Image, text: str, width: int) -> Image.Image:
+def _tile(img: np.ndarray) -> np.ndarray:
+    if img.shape[1::-1] != SIZE:
+        img = np.asarray(Image.fromarray(img).resize(SIZE, Image.NEAREST))
+    return np.pad(img, ((2, 2), (2, 2), (0, 0)))
+
+
+def _label(img: Image.Image, text: str, width: int = LABEL) -> Image.Image:
     out = Image.new("RGB", (width + img.width, img.height), (16, 16, 16))
     out.paste(img, (width, 0))
     ImageDraw.Draw(out).text((6, img.height // 2 - 6), text, fill=(230, 230, 230))
     return out
 
 
+def _strip(tiles: list[np.ndarray]) -> Image.Image:
+    return Image.fromarray(np.concatenate([_tile(t) for t in tiles], axis=1))
+
+
 def _row(loop, prompt: str, seeds) -> Image.Image:
     text = prompt.replace(" (held out)", "")
-    tiles = [generate(loop, text, s) for s in seeds]
-    row = np.concatenate([np.pad(t, ((2, 2), (2, 2), (0, 0))) for t in tiles], axis=1)
-    im = Image.fromarray(row)
-    return im.resize((im.width * SCALE, im.height * SCALE), Image.NEAREST)
+    return _strip([generate(loop, text, s) for s in seeds])
+
+
+def _side_by_side(parts: list[Image.Image], gap: int = 10) -> Image.Image:
+    out = Image.new("RGB", (sum(p.width for p in parts) + gap * (len(parts) - 1), max(p.height for p in parts)),
+                    (16, 16, 16))
+    x = 0
+    for p in parts:
+        out.paste(p, (x, 0))
+        x += p.width + gap
+    return out
 
 
 def _stack(rows: list[Image.Image], header: str | None = None) -> Image.Image:
@@ -51,26 +78,42 @@ def _stack(rows: list[Image.Image], header: str | None = None) -> Image.Image:
 
 
 def contact_sheet(loop, out: Path, seeds=(1, 2, 3, 4, 5)) -> Path:
-    rows = [_label(_row(loop, p, seeds), p, 200) for p in PROMPTS]
+    rows = [_label(_row(loop, p, seeds), p) for p in PROMPTS]
     _stack(rows, f"seedling (final), {loop.size[0]}x{loop.size[1]}, {loop.steps} step(s): prompts x seeds "
                  f"{', '.join(map(str, seeds))}").save(out)
     return out
 
 
-def checkpoints_sheet(loops: dict, out: Path, seeds=(1, 2)) -> Path:
-    rows = []
-    for p in PROMPTS:
-        parts = [_row(loop, p, seeds) for loop in loops.values()]
-        gap = Image.new("RGB", (10, parts[0].height), (16, 16, 16))
-        row = parts[0]
-        for part in parts[1:]:
-            both = Image.new("RGB", (row.width + gap.width + part.width, row.height))
-            both.paste(row, (0, 0))
-            both.paste(gap, (row.width, 0))
-            both.paste(part, (row.width + gap.width, 0))
-            row = both
-        rows.append(_label(row, p, 200))
+def checkpoints_sheet(loops: dict, out: Path, seeds=(1, 2), prompts=PROMPTS) -> Path:
+    rows = [_label(_side_by_side([_row(loop, p, seeds) for loop in loops.values()]), p) for p in prompts]
     _stack(rows, "   ".join(f"{name} (seeds {', '.join(map(str, seeds))})" for name in loops)).save(out)
+    return out
+
+
+def walk_sheet(loop, out: Path, seed: int = 3, frames: int = 8, every: int = 12) -> Path:
+    """Each row: a slow walk (noise.walk 3 turns a minute at 24 fps), a frame every `every`, then
+    the last frame kicked (noise.kick 1)."""
+    from vj.seedling.diversity import WALK_PER_FRAME
+
+    rows = []
+    for p in WALK_PROMPTS:
+        tiles = [generate(loop, p, seed, {"noise.phase": k * every * WALK_PER_FRAME}) for k in range(frames)]
+        tiles.append(generate(loop, p, seed, {"noise.phase": (frames - 1) * every * WALK_PER_FRAME, "noise.kick": 1.0}))
+        rows.append(_label(_strip(tiles), p))
+    _stack(rows, f"a slow walk: a frame every {every / 24:.1f} s at noise.walk 3 (seed {seed}); the last column: "
+                 f"kicked (noise.kick 1)").save(out)
+    return out
+
+
+def blends_sheet(loop, out: Path, seed: int = 2, weights=(0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)) -> Path:
+    rows = []
+    for a, b in BLENDS:
+        tiles = [generate(loop, "", seed, {"prompt.1.weight": 1 - w, "prompt.2.weight": w}, (a, b)) for w in weights]
+        rows.append(_label(_strip(tiles), f"{a} -> {b}", 330))
+    tiles = [generate(loop, "glowing red rings on black", seed, {"chaos": c}) for c in (0.0, 0.3, 0.6, 0.9, 1.2, 1.6, 2.0)]
+    rows.append(_label(_strip(tiles), "red rings, chaos 0 -> 2", 330))
+    _stack(rows, f"blends: prompt.2.weight {', '.join(f'{w:g}' for w in weights)} (seed {seed}); "
+                 f"the last row: chaos").save(out)
     return out
 
 

@@ -16,6 +16,7 @@ rows and frames use it.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,17 +104,25 @@ def residuals(controls: Sequence[tuple[Control, torch.Tensor, float, torch.Tenso
 
 
 # -- loading -----------------------------------------------------------------------------------------
-def _builtin_folder(name: str) -> Path | None:
-    if name == "seedling-edges":
-        from vj.seedling.model import WEIGHTS
+def _builtin_folder(name: str, unet) -> Path | None:
+    """seedling-edges: the branch trained on the season of the seedling it guides (weights/<season>/edges,
+    the newest that fits the UNet); else where the newest season's would be (said missing)."""
+    if name != "seedling-edges":
+        return None
+    from vj.seedling.model import WEIGHTS, WEIGHTS_ROOT
 
-        return WEIGHTS / "edges"
-    return None
+    for folder in sorted(WEIGHTS_ROOT.glob("*/edges"), reverse=True):
+        try:
+            config = json.loads((folder / "config.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if _fits(config, unet.config) is None:
+            return folder
+    return WEIGHTS / "edges"
 
 
-def _fits(net, unet) -> str | None:
-    """Why a ControlNet does not fit the UNet (None: it does)."""
-    a, b = net.config, unet.config
+def _fits(a, b) -> str | None:
+    """Why a ControlNet's config `a` does not fit the UNet's config `b` (None: it does)."""
     for key in ("in_channels", "block_out_channels", "cross_attention_dim"):
         if list(np.atleast_1d(a.get(key))) != list(np.atleast_1d(b.get(key))):
             return f"its {key} is {a.get(key)}, the model's {b.get(key)}"
@@ -122,12 +131,12 @@ def _fits(net, unet) -> str | None:
     return None
 
 
-def _from_pretrained(spec: ControlSpec, dtype: torch.dtype):
+def _from_pretrained(spec: ControlSpec, dtype: torch.dtype, unet):
     from diffusers import ControlNetModel
 
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
     os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "30")
-    source = _builtin_folder(spec.model) or spec.model
+    source = _builtin_folder(spec.model, unet) or spec.model
     if isinstance(source, Path) and not (source / "config.json").is_file():
         raise ModelLoadError(f"control {spec.name!r}: the built-in {spec.model} has no weights in {source} "
                              f"(`vj train --control edges` writes them)")
@@ -147,8 +156,8 @@ def load(specs: Sequence[ControlSpec], unet, device: torch.device, dtype: torch.
     out = []
     for spec in specs:
         try:
-            net = _from_pretrained(spec, dtype)
-            why = _fits(net, unet)
+            net = _from_pretrained(spec, dtype, unet)
+            why = _fits(net.config, unet.config)
             if why:
                 raise ModelLoadError(f"control {spec.name!r}: {spec.model} does not fit this model's UNet ({why})")
         except ModelLoadError as e:
