@@ -49,7 +49,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 demo: setup
 	@echo "demo: the model is the seedling, built in: tiny, trained here on procedural pictures, offline;"
 	@echo "      with a GPU and real weights use --model sd-turbo (see docs/models.md)."
-	HF_HUB_OFFLINE=1 $(BIN)/vj render sets/demo.toml --out demo.mp4 --overwrite
+	HF_HUB_OFFLINE=1 $(BIN)/vj render sets/tour.toml --out demo.mp4 --overwrite
 	@echo "demo: wrote $(CURDIR)/demo.mp4   (live: $(BIN)/vj run)"
 
 test: setup

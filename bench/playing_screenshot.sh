@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docs/playing.png, the README's picture: `vj run demo` in its window on a virtual screen (Xvfb),
+# docs/playing.png, the README's picture: `vj run tour` (what make demo renders) in its window on a virtual screen (Xvfb),
 # the status overlay on, photographed from the X server at a bar of the given scene.
 #   bash bench/playing_screenshot.sh [SECONDS_INTO_THE_SHOW] [OUT.png]
 # (the demo's track: dawn 0-4 s, garden 4-12 s, smoke 12-15 s, storm from 15 s at 124 BPM)
@@ -14,7 +14,7 @@ XVFB=$!
 trap 'kill $XVFB 2>/dev/null || true' EXIT
 for _ in $(seq 50); do xdpyinfo -display "$DISPLAY_NUM" >/dev/null 2>&1 && break; sleep 0.1; done
 # the show plays its own track as its sound (a file input), so the scenes follow the graph as in `vj render`
-DISPLAY=$DISPLAY_NUM "$VJ" run demo --audio sets/demo-show.ogg --no-monitor --overlay --no-osc --state none --seed 7 \
+DISPLAY=$DISPLAY_NUM "$VJ" run tour --audio sets/demo-show.ogg --no-monitor --overlay --no-osc --state none --seed 7 \
   --duration $((AT + 3)) 2>/tmp/playing-screenshot.log &
 SHOW=$!
 # wait for the show's clock to reach AT (its status line says t N s)
