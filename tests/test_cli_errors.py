@@ -22,7 +22,7 @@ def one_error_line(err: str) -> str:
 @pytest.mark.parametrize("args, expect", [
     (["render", "sets/demo.toml", "--out", "/tmp/x.mp4", "--model", "sd-turbbo", "--audio", "none", "--duration", "1"],
      r"--model 'sd-turbbo' is unknown \(did you mean 'sd-turbo'\?\).*seedling \(built in.*sd-turbo, sdxl-turbo"),
-    (["render", "nonesuch.toml", "--out", "/tmp/x.mp4"], r"set file 'nonesuch.toml' not found \(shipped sets: camera, club, degenerate, demo, faces\)"),
+    (["render", "nonesuch.toml", "--out", "/tmp/x.mp4"], r"set file 'nonesuch.toml' not found \(shipped sets: camera, club, degenerate, demo, faces, tour\)"),
     (["render", "demo", "--out", "/tmp/x.mp4", "--audio", "missing.wav"], r"--audio missing.wav: no such file"),
     (["render", "demo", "--out", "/tmp/x.mp4", "--audio", "none"], r"a silent render needs --duration"),
     (["render", "demo", "--out", "/nonexistent-dir/x.mp4", "--model", "tiny-random", "--duration", "1"],

@@ -41,7 +41,7 @@ def test_the_degenerate_set_feeds_its_own_images_back_and_compounds_the_framing(
 
 def test_find_set_by_name_path_and_error():
     assert find_set("demo.toml") == find_set("sets/demo.toml") == find_set("demo")
-    with pytest.raises(ConfigError, match="shipped sets: camera, club, degenerate, demo, faces"):
+    with pytest.raises(ConfigError, match="shipped sets: camera, club, degenerate, demo, faces, tour"):
         find_set("nonesuch")
 
 
