@@ -107,15 +107,23 @@ def fields_and_scalars(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(parts, 1), wn[:, start:].mean((-2, -1)) * math.sqrt(cells)
 
 
+def plain_grid(h: int, w: int, dtype=torch.float32, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The straight frame's coordinates at the centres of an h x w grid of cells, (h, w) each: x
+    across in units of the height (-aspect..aspect), y down (-1..1). The first season is told these
+    (model._Placed); frame_grid moves them by the noise."""
+    ys = (torch.arange(h, dtype=dtype, device=device) + 0.5) / h * 2 - 1
+    xs = ((torch.arange(w, dtype=dtype, device=device) + 0.5) / w * 2 - 1) * (w / h)
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    return x, y
+
+
 def frame_grid(fields: torch.Tensor, scalars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The picture's coordinates at the centres of the fields' cells (B, h, w) each: the frame's
     (x across in units of the height, -aspect..aspect; y down, -1..1) shifted, turned and zoomed by
     the frame's scalars, then bent by WARP times the first two broad fields. All smooth in the
     noise. The model reads them at its latent's cells, the painter at its pixels."""
     b, h, w = fields.shape[0], *fields.shape[-2:]
-    ys = (torch.arange(h, dtype=fields.dtype) + 0.5) / h * 2 - 1
-    xs = ((torch.arange(w, dtype=fields.dtype) + 0.5) / w * 2 - 1) * (w / h)
-    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    x, y = plain_grid(h, w, fields.dtype, fields.device)
     zoom, turn, sx, sy = (torch.as_tensor(v, dtype=fields.dtype).view(b, 1, 1) for v in frame_affine(scalars))
     u, v = x - sx, y - sy
     c, s = torch.cos(turn), torch.sin(turn)

@@ -103,19 +103,14 @@ class _Placed(torch.nn.Module):
         key = (h, w, device, dtype)
         got = self._grid.get(key)
         if got is None:
-            ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) / h * 2 - 1
-            xs = ((torch.arange(w, device=device, dtype=torch.float32) + 0.5) / w * 2 - 1) * (w / h)
-            y, x = torch.meshgrid(ys, xs, indexing="ij")
+            x, y = layout.plain_grid(h, w, torch.float32, device)
             got = self._grid[key] = self.sines(x[None], y[None]).to(dtype)
         return got
 
-    def place(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """The where-features for this input (the straight frame's, the same for every picture)."""
-        return self._features(h.shape[-2], h.shape[-1], h.device, self.where.weight.dtype)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv(x)
-        return h + self.where(self.place(x, h)).to(h.dtype)
+        where = self.where(self._features(h.shape[-2], h.shape[-1], h.device, self.where.weight.dtype))
+        return h + where.to(h.dtype)
 
 
 class _Framed(_Placed):
