@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from vj.core.features import SOURCES
-from vj.core.spec import GeneratorSpec, ShowSet, WebSettings
+from vj.core.spec import GeneratorSpec, ShowSet, WebSettings, reads_program
 from vj.core.validate import RAISE, Problems, fail, suggest
 from vj.control.hub import Controls
 from vj.control.modulators import Modulators
@@ -280,7 +280,30 @@ def _config(g: GeneratorSpec, seed: int, device: str, threads: int | None, wrap:
     from vj.generate.process import GeneratorConfig
 
     return GeneratorConfig(g.model, device, g.steps, g.size, seed, threads, wrap, g.tiny_vae, g.input, g.stream_batch,
-                           g.deep_cache, g.scheduler, g.negative, g.loras, g.controls, g.ipadapter)
+                           g.deep_cache, g.scheduler, g.negative, g.loras, g.controls, g.ipadapter,
+                           program_size=_program_size(g))
+
+
+def _program_size(g: GeneratorSpec) -> tuple[int, int] | None:
+    """The program picture's size for a generator whose control or reference reads it (its frames'
+    size); None when nothing of it reads the program."""
+    if not reads_program(g.controls, g.ipadapter):
+        return None
+    if g.size:
+        return tuple(g.size)
+    from vj.generate import registry
+
+    try:
+        return registry.resolve(g.model).native_size
+    except ModelLoadError:  # its fallback plays: that loop scales the picture to its own size
+        return (512, 512)
+
+
+def program_outputs(generators, live: bool) -> list:
+    """An output handing the program picture to each generator that reads it (output/program.py)."""
+    from vj.output.program import ProgramToGenerator
+
+    return [ProgramToGenerator(g.program_picture, live) for g in generators if g.program_picture is not None]
 
 
 def _in_process(g: GeneratorSpec, model, seed: int, wrap_loop=None):
@@ -290,7 +313,12 @@ def _in_process(g: GeneratorSpec, model, seed: int, wrap_loop=None):
     batch = g.stream_batch if g.stream_batch is not None else model.device.type == "cuda"
     loop = make_loop(model, g.size or model.spec.native_size, g.steps, seed, input=g.input, batch=batch,
                      deep_cache=g.deep_cache, negative=g.negative)
-    return Generator(wrap_loop(loop) if wrap_loop else loop)
+    gen = Generator(wrap_loop(loop) if wrap_loop else loop)
+    if reads_program(g.controls, g.ipadapter):  # a picture of this process's own: the show writes, the loop reads
+        from vj.shm import LatestPicture
+
+        loop.program = gen.program_picture = LatestPicture(loop.size)
+    return gen
 
 
 def make_compositor(ctx, show: ShowSet, live: bool = False):
@@ -466,8 +494,10 @@ def _build_show(show: ShowSet, opts: Options, live: bool, clock, audio, outputs_
         watcher = SetWatcher(show, opts.reread, controls, journal)
         hooks, status, warnings = hooks + [watcher.frame], status + [watcher.status], warnings + [watcher.warnings]
         stoppers = stoppers + [watcher.close]
+    program = program_outputs([generator] + [lg.generator for lg in layer_generators], live)
     engine = make_engine(controls, compositor, generator, clock=clock, audio=audio,
-                         outputs=([window] if window else []) + outputs_for(surface) + ([web[0]] if web else []),
+                         outputs=([window] if window else []) + outputs_for(surface) + ([web[0]] if web else [])
+                         + program,
                          on_frame=hooks, status=status, render_rate=rate, warnings=warnings, show_clock=show_clock,
                          layer_generators=layer_generators)
     return Show(engine, surface, seed, drawn, control, stoppers, journal)

@@ -35,3 +35,46 @@ class SharedArrays:
                 self.shm.unlink()
             except FileNotFoundError:
                 pass
+
+
+class LatestPicture:
+    """One picture, the newest, in shared memory: a writer puts, a reader in another process takes,
+    neither ever waits. Two buffers and a counter (a sequence lock): the writer fills the buffer the
+    reader is not being told of, then counts up; a reader that finds the count moved by two while it
+    copied (its buffer written over meanwhile) tries again. Pictures are RGB at a fixed size; what
+    the reader wants at another size it scales itself (make: no name; attach: the maker's name)."""
+
+    def __init__(self, size: tuple[int, int], name: str | None = None) -> None:
+        w, h = size
+        self.size = (w, h)
+        self._block = SharedArrays([("count", np.int64, 1), ("pixels", np.uint8, 2 * w * h * 3)], name)
+        self.name = self._block.name
+
+    def put(self, rgb: np.ndarray) -> None:
+        """Writer (one only): the picture, (h, w, 3) uint8 at this block's size."""
+        if self._block.count is None:  # closed: the generator has stopped
+            return
+        w, h = self.size
+        n = int(self._block.count[0])
+        k = (n + 1) % 2
+        self._block.pixels[k * w * h * 3:(k + 1) * w * h * 3] = np.asarray(rgb, np.uint8).reshape(-1)
+        self._block.count[0] = n + 1  # published: a reader takes buffer count % 2 from now on
+
+    def get(self) -> tuple[int, np.ndarray] | None:
+        """Reader: (its number, a copy of the newest picture (h, w, 3)), or None before the first."""
+        if self._block.count is None:
+            return None
+        w, h = self.size
+        for _ in range(4):
+            n = int(self._block.count[0])
+            if n == 0:
+                return None
+            k = n % 2
+            pic = self._block.pixels[k * w * h * 3:(k + 1) * w * h * 3].copy()
+            if int(self._block.count[0]) - n < 2:  # its buffer was not written over while copied
+                return n, pic.reshape(h, w, 3)
+        return None  # a writer far faster than this reader: the next call takes one
+
+    def close(self) -> None:
+        if self._block.count is not None:
+            self._block.close()

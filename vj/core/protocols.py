@@ -111,6 +111,7 @@ class FrameGenerator(Protocol):
     want_input: bool  # the renderer shows the input feed (only then is it handed over)
     want_map: bool  # the renderer shows the control map (a `control` layer)
     link: str  # where the frames are made: "thread", "process", or the box(es) "HOST:PORT[ + HOST:PORT]"
+    program_picture: object  # shm.LatestPicture the show writes when a control reads the program (else None)
 
     def link_status(self) -> str: ...  # one line on where frames come from ("" when there is nothing to say)
 

@@ -126,9 +126,16 @@ class LoraSpec:
 # [[control]] preprocessor = "..." -> what it reads from the picture (vj/maps/preprocess.py); "none": the
 # source is already a map (a drawn line picture, a depth video)
 PREPROCESSORS = ("canny", "softedge", "lines", "none")
-# what a control may read beyond what a reference image may (setfile._guide_source reads the shared ones:
-# input, image:, video:, camera:, layer:<n>): "feedback", the generator's own last frame
+# what a control or a reference reads by name (setfile._guide_source reads the rest: image:, video:,
+# camera:, layer:<n>): "input", the generator's own input; "program", the composited picture (a frame late)
+GUIDE_SOURCES = ("input", "program")
+# what a control may read beyond what a reference image may: "feedback", the generator's own last frame
 CONTROL_ONLY_SOURCES = ("feedback",)
+
+
+def reads_program(controls, ipadapter) -> bool:
+    """Does a generator's guidance read the program picture (source = "program")?"""
+    return any(c.source == "program" for c in controls) or (ipadapter is not None and ipadapter.image == "program")
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,11 @@ class FallbackGenerator:
         return self.serving.size
 
     @property
+    def program_picture(self):
+        """The primary's program picture (a fallback's guidance reads none)."""
+        return self.primary.program_picture
+
+    @property
     def state(self) -> str:
         if self.playing == "primary":
             return self.primary.state

@@ -19,6 +19,7 @@ For the same latents and embeddings, text-to-image computes what `StableDiffusio
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass
 
@@ -42,6 +43,22 @@ MAX_SKIPS = 10  # the similarity filter skips at most this many frames in a row
 
 class NonFiniteFrame(RuntimeError):
     """The model produced NaN or Inf: the frame is thrown away."""
+
+
+@contextlib.contextmanager
+def _frame_straightened(unet, share: float):
+    """The seedling's framed first convolution (seedling/model._Framed) straightened by `share` for
+    one call, while a control branch trained on the straight frame brings the structure; nothing
+    for any other UNet."""
+    conv_in = getattr(unet, "conv_in", None)
+    if share <= 0.0 or not hasattr(conv_in, "straight"):
+        yield
+        return
+    conv_in.straight = share
+    try:
+        yield
+    finally:
+        conv_in.straight = 0.0
 
 
 def declare_params():
@@ -155,6 +172,7 @@ class StreamLoop:
         self._last_in: tuple | None = None  # (key, small image) of the last input generated from
         self._last_values: dict = {}  # the snapshot's values in the frame being made
         self._made: np.ndarray | None = None  # the last frame made (a control's "feedback" source)
+        self.program = None  # shm.LatestPicture: the program picture (a control's "program" source), if one reads it
         self._set_size(size)
 
     # -- size (also lowered on out-of-memory) -----------------------------------------------------
@@ -321,9 +339,12 @@ class StreamLoop:
             embeds = torch.cat([u.embeds.expand(n, -1, -1), cond.embeds.expand(n, -1, -1)])
             pooled = None if cond.pooled is None else torch.cat([u.pooled.expand(n, -1), cond.pooled.expand(n, -1)])
             x, t, extra = torch.cat([x, x]), (t if t.ndim == 0 else torch.cat([t, t])), self._extra(pooled, 2 * n)
+        straight = 0.0
         if fg is not None:
             extra = {**extra, **fg.unet_kwargs(x, t, embeds, extra, list(steps), guide is not None)}
-        out = self.unet(x, t, encoder_hidden_states=embeds, return_dict=False, **extra)[0]
+            straight = extra.pop("straight", 0.0)
+        with _frame_straightened(self.model.unet, straight):
+            out = self.unet(x, t, encoder_hidden_states=embeds, return_dict=False, **extra)[0]
         if guide is None:
             return out
         out_u, out_c = out.chunk(2)
@@ -358,6 +379,18 @@ class StreamLoop:
             return px
         return (img[0].float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
+    def _program(self) -> np.ndarray | None:
+        """The newest program picture at this loop's size (None: none yet, or nothing writes one)."""
+        got = self.program.get() if self.program is not None else None
+        if got is None:
+            return None
+        pic = got[1]
+        if (pic.shape[1], pic.shape[0]) != self.size:  # the size lowered after an out-of-memory
+            import cv2
+
+            pic = cv2.resize(pic, self.size, interpolation=cv2.INTER_AREA)
+        return pic
+
     def _unframed(self) -> bool:
         v = self._last_values
         return all(v.get(k, d) == d for k, d in (("input.zoom", 1.0), ("input.rotate", 0.0), ("input.x", 0.0), ("input.y", 0.0)))
@@ -382,7 +415,7 @@ class StreamLoop:
                 self.model.loras.apply(snap.values)
             fg = None
             if self.guided is not None:
-                fg = self.guided.frame(snap, lambda: self._as_pixels(img), lambda: self._made)
+                fg = self.guided.frame(snap, lambda: self._as_pixels(img), lambda: self._made, self._program)
                 self.frame_map = self.guided.shown()
             x0 = self.denoise(self.latents(snap), self.conditioning(snap), start, strength, self.guide(snap), fg)
             finite = torch.isfinite(x0).all()  # read after the pixels' copy: one wait for the GPU a frame, not two

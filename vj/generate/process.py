@@ -23,6 +23,7 @@ messages are core/messages.py's; supervisor.Child spawns, watches, restarts and 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import threading
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from vj.core.protocols import GenFrame, LinkFigures
 from vj.core.snapshot import Snapshot
 from vj.log import log
 from vj.meter import RateMeter
+from vj.shm import LatestPicture
 from vj.supervisor import Backoff, Child, ChildFailed
 
 RESTART_FIRST, RESTART_MOST = 1.0, 30.0  # seconds: a crashed child's back-off (a model reload is heavy)
@@ -61,6 +63,8 @@ class GeneratorConfig:
     loras: tuple = ()  # core/spec.LoraSpec: the set's LoRA adapters
     controls: tuple = ()  # core/spec.ControlSpec: the set's ControlNets
     ipadapter: object = None  # core/spec.IpAdapterSpec: the set's IP-Adapter (None: none)
+    program_size: tuple[int, int] | None = None  # a control reads the program picture: its size (else None)
+    program: str | None = None  # the shared picture's name (made by ProcessGenerator, read by the child)
 
 
 # -- the child ----------------------------------------------------------------------------------
@@ -121,10 +125,21 @@ def _load_loop(cfg: GeneratorConfig):
     batch = cfg.stream_batch if cfg.stream_batch is not None else dev.type == "cuda"
     loop = make_loop(model, cfg.size or spec.native_size, cfg.steps, cfg.seed, live=True, input=cfg.input,
                      batch=batch, deep_cache=cfg.deep_cache, negative=cfg.negative)
+    if cfg.program:
+        loop.program = attach_program(cfg.program, cfg.program_size)
     if cfg.wrap:
         mod, _, fn = cfg.wrap.partition(":")
         loop = getattr(importlib.import_module(mod), fn)(loop)
     return loop, loop.size, spec.label  # the wrapper's size (a benchmark's stand-in may scale the frames)
+
+
+def attach_program(name: str, size: tuple[int, int]):
+    """The program picture the show writes, attached here (None, said, if it is gone already)."""
+    try:
+        return LatestPicture(size, name)
+    except (FileNotFoundError, ValueError) as e:
+        log.warning(f"generator: the program picture is not there ({e}); source = \"program\" reads nothing")
+        return None
 
 
 def _child_main(inbox, outbox, cfg: GeneratorConfig) -> None:
@@ -247,6 +262,10 @@ class ProcessGenerator:
     frames, errors, fps."""
 
     def __init__(self, cfg: GeneratorConfig) -> None:
+        # the program picture a control reads (output/program.py writes it, the child reads it)
+        self.program_picture = LatestPicture(cfg.program_size) if cfg.program_size else None
+        if self.program_picture is not None:
+            cfg = dataclasses.replace(cfg, program=self.program_picture.name)
         self.cfg = cfg
         self.want_input = True  # the engine clears it while no window shows the input feed
         self.want_map = True  # likewise while no `control` layer shows the control map
@@ -395,4 +414,6 @@ class ProcessGenerator:
         self._child.stop(timeout)
         self._newest = None
         self._drop_shm()
+        if self.program_picture is not None:
+            self.program_picture.close()  # a writer's put after this is a no-op
         self.state = "stopped"

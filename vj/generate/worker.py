@@ -29,6 +29,7 @@ class Generator:
         self.want_input = True  # the frame's input is handed on as it is (no copy to spare here)
         self.want_map = True  # likewise the control map
         self.link = "thread"  # made here, on a thread of this process
+        self.program_picture = None  # shm.LatestPicture the show writes when a control reads the program
         self._in: Mailbox[Snapshot] = Mailbox()
         self._out: Mailbox[GenFrame] = Mailbox()
         self._thread: threading.Thread | None = None
@@ -117,6 +118,8 @@ class Generator:
                 log.warning("generator: still busy with a frame at shutdown; leaving it behind")
             self._thread = None
         self.loop.close()
+        if self.program_picture is not None:
+            self.program_picture.close()
         self.state = "stopped"
 
 

@@ -357,6 +357,7 @@ class RemoteGenerator:
         self.input_source = input_source
         self.journal = journal
         self.link = " + ".join(self.boxes)
+        self.program_picture = None  # guidance is made on this machine: a box is sent no program picture
         self.size: tuple[int, int] | None = settings.size
         self.frames = 0
         self.last_index = -1

@@ -13,6 +13,13 @@ map. So that it follows the map rather than each shape's canonical layout, every
 before its map is taken: turned, scaled, shifted, mirrored, and half of them are two layouts of
 the same caption cut along a third shape's silhouette. A tenth of the maps are blank (no edges:
 paint freely). Same objective and timesteps as the seedling's own training (train.py).
+
+The second season reads a frame and its unsaid choices from its own noise (model._Framed), and a
+branch trained against that, 700 steps, did not overrule it: its pictures kept the noise's
+composition, not the map's (BENCHMARKS.md). So a branch for a framed season is trained on the
+straight frame (`straight = 1`: the season-1 way of telling the UNet where it paints, the noise's
+choices left untold) and says so in its folder (seedling.json, "frame": "straight"); in a show
+the loop straightens the UNet's frame by as much as the branch's scale (guided/controlnet.py).
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ BRANCH = "edges"  # the folder in weights/ and the name after seedling-
 
 @dataclass(frozen=True)
 class ControlTrainConfig:
-    steps: int = 700  # the shipped run (BENCHMARKS.md says how long it took)
+    steps: int = 1500  # the shipped run (BENCHMARKS.md says how long it took; the first season's branch: 700)
     batch: int = 8
     lr: float = 1e-3  # at 3e-4, 200 steps moved nothing; one batch learnt at 1e-3 in 30 steps
     warmup: int = 50
@@ -46,6 +53,7 @@ class ControlTrainConfig:
     blank: float = 0.1  # share of maps left blank
     base: str = "final"  # the seedling checkpoint it is trained against
     trailing: float = 0.75  # share of timesteps drawn from those 1-4 step sampling visits (the rest uniform)
+    contrast: float = 2.0  # weight of train.contrast_gap beside the MSE (the first season's branch: 0, the MSE alone)
 
 
 def new_branch(unet, patch: int) -> "torch.nn.Module":
@@ -115,10 +123,16 @@ def batch(scenes, size, rng, nrng, blank: float) -> tuple[torch.Tensor, torch.Te
 
 
 # -- training ------------------------------------------------------------------------------------------
-def save(net, out: Path) -> Path:
+def save(net, out: Path, straight: bool = False) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     copy.deepcopy(net).to(torch.float16).save_pretrained(out, safe_serialization=True)
+    about = out / model.BRANCH_FILE
+    if straight:
+        about.write_text(json.dumps({"frame": "straight"}) + "\n")
+    elif about.exists():
+        about.unlink()
     return out
+
 
 
 def train(cfg: ControlTrainConfig, out: Path, progress=print) -> Path:
@@ -126,13 +140,16 @@ def train(cfg: ControlTrainConfig, out: Path, progress=print) -> Path:
     with its loss log, loss.jsonl)."""
     from diffusers import DDPMScheduler
 
-    from vj.seedling.train import TRAILING, TRAILING_WEIGHTS, encode_pool, learn
+    from vj.seedling.train import TRAILING, TRAILING_WEIGHTS, contrast_gap, encode_pool, learn
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
     rng, nrng = random.Random(cfg.seed), np.random.default_rng(cfg.seed)
     pipe = model.load(cfg.base).to(device)
     unet = pipe.unet.eval().requires_grad_(False)
+    straight = hasattr(unet.conv_in, "straight")  # a framed season: the branch brings the structure on a straight frame
+    if straight:
+        unet.conv_in.straight = 1.0
     space = pipe.vae  # the seedling's PixelSpace: its patch says how often the map is halved
     net = new_branch(unet, int(space.config.patch)).to(device).train()
     ema = copy.deepcopy(net).eval().requires_grad_(False)
@@ -162,6 +179,8 @@ def train(cfg: ControlTrainConfig, out: Path, progress=print) -> Path:
         pred = unet(noisy, t, encoder_hidden_states=cond, down_block_additional_residuals=down,
                     mid_block_additional_residual=mid, return_dict=False)[0]
         loss = torch.nn.functional.mse_loss(pred, z0)
+        if cfg.contrast:
+            loss = loss + cfg.contrast * contrast_gap(pred, z0, int(space.config.patch)).mean()
         lr = learn(opt, loss, net, ema, cfg, step)
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % 25 == 0 or step == 1:
@@ -169,10 +188,10 @@ def train(cfg: ControlTrainConfig, out: Path, progress=print) -> Path:
                 f.write(json.dumps({"step": step, "loss": loss.item(), "smooth": running, "lr": lr,
                                     "s": round(time.perf_counter() - t0, 1)}) + "\n")
         if step % 100 == 0:
-            save(ema, out)  # a run stopped early still leaves a usable branch
+            save(ema, out, straight)  # a run stopped early still leaves a usable branch
             el = time.perf_counter() - t0
             progress(f"train: step {step}/{cfg.steps}  loss {running:.4f}  {el / step:.2f} s/step  "
                      f"{el / step * (cfg.steps - step) / 60:.0f} min left")
-    save(ema, out)
+    save(ema, out, straight)
     progress(f"train: seedling-{BRANCH} done in {(time.perf_counter() - t0) / 60:.1f} min -> {out}")
     return out

@@ -129,14 +129,20 @@ class _Framed(_Placed):
         self.noise = torch.nn.Conv2d(layout.FEATURES, conv.out_channels, 1)
         torch.nn.init.zeros_(self.noise.weight)
         torch.nn.init.zeros_(self.noise.bias)
+        self.straight = 0.0  # 0..1: how far the frame is straightened and the noise's choices left untold (below)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv(x)
         fields, scalars = layout.fields_and_scalars(x.float())
         grid = layout.frame_grid(fields, scalars)
         dtype = self.where.weight.dtype
-        where = self.where(self.sines(*grid).to(dtype))
         told = self.noise(layout.features(fields=fields, scalars=scalars, grid=grid).to(dtype))
+        s = float(self.straight)
+        if s > 0.0:  # a control map brings the structure: the frame the noise chose gives way to it
+            plain = layout.plain_grid(*fields.shape[-2:], fields.dtype, fields.device)
+            grid = tuple(g + s * (p - g) for g, p in zip(grid, plain))
+            told = told * (1.0 - s)
+        where = self.where(self.sines(*grid).to(dtype))
         return h + (where + told).to(h.dtype)
 
 
@@ -241,6 +247,17 @@ def load(name: str = "final", root: Path = WEIGHTS):
                              f"(an older run?); `vj train` writes new ones") from None
     unet.eval()
     return pipeline(unet)
+
+
+BRANCH_FILE = "seedling.json"  # beside a control branch's config: {"frame": "straight"} when it was trained on that
+
+
+def wants_straight_frame(folder: Path) -> bool:
+    """Was the control branch in `folder` trained on the straight frame (a framed season's branch)?"""
+    try:
+        return json.loads((Path(folder) / BRANCH_FILE).read_text()).get("frame") == "straight"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def save(unet, name: str, root: Path = WEIGHTS) -> Path:

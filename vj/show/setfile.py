@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 from vj.core.boxes import pair_keys, parse_boxes, parse_keys
 from vj.core.errors import ConfigError
-from vj.core.spec import (BLEND_MODES, CONTROL_ONLY_SOURCES, LAYER_SOURCES, LFO_SHAPES, PREPROCESSORS, RANGES, SCHEDULERS,
+from vj.core.spec import (BLEND_MODES, CONTROL_ONLY_SOURCES, GUIDE_SOURCES, LAYER_SOURCES, LFO_SHAPES, PREPROCESSORS, RANGES, SCHEDULERS,
                           TRIGGER_SHORTHANDS, TRIGGERS, ControlSpec, EdgeSpec, EnvelopeSpec, GeneratorSpec, GraphSpec,
                           IpAdapterSpec, LayerSpec, LfoSpec, LoraSpec, MidiSettings, OscSettings, PromptSpec, RouteSpec,
                           SceneSpec, ShowSet, WebSettings)
@@ -709,11 +709,12 @@ def _model_source(w: str, key: str, value: Any, path: Path | None, what: str) ->
 
 
 def _guide_source(w: str, key: str, value: Any, path: Path | None, layers, extra: tuple[str, ...] = ()) -> str:
-    """What a control or a reference reads: input, image:/video:<file>, camera:<N|URL>, layer:<n>
-    (that layer's own image, video or camera, read by the generator); a bare file is image: or video:."""
+    """What a control or a reference reads: input, program (the composited picture, as the audience
+    sees it, a frame late), image:/video:<file>, camera:<N|URL>, layer:<n> (that layer's own image,
+    video or camera, read by the generator); a bare file is image: or video:."""
     src = as_str(w, key, value)
     kind, _, arg = src.partition(":")
-    if src in ("input",) + extra:
+    if src in GUIDE_SOURCES + extra:
         return src
     if kind == "camera" and arg:
         return src
@@ -731,8 +732,8 @@ def _guide_source(w: str, key: str, value: Any, path: Path | None, layers, extra
         raise ConfigError(f"{w}: {key} = {src!r}: {kind}:<file>")
     p = Path(_beside_set(w, key, arg, path))
     if not p.is_file():
-        raise ConfigError(f"{w}: {key} = {src!r}: no such file ({p}); sources: input, image:<file>, video:<file>, "
-                          f"camera:<N|URL>, layer:<n>" + "".join(f", {e}" for e in extra))
+        raise ConfigError(f"{w}: {key} = {src!r}: no such file ({p}); sources: input, program, image:<file>, "
+                          f"video:<file>, camera:<N|URL>, layer:<n>" + "".join(f", {e}" for e in extra))
     return f"{kind}:{p}"
 
 

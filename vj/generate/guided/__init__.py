@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vj.core.snapshot import Snapshot
-from vj.generate.guided.controlnet import Control, acts, residuals
+from vj.generate.guided.controlnet import Control, acts, residuals, straightness
 from vj.generate.guided.ipadapter import IpAdapter
 from vj.log import log
 from vj.maps.preprocess import as_rgb, preprocessor
@@ -55,13 +55,16 @@ class Source:
             self.reader = Camera(int(arg) if arg.isdigit() else arg, size)
 
     def frame(self, t: float, input_rgb: Callable[[], np.ndarray | None],
-              previous: Callable[[], np.ndarray | None] = lambda: None) -> np.ndarray | None:
+              previous: Callable[[], np.ndarray | None] = lambda: None,
+              program: Callable[[], np.ndarray | None] = lambda: None) -> np.ndarray | None:
         if self.still is not None:
             return self.still
         if self.reader is not None:
             return self.reader.frame(t)
         if self.spec == "feedback":  # the structure of what it made last (None before its first frame)
             return previous()
+        if self.spec == "program":  # what the audience saw a frame ago, composited (output/program.py)
+            return program()
         return input_rgb()
 
     def close(self) -> None:
@@ -82,7 +85,7 @@ class FrameGuide:
         """Extra keyword arguments for one UNet call on x's rows. `added`: the call's own (SDXL's
         text_embeds and time_ids). `steps`: the step the rows are at (one for all, or one per row with
         the stream batch); with guidance the rows are doubled (unconditional first)."""
-        kw: dict = {}
+        kw: dict = {"straight": 0.0}
         on = []
         for c, cond, scale in self.controls:
             rows = [acts(c.spec, s, self.steps) for s in steps]
@@ -94,6 +97,7 @@ class FrameGuide:
             on.append((c, cond, scale, keep))
         if on:
             kw.update(residuals(on, x, t, embeds, added))
+            kw["straight"] = straightness(on)
         if self.ip is not None:
             kw["added_cond_kwargs"] = dict(added.get("added_cond_kwargs", {}),
                                            image_embeds=self.ip.added(x.shape[0], guided))
@@ -120,15 +124,17 @@ class Guided:
         self._shown: tuple | None = None  # (the map, it as an RGB picture) last shown
 
     def frame(self, snap: Snapshot, input_rgb: Callable[[], np.ndarray | None],
-              previous: Callable[[], np.ndarray | None] = lambda: None) -> FrameGuide:
+              previous: Callable[[], np.ndarray | None] = lambda: None,
+              program: Callable[[], np.ndarray | None] = lambda: None) -> FrameGuide:
         """This frame's guidance. input_rgb: the generator's input picture; previous: its last frame
-        (a control with source = "feedback" keeps the structure of what it made)."""
+        (a control with source = "feedback" keeps the structure of what it made); program: the
+        composited picture the audience saw (source = "program")."""
         v = snap.values
         similarity = v.get("control.similarity", 0.98)
         active = []
         for c, src, w in zip(self.controls, self.sources, self.workers):
             scale = v.get(f"control.{c.spec.name}.scale", c.spec.scale)
-            px = src.frame(snap.t, input_rgb, previous)
+            px = src.frame(snap.t, input_rgb, previous, program)
             if px is not None:
                 w.offer(px, similarity)
             m = w.latest(FIRST_MAP_WAIT if self.live and not self._waited and px is not None else 0.0)
@@ -136,13 +142,14 @@ class Guided:
                 active.append((c, c.tensor(m.version, m.value, self.device, self.dtype), scale))
         self._waited = self._waited or any(w.made for w in self.workers) or not self.workers
         if self.ip is not None:
-            self._reference(snap, input_rgb)
+            self._reference(snap, input_rgb, program)
         return FrameGuide(active, self.ip, self.steps)
 
-    def _reference(self, snap: Snapshot, input_rgb: Callable[[], np.ndarray | None]) -> None:
+    def _reference(self, snap: Snapshot, input_rgb: Callable[[], np.ndarray | None],
+                   program: Callable[[], np.ndarray | None]) -> None:
         grab = snap.values.get("ipadapter.grab", 0.0)
         if self._grab is None or grab != self._grab:
-            px = self._ref_source.frame(snap.t, input_rgb)
+            px = self._ref_source.frame(snap.t, input_rgb, program=program)
             if px is not None:  # a camera's first frame may not be there yet: asked again next frame
                 if self._grab is not None:
                     log.info(f"ipadapter: a new reference frame from {self.ip.spec.image} (grab {grab:g})")

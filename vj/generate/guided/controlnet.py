@@ -60,6 +60,7 @@ class Control:
     net: torch.nn.Module  # diffusers ControlNetModel
     embedding: _OncePerMap
     calls: int = 0  # ControlNet forward calls (the tests count them)
+    straightens: bool = False  # a framed seedling's branch: the UNet's frame straightened by its scale (seedling/control.py)
     _tensor: tuple[int, torch.Tensor] | None = field(default=None, repr=False)  # (map version, its tensor)
 
     @property
@@ -82,6 +83,13 @@ class Control:
 def acts(spec: ControlSpec, step: int, steps: int) -> bool:
     """Does the control act at step `step` of `steps`? (diffusers' controlnet_keep)"""
     return not (step / steps < spec.start or (step + 1) / steps > spec.end)
+
+
+def straightness(controls: Sequence[tuple[Control, torch.Tensor, float, torch.Tensor | None]]) -> float:
+    """How far the seedling's frame is straightened in this call, 0..1: the summed scales of the
+    acting controls whose branch was trained on the straight frame (at scale 0 the model paints its
+    own frame, from 1 on the map's structure on a straight one)."""
+    return min(1.0, sum(scale for c, _, scale, _ in controls if c.straightens))
 
 
 def residuals(controls: Sequence[tuple[Control, torch.Tensor, float, torch.Tensor | None]], x: torch.Tensor,
@@ -132,6 +140,7 @@ def _fits(a, b) -> str | None:
 
 
 def _from_pretrained(spec: ControlSpec, dtype: torch.dtype, unet):
+    """The ControlNet and the folder it came from (None: a hub id)."""
     from diffusers import ControlNetModel
 
     os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
@@ -140,9 +149,10 @@ def _from_pretrained(spec: ControlSpec, dtype: torch.dtype, unet):
     if isinstance(source, Path) and not (source / "config.json").is_file():
         raise ModelLoadError(f"control {spec.name!r}: the built-in {spec.model} has no weights in {source} "
                              f"(`vj train --control edges` writes them)")
+    folder = source if isinstance(source, Path) else Path(source) if Path(source).is_dir() else None
     try:
         with quiet_diffusers():
-            return ControlNetModel.from_pretrained(str(source), torch_dtype=dtype)
+            return ControlNetModel.from_pretrained(str(source), torch_dtype=dtype), folder
     except LOAD_ERRORS as e:
         raise ModelLoadError(f"control {spec.name!r}: can't load ControlNet {spec.model} ({first_line(e)}); a diffusers "
                              f"ControlNet folder (config.json + weights), a hub id already in the local Hugging Face "
@@ -156,7 +166,7 @@ def load(specs: Sequence[ControlSpec], unet, device: torch.device, dtype: torch.
     out = []
     for spec in specs:
         try:
-            net = _from_pretrained(spec, dtype, unet)
+            net, folder = _from_pretrained(spec, dtype, unet)
             why = _fits(net.config, unet.config)
             if why:
                 raise ModelLoadError(f"control {spec.name!r}: {spec.model} does not fit this model's UNet ({why})")
@@ -167,7 +177,10 @@ def load(specs: Sequence[ControlSpec], unet, device: torch.device, dtype: torch.
             net = net.to(device=device, dtype=dtype).eval().requires_grad_(False)
         memo = _OncePerMap(net.controlnet_cond_embedding)
         net.controlnet_cond_embedding = memo
-        out.append(Control(spec, net, memo))
+        from vj.seedling.model import wants_straight_frame
+
+        out.append(Control(spec, net, memo, straightens=folder is not None and wants_straight_frame(folder)
+                           and hasattr(getattr(unet, "conv_in", None), "straight")))
         progress(f"control {spec.name}: {spec.model}, {spec.preprocessor} of {spec.source} "
                  f"(control.{spec.name}.scale = {spec.scale:g})")
     return out
