@@ -512,6 +512,8 @@ scale = 1.0
 [[layer]]
 source = "video:{video}"
 {more}
+[params]
+"control.similarity" = 1.0      # a map for every frame (a still-looking program is not skipped)
 """
 
 CONTROL_ADDED = """
@@ -563,8 +565,9 @@ def test_a_control_reading_the_program_keeps_the_structure_of_what_was_shown(tmp
         older.append(agree(the_map, softedge(added[k - 6].astype(np.uint8))))
     assert np.mean(right) > 0.5 and np.mean(right) > np.mean(older) + 0.1, (np.mean(right), np.mean(older))
 
-    # live: the program picture crosses to the generator's process through shared memory, a frame or
-    # two late (the copy is collected on the next frame, the generator takes it when it starts one)
+    # live: the program picture crosses to the generator's process through shared memory, a few frames
+    # late (the copy is collected on the next frame, the map made beside the generator, the frame made
+    # from it shown on the next: 3-4 frames at 12 fps, measured)
     r = vj("run", str(tmp_path / "added.toml"), "--headless", "--audio", "none", "--duration", "4",
            "--out", str(tmp_path / "live.mp4"))
     assert r.returncode == 0, r.stderr
@@ -574,7 +577,6 @@ def test_a_control_reading_the_program_keeps_the_structure_of_what_was_shown(tmp
     for k in range(len(live) - 12, len(live)):
         shown = min(video_frames, key=lambda v: np.abs(live[k] - v).mean())  # the video's frame under it
         the_map = (live[k] - shown).mean(axis=2)
-        right.append(max(agree(the_map, softedge(live[k - j].astype(np.uint8))) for j in (1, 2, 3)))
-        older.append(max(agree(the_map, softedge(live[k - j].astype(np.uint8))) for j in (9, 10, 11)))
-    # (without the picture the control layer shows the generated frame: 0.24 against 0.18, measured)
-    assert np.mean(right) > 0.4 and np.mean(right) > np.mean(older) + 0.2, (np.mean(right), np.mean(older))
+        right.append(max(agree(the_map, softedge(live[k - j].astype(np.uint8))) for j in range(1, 7)))
+        older.append(max(agree(the_map, softedge(live[k - j].astype(np.uint8))) for j in (12, 13, 14)))
+    assert np.mean(right) > 0.6 and np.mean(right) > np.mean(older) + 0.3, (np.mean(right), np.mean(older))

@@ -1,5 +1,6 @@
 """The program picture handed back to a generator: a control or a reference with source = "program"
-reads what the audience sees (the layers, effects and feedback composited), a frame late.
+reads what the audience sees (the layers, effects and feedback composited), a frame late offline,
+a few live (docs/models.md).
 
 An output like the others: each frame it draws the program small, at the picture's size, on the GPU
 (render/thumbnail.py) and puts it in a shared-memory picture the generator's process reads when it

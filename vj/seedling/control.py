@@ -19,7 +19,9 @@ branch trained against that, 700 steps, did not overrule it: its pictures kept t
 composition, not the map's (BENCHMARKS.md). So a branch for a framed season is trained on the
 straight frame (`straight = 1`: the season-1 way of telling the UNet where it paints, the noise's
 choices left untold) and says so in its folder (seedling.json, "frame": "straight"); in a show
-the loop straightens the UNet's frame by as much as the branch's scale (guided/controlnet.py).
+the loop straightens the UNet's frame by as much as the branch's scale (generate/loop.py). With
+the MSE alone it still washed out; the contrast term beside it (train.contrast_gap) and 3000
+steps made it follow (0.51 from noise, BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ BRANCH = "edges"  # the folder in weights/ and the name after seedling-
 
 @dataclass(frozen=True)
 class ControlTrainConfig:
-    steps: int = 1500  # the shipped run (BENCHMARKS.md says how long it took; the first season's branch: 700)
+    steps: int = 3000  # the shipped run (BENCHMARKS.md says how long it took; the first season's branch: 700)
     batch: int = 8
     lr: float = 1e-3  # at 3e-4, 200 steps moved nothing; one batch learnt at 1e-3 in 30 steps
     warmup: int = 50
