@@ -341,8 +341,8 @@ class StreamLoop:
             x, t, extra = torch.cat([x, x]), (t if t.ndim == 0 else torch.cat([t, t])), self._extra(pooled, 2 * n)
         straight = 0.0
         if fg is not None:
-            extra = {**extra, **fg.unet_kwargs(x, t, embeds, extra, list(steps), guide is not None)}
-            straight = extra.pop("straight", 0.0)
+            more, straight = fg.unet_kwargs(x, t, embeds, extra, list(steps), guide is not None)
+            extra = {**extra, **more}
         with _frame_straightened(self.model.unet, straight):
             out = self.unet(x, t, encoder_hidden_states=embeds, return_dict=False, **extra)[0]
         if guide is None:

@@ -81,11 +81,13 @@ class FrameGuide:
     steps: int
 
     def unet_kwargs(self, x: torch.Tensor, t: torch.Tensor, embeds: torch.Tensor, added: dict, steps: list[int],
-                    guided: bool) -> dict:
-        """Extra keyword arguments for one UNet call on x's rows. `added`: the call's own (SDXL's
-        text_embeds and time_ids). `steps`: the step the rows are at (one for all, or one per row with
-        the stream batch); with guidance the rows are doubled (unconditional first)."""
-        kw: dict = {"straight": 0.0}
+                    guided: bool) -> tuple[dict, float]:
+        """Extra keyword arguments for one UNet call on x's rows, and how far the seedling's frame is
+        straightened for it (controlnet.straightness). `added`: the call's own (SDXL's text_embeds
+        and time_ids). `steps`: the step the rows are at (one for all, or one per row with the stream
+        batch); with guidance the rows are doubled (unconditional first)."""
+        kw: dict = {}
+        straight = 0.0
         on = []
         for c, cond, scale in self.controls:
             rows = [acts(c.spec, s, self.steps) for s in steps]
@@ -97,11 +99,11 @@ class FrameGuide:
             on.append((c, cond, scale, keep))
         if on:
             kw.update(residuals(on, x, t, embeds, added))
-            kw["straight"] = straightness(on)
+            straight = straightness(on)
         if self.ip is not None:
             kw["added_cond_kwargs"] = dict(added.get("added_cond_kwargs", {}),
                                            image_embeds=self.ip.added(x.shape[0], guided))
-        return kw
+        return kw, straight
 
 
 class Guided:
