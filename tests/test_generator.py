@@ -8,7 +8,7 @@ import torch
 
 from vj.generate.loop import NonFiniteFrame, StreamLoop
 from vj.generate.noise import NoiseField
-from vj.generate.prompts import Conditioning
+from vj.generate.conditioning import Conditioning
 from vj.generate.worker import Generator
 from vj.core.snapshot import Snapshot
 from helpers import FaultInjectingLoop, OutOfMemoryLoop

@@ -16,7 +16,8 @@ from vj.core.spec import PromptSpec, ShowSet
 from vj.control.osc import OscRouter
 from vj.core.errors import ConfigError
 from vj.generate.loop import StreamLoop
-from vj.generate.prompts import Conditioning, PromptCache, _slerp_rows, encode
+from vj.generate.conditioning import Conditioning, _slerp_rows
+from vj.generate.prompts import PromptCache, encode
 from vj.core.templates import TemplateError, parse
 from vj.render.compositor import Compositor
 from vj.resources import find_set

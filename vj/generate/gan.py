@@ -32,7 +32,7 @@ from torch import nn
 from vj.core.errors import ModelLoadError
 from vj.core.snapshot import Snapshot
 from vj.generate.noise import NoiseField, _directions, snapshot_point
-from vj.generate.prompts import Conditioning
+from vj.generate.conditioning import Conditioning
 
 NZ, NGF = 100, 64  # latent size, feature maps (the DCGAN tutorial's)
 PACKAGE = "gan-face-generate"

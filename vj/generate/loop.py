@@ -32,7 +32,8 @@ from vj.generate import inputs
 from vj.generate.deepcache import DeepCacheUNet
 from vj.generate.guided import FrameGuide, Guided
 from vj.generate.noise import NoiseField, snapshot_point
-from vj.generate.prompts import Chaos, Conditioning, PromptCache
+from vj.generate.conditioning import Conditioning
+from vj.generate.prompts import Chaos, PromptCache
 from vj.generate.registry import LoadedModel
 from vj.generate.samplers import make_sampler
 from vj.log import log
