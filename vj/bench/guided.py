@@ -182,6 +182,32 @@ def sheet(loop, path: Path, prompts=("emerald glass", "a thunderstorm at night")
     return path
 
 
+def _depth_cost(device: str, repeats: int = 6) -> dict:
+    """The depth preprocessor at three sizes: Depth Anything V2 Small's architecture (DINOv2-S and
+    its DPT head, 25 M parameters) with random weights, saved and loaded through the real code (no
+    hub here: the weights are not what is timed)."""
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+
+    from vj.maps.depth import DepthMap
+
+    cfg = DepthAnythingConfig(backbone_config=Dinov2Config(image_size=518, hidden_size=384, num_attention_heads=6,
+                                                           out_indices=[3, 6, 9, 12], reshape_hidden_states=False))
+    out = {}
+    with tempfile.TemporaryDirectory() as d:
+        DepthAnythingForDepthEstimation(cfg).save_pretrained(d)
+        depth = DepthMap(d, device)
+        for w, h in ((112, 64), (512, 288), (1280, 720)):
+            pic = test_pictures(w, h)[3][1]
+            depth(pic)  # warm-up
+            ts = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                depth(pic)
+                ts.append((time.perf_counter() - t0) * 1e3)
+            out[f"depth {w}x{h}"] = {"p50": _pct(ts, 0.5), "p95": _pct(ts, 0.95)}
+    return out
+
+
 def cost(loop, frames: int = 20) -> dict:
     """Preprocessors per frame at three sizes; the control's cost in the loop (ms per frame)."""
     from vj.maps.preprocess import PREPROCESSORS
@@ -196,6 +222,7 @@ def cost(loop, frames: int = 20) -> dict:
                 fn(pic)
                 ts.append((time.perf_counter() - t0) * 1e3)
             out["preprocessors_ms"][f"{name} {w}x{h}"] = {"p50": _pct(ts, 0.5), "p95": _pct(ts, 0.95)}
+    out["preprocessors_ms"].update(_depth_cost(str(loop.device)))
     w, h = loop.size
     pic = test_pictures(w, h)[3][1]
     from vj.maps.preprocess import canny

@@ -124,8 +124,9 @@ class LoraSpec:
 
 
 # [[control]] preprocessor = "..." -> what it reads from the picture (vj/maps/preprocess.py); "none": the
-# source is already a map (a drawn line picture, a depth video)
-PREPROCESSORS = ("canny", "softedge", "lines", "none")
+# source is already a map (a drawn line picture, a depth video); "depth": a depth network's map (also
+# "depth:<folder or hub id>": maps/depth.py)
+PREPROCESSORS = ("canny", "softedge", "lines", "none", "depth")
 # what a control or a reference reads by name (setfile._guide_source reads the rest: image:, video:,
 # camera:, layer:<n>): "input", the generator's own input; "program", the composited picture (a frame late)
 GUIDE_SOURCES = ("input", "program")

@@ -165,6 +165,25 @@ def tiny_controlnet(path: Path, pipe, seed: int = 11, conditioning_channels: int
     return path
 
 
+def tiny_depth(path: Path, seed: int = 5) -> Path:
+    """A depth network of Depth Anything's architecture (a DINOv2 backbone, a DPT head), tiny and
+    random, written with save_pretrained to `path` (read back by transformers'
+    AutoModelForDepthEstimation, as a downloaded Depth Anything V2 Small is)."""
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+
+    torch.manual_seed(seed)
+    backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
+                            patch_size=14, image_size=56, out_indices=[1, 2, 3, 4], reshape_hidden_states=False)
+    cfg = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32, neck_hidden_sizes=[8, 16, 32, 32],
+                              fusion_hidden_size=16, head_hidden_size=8)
+    net = DepthAnythingForDepthEstimation(cfg)
+    with torch.no_grad():  # its last convolution lifted over the ReLU, so that a random one draws a map
+        net.head.conv3.weight.normal_(0, 0.5)
+        net.head.conv3.bias.fill_(1.0)
+    net.save_pretrained(path)
+    return path
+
+
 def tiny_ip_adapter(path: Path, pipe, seed: int = 13) -> Path:
     """An IP-Adapter for a tiny random pipeline, laid out as h94/IP-Adapter lays one out: <path>/
     ip-adapter.safetensors (image_proj.* and ip_adapter.<n>.to_k_ip/to_v_ip.* for each

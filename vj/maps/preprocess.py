@@ -6,9 +6,10 @@
               percentile: soft, graded edges (a stand-in for HED/PiDiNet, which need weights)
     lines     a line drawing: a difference of Gaussians thresholded, lines a pixel or two wide
     none      the picture is already a map (a drawn line picture, a depth video): passed as it is
+    depth     a depth network's map, near bright (maps/depth.py: Depth Anything V2 Small, or
+              depth:<folder or hub id>; its weights come from the Hugging Face cache, not a package)
 
-A depth preprocessor is left out: it needs a depth network's weights, and no package here ships a
-small one. Each function takes (h, w, 3) uint8 and gives (h, w) uint8 (none: the picture itself).
+Each function takes (h, w, 3) uint8 and gives (h, w) uint8 (none: the picture itself).
 Cost per frame is measured by `vj bench guided` (BENCHMARKS.md).
 """
 
@@ -69,11 +70,19 @@ PREPROCESSORS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "canny": canny, "softedge": softedge, "lines": lines, "none": none}
 
 
-def preprocessor(name: str) -> Callable[[np.ndarray], np.ndarray]:
+def preprocessor(name: str, device: str = "cpu") -> Callable[[np.ndarray], np.ndarray]:
+    """The preprocessor a [[control]] names; a depth network is loaded here, on `device` (one that
+    can't be: ModelLoadError)."""
+    from vj.maps.depth import DepthMap, depth_source
+
+    source = depth_source(name)
+    if source is not None:
+        _cv2()
+        return DepthMap(source, device)
     try:
         fn = PREPROCESSORS[name]
     except KeyError:
-        raise VJError(f"preprocessor {name!r}: one of {', '.join(PREPROCESSORS)}") from None
+        raise VJError(f"preprocessor {name!r}: one of {', '.join(PREPROCESSORS)}, depth, depth:<folder or hub id>") from None
     if name != "none":
         _cv2()  # missing OpenCV is said when the show starts, not at the first frame
     return fn

@@ -746,9 +746,11 @@ def _control(w: str, t: Mapping[str, Any], path) -> ControlSpec:
     if "model" not in t:
         raise ConfigError(f"{w}: missing model = \"seedling-edges\" (built in), a ControlNet folder or a hub id")
     pre = as_str(w, "preprocessor", t.get("preprocessor", "canny"))
-    if pre not in PREPROCESSORS:
+    if pre.startswith("depth:"):  # another depth network: a folder beside the set or a hub id
+        pre = "depth:" + _model_source(w, "preprocessor", pre[6:], path, "depth model")
+    elif pre not in PREPROCESSORS:
         raise ConfigError(f"{w}: preprocessor = {pre!r}{suggest(pre, PREPROCESSORS)}; one of {', '.join(PREPROCESSORS)} "
-                          f"(depth: no small depth model ships in a package yet)")
+                          f"or depth:<folder or hub id>")
     source = as_str(w, "source", t.get("source", "input"))
     if not source.startswith("layer:"):  # a layer's source is read once the layers are (_control_layer)
         source = _guide_source(w, "source", source, path, (), extra=CONTROL_ONLY_SOURCES)

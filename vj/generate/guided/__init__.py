@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from vj.core.errors import ModelLoadError
 from vj.core.snapshot import Snapshot
 from vj.generate.guided.controlnet import Control, acts, residuals, straightness
 from vj.generate.guided.ipadapter import IpAdapter
@@ -108,17 +109,23 @@ class FrameGuide:
 
 class Guided:
     def __init__(self, model, size: tuple[int, int], steps: int, live: bool, has_input: bool) -> None:
-        self.controls: list[Control] = list(model.controls or ())
+        self.controls: list[Control] = []
         self.ip: IpAdapter | None = model.ip_adapter
         self.steps, self.live, self.device, self.dtype = steps, live, model.device, model.dtype
         self.sources: list[Source] = []
         self.workers: list[MapWorker] = []
-        for c in self.controls:
+        for c in model.controls or ():
+            try:
+                make_map = preprocessor(c.spec.preprocessor, str(model.device))
+            except ModelLoadError as e:  # a depth network that isn't there: this control is left out
+                log.warning(f"control {c.spec.name}: {e}; the show goes on without it")
+                continue
             if c.spec.source == "input" and not has_input:
                 log.warning(f"control {c.spec.name}: source = \"input\", but no [generator] input (camera, video "
                             f"or feedback) is given; it acts once there is one")
+            self.controls.append(c)
             self.sources.append(Source(c.spec.source, size, live))
-            self.workers.append(MapWorker(c.spec.name, preprocessor(c.spec.preprocessor), live))
+            self.workers.append(MapWorker(c.spec.name, make_map, live))
         self._ref_source = Source(self.ip.spec.image, size, live) if self.ip is not None else None
         self._ref_worker = MapWorker("ipadapter", self.ip.encode, live) if self.ip is not None else None
         self._grab: float | None = None  # ipadapter.grab's value at the last grab (None: none yet)
