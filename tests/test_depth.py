@@ -30,13 +30,13 @@ def test_the_depth_map_is_the_networks_own_reading_of_the_picture(depth_net):
     import torch
     from scipy.stats import spearmanr
     from transformers import AutoModelForDepthEstimation, DPTImageProcessor
-    from vj.maps.depth import DEPTH_SIDE
+    from vj.maps.depth import depth_side
     from vj.maps.preprocess import preprocessor
 
     depth = preprocessor(f"depth:{depth_net}")
     net = AutoModelForDepthEstimation.from_pretrained(depth_net).eval()
     for w, h in ((224, 128), (320, 240)):
-        k = DEPTH_SIDE / min(w, h)
+        k = depth_side("cpu") / min(w, h)
         size = {"height": round(h * k / 14) * 14, "width": round(w * k / 14) * 14}
         proc = DPTImageProcessor(size=size, keep_aspect_ratio=False, ensure_multiple_of=14, do_pad=False,
                                  image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
