@@ -199,13 +199,18 @@ def _depth_cost(device: str, repeats: int = 6) -> dict:
         for w, h in ((112, 64), (512, 288), (1280, 720)):
             pic = test_pictures(w, h)[3][1]
             depth(pic)  # warm-up
-            ts = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                depth(pic)
-                ts.append((time.perf_counter() - t0) * 1e3)
-            out[f"depth {w}x{h}"] = {"p50": _pct(ts, 0.5), "p95": _pct(ts, 0.95)}
+            out[f"depth {w}x{h}"] = _timed(depth, pic, repeats)
     return out
+
+
+def _timed(fn, pic: np.ndarray, repeats: int) -> dict:
+    """fn(pic), `repeats` times: p50 and p95 in ms."""
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(pic)
+        ts.append((time.perf_counter() - t0) * 1e3)
+    return {"p50": _pct(ts, 0.5), "p95": _pct(ts, 0.95)}
 
 
 def cost(loop, frames: int = 20) -> dict:
@@ -216,12 +221,7 @@ def cost(loop, frames: int = 20) -> dict:
     for w, h in ((112, 64), (512, 288), (1280, 720)):
         pic = test_pictures(w, h)[0][1]
         for name in ("canny", "softedge", "lines"):
-            fn, ts = PREPROCESSORS[name], []
-            for _ in range(60):
-                t0 = time.perf_counter()
-                fn(pic)
-                ts.append((time.perf_counter() - t0) * 1e3)
-            out["preprocessors_ms"][f"{name} {w}x{h}"] = {"p50": _pct(ts, 0.5), "p95": _pct(ts, 0.95)}
+            out["preprocessors_ms"][f"{name} {w}x{h}"] = _timed(PREPROCESSORS[name], pic, 60)
     out["preprocessors_ms"].update(_depth_cost(str(loop.device)))
     w, h = loop.size
     pic = test_pictures(w, h)[3][1]

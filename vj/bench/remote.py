@@ -51,7 +51,6 @@ class Timed:
     errors = property(lambda self: self.gen.errors)
     last_error = property(lambda self: self.gen.last_error)
     link = property(lambda self: self.gen.link)
-    program_picture = property(lambda self: self.gen.program_picture)
     want_input = property(lambda self: self.gen.want_input,
                           lambda self, v: setattr(self.gen, "want_input", v))
 

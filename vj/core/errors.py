@@ -13,6 +13,15 @@ class ModelLoadError(VJError):
     """A model that can't be loaded (unknown name, offline, missing files)."""
 
 
+# what loading weights raises when they are not found, the hub is offline or the shapes are wrong
+LOAD_ERRORS = (OSError, ValueError, EnvironmentError, RuntimeError, KeyError)
+
+
+def first_line(e: BaseException) -> str:
+    """An exception's first line (at most 160 characters), for the one line a performer reads."""
+    return str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+
+
 class DeviceError(VJError):
     """An audio/MIDI/display device that can't be opened."""
 

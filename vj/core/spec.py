@@ -128,7 +128,7 @@ class LoraSpec:
 # "depth:<folder or hub id>": maps/depth.py)
 PREPROCESSORS = ("canny", "softedge", "lines", "none", "depth")
 # what a control or a reference reads by name (setfile._guide_source reads the rest: image:, video:,
-# camera:, layer:<n>): "input", the generator's own input; "program", the composited picture (a frame late)
+# camera:, layer:<n>): "input", the generator's own input; "program", the composited picture (frames late)
 GUIDE_SOURCES = ("input", "program")
 # what a control may read beyond what a reference image may: "feedback", the generator's own last frame
 CONTROL_ONLY_SOURCES = ("feedback",)

@@ -49,17 +49,16 @@ class NonFiniteFrame(RuntimeError):
 @contextlib.contextmanager
 def _frame_straightened(unet, share: float):
     """The seedling's framed first convolution (seedling/model._Framed) straightened by `share` for
-    one call, while a control branch trained on the straight frame brings the structure; nothing
-    for any other UNet."""
-    conv_in = getattr(unet, "conv_in", None)
-    if share <= 0.0 or not hasattr(conv_in, "straight"):
+    one call, while a control branch trained on the straight frame brings the structure. `share` is
+    above 0 only for a framed seedling (controlnet.load gives only its branches `straightens`)."""
+    if share <= 0.0:
         yield
         return
-    conv_in.straight = share
+    unet.conv_in.straight = share
     try:
         yield
     finally:
-        conv_in.straight = 0.0
+        unet.conv_in.straight = 0.0
 
 
 def declare_params():

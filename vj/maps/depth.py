@@ -22,17 +22,16 @@ import os
 
 import numpy as np
 
-from vj.core.errors import ModelLoadError
+from vj.core.errors import LOAD_ERRORS, ModelLoadError, first_line
 
 DEFAULT_DEPTH = "depth-anything/Depth-Anything-V2-Small-hf"
-DEPTH_SIDES = {"cpu": 126}  # the short side the network sees, by device (a multiple of 14; it was trained at 518)
-GPU_SIDE = 364
+CPU_SIDE, GPU_SIDE = 126, 364  # the short side the network sees (a multiple of 14; it was trained at 518)
+_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 def depth_side(device: str) -> int:
-    return DEPTH_SIDES.get(str(device).split(":")[0], GPU_SIDE)
-_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-_STD = np.array([0.229, 0.224, 0.225], np.float32)
+    return CPU_SIDE if str(device).split(":")[0] == "cpu" else GPU_SIDE
 
 
 def depth_source(name: str) -> str | None:
@@ -59,19 +58,16 @@ class DepthMap:
         tf_logging.disable_progress_bar()  # a bar per load in the show's log otherwise
         try:
             self.net = AutoModelForDepthEstimation.from_pretrained(source).to(device).eval()
-        except (OSError, ValueError, KeyError, RuntimeError) as e:
-            line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelLoadError(f"depth network {source}: can't load it ({line}); a folder with a transformers "
+        except LOAD_ERRORS as e:
+            raise ModelLoadError(f"depth network {source}: can't load it ({first_line(e)}); a folder with a transformers "
                                  f"depth model (config.json + weights) or a hub id already in the local Hugging Face "
                                  f"cache (fetch it once online)") from None
         finally:
             tf_logging.set_verbosity(level)
             tf_logging.enable_progress_bar()
-        self.source, self.device, self.torch = source, device, torch
-        self.side = depth_side(device)
+        self.device, self.torch, self.side = device, torch, depth_side(device)
         backbone = getattr(self.net.config, "backbone_config", None)
         self.patch = int(getattr(backbone, "patch_size", None) or getattr(self.net.config, "patch_size", None) or 16)
-        self.made = 0  # maps made (the tests count them)
 
     def _input(self, rgb: np.ndarray):
         import cv2
@@ -90,7 +86,6 @@ class DepthMap:
         with self.torch.inference_mode():
             d = self.net(pixel_values=self._input(rgb)).predicted_depth[0].float().cpu().numpy()
         lo, hi = np.percentile(d[::2, ::2], (2, 98))
-        self.made += 1
         if not np.isfinite(hi - lo) or hi - lo < 1e-6:  # a flat picture: no depth to tell
             return np.zeros(rgb.shape[:2], np.uint8)
         m = (np.clip((d - lo) / (hi - lo), 0.0, 1.0) * 255.0).astype(np.uint8)

@@ -136,7 +136,6 @@ def save(net, out: Path, straight: bool = False) -> Path:
     return out
 
 
-
 def train(cfg: ControlTrainConfig, out: Path, progress=print) -> Path:
     """Train the branch against the seedling checkpoint cfg.base; writes out/ (a ControlNet folder
     with its loss log, loss.jsonl)."""

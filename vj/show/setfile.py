@@ -710,7 +710,7 @@ def _model_source(w: str, key: str, value: Any, path: Path | None, what: str) ->
 
 def _guide_source(w: str, key: str, value: Any, path: Path | None, layers, extra: tuple[str, ...] = ()) -> str:
     """What a control or a reference reads: input, program (the composited picture, as the audience
-    sees it, a frame late), image:/video:<file>, camera:<N|URL>, layer:<n> (that layer's own image,
+    sees it, frames late), image:/video:<file>, camera:<N|URL>, layer:<n> (that layer's own image,
     video or camera, read by the generator); a bare file is image: or video:."""
     src = as_str(w, key, value)
     kind, _, arg = src.partition(":")

@@ -64,7 +64,7 @@ class Source:
             return self.reader.frame(t)
         if self.spec == "feedback":  # the structure of what it made last (None before its first frame)
             return previous()
-        if self.spec == "program":  # what the audience saw a frame ago, composited (output/program.py)
+        if self.spec == "program":  # what the audience saw, composited, a frame or a few ago (output/program.py)
             return program()
         return input_rgb()
 

@@ -25,9 +25,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from vj.core.errors import ModelLoadError
+from vj.core.errors import LOAD_ERRORS, ModelLoadError, first_line
 from vj.core.spec import ControlSpec
-from vj.generate.guided.loading import LOAD_ERRORS, first_line, quiet_diffusers
+from vj.generate.guided.loading import quiet_diffusers
 from vj.log import log
 
 
@@ -163,6 +163,9 @@ def load(specs: Sequence[ControlSpec], unet, device: torch.device, dtype: torch.
          progress: Callable[[str], None] = lambda s: None) -> list[Control]:
     """The set's ControlNets on the device. One that can't be loaded, or does not fit the model, is
     said in one line and left out: the show goes on without it."""
+    from vj.seedling.model import wants_straight_frame
+
+    framed = hasattr(getattr(unet, "conv_in", None), "straight")  # the seedling's second season (model._Framed)
     out = []
     for spec in specs:
         try:
@@ -177,10 +180,7 @@ def load(specs: Sequence[ControlSpec], unet, device: torch.device, dtype: torch.
             net = net.to(device=device, dtype=dtype).eval().requires_grad_(False)
         memo = _OncePerMap(net.controlnet_cond_embedding)
         net.controlnet_cond_embedding = memo
-        from vj.seedling.model import wants_straight_frame
-
-        out.append(Control(spec, net, memo, straightens=folder is not None and wants_straight_frame(folder)
-                           and hasattr(getattr(unet, "conv_in", None), "straight")))
+        out.append(Control(spec, net, memo, straightens=framed and folder is not None and wants_straight_frame(folder)))
         progress(f"control {spec.name}: {spec.model}, {spec.preprocessor} of {spec.source} "
                  f"(control.{spec.name}.scale = {spec.scale:g})")
     return out

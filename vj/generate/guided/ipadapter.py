@@ -16,9 +16,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from vj.core.errors import ModelLoadError
+from vj.core.errors import LOAD_ERRORS, ModelLoadError, first_line
 from vj.core.spec import IpAdapterSpec
-from vj.generate.guided.loading import LOAD_ERRORS, first_line, quiet_diffusers
+from vj.generate.guided.loading import quiet_diffusers
 
 
 class _OncePerEmbedding(torch.nn.Module):

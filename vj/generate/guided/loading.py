@@ -1,4 +1,5 @@
-"""What loading a guide shares: diffusers kept quiet, and an exception's first line for the one line said."""
+"""What loading a guide shares: diffusers kept quiet (the exception's first line and the errors a load
+raises are core/errors.py's, shared with the depth network's loader in vj/maps)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,3 @@ def quiet_diffusers():
         yield
     finally:
         diffusers_logging.set_verbosity(level)
-
-
-def first_line(e: BaseException) -> str:
-    return str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-
-
-LOAD_ERRORS = (OSError, ValueError, EnvironmentError, RuntimeError, KeyError)  # not found, offline, wrong shapes
