@@ -195,6 +195,33 @@ def test_drum_and_bass_with_nothing_on_beat_3_reads_the_floors_tempo_not_half(fa
     assert all(abs(b - 174) <= 1.0 for b in late), (min(late), max(late))
 
 
+@pytest.mark.parametrize("family", DEV_FAMILIES, ids=lambda f: f.name)
+def test_a_break_whose_kicks_fall_off_the_beat_is_read_at_its_snares_tempo_and_beat(family):
+    """The fastest tempo of the families with a bass line and hats on the off-beats: the Think-like
+    break's kicks repeat every beat and a half (its rhythm alone reads 2/3 or 2/5 of the tempo:
+    107 or 71 for 178); its snare on 2 and 4 says 178. Its beats land on the beat, not on the kicks."""
+    rows = {"kick": family.kick, "snare": family.snare, "hat": HATS["off-beat eighths"], "bass": DNB_BASS}
+    tr = drum_pattern(178, 16, rows=rows, mix={"snare": 0.8, "hat": 0.8 * 10 ** (-8 / 20), "bass": 0.6},
+                      noise_db=-55, seed=1)
+    feats = analyse(tr.audio)[0]
+    late = [f.bpm for f in feats if f.t >= 8.0]
+    assert all(abs(b - 178) <= 1.0 for b in late), (min(late), max(late))
+    beats = [f.t - f.beat_phase * 60.0 / f.bpm for f in feats if f.beat and f.t >= 5]
+    s = match(beats, [b for b in tr.beats if b >= 5], 0.07)
+    assert s.f >= 0.9, (s.f, s.precision, s.recall)
+
+
+@pytest.mark.parametrize("case", [("boombap", 82, 0.0, 9), ("techno", 124, 0.3, 7)], ids=lambda c: f"{c[0]}-{c[1]}")
+def test_hats_on_every_eighth_are_not_taken_for_a_snare_at_four_thirds_of_the_tempo(case):
+    """The snare's own period is a candidate tempo; read at 4/3 of the tempo, a grid's beats land
+    on hats, then between them, as a backbeat would: the snare's beats must be nearly as loud as
+    its loudest hits every time (they land on the real snare only some of the time)."""
+    pattern, bpm, swing, seed = case
+    tr = drum_pattern(bpm, 16, swing=swing, pattern=pattern, noise_db=-60 if pattern == "techno" else -50, seed=seed)
+    late = [f.bpm for f in analyse(tr.audio)[0] if f.t >= 8.0]
+    assert all(abs(b - bpm) <= 1.0 for b in late), (min(late), max(late))
+
+
 @pytest.mark.parametrize("bpm", [82, 85, 88])
 @pytest.mark.parametrize("swing", [0.0, 0.3])
 def test_hip_hop_whose_double_is_in_range_is_read_at_its_own_tempo_not_twice(bpm, swing):
