@@ -170,19 +170,14 @@ GHOST = 0.35  # a ghost note's gain against a full hit ("o" in a row)
 
 # Drum & bass and breaks as families, not single tracks (`vj bench audio --accuracy`): a family is
 # one kick/snare rhythm (one bar of 16 steps, or several bars) played at 160-180 BPM with its hats
-# absent or on a pattern of the sweep's, at several levels under the snare, with and without a bass
+# absent or on a pattern of its sweep's, at several levels under the snare, with and without a bass
 # line. The tracker is tuned on the "dev" families; the held-out one (its rhythm, hats, mix, tempi,
-# levels and seeds) was written down before the tracker's change it measures and is never tuned on.
-# "think break" was the held-out family until it had been measured and looked at (2026-12-05):
-# from then on it is a dev family, and a new held-out family took its place (2026-12-06).
-@dataclass(frozen=True)
-class Family:
-    name: str
-    kick: str  # 16 steps a bar, as PATTERNS' rows; longer rows are several bars, played in turn
-    snare: str
-    held_out: bool = False  # never tuned on
-
-
+# levels and seeds) is written down before the tracker's change it measures and never tuned on.
+# Once a held-out family has been measured and its misses looked at, it joins the dev families
+# (with its own sweep, so its tracks stay the same) and a new one is written before the next change:
+#   "think break" held out until 2026-12-05 (read half on 25 of 40);
+#   "two-bar funk break" held out 2026-12-06 (read 2/3 on 4 of 56 after the snare's backbeat rule);
+#   "four-bar jungle break" held out from 2026-12-06, written before the next change.
 @dataclass(frozen=True)
 class FamilySweep:
     tempi: tuple[float, ...]
@@ -194,23 +189,42 @@ class FamilySweep:
 
 HATS = {"none": "." * 16, "off-beat eighths": "..x...x...x...x.", "sixteenths": "x" * 16}
 DNB_BASS = "x..x......x..x.."
+DEV_SWEEP = FamilySweep((160, 166, 172, 178), HATS, (-24.0, -16.0, -8.0), (1,), {"snare": 0.8, "bass": 0.6})
+FUNK_SWEEP = FamilySweep((161, 169, 174, 179), {"none": "." * 16, "eighths on the beat": "x.x." * 4,
+                                                "shuffled sixteenths": "x.xx" * 4},
+                         (-22.0, -14.0, -6.0), (21,), {"snare": 0.6, "bass": 0.75})
+JUNGLE_SWEEP = FamilySweep((162, 167, 171, 176), {"none": "." * 16, "ride on the quarters": "x..." * 4,
+                                                  "sixteenths, every fourth missing": "xxx." * 4},
+                           (-18.0, -10.0, -4.0), (31,), {"snare": 0.7, "bass": 0.5})
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    kick: str  # 16 steps a bar, as PATTERNS' rows; longer rows are several bars, played in turn
+    snare: str
+    sweep: FamilySweep = DEV_SWEEP
+    held_out: bool = False  # never tuned on
+
+
 FAMILIES = (
     Family("two-step", kick="x.........x.....", snare="....x.......x..."),
     Family("amen break", kick="x.x.......xx....", snare="....x..o.o..x..o"),
     Family("think break", kick="x.....x...x.x...", snare="....x..o..o.x..."),
     # a two-bar funk break: the second bar's kicks all off the beat (none on 1), ghosts around the backbeat
     Family("two-bar funk break", kick="x.x.....x.x....." "..x...x...x..x..",
-           snare="....x.o...o.x..." "....x..o.o..x.o.", held_out=True),
+           snare="....x.o...o.x..." "....x..o.o..x.o.", sweep=FUNK_SWEEP),
+    # a four-bar jungle break: the last bar's second snare comes late (on the "and" of 4), kicks wander
+    Family("four-bar jungle break",
+           kick="x..x......x..x.." "x.x.....x..x...." "x..x......x..x.." "x.x...x....x....",
+           snare="....x..o.o..x..." "....x.o..o..x.oo" "....x..o.o..x..." "....x..o.o.o..x.",
+           sweep=JUNGLE_SWEEP, held_out=True),
 )
-FAMILY_SWEEP = {
-    False: FamilySweep((160, 166, 172, 178), HATS, (-24.0, -16.0, -8.0), (1,), {"snare": 0.8, "bass": 0.6}),
-    True: FamilySweep((161, 169, 174, 179), {"none": "." * 16, "eighths on the beat": "x.x." * 4,
-                                            "shuffled sixteenths": "x.xx" * 4},
-                      (-22.0, -14.0, -6.0), (21,), {"snare": 0.6, "bass": 0.75}),
-}
+
+
 def family_tracks(family: Family, seconds: float = 16.0, sr: int = 48000):
     """Every track of a family: (what varies, Track) for each tempo, hat placement and level, bass."""
-    sweep = FAMILY_SWEEP[family.held_out]
+    sweep = family.sweep
     for bpm in sweep.tempi:
         for hats, row in sweep.hats.items():
             for level in ((None,) if "x" not in row else sweep.levels):
