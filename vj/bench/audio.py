@@ -179,8 +179,8 @@ def accuracy(sweeps: bool = True) -> dict:
     """Onset F (+-50 ms, the hits a listener hears: synth.heard), BPM within 1 from 8 s on, beat F
     (+-70 ms, from 5 s) over both genre sweeps, per genre where the tempo was read (right, half,
     double: the median reading from 8 s on); and the same per family of drum & bass and breaks at
-    160-180 (synth.FAMILIES: hats absent, off-beat or sixteenths, at several levels, with and
-    without bass), the held-out family apart."""
+    160-180 (synth.FAMILIES: each with its own sweep of hats, absent or on a pattern at several
+    levels, with and without bass), the held-out family apart."""
     import itertools
 
     from vj.audio.synth import FAMILIES, drum_pattern, family_tracks
@@ -224,8 +224,8 @@ def main(args) -> int:
         for g, counts in a["octave_by_genre"].items():
             print(f"  {g:>12}: " + _read(counts))
     if acc.get("families"):
-        print("accuracy per family: drum & bass and breaks at 160-180 BPM (hats absent, off-beat eighths, sixteenths "
-              "at several levels; with and without bass):")
+        print("accuracy per family: drum & bass and breaks at 160-180 BPM (hats absent or on a pattern at several "
+              "levels; with and without bass):")
         for g, counts in acc["families"].items():
             print(f"  {g + (' (held out)' if counts['held_out'] else ''):>24}: " + _read(counts))
     return 0

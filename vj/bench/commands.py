@@ -100,7 +100,7 @@ def add(bench) -> None:
     aud = bsub.add_parser("audio", help="the audio analysis: microseconds per hop (median, p99)")
     aud.add_argument("--seconds", type=float, default=60.0, help="seconds of synthesised drums to analyse")
     aud.add_argument("--accuracy", action="store_true", help="also score onsets, BPM and beats on 352 synthesised tracks "
-                     "of five genres and on 152 of drum & bass and breaks in families (one held out)")
+                     "of five genres and on drum & bass and breaks in families (56 tracks each, one family held out)")
     aud.add_argument("--families", action="store_true", help="score the drum & bass and breaks families only")
     aud.add_argument("--json", action="store_true")
 
