@@ -1,5 +1,7 @@
 """Bad input gets one clear line and exit status 2: never a traceback wall."""
 
+import os
+
 import pytest
 
 from vj.cli import main
@@ -70,3 +72,16 @@ def test_a_taken_osc_port_is_said_before_the_model_loads_and_leaves_nothing_behi
     assert r.returncode == 2
     assert f"can't listen on 127.0.0.1:{port} (Address already in use)" in one_error_line(r.stderr)
     assert "loading model" not in r.stderr and "leaked" not in r.stderr
+
+
+@pytest.mark.skipif(os.path.exists("/dev/snd/seq"), reason="this machine has an ALSA sequencer")
+def test_midi_without_a_sequencer_is_our_one_line_not_alsas_own(tmp_path, monkeypatch):
+    """libasound prints `ALSA lib seq_hw.c:...(snd_seq_hw_open) open /dev/snd/seq failed` from C before
+    our line: its handler is ours now (and says nothing); with -v its own lines come back."""
+    monkeypatch.delenv("MIDO_BACKEND", raising=False)  # mido's own default: ALSA
+    r = vj("learn", "noise.walk", "--midi", "nano", "--timeout", "1", cwd=tmp_path, timeout=120)
+    assert r.returncode == 2
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("vj: error: MIDI:"), r.stderr
+    r = vj("learn", "noise.walk", "--midi", "nano", "--timeout", "1", "-v", cwd=tmp_path, timeout=120)
+    assert r.returncode == 2 and "ALSA lib" in r.stderr, r.stderr

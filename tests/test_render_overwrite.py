@@ -24,3 +24,16 @@ def test_a_render_goes_beside_a_file_that_is_there_unless_told_to_overwrite(tmp_
     r = _render(out, "--overwrite")
     assert f"{out} exists: writing over it (--overwrite)" in r.stderr and f"wrote {out} " in r.stderr
     assert probe(out)["streams"][0]["width"] == 160 and not (tmp_path / "night-4.mp4").exists()
+
+
+def test_a_render_without_out_is_named_after_the_set_in_the_folder_it_was_typed_in(tmp_path):
+    """README: `vj render tour --seed 7` is another show: no --out needed, the set's name is the file's,
+    in the current folder, with the same rule beside a file that is there."""
+    args = ("render", "demo", "--model", "seedling", "--audio", "none", "--duration", "0.5", "--size", "160x96",
+            "--seed", "7", "--state", "none")
+    r = vj(*args, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "no --out: rendering to demo.mp4 in this folder" in r.stderr
+    assert probe(tmp_path / "demo.mp4")["streams"][0]["width"] == 160
+    r = vj(*args, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0 and "rendering to demo-2.mp4 beside it" in r.stderr, r.stderr

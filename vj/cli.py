@@ -45,8 +45,8 @@ def _show_args(p: argparse.ArgumentParser, set_required: bool) -> None:
         p.add_argument("set", metavar="SET", help="a set file (.toml) or the name of a shipped set")
     else:
         p.add_argument("set", metavar="SET", nargs="?", default="demo", help="a set file (default: the shipped demo set)")
-    p.add_argument("--model", help="seedling (built in), dcgan-faces (a GAN), sd-turbo, sdxl-turbo, tiny-random "
-                   "(a test fixture), a diffusers folder or a hub id")
+    p.add_argument("--model", help="seedling (built in), seedling-1, dcgan-faces (a GAN), sd-turbo, sdxl-turbo, sd15, "
+                   "sd15-lcm, tiny-random (a test fixture), a diffusers folder or a hub id")
     p.add_argument("--prompt", help="replace the set's prompts with this one")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--size", metavar="WxH", help="program output size, e.g. 1280x720")
@@ -94,6 +94,10 @@ def parser() -> argparse.ArgumentParser:
     _tool_commands(sub)
     _serve_command(sub)
     bench_commands.add(sub.add_parser("bench", help="measure performance (figures go to BENCHMARKS.md)"))
+    for command in sub.choices.values():  # -v everywhere: any command's library chatter and tracebacks on request
+        if "--verbose" not in command._option_string_actions:
+            command.add_argument("-v", "--verbose", action="store_true", help="debug output, and tracebacks for "
+                                 "internal errors")
     return ap
 
 
@@ -178,8 +182,9 @@ def _render_command(sub) -> None:
     ren = sub.add_parser("render", help="render a set offline, frame-exact, to a video file")
     _show_args(ren, set_required=True)
     ren.add_argument("--audio", metavar="FILE", help="the sound track (default: the set's [show] audio); 'none' for silence")
-    ren.add_argument("--out", type=Path, required=True, metavar="FILE.mp4", help="the video file; one that is there "
-                     "already is never written over without --overwrite: the render goes beside it (FILE-2.mp4)")
+    ren.add_argument("--out", type=Path, metavar="FILE.mp4", help="the video file (default: the set's name, .mp4, in "
+                     "this folder); one that is there already is never written over without --overwrite: the render "
+                     "goes beside it (FILE-2.mp4)")
     ren.add_argument("--overwrite", action="store_true", help="write over --out if it is there")
     ren.add_argument("--audio-channel", type=int, metavar="N", help=f"analyse channel N ({_span('audio_channel')}) "
                      "instead of the mix")
@@ -597,6 +602,9 @@ def cmd_render(args) -> int:
     from vj.output.ffmpeg import FfmpegOutput
 
     show = _load_show(args)
+    if args.out is None:
+        args.out = Path(f"{show.name}.mp4")
+        log.info(f"no --out: rendering to {args.out} in this folder")
     _check_out(args.out)
     _in_range("--bpm", "bpm", args.bpm)  # said before the model loads, sound or none
     out = _render_path(args.out, args.overwrite)

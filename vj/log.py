@@ -29,6 +29,32 @@ def quiet_libraries() -> None:
         os.environ["OPENCV_LOG_LEVEL"] = "INFO"
     else:  # a level the performer set stays
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+        quiet_alsa()
+
+
+_ALSA_HANDLER = None  # the no-op handler, kept alive as long as ALSA may call it
+
+
+def quiet_alsa() -> None:
+    """ALSA's library prints its own errors from C (`ALSA lib seq_hw.c:466:(snd_seq_hw_open) open
+    /dev/snd/seq failed` before our one line saying there is no MIDI sequencer): give it a handler
+    that says nothing, for this process. Where there is no libasound, nothing to do."""
+    global _ALSA_HANDLER
+    if _ALSA_HANDLER is not None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("asound")
+    if not name:
+        return
+    try:
+        lib = ctypes.CDLL(name)
+        kind = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p)
+        _ALSA_HANDLER = kind(lambda *args: None)
+        lib.snd_lib_error_set_handler(_ALSA_HANDLER)
+    except (OSError, AttributeError):  # an odd libasound: its chatter stays
+        return
 
 
 def counted(n: int, word: str, many: str | None = None) -> str:
