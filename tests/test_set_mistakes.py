@@ -167,10 +167,11 @@ def test_a_copied_shipped_set_finds_its_files(tmp_path, command):
                                                         f"{tmp_path} or "), r.stdout
         assert "did you mean 'demo-beat.ogg'" in r.stdout
         return
-    r = vj("render", str(mine), "--model", "seedling", "--out", str(tmp_path / "mine.mp4"), "--duration", "1",
-           "--seed", "1", "--state", "none", timeout=300)
+    r = vj("render", str(mine), "--model", "seedling", "--duration", "1", "--seed", "1", "--state", "none",
+           cwd=tmp_path, timeout=300)  # no --out: the copy's own name, where the user typed it
     assert r.returncode == 0, r.stderr
-    assert "with audio" in r.stderr and (tmp_path / "mine.mp4").stat().st_size > 0
+    assert f"audio: demo-beat.ogg is not beside myset.toml: the shipped one ({ROOT / 'sets' / 'demo-beat.ogg'})" in r.stderr
+    assert "with audio" in r.stderr and (tmp_path / "myset.mp4").stat().st_size > 0
 
 
 def test_a_check_never_breaks_on_a_mangled_set(tmp_path):

@@ -182,8 +182,8 @@ def _render_command(sub) -> None:
     ren = sub.add_parser("render", help="render a set offline, frame-exact, to a video file")
     _show_args(ren, set_required=True)
     ren.add_argument("--audio", metavar="FILE", help="the sound track (default: the set's [show] audio); 'none' for silence")
-    ren.add_argument("--out", type=Path, metavar="FILE.mp4", help="the video file (default: the set's name, .mp4, in "
-                     "this folder); one that is there already is never written over without --overwrite: the render "
+    ren.add_argument("--out", type=Path, metavar="FILE.mp4", help="the video file (default: the set file's name, .mp4, "
+                     "in this folder); one that is there already is never written over without --overwrite: the render "
                      "goes beside it (FILE-2.mp4)")
     ren.add_argument("--overwrite", action="store_true", help="write over --out if it is there")
     ren.add_argument("--audio-channel", type=int, metavar="N", help=f"analyse channel N ({_span('audio_channel')}) "
@@ -603,7 +603,7 @@ def cmd_render(args) -> int:
 
     show = _load_show(args)
     if args.out is None:
-        args.out = Path(f"{show.name}.mp4")
+        args.out = Path(f"{show.path.stem if show.path else show.name}.mp4")  # the file's name: a copy is its own
         log.info(f"no --out: rendering to {args.out} in this folder")
     _check_out(args.out)
     _in_range("--bpm", "bpm", args.bpm)  # said before the model loads, sound or none
@@ -622,6 +622,8 @@ def cmd_render(args) -> int:
             if not path.is_file():
                 raise VJError(f"--audio {args.audio}: no such file" if args.audio else
                               f"{placed(show, 'audio')}: {path} is not there; give --audio FILE")
+            if not args.audio and show.path is not None and path.parent != show.path.parent:
+                log.info(f"audio: {path.name} is not beside {show.path.name}: the shipped one ({path})")
             audio = FileInput(path, _analyzer_config(show, args), args.audio_channel or show.audio_channel)
     duration = args.duration if args.duration is not None else audio.duration
     if duration is None:
