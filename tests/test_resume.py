@@ -105,6 +105,14 @@ def _state_shows(path, scene, name, value):
     return s.get("scene") == scene and abs(s.get("moved", {}).get(name, -1) - value) < 1e-3
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_kill_9_then_resume_brings_the_show_back_and_keeps_the_first_recording(tmp_path):
     out, state = tmp_path / "night.mp4", tmp_path / "state"
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
@@ -130,8 +138,13 @@ def test_kill_9_then_resume_brings_the_show_back_and_keeps_the_first_recording(t
             time.sleep(0.1)  # more picture on disk after the moves
         first.kill()  # kill -9: no clean-up of any kind in the show's process
         first.wait(30)
+        while time.monotonic() < deadline and _group_alive(first.pid):
+            time.sleep(0.1)  # its generator, control process, ffmpeg and resource tracker notice and end
     finally:
-        os.killpg(first.pid, signal.SIGKILL)  # its generator, control process and ffmpeg too
+        if _group_alive(first.pid):
+            os.killpg(first.pid, signal.SIGKILL)  # whatever did not end by itself
+    crash = first.stderr.read()
+    assert "resource_tracker" not in crash and "Traceback" not in crash, crash  # the terminal after a crash
     first_frames = decode(out, (320, 180))  # fragmented mp4: what reached the disk plays
     assert len(first_frames) >= 12
 

@@ -29,6 +29,9 @@ def quiet_libraries() -> None:
         os.environ["OPENCV_LOG_LEVEL"] = "INFO"
     else:  # a level the performer set stays
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+        # after a kill -9, multiprocessing's resource tracker removes the show's shared memory and
+        # says so in a two-line Python warning under the crash: the cleaning is right, the words noise
+        os.environ.setdefault("PYTHONWARNINGS", "ignore::UserWarning:multiprocessing.resource_tracker")
         quiet_alsa()
 
 
