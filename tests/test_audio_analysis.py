@@ -237,8 +237,8 @@ def test_a_snare_played_late_once_in_four_bars_does_not_move_the_tempo(bpm):
 @pytest.mark.parametrize("case", [("boombap", 82, 0.0, 9), ("techno", 124, 0.3, 7)], ids=lambda c: f"{c[0]}-{c[1]}")
 def test_hats_on_every_eighth_are_not_taken_for_a_snare_at_four_thirds_of_the_tempo(case):
     """The snare's own period is a candidate tempo; read at 4/3 of the tempo, a grid's beats land
-    on hats, then between them, as a backbeat would: the snare's beats must be nearly as loud as
-    its loudest hits every time (they land on the real snare only some of the time)."""
+    on hats, then between them, as a backbeat would: the snare's beats must be near its loudest
+    hits in a typical cycle (they land on the real snare only some of the time)."""
     pattern, bpm, swing, seed = case
     tr = drum_pattern(bpm, 16, swing=swing, pattern=pattern, noise_db=-60 if pattern == "techno" else -50, seed=seed)
     late = [f.bpm for f in analyse(tr.audio)[0] if f.t >= 8.0]
