@@ -276,3 +276,21 @@ def test_a_hit_is_heard_unless_everything_else_in_its_bands_is_louder():
     under = alone.copy()
     under[:12000] += 0.9 * snare(SR, rng)[:12000]  # a snare 25 dB louder, at the same moment
     assert not heard(under, 0, h[:HEARD_FRAME], SR)
+
+
+def test_vj_features_reads_a_break_on_a_file_at_the_floors_tempo(tmp_path):
+    """The user's path: a Think-like break with a bass line, written to a file, through `vj features
+    FILE --json` (the show's own streaming analysis): the tempo from 8 s on is 174, not 87 or 116."""
+    from helpers import vj
+
+    family = next(f for f in FAMILIES if f.name == "think break")
+    rows = {"kick": family.kick, "snare": family.snare, "hat": HATS["off-beat eighths"], "bass": DNB_BASS}
+    tr = drum_pattern(174, 14, rows=rows, mix={"snare": 0.8, "hat": 0.8 * 10 ** (-16 / 20), "bass": 0.6},
+                      noise_db=-55, seed=4)
+    path = write_wav(tmp_path / "think.wav", tr.audio)
+    r = vj("features", str(path), "--json", "--every", "10", timeout=120)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    late = [d["bpm"] for d in map(json.loads, r.stdout.splitlines()) if d["t"] >= 8.0]
+    assert len(late) > 50 and all(abs(b - 174) <= 1.0 for b in late), (min(late), max(late))
