@@ -171,16 +171,17 @@ class TempoTracker:
     snare_weak = 0.85  # the beats between: under this share of the snare's beats
     kick_lean = 0.3  # the kicks may lean this far (-1..1) towards the snare's beats, no further
 
-    def _octave(self, x: np.ndarray, bpm: float) -> float:
+    def _octave(self, x: np.ndarray, bpm: float, snares: np.ndarray, kicks: np.ndarray) -> float:
         octaves = [b for b in (bpm * 2, bpm, bpm / 2) if self.lo <= b <= self.hi]
         # the snare's own period, read as two beats: a candidate of its own (a break whose kicks
         # repeat every beat and a half is read at 2/3 of its tempo, its snare says the tempo)
         snare_acf = self._acf(self._window(self.snares))
         by_snare = float(self._grid[int(np.argmax(self._score(snare_acf, self._grid / 2)))])
-        extra = [b for b in (by_snare, 2 * by_snare) if self.lo <= b <= self.hi and all(abs(b - o) > 1.0 for o in octaves)]
+        extra = [b for b in (by_snare, 2 * by_snare)
+                 if self.lo <= b <= self.hi and all(abs(b - o) > 1.0 for o in octaves)]
         for b in sorted(octaves + extra, reverse=True):  # fastest first
             period = 60.0 * self.fps / b
-            if self._snare_backbeat(period) is not None:
+            if self._snare_backbeat(period, snares, kicks) is not None:
                 return b
             if b in octaves:
                 _, even, odd = self._comb(x, period)
@@ -188,13 +189,15 @@ class TempoTracker:
                     return b
         return octaves[-1]
 
-    def _snare_backbeat(self, period_hops: float, steps: int = 64) -> float | None:
+    def _snare_backbeat(self, period_hops: float, snares: np.ndarray, kicks: np.ndarray,
+                        steps: int = 64) -> float | None:
         """A backbeat at this beat period? Over four-beat cycles, the snare band is strong on two
         alternate beats (2 and 4) every cycle and weaker on the two between, and the kicks do not
         lean to the snare's beats (where they do, the "snare" is the hats on the beat of a tempo
-        twice too fast). The snare's phase is its comb at two beats. Returns how far back the
+        twice too fast). The snare's phase is its comb at two beats. `snares` and `kicks`: their
+        windows, widened (as _update makes them once for every candidate). Returns how far back the
         snare's last beat is, in hops, or None where there is no backbeat."""
-        sm = self._widened(self._window(self.snares))
+        sm = snares
         n = len(sm)
         cycles = int((n - 1) // (4 * period_hops))
         if cycles < 2 or sm.max() < 0.05:  # no snare band to speak of (a DJ's low-pass: kick and bass only)
@@ -213,7 +216,7 @@ class TempoTracker:
         strong, weak = float(min(a[0], a[2])), float(max(a[1], a[3]))
         if strong < self.snare_level * float(sm.max()) or weak > self.snare_weak * strong:
             return None
-        k = np.interp(at, idx, self._widened(self._window(self.kicks)), left=0.0)
+        k = np.interp(at, idx, kicks, left=0.0)
         on, off = float(k[0::2].mean()), float(k[1::2].mean())
         return o if on + off <= 0 or (on - off) / (on + off) <= self.kick_lean else None
 
@@ -250,13 +253,14 @@ class TempoTracker:
         if x.max() <= 0 or recent.max() < 0.05 * x.max():  # silence: the clock runs on, confidence goes
             self.confidence *= 0.8
             return
+        snares, kicks = self._widened(self._window(self.snares)), self._widened(self._window(self.kicks))
         if self.manual_bpm is not None:
             bpm = self.manual_bpm
         else:
             acf = self._acf(x)
             score = self._score(acf, self._grid)
             coarse = float(self._grid[int(np.argmax(score))])
-            bpm = self._octave(x, coarse)
+            bpm = self._octave(x, coarse, snares, kicks)
             fine = np.arange(bpm - 1.5, bpm + 1.5, 0.01)
             fine_score = self._score(acf, fine, harmonics=8)
             bpm = float(fine[int(np.argmax(fine_score))])
@@ -267,7 +271,7 @@ class TempoTracker:
             self.confidence = 0.5 * self.confidence + 0.5 * (agree * contrast)
             bpm = self._settle(bpm)
         period = 60.0 / bpm
-        snare = self._snare_backbeat(period * self.fps)
+        snare = self._snare_backbeat(period * self.fps, snares, kicks)
         if snare is not None:  # a backbeat: the snare's beats are beats, whatever the kicks do
             offset = snare % (period * self.fps)
         else:
