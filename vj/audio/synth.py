@@ -192,7 +192,8 @@ class FamilySweep:
 
 HATS = {"none": "." * 16, "off-beat eighths": "..x...x...x...x.", "sixteenths": "x" * 16}
 DNB_BASS = "x..x......x..x.."
-DEV_SWEEP = FamilySweep((160, 166, 172, 178), HATS, (-24.0, -16.0, -8.0), (1,), {"snare": 0.8, "bass": 0.6})
+DEV_SWEEP = FamilySweep((160, 166, 172, 178), HATS, (-24.0, -16.0, -8.0), (1,),
+                       {k: MIX["dnb"][k] for k in ("snare", "bass")})  # the genre's own mix
 FUNK_SWEEP = FamilySweep((161, 169, 174, 179), {"none": "." * 16, "eighths on the beat": "x.x." * 4,
                                                 "shuffled sixteenths": "x.xx" * 4},
                          (-22.0, -14.0, -6.0), (21,), {"snare": 0.6, "bass": 0.75})
@@ -251,8 +252,7 @@ def family_tracks(family: Family, seconds: float = 16.0, sr: int = 48000):
 
 def _step(row: str, bar: int, i: int) -> str:
     """Step i of `bar` in a row of one or more bars of 16 steps (the bars played in turn)."""
-    bars = max(1, len(row) // 16)
-    return row[(bar % bars) * 16 + i : (bar % bars) * 16 + i + 1]
+    return row[(bar % max(1, len(row) // 16)) * 16 + i]
 
 
 def drum_pattern(bpm: float = 120.0, seconds: float = 12.0, sr: int = 48000, swing: float = 0.0,
