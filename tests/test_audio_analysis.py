@@ -5,6 +5,7 @@ Scoring follows the MIR literature (vj/audio/evaluate.py): onsets matched within
 within +-70 ms, counted from 5 s on (a tracker needs a few beats to lock, as in MIREX).
 """
 
+import json
 import time
 
 import numpy as np
@@ -13,8 +14,8 @@ import pytest
 from vj.audio.evaluate import match
 from vj.audio.features import Analyzer
 from vj.core.features import AnalyzerConfig
-from vj.audio.synth import DNB_BASS, FAMILIES, HATS, drum_pattern
-from helpers import write_wav
+from vj.audio.synth import FAMILIES, HATS, drum_pattern
+from helpers import vj, write_wav
 
 SR = 48000
 TRACKS = [(bpm, pattern, swing) for bpm, pattern in
@@ -189,7 +190,7 @@ DEV_FAMILIES = [f for f in FAMILIES if not f.held_out]
 @pytest.mark.parametrize("family", DEV_FAMILIES, ids=lambda f: f.name)
 def test_drum_and_bass_with_nothing_on_beat_3_reads_the_floors_tempo_not_half(family):
     """No bass, no hats: beat 3 carries no hit, only the snare on 2 and 4 says the tempo."""
-    rows = {"kick": family.kick, "snare": family.snare, "hat": HATS["none"], "bass": DNB_BASS}
+    rows = family.rows(HATS["none"])
     tr = drum_pattern(174, 16, bass=False, rows=rows, mix={"snare": 0.8}, noise_db=-55, seed=3)
     late = [f.bpm for f in analyse(tr.audio)[0] if f.t >= 8.0]
     assert all(abs(b - 174) <= 1.0 for b in late), (min(late), max(late))
@@ -200,7 +201,7 @@ def test_a_break_whose_kicks_fall_off_the_beat_is_read_at_its_snares_tempo_and_b
     """The fastest tempo of the families with a bass line and hats on the off-beats: the Think-like
     break's kicks repeat every beat and a half (its rhythm alone reads 2/3 or 2/5 of the tempo:
     107 or 71 for 178); its snare on 2 and 4 says 178. Its beats land on the beat, not on the kicks."""
-    rows = {"kick": family.kick, "snare": family.snare, "hat": HATS["off-beat eighths"], "bass": DNB_BASS}
+    rows = family.rows(HATS["off-beat eighths"])
     tr = drum_pattern(178, 16, rows=rows, mix={"snare": 0.8, "hat": 0.8 * 10 ** (-8 / 20), "bass": 0.6},
                       noise_db=-55, seed=1)
     feats = analyse(tr.audio)[0]
@@ -228,7 +229,7 @@ def test_a_snare_played_late_once_in_four_bars_does_not_move_the_tempo(bpm):
     judged on a typical bar, and the reading holds within 1 BPM from 8 s on (it wandered to 4/7
     or 2/3 of the tempo for half a second when every bar had to show it)."""
     family = next(f for f in FAMILIES if f.name == "four-bar jungle break")
-    rows = {"kick": family.kick, "snare": family.snare, "hat": HATS["none"], "bass": DNB_BASS}
+    rows = family.rows(HATS["none"])
     tr = drum_pattern(bpm, 16, bass=False, rows=rows, mix={"snare": 0.7}, noise_db=-55, seed=31)
     late = [f.bpm for f in analyse(tr.audio)[0] if f.t >= 8.0]
     assert all(abs(b - bpm) <= 1.0 for b in late), (min(late), max(late))
@@ -256,7 +257,7 @@ def test_hip_hop_whose_double_is_in_range_is_read_at_its_own_tempo_not_twice(bpm
 
 
 def test_quiet_sixteenth_hats_under_a_drum_and_bass_snare_are_found_where_they_can_be_heard():
-    rows = {"kick": FAMILIES[0].kick, "snare": FAMILIES[0].snare, "hat": HATS["sixteenths"], "bass": DNB_BASS}
+    rows = FAMILIES[0].rows(HATS["sixteenths"])
     tr = drum_pattern(168, 16, rows=rows, mix={"snare": 0.8, "hat": 0.8 * 10 ** (-20 / 20)}, noise_db=-55, seed=3)
     feats, _ = analyse(tr.audio)
     heard, every = tr.heard_onsets(), tr.all_onsets()
@@ -281,16 +282,12 @@ def test_a_hit_is_heard_unless_everything_else_in_its_bands_is_louder():
 def test_vj_features_reads_a_break_on_a_file_at_the_floors_tempo(tmp_path):
     """The user's path: a Think-like break with a bass line, written to a file, through `vj features
     FILE --json` (the show's own streaming analysis): the tempo from 8 s on is 174, not 87 or 116."""
-    from helpers import vj
-
     family = next(f for f in FAMILIES if f.name == "think break")
-    rows = {"kick": family.kick, "snare": family.snare, "hat": HATS["off-beat eighths"], "bass": DNB_BASS}
+    rows = family.rows(HATS["off-beat eighths"])
     tr = drum_pattern(174, 14, rows=rows, mix={"snare": 0.8, "hat": 0.8 * 10 ** (-16 / 20), "bass": 0.6},
                       noise_db=-55, seed=4)
     path = write_wav(tmp_path / "think.wav", tr.audio)
     r = vj("features", str(path), "--json", "--every", "10", timeout=120)
     assert r.returncode == 0, r.stderr
-    import json
-
     late = [d["bpm"] for d in map(json.loads, r.stdout.splitlines()) if d["t"] >= 8.0]
     assert len(late) > 50 and all(abs(b - 174) <= 1.0 for b in late), (min(late), max(late))

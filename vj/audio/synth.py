@@ -213,6 +213,10 @@ class Family:
     sweep: FamilySweep = DEV_SWEEP
     held_out: bool = False  # never tuned on
 
+    def rows(self, hat: str) -> dict[str, str]:
+        """drum_pattern's rows: the family's kick and snare, `hat` (a bar of 16 steps), the bass line."""
+        return {"kick": self.kick, "snare": self.snare, "hat": hat, "bass": DNB_BASS}
+
 
 FAMILIES = (
     Family("two-step", kick="x.........x.....", snare="....x.......x..."),
@@ -243,8 +247,7 @@ def family_tracks(family: Family, seconds: float = 16.0, sr: int = 48000):
                 for bass in (True, False):
                     for seed in sweep.seeds:
                         hat_gain = sweep.mix["snare"] * 10 ** (level / 20) if level is not None else 0.0
-                        rows = {"kick": family.kick, "snare": family.snare, "hat": row, "bass": DNB_BASS}
-                        tr = drum_pattern(bpm, seconds, sr, seed=seed, bass=bass, noise_db=-55, rows=rows,
+                        tr = drum_pattern(bpm, seconds, sr, seed=seed, bass=bass, noise_db=-55, rows=family.rows(row),
                                           mix={**sweep.mix, "hat": hat_gain})
                         what = {"bpm": bpm, "hats": hats, "hat_db": level, "bass": bass, "seed": seed}
                         yield what, tr
